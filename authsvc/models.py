@@ -1,0 +1,107 @@
+"""Value objects that cross module boundaries. Frozen: built once, read many times."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who the caller is, in our own terms (not the IdP's claim names)."""
+
+    user: str
+    email: str = ""
+    groups: tuple[str, ...] = ()
+    preferred_username: str = ""
+    email_verified: bool | None = None
+    #: the IdP's own subject and session id, for back-channel logout
+    subject: str = ""
+    sid: str = ""
+    #: claims kept for rules that need them (provider-specific, small)
+    extra: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Tokens:
+    """What the token endpoint gave us."""
+
+    access_token: str = ""
+    id_token: str = ""
+    refresh_token: str = ""
+    #: unix time the access token expires, 0 when unknown
+    expires_at: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Session:
+    """A signed-in browser (or API client). Times are unix seconds."""
+
+    identity: Identity
+    tokens: Tokens = field(default_factory=Tokens)
+    created_at: int = 0
+    #: when the session ends regardless of activity (cookie_expire after login)
+    expires_at: int = 0
+    #: last time the tokens were refreshed (== created_at when never)
+    refreshed_at: int = 0
+
+    def with_tokens(self, tokens: Tokens, now: int, identity: Identity | None = None) -> Session:
+        """A copy after a refresh: new tokens (and identity if the IdP sent a new ID token)."""
+        return replace(
+            self, tokens=tokens, refreshed_at=now, identity=identity or self.identity
+        )
+
+    def expired(self, now: int) -> bool:
+        return self.expires_at != 0 and now >= self.expires_at
+
+
+@dataclass(frozen=True, slots=True)
+class LoginState:
+    """One login attempt, kept in a short-lived encrypted cookie named after it."""
+
+    state: str
+    nonce: str
+    code_verifier: str
+    rd: str
+    created_at: int
+
+
+@dataclass(frozen=True, slots=True)
+class OriginalRequest:
+    """The request the proxy is asking about, normalised from whatever headers it sends."""
+
+    method: str
+    scheme: str
+    host: str
+    #: path plus query, as the client sent it (percent-encoded)
+    uri: str
+
+    @property
+    def path(self) -> str:
+        """The path only: query and fragment cut off (rules never see the query)."""
+        cut = len(self.uri)
+        for sep in ("?", "#"):
+            i = self.uri.find(sep)
+            if i != -1 and i < cut:
+                cut = i
+        return self.uri[:cut] or "/"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.host}{self.uri}"
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The answer to 'may this caller see this request?'."""
+
+    allowed: bool
+    status: int
+    reason: str = ""
+    #: true when the route is public: answer 2xx without identity headers
+    skipped: bool = False
+
+
+ALLOW = Decision(True, 202)
+
+JSONDict = dict[str, Any]
