@@ -1,0 +1,144 @@
+// A real OpenID provider (the certified npm `oidc-provider`) for authsvc's integration tests.
+//
+//   node server.js --port 9000 --issuer http://127.0.0.1:9000
+//
+// Everything else comes from the environment (all optional):
+//   CLIENT_ID, CLIENT_SECRET          the one confidential client (default authsvc / authsvc-secret)
+//   REDIRECT_URIS                     comma-separated; default http://127.0.0.1/oauth2/callback
+//   POST_LOGOUT_REDIRECT_URIS         comma-separated; default http://127.0.0.1/
+//   APPLICATION_TYPE                  "native" (default) or "web". A native client's loopback
+//                                     redirect URIs match on any port (RFC 8252 section 7.3), so one
+//                                     OP per test session serves every proxy's own port.
+//   BACKCHANNEL_LOGOUT_URI            the client's back-channel logout endpoint, if any
+//   ACCESS_TOKEN_TTL, ID_TOKEN_TTL    seconds (default 3600), short values let tests force refresh
+//
+// Users (the development login form takes any password; the login name picks the account):
+//   alice@example.com       groups admins,devs, e-mail verified
+//   mallory@evil.example    another domain
+//   unverified@example.com  email_verified = false
+//   many@example.com        200 groups, so the session cookie exceeds 4 KB
+// Prints READY on stdout once it listens.
+
+import { parseArgs } from 'node:util';
+
+import Provider, { interactionPolicy } from 'oidc-provider';
+
+const { values: args } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.PORT ?? '9000' },
+    host: { type: 'string', default: process.env.HOST ?? '127.0.0.1' },
+    issuer: { type: 'string', default: process.env.ISSUER ?? '' },
+  },
+});
+const port = Number(args.port);
+const issuer = args.issuer || `http://${args.host}:${port}`;
+const list = (value, fallback) => (value ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
+
+const many = Array.from({ length: 200 }, (_, i) => `many-group-${String(i).padStart(3, '0')}`);
+const USERS = {
+  'alice@example.com': { verified: true, groups: ['admins', 'devs'], name: 'Alice Example' },
+  'mallory@evil.example': { verified: true, groups: ['devs'], name: 'Mallory Evil' },
+  'unverified@example.com': { verified: false, groups: ['devs'], name: 'Un Verified' },
+  'many@example.com': { verified: true, groups: many, name: 'Many Groups' },
+};
+
+const client = {
+  client_id: process.env.CLIENT_ID ?? 'authsvc',
+  client_secret: process.env.CLIENT_SECRET ?? 'authsvc-secret',
+  application_type: process.env.APPLICATION_TYPE ?? 'native',
+  token_endpoint_auth_method: 'client_secret_basic',
+  grant_types: ['authorization_code', 'refresh_token'],
+  response_types: ['code'],
+  redirect_uris: list(process.env.REDIRECT_URIS, 'http://127.0.0.1/oauth2/callback'),
+  post_logout_redirect_uris: list(process.env.POST_LOGOUT_REDIRECT_URIS, 'http://127.0.0.1/'),
+};
+if (process.env.BACKCHANNEL_LOGOUT_URI) {
+  client.backchannel_logout_uri = process.env.BACKCHANNEL_LOGOUT_URI;
+  client.backchannel_logout_session_required = true;
+}
+
+// A native client is always asked for consent; this first-party test client never is.
+const policy = interactionPolicy.base();
+policy.get('consent').checks.remove('native_client_prompt');
+
+const configuration = {
+  clients: [client],
+  interactions: { policy },
+  // fixed keys: this OP only ever runs on loopback inside the test suite
+  cookies: { keys: ['authsvc-test-op-cookie-key-1'] },
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    // groups ride along with "profile" too, so authsvc's default scope already carries them
+    profile: ['name', 'preferred_username', 'groups'],
+    groups: ['groups'],
+  },
+  // put the scope's claims in the ID token too (authsvc reads identity from the ID token)
+  conformIdTokenClaims: false,
+  async findAccount(_ctx, id) {
+    const user = USERS[id];
+    if (!user) return undefined;
+    return {
+      accountId: id,
+      async claims() {
+        return {
+          sub: id,
+          email: id,
+          email_verified: user.verified,
+          name: user.name,
+          preferred_username: id.split('@')[0],
+          groups: user.groups,
+        };
+      },
+    };
+  },
+  // first-party client: grant every requested scope and claim, so there is no consent screen
+  async loadExistingGrant(ctx) {
+    const grantId = ctx.oidc.result?.consent?.grantId
+      || ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+    if (grantId) {
+      const found = await ctx.oidc.provider.Grant.find(grantId);
+      if (found) return found;
+    }
+    const grant = new ctx.oidc.provider.Grant({
+      clientId: ctx.oidc.client.clientId,
+      accountId: ctx.oidc.session.accountId,
+    });
+    grant.addOIDCScope('openid offline_access email profile groups');
+    grant.addOIDCClaims(['email', 'email_verified', 'name', 'preferred_username', 'groups']);
+    await grant.save();
+    return grant;
+  },
+  // refresh tokens for the confidential client whether or not offline_access was asked for
+  async issueRefreshToken(_ctx, rpClient) {
+    return rpClient.grantTypeAllowed('refresh_token');
+  },
+  pkce: { required: () => true },
+  ttl: {
+    AccessToken: Number(process.env.ACCESS_TOKEN_TTL ?? 3600),
+    IdToken: Number(process.env.ID_TOKEN_TTL ?? 3600),
+    RefreshToken: 24 * 3600,
+    Session: 24 * 3600,
+    Grant: 24 * 3600,
+    Interaction: 3600,
+    AuthorizationCode: 60,
+  },
+  features: {
+    devInteractions: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+    backchannelLogout: { enabled: true },
+    revocation: { enabled: true },
+    introspection: { enabled: true },
+  },
+};
+
+const provider = new Provider(issuer, configuration);
+provider.on('server_error', (_ctx, err) => console.error('server_error', err));
+
+const server = provider.listen(port, args.host, () => {
+  console.log(`READY ${issuer}`);
+});
+const stop = () => server.close(() => process.exit(0));
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
