@@ -1,0 +1,208 @@
+"""OpenID Provider metadata (discovery) and JWKS: fetched lazily, cached, outage-tolerant.
+
+Nothing is fetched at construction (the demo's IdP lives in the same server). After the TTL a
+refetch that fails keeps the last good copy and retries later; only a cache that was never
+loaded raises ProviderUnavailable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import httpx
+from joserfc.errors import JoseError
+from joserfc.jwk import Key, KeySet
+
+from ..clock import Clock
+from ..config import Settings
+from ..errors import ProviderUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+#: seconds every HTTP call to the IdP may take
+HTTP_TIMEOUT = 10.0
+#: after a failed refetch, serve the cached copy this long before trying again
+RETRY_AFTER = 30.0
+#: at most one forced JWKS refetch (unknown kid) per this many seconds
+KID_REFETCH_INTERVAL = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderMetadata:
+    """The parts of an OpenID Provider's discovery document authsvc uses."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    jwks_uri: str
+    userinfo_endpoint: str = ""
+    end_session_endpoint: str = ""
+    id_token_signing_alg_values_supported: tuple[str, ...] = ()
+    token_endpoint_auth_methods_supported: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: object, expected_issuer: str) -> ProviderMetadata:
+        """Validate a discovery document; ValueError names the field at fault."""
+        if not isinstance(data, dict):
+            raise ValueError("discovery document is not a JSON object")
+        # OIDC Discovery §4.3: the issuer MUST be identical to the one used for discovery
+        if data.get("issuer") != expected_issuer:
+            raise ValueError(
+                f"discovery issuer {data.get('issuer')!r} differs from oidc_issuer_url "
+                f"{expected_issuer!r} (they must match exactly, OIDC Discovery 4.3)"
+            )
+        required = ("authorization_endpoint", "token_endpoint", "jwks_uri")
+        for name in required:
+            if not isinstance(data.get(name), str) or not data[name]:
+                raise ValueError(f"discovery document lacks {name}")
+        return cls(
+            issuer=expected_issuer,
+            authorization_endpoint=data["authorization_endpoint"],
+            token_endpoint=data["token_endpoint"],
+            jwks_uri=data["jwks_uri"],
+            userinfo_endpoint=_str(data.get("userinfo_endpoint")),
+            end_session_endpoint=_str(data.get("end_session_endpoint")),
+            id_token_signing_alg_values_supported=_strs(
+                data.get("id_token_signing_alg_values_supported")
+            ),
+            token_endpoint_auth_methods_supported=_strs(
+                data.get("token_endpoint_auth_methods_supported")
+            ),
+        )
+
+
+def _str(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _strs(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list):
+        return ()
+    return tuple(v for v in value if isinstance(v, str))
+
+
+class _Cached(Generic[T]):
+    """One value with a TTL; a failed refetch serves the stale copy (and backs off)."""
+
+    def __init__(self, what: str, fetch: Callable[[], Awaitable[T]], ttl: float, clock: Clock):
+        self._what = what
+        self._fetch = fetch
+        self._ttl = ttl
+        self._clock = clock
+        self._lock = asyncio.Lock()
+        self._value: T | None = None
+        self._fresh_until = 0.0
+
+    def _usable(self) -> T | None:
+        return self._value if self._clock() < self._fresh_until else None
+
+    async def get(self, force: bool = False) -> T:
+        """The cached value, fetched (once, even for concurrent callers) when stale."""
+        value = None if force else self._usable()
+        if value is not None:
+            return value
+        seen = self._value
+        async with self._lock:
+            # another task may have refreshed while we waited for the lock
+            if self._value is not seen or (not force and self._usable() is not None):
+                assert self._value is not None
+                return self._value
+            try:
+                value = await self._fetch()
+            except ProviderUnavailable as exc:
+                if self._value is None:
+                    raise
+                log.warning("%s refetch failed, serving the cached copy: %s", self._what, exc)
+                self._fresh_until = self._clock() + min(RETRY_AFTER, self._ttl)
+                return self._value
+            self._value = value
+            self._fresh_until = self._clock() + self._ttl
+            return value
+
+    @property
+    def loaded(self) -> T | None:
+        """The last good value, fresh or not (None when never loaded)."""
+        return self._value
+
+
+class MetadataCache:
+    """Discovery and JWKS for one issuer."""
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock) -> None:
+        self._issuer = settings.oidc_issuer_url
+        self._http = http
+        self._clock = clock
+        ttl = settings.oidc_metadata_ttl
+        self._metadata = _Cached("OIDC discovery", self._fetch_metadata, ttl, clock)
+        self._jwks = _Cached("JWKS", self._fetch_jwks, ttl, clock)
+        self._last_forced = float("-inf")
+
+    async def metadata(self) -> ProviderMetadata:
+        """The discovery document (ProviderUnavailable when it was never loadable)."""
+        return await self._metadata.get()
+
+    async def jwks(self) -> KeySet:
+        """The IdP's signing keys (ProviderUnavailable when they were never loadable)."""
+        return await self._jwks.get()
+
+    async def signing_key(self, kid: str | None, alg: str) -> Key | None:
+        """The key for `kid` and `alg`; one rate-limited JWKS refetch when it is unknown."""
+        key = _find(await self.jwks(), kid, alg)
+        if key is not None:
+            return key
+        # the IdP may have rotated its keys (OIDC Core 10.1.1); refetch, but rarely, so forged
+        # kids cannot make us hammer the IdP
+        now = self._clock()
+        if now - self._last_forced < KID_REFETCH_INTERVAL:
+            return None
+        self._last_forced = now
+        return _find(await self._jwks.get(force=True), kid, alg)
+
+    async def _get_json(self, what: str, url: str) -> Any:
+        try:
+            response = await self._http.get(
+                url, headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"{what} {url}: {type(exc).__name__}") from None
+        if response.status_code != 200:
+            raise ProviderUnavailable(f"{what} {url}: HTTP {response.status_code}")
+        try:
+            return response.json()
+        except ValueError:
+            raise ProviderUnavailable(f"{what} {url}: not JSON") from None
+
+    async def _fetch_metadata(self) -> ProviderMetadata:
+        url = f"{self._issuer.rstrip('/')}/.well-known/openid-configuration"
+        data = await self._get_json("OIDC discovery", url)
+        try:
+            return ProviderMetadata.from_json(data, self._issuer)
+        except ValueError as exc:
+            raise ProviderUnavailable(f"OIDC discovery {url}: {exc}") from None
+
+    async def _fetch_jwks(self) -> KeySet:
+        url = (await self.metadata()).jwks_uri
+        data = await self._get_json("JWKS", url)
+        if not isinstance(data, dict) or not isinstance(data.get("keys"), list):
+            raise ProviderUnavailable(f"JWKS {url}: no 'keys' list")
+        # RFC 7517 §4.2: keys meant for encryption are no use for verifying signatures
+        keys = [k for k in data["keys"] if isinstance(k, dict) and k.get("use", "sig") == "sig"]
+        try:
+            return KeySet.import_key_set({"keys": keys})
+        except (JoseError, ValueError, TypeError) as exc:
+            raise ProviderUnavailable(f"JWKS {url}: unusable keys ({exc})") from None
+
+
+def _find(keys: KeySet, kid: str | None, alg: str) -> Key | None:
+    """The key named `kid` fit for `alg` (without a kid, the only key there is)."""
+    candidates = [k for k in keys if k.kid == kid] if kid else list(keys)
+    candidates = [k for k in candidates if k.alg in (None, alg)]
+    if kid is None and len(candidates) != 1:
+        return None
+    return candidates[0] if candidates else None

@@ -1,0 +1,217 @@
+"""The generic OpenID Connect provider: authorization code flow with PKCE S256."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from ..clock import Clock
+from ..config import Settings
+from ..errors import ProviderUnavailable, TokenError
+from ..models import Identity, LoginState, Tokens
+from .claims import has_claim, identity_from_claims
+from .idtoken import Claims, IDTokenVerifier, unverified_claims
+from .metadata import HTTP_TIMEOUT, MetadataCache
+
+log = logging.getLogger(__name__)
+
+#: token endpoint errors that mean "these credentials are no good", RFC 6749 §5.2
+_REFUSALS = frozenset(
+    {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"}
+)
+
+
+def s256_challenge(verifier: str) -> str:
+    """The PKCE code_challenge for a verifier (RFC 7636 §4.2)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+class OIDCProvider:
+    """Any OpenID Provider that publishes discovery metadata."""
+
+    name = "oidc"
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock) -> None:
+        self._settings = settings
+        self._http = http
+        self._clock = clock
+        self.metadata = MetadataCache(settings, http, clock)
+        self.verifier = IDTokenVerifier(settings, self.metadata, clock)
+
+    async def login_url(self, login: LoginState, redirect_uri: str) -> str:
+        """The authorization URL (state, nonce, PKCE S256 challenge from `login`)."""
+        meta = await self.metadata.metadata()
+        params = {
+            "response_type": "code",
+            "client_id": self._settings.client_id,
+            "redirect_uri": redirect_uri,
+            "scope": self._settings.scope,
+            "state": login.state,
+            "nonce": login.nonce,
+            "code_challenge": s256_challenge(login.code_verifier),
+            "code_challenge_method": "S256",
+        }
+        # the endpoint may carry its own query (OIDC Core §3.1.2.1 allows it): merge, don't clobber
+        return str(httpx.URL(meta.authorization_endpoint).copy_merge_params(params))
+
+    async def redeem(
+        self, code: str, login: LoginState, redirect_uri: str
+    ) -> tuple[Identity, Tokens]:
+        """Exchange the code (with the PKCE verifier) and verify what comes back."""
+        body = await self._token_request(
+            {
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": redirect_uri,
+                "code_verifier": login.code_verifier,
+            }
+        )
+        id_token = _field(body, "id_token")
+        if not id_token:
+            # OIDC Core §3.1.3.3: the ID token is what makes this OpenID Connect
+            raise TokenError("token endpoint sent no id_token")
+        claims = await self.verifier.verify(id_token, nonce=login.nonce)
+        tokens = self._tokens(body, previous=Tokens())
+        return await self._identity(claims, tokens.access_token), tokens
+
+    async def refresh(self, tokens: Tokens) -> tuple[Identity | None, Tokens]:
+        """Use the refresh token. Identity is None when the IdP sent no new ID token."""
+        if not tokens.refresh_token:
+            raise TokenError("no refresh token to refresh with")
+        body = await self._token_request(
+            {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
+        )
+        new = self._tokens(body, previous=tokens)
+        id_token = _field(body, "id_token")
+        if not id_token:
+            return None, new
+        # OIDC Core §12.2: no nonce on refresh, but the same subject as before
+        claims = await self.verifier.verify(id_token, nonce=None)
+        old_sub = unverified_claims(tokens.id_token).get("sub") if tokens.id_token else None
+        if old_sub is not None and claims.get("sub") != old_sub:
+            raise TokenError("refreshed ID token names another subject")
+        return await self._identity(claims, new.access_token), new
+
+    async def end_session_url(self, id_token: str, post_logout_redirect_uri: str) -> str | None:
+        """The IdP's RP-initiated logout URL, or None when the IdP has none."""
+        meta = await self.metadata.metadata()
+        if not meta.end_session_endpoint:
+            return None
+        # OpenID Connect RP-Initiated Logout 1.0 §2
+        params = {"client_id": self._settings.client_id}
+        if id_token:
+            params["id_token_hint"] = id_token
+        if post_logout_redirect_uri:
+            params["post_logout_redirect_uri"] = post_logout_redirect_uri
+        return str(httpx.URL(meta.end_session_endpoint).copy_merge_params(params))
+
+    async def ready(self) -> None:
+        """Load (or confirm) metadata and keys; raise ProviderUnavailable when it cannot."""
+        await self.metadata.metadata()
+        await self.metadata.jwks()
+
+    # --- helpers ------------------------------------------------------------------------
+    def _tokens(self, body: Mapping[str, Any], previous: Tokens) -> Tokens:
+        """Tokens from a token response; what the IdP left out is kept from `previous`."""
+        expires_in = body.get("expires_in")
+        expires_at = 0
+        try:
+            # RFC 6749 §5.1: a number of seconds (some IdPs send it as a string)
+            seconds = int(float(expires_in)) if isinstance(expires_in, int | float | str) else 0
+        except ValueError:
+            seconds = 0
+        if seconds > 0:
+            expires_at = int(self._clock()) + seconds
+        return Tokens(
+            access_token=_field(body, "access_token"),
+            id_token=_field(body, "id_token") or previous.id_token,
+            # RFC 6749 §6: the IdP may or may not rotate the refresh token
+            refresh_token=_field(body, "refresh_token") or previous.refresh_token,
+            expires_at=expires_at,
+        )
+
+    async def _identity(self, claims: Claims, access_token: str) -> Identity:
+        """Identity from ID token claims, filled in from userinfo when email/groups are missing."""
+        s = self._settings
+        wanted = (s.oidc_email_claim, s.oidc_groups_claim)
+        if access_token and not all(has_claim(claims, c) for c in wanted):
+            userinfo = await self._userinfo(access_token)
+            if userinfo is None:
+                return identity_from_claims(claims, s)
+            # OIDC Core §5.3.2: the userinfo sub MUST match the ID token's (token substitution)
+            if userinfo.get("sub") != claims.get("sub"):
+                raise TokenError("userinfo sub differs from the ID token sub")
+            claims = {**userinfo, **{k: v for k, v in claims.items() if has_claim(claims, k)}}
+        return identity_from_claims(claims, s)
+
+    async def _userinfo(self, access_token: str) -> dict[str, Any] | None:
+        meta = await self.metadata.metadata()
+        if not meta.userinfo_endpoint:
+            return None
+        try:
+            response = await self._http.get(
+                meta.userinfo_endpoint,
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+                timeout=HTTP_TIMEOUT,
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"userinfo: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"userinfo: HTTP {response.status_code}")
+        if response.status_code != 200:
+            raise TokenError(f"userinfo refused the access token: HTTP {response.status_code}")
+        try:
+            data = response.json()
+        except ValueError:
+            # a signed (application/jwt) userinfo answer is not supported
+            raise TokenError("userinfo answer is not JSON") from None
+        if not isinstance(data, dict):
+            raise TokenError("userinfo answer is not a JSON object")
+        return data
+
+    async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
+        """POST to the token endpoint with client authentication; errors mapped to ours."""
+        meta = await self.metadata.metadata()
+        s = self._settings
+        secret = s.client_secret.get_secret_value()
+        headers = {"Accept": "application/json"}
+        methods = meta.token_endpoint_auth_methods_supported
+        # OIDC Discovery §3: when the list is absent the default is client_secret_basic
+        if not methods or "client_secret_basic" in methods or "client_secret_post" not in methods:
+            # RFC 6749 §2.3.1: id and secret are form-urlencoded before base64
+            pair = f"{quote(s.client_id, safe='')}:{quote(secret, safe='')}"
+            headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
+        else:
+            form = {**form, "client_id": s.client_id, "client_secret": secret}
+        try:
+            response = await self._http.post(
+                meta.token_endpoint, data=form, headers=headers, timeout=HTTP_TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"token endpoint: HTTP {response.status_code}")
+        try:
+            body = response.json()
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            raise TokenError(f"token endpoint answered HTTP {response.status_code} without JSON")
+        if response.status_code != 200 or "error" in body:
+            error = _field(body, "error") or f"HTTP {response.status_code}"
+            if error not in _REFUSALS:
+                log.warning("token endpoint error %r (HTTP %s)", error, response.status_code)
+            raise TokenError(f"token endpoint refused the grant: {error[:64]}")
+        return body
+
+
+def _field(body: Mapping[str, Any], name: str) -> str:
+    value = body.get(name)
+    return value if isinstance(value, str) else ""
