@@ -197,9 +197,10 @@ class Forwarded:
         self, headers: Mapping[str, str], own: OriginalRequest, default_scheme: str = "http"
     ) -> OriginalRequest:
         """Envoy `path_prefix` mode: the request itself, minus the auth path prefix."""
+        # Envoy always sends prefix + the original path ("/" at least); a bare prefix is not
+        # Envoy's, and reading it as "/" would fail open if "/" is a public route
         uri = own.uri
-        rest = uri[len(self.auth_path):] if uri.startswith(self.auth_path) else None
-        if rest is not None and (rest == "" or rest[0] in "/?"):
-            uri = rest if rest.startswith("/") else "/" + rest
+        if uri.startswith(self.auth_path + "/"):
+            uri = uri[len(self.auth_path):]
         scheme = clean_scheme(_first(headers.get("x-forwarded-proto"))) or default_scheme
         return OriginalRequest(own.method, scheme, own.host, uri)
