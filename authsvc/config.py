@@ -201,7 +201,7 @@ class Settings(BaseSettings):
     @field_validator("http_address")
     @classmethod
     def _address(cls, value: str) -> str:
-        host, sep, port = value.rpartition(":")
+        _host, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:4180 or 0.0.0.0:4180)")
         return value

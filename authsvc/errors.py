@@ -20,9 +20,11 @@ class AuthsvcError(Exception):
     #: short, user-safe text for the response body (never a token or secret)
     public: str = "internal error"
 
-    def __init__(self, reason: str = "") -> None:
+    def __init__(self, reason: str = "", *, status: int | None = None) -> None:
         super().__init__(reason or self.public)
         self.reason = reason or self.public
+        if status is not None:
+            self.status = status
 
 
 class ConfigError(AuthsvcError):

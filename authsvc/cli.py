@@ -1,0 +1,103 @@
+"""Command line: authsvc serve | check-config | generate-secret | demo.
+
+Every option is also a flag (`--cookie-name X`, `--email-domains a.com,b.com`); flags beat
+AUTHSVC_* environment variables, which beat the --config TOML file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import logging
+import secrets
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import __version__
+from .config import Settings, load_settings
+from .errors import ConfigError
+
+log = logging.getLogger("authsvc")
+
+
+def _add_option_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file")
+    group = parser.add_argument_group("options (see README, Configuration reference)")
+    for name in Settings.model_fields:
+        group.add_argument(f"--{name.replace('_', '-')}", dest=f"opt_{name}", metavar="VALUE")
+
+
+def _flags(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        key.removeprefix("opt_"): value
+        for key, value in vars(args).items()
+        if key.startswith("opt_") and value is not None
+    }
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(prog="authsvc", description="Forward-auth service.")
+    parser.add_argument("--version", action="version", version=f"authsvc {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the service")
+    _add_option_flags(serve)
+    check = sub.add_parser("check-config", help="validate and print the effective settings")
+    _add_option_flags(check)
+    sub.add_parser("generate-secret", help="print a new random cookie secret")
+    demo = sub.add_parser("demo", help="run with a built-in DEVELOPMENT identity provider")
+    demo.add_argument("--port", type=int, default=4180)
+    demo.add_argument("--host", default="127.0.0.1")
+    return parser
+
+
+def generate_secret() -> str:
+    """32 random bytes, base64url: what cookie_secret expects."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def serve(settings: Settings) -> None:
+    """Run uvicorn with the app built from settings."""
+    import uvicorn
+
+    from .app import create_app
+
+    host, _, port = settings.http_address.rpartition(":")
+    log.info("authsvc %s listening on %s", __version__, settings.http_address)
+    uvicorn.run(
+        create_app(settings),
+        host=host.strip("[]"),
+        port=int(port),
+        log_level="warning",
+        access_log=False,
+        proxy_headers=False,  # forwarded headers are ours to judge (authsvc.forwarded)
+        server_header=False,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `authsvc` console script and `python -m authsvc`."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs
+    if args.command == "generate-secret":
+        print(generate_secret())
+        return 0
+    if args.command == "demo":
+        from .demo import run_demo
+
+        run_demo(args.host, args.port)
+        return 0
+    try:
+        settings = load_settings(args.config, **_flags(args))
+    except ConfigError as exc:
+        print(f"authsvc: {exc}", file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        print(json.dumps(settings.masked(), indent=2, sort_keys=True))
+        print("configuration OK", file=sys.stderr)
+        return 0
+    serve(settings)
+    return 0

@@ -1,0 +1,213 @@
+"""The browser flows: /start, /callback, /sign_out, /sign_in, /userinfo.
+
+The callback checks, in this order (DESIGN.md §1, authlib's order): the IdP's `error`, the login
+state cookie (constant-time, single use), the code exchange with the PKCE verifier, the ID token
+(inside the provider), the access rules; only then is a session written.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import json
+import logging
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from . import cookies
+from .crypto import random_token
+from .errors import AuthsvcError, InvalidSession, LoginError
+from .models import Identity, LoginState, Session, Tokens
+from .services import Services
+
+log = logging.getLogger("authsvc.login")
+
+NO_CACHE = {
+    "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0",
+    "Expires": "Thu, 01 Jan 1970 00:00:00 GMT",
+    "X-Accel-Expires": "0",
+}
+
+
+def add_cookies(response: Response, set_cookies: list[str]) -> Response:
+    """Attach Set-Cookie header values to a response."""
+    for value in set_cookies:
+        response.raw_headers.append((b"set-cookie", value.encode("latin-1")))
+    return response
+
+
+def redirect(location: str, set_cookies: list[str] | None = None) -> Response:
+    """A 302 that no cache keeps."""
+    response = RedirectResponse(location, 302, headers=NO_CACHE)
+    return add_cookies(response, set_cookies or [])
+
+
+def error_page(status: int, title: str, detail: str, retry: str = "") -> Response:
+    """A small HTML error page; `detail` is user-safe text, never a token."""
+    link = f'<p><a href="{html.escape(retry)}">Sign in again</a></p>' if retry else ""
+    body = (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p>{link}"
+        "</body></html>"
+    )
+    return HTMLResponse(body, status, headers=NO_CACHE)
+
+
+class LoginFlows:
+    """Handlers for the login endpoints; all state comes from `Services`."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self._used_states: dict[str, float] = {}
+
+    # --- helpers -----------------------------------------------------------------------
+    def _redirect_uri(self, request: Request) -> str:
+        settings = self.s.settings
+        if settings.redirect_url:
+            return settings.redirect_url
+        scheme, host = self.s.public_origin(request)
+        return f"{scheme}://{host}{settings.proxy_prefix}/callback"
+
+    def _safe_rd(self, request: Request, rd: str | None) -> str:
+        scheme, host = self.s.public_origin(request)
+        return self.s.redirects.check(rd, host, scheme) or "/"
+
+    def _requested_rd(self, request: Request) -> str:
+        rd = request.query_params.get("rd")
+        if not rd and self.s.trusted(request):
+            rd = request.headers.get("x-auth-request-redirect")
+        return self._safe_rd(request, rd)
+
+    def start_url(self, request: Request, rd: str) -> str:
+        """Where the sign-in button points."""
+        return f"{self.s.settings.proxy_prefix}/start?rd={quote(rd, safe='')}"
+
+    # --- endpoints ---------------------------------------------------------------------
+    async def start(self, request: Request) -> Response:
+        """302 to the IdP, with the login state in a cookie named after this attempt."""
+        rd = self._requested_rd(request)
+        now = int(self.s.clock())
+        login = LoginState(
+            state=random_token(32, self.s.random),
+            nonce=random_token(32, self.s.random),
+            code_verifier=random_token(48, self.s.random),
+            rd=rd,
+            created_at=now,
+        )
+        name = cookies.login_cookie_name(self.s.settings.cookie_name, login.state)
+        payload = json.dumps(
+            [login.state, login.nonce, login.code_verifier, login.rd, login.created_at],
+            separators=(",", ":"),
+        )
+        sealed = self.s.login_sealer.seal(payload.encode(), name.encode())
+        _, host = self.s.public_origin(request)
+        set_cookie = cookies.login_set_cookie(name, sealed, self.s.cookie_settings, host)
+        url = await self.s.provider.login_url(login, self._redirect_uri(request))
+        return redirect(url, [set_cookie])
+
+    def _open_login(self, request: Request, state: str) -> tuple[LoginState, str]:
+        if not state or len(state) > 256:
+            raise LoginError("missing state", status=403)
+        name = cookies.login_cookie_name(self.s.settings.cookie_name, state)
+        sealed = request.cookies.get(name)
+        if not sealed:
+            raise LoginError("no login in progress for this state", status=403)
+        try:
+            raw = json.loads(self.s.login_sealer.unseal(sealed, name.encode()))
+            login = LoginState(str(raw[0]), str(raw[1]), str(raw[2]), str(raw[3]), int(raw[4]))
+        except (InvalidSession, ValueError, TypeError, IndexError, KeyError):
+            raise LoginError("login state cookie does not open", status=403) from None
+        if not hmac.compare_digest(login.state.encode(), state.encode()):
+            raise LoginError("state mismatch", status=403)
+        now = self.s.clock()
+        if now - login.created_at > self.s.settings.cookie_csrf_expire:
+            raise LoginError("login took too long", status=403)
+        # single use: a replayed callback finds the state spent (per replica, bounded)
+        self._used_states = {k: t for k, t in self._used_states.items() if now - t < 3600}
+        if state in self._used_states:
+            raise LoginError("state already used", status=403)
+        self._used_states[state] = now
+        return login, name
+
+    async def callback(self, request: Request) -> Response:
+        """Finish the login: verify everything, write the session, go back to `rd`."""
+        params = request.query_params
+        _, host = self.s.public_origin(request)
+        state = params.get("state", "")
+        clear_login: list[str] = []
+        if state and len(state) <= 256:
+            name = cookies.login_cookie_name(self.s.settings.cookie_name, state)
+            clear_login = [cookies.expire_cookie(name, self.s.cookie_settings, host)]
+        login: LoginState | None = None
+        try:
+            if params.get("error"):
+                raise LoginError(f"identity provider answered error={params['error'][:64]}", status=403)
+            login, _ = self._open_login(request, state)
+            code = params.get("code", "")
+            if not code:
+                raise LoginError("missing code")
+            identity, tokens = await self.s.provider.redeem(code, login, self._redirect_uri(request))
+            decision = self.s.rules.authorize(identity, None)
+            if not decision.allowed:
+                log.warning("login denied: user=%s reason=%s", identity.user, decision.reason)
+                page = error_page(403, "Access denied", "You are signed in, but not allowed here.")
+                return add_cookies(page, clear_login)
+            value = await self.s.store.save(self._new_session(identity, tokens), None)
+            present = [n for n in request.cookies if n.startswith(self.s.settings.cookie_name)]
+            set_cookies = cookies.session_set_cookies(value, self.s.cookie_settings, host, present)
+        except AuthsvcError as exc:
+            log.warning("login failed: %s (status %d)", exc.reason, exc.status)
+            retry = self.start_url(request, login.rd if login else "/")
+            page = error_page(exc.status, "Sign-in failed", exc.public, retry)
+            return add_cookies(page, clear_login)
+        log.info("login: user=%s email=%s", identity.user, identity.email)
+        return redirect(login.rd, clear_login + set_cookies)
+
+    def _new_session(self, identity: Identity, tokens: Tokens) -> Session:
+        now = int(self.s.clock())
+        expire = int(self.s.settings.cookie_expire)
+        return Session(identity, tokens, created_at=now, expires_at=now + expire if expire else 0,
+                       refreshed_at=now)
+
+    async def sign_out(self, request: Request) -> Response:
+        """Forget the session here and in its store; go to `rd` (validated)."""
+        rd = self._requested_rd(request)
+        _, host = self.s.public_origin(request)
+        name = self.s.settings.cookie_name
+        value = cookies.read_chunked(request.cookies, name)
+        if value:
+            try:
+                await self.s.store.clear(value)
+            except AuthsvcError as exc:
+                log.warning("sign-out: could not clear the stored session: %s", exc.reason)
+        present = [n for n in request.cookies if n == name or n.startswith(f"{name}_")]
+        return redirect(rd, cookies.clear_set_cookies(name, present or [name], self.s.cookie_settings, host))
+
+    async def sign_in(self, request: Request) -> Response:
+        """The sign-in page (or straight to the IdP with skip_provider_button)."""
+        rd = self._requested_rd(request)
+        if self.s.settings.skip_provider_button:
+            return redirect(self.start_url(request, rd))
+        start = html.escape(self.start_url(request, rd))
+        body = (
+            "<!doctype html><html><head><meta charset='utf-8'><title>Sign in</title></head>"
+            "<body style='font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto'>"
+            f"<h1>Sign in</h1><p><a href=\"{start}\" id='sign-in'>Sign in with "
+            f"{html.escape(self.s.provider.name)}</a></p></body></html>"
+        )
+        return HTMLResponse(body, headers=NO_CACHE)
+
+    async def userinfo(self, request: Request) -> Response:
+        """The caller's identity as JSON; 401 without a session."""
+        session = await self.s.load_session(request.headers.get("cookie", ""))
+        if session is None:
+            return JSONResponse({"error": "unauthorized"}, 401, headers=NO_CACHE)
+        ident = session.identity
+        body: dict[str, object] = {"user": ident.user, "email": ident.email}
+        if ident.groups:
+            body["groups"] = list(ident.groups)
+        if ident.preferred_username:
+            body["preferredUsername"] = ident.preferred_username
+        return JSONResponse(body, headers=NO_CACHE)

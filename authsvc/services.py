@@ -1,0 +1,120 @@
+"""The process context: everything built once from settings and shared by all requests.
+
+Nothing here is created per request (no clients, ciphers or regexes on the hot path).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+
+import httpx
+from starlette.requests import Request
+
+from . import cookies
+from .clock import Clock, Random, system_clock, system_random
+from .config import Settings
+from .crypto import Sealer
+from .errors import InvalidSession
+from .forwarded import Forwarded
+from .headers import IdentityHeaders
+from .models import Session
+from .providers import create_provider
+from .providers.base import Provider
+from .redirects import RedirectPolicy
+from .rules import Rules
+from .sessions import SessionStore, create_store
+
+log = logging.getLogger("authsvc")
+
+_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+)(:\d{1,5})?$")
+
+
+@dataclass
+class Services:
+    """Shared, long-lived collaborators of the request handlers."""
+
+    settings: Settings
+    clock: Clock
+    random: Random
+    http: httpx.AsyncClient
+    store: SessionStore
+    provider: Provider
+    forwarded: Forwarded
+    redirects: RedirectPolicy
+    rules: Rules
+    headers: IdentityHeaders
+    cookie_settings: cookies.CookieSettings
+    login_sealer: Sealer
+
+    @classmethod
+    def build(
+        cls,
+        settings: Settings,
+        *,
+        clock: Clock = system_clock,
+        random: Random = system_random,
+        http: httpx.AsyncClient | None = None,
+        store: SessionStore | None = None,
+        provider: Provider | None = None,
+    ) -> Services:
+        """Wire everything from settings; tests inject the clock, randomness and fakes."""
+        http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        return cls(
+            settings=settings,
+            clock=clock,
+            random=random,
+            http=http,
+            store=store or create_store(settings, clock),
+            provider=provider or create_provider(settings, http, clock),
+            forwarded=Forwarded(settings),
+            redirects=RedirectPolicy(settings.whitelist_domains),
+            rules=Rules(settings),
+            headers=IdentityHeaders(settings),
+            cookie_settings=cookies.CookieSettings.from_settings(settings),
+            login_sealer=Sealer(settings.secret_keys, "login-state"),
+        )
+
+    def peer(self, request: Request) -> str | None:
+        """The direct peer's IP (the proxy, when deployed as intended)."""
+        return request.client.host if request.client else None
+
+    def trusted(self, request: Request) -> bool:
+        """Whether the direct peer may speak for the client through forwarded headers."""
+        return self.settings.reverse_proxy and self.forwarded.is_trusted(self.peer(request))
+
+    def public_origin(self, request: Request) -> tuple[str, str]:
+        """(scheme, host) the browser used, for redirect URIs and cookie domains."""
+        scheme = request.url.scheme
+        host = request.headers.get("host", "")
+        if self.trusted(request):
+            proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
+            if proto in ("http", "https"):
+                scheme = proto
+            fwd_host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
+            if fwd_host:
+                host = fwd_host
+        if not _HOST.match(host):
+            host = request.url.netloc if _HOST.match(request.url.netloc) else "localhost"
+        return scheme, host
+
+    async def load_session(self, cookie_header: str) -> Session | None:
+        """The session behind the request's cookies, or None (bad cookies are 'no session')."""
+        jar = cookies.parse_cookie_header(cookie_header)
+        value = cookies.read_chunked(jar, self.settings.cookie_name)
+        if not value:
+            return None
+        try:
+            session = await self.store.load(value)
+        except InvalidSession as exc:
+            log.warning("session cookie rejected: %s", exc.reason)
+            return None
+        if session.expired(int(self.clock())):
+            return None
+        return session
+
+    async def aclose(self) -> None:
+        """Release network resources."""
+        await self.store.close()
+        await self.http.aclose()
