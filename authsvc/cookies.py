@@ -117,16 +117,22 @@ def expire_cookie(name: str, cs: CookieSettings, host: str) -> str:
 
 
 def session_set_cookies(
-    value: str, cs: CookieSettings, request_host: str, present: Iterable[str] = ()
+    value: str,
+    cs: CookieSettings,
+    request_host: str,
+    present: Iterable[str] = (),
+    max_age: int | None = None,
 ) -> list[str]:
     """Set-Cookie values for a session value: one cookie, or chunks when it is too long.
 
     `present` (the cookie names the browser sent) lets stale chunks or a stale plain cookie
-    be expired too; without it only the plain cookie is expired when chunking.
+    be expired too; without it only the plain cookie is expired when chunking. `max_age`
+    overrides `cs.max_age` (e.g. the session's remaining lifetime after a refresh).
     Raises LoginError when even MAX_CHUNKS cookies cannot hold the value.
     """
     sent = set(present)
-    single = set_cookie(cs.name, value, cs, request_host, cs.max_age)
+    life = cs.max_age if max_age is None else max(max_age, 1)
+    single = set_cookie(cs.name, value, cs, request_host, life)
     if len(single.encode()) <= MAX_SET_COOKIE:
         return [single, *_stale(cs.name, sent, {cs.name}, cs, request_host)]
     # the name grows by "_N" (MAX_CHUNKS <= 10, so one digit); the attributes stay the same
@@ -139,7 +145,7 @@ def session_set_cookies(
         )
     names = [f"{cs.name}_{i}" for i in range(len(chunks))]
     out = [
-        set_cookie(n, c, cs, request_host, cs.max_age)
+        set_cookie(n, c, cs, request_host, life)
         for n, c in zip(names, chunks, strict=True)
     ]
     stale = _stale(cs.name, sent, set(names), cs, request_host)

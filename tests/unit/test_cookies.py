@@ -179,6 +179,11 @@ def test_small_value_is_one_cookie() -> None:
     assert out == ["_authsvc=abc; Path=/; Max-Age=3600; HttpOnly; Secure; SameSite=Lax"]
 
 
+def test_max_age_override() -> None:
+    assert "Max-Age=120;" in session_set_cookies("abc", CS, "h", max_age=120)[0]
+    assert "Max-Age=1;" in session_set_cookies("abc", CS, "h", max_age=-5)[0]
+
+
 def test_small_value_expires_stale_chunks() -> None:
     out = session_set_cookies("abc", CS, "h", present=["_authsvc_0", "_authsvc_1", "other_0"])
     assert _jar(out) == {"_authsvc": "abc"}
