@@ -93,6 +93,8 @@ class FakeIdP:
     token_overrides: dict[str, Any] = field(default_factory=dict)
     #: merged into every userinfo answer
     userinfo_overrides: dict[str, Any] = field(default_factory=dict)
+    #: merged into the public JWK that the JWKS serves (e.g. {"use": "enc"})
+    jwk_overrides: dict[str, Any] = field(default_factory=dict)
     #: refresh grant: an OAuth error code to answer with (e.g. "invalid_grant"), or None
     refresh_error: str | None = None
     rotate_refresh_tokens: bool = True
@@ -148,16 +150,24 @@ class FakeIdP:
         """The next `n` requests (to `endpoint`, or any) fail; status 0 = connection error."""
         self._failures.extend([(endpoint, status)] * n)
 
+    @property
+    def kid(self) -> str:
+        """The kid of the key we sign with now."""
+        return str(self.key["kid"])
+
+    def recover(self) -> None:
+        """The outage is over: forget the failures fail_next() queued."""
+        self._failures.clear()
+
     def rotate_key(self) -> None:
         """Sign with a new key (new kid); the JWKS no longer lists the old one."""
         self._key_index += 1
         self.key = _rsa_key(self._key_index).as_dict(private=True, kid=f"key-{self._key_index}")
 
     def public_jwk(self) -> dict[str, Any]:
-        return {k: v for k, v in self.key.items() if k in ("kty", "n", "e", "kid")} | {
-            "use": "sig",
-            "alg": "RS256",
-        }
+        """The public half of the current signing key, as the JWKS lists it."""
+        public = {k: v for k, v in self.key.items() if k in ("kty", "n", "e", "kid")}
+        return {**public, "use": "sig", "alg": "RS256", **self.jwk_overrides}
 
     def mint_id_token(
         self,
@@ -185,7 +195,7 @@ class FakeIdP:
         payload = {k: v for k, v in payload.items() if v is not None}
         header: dict[str, Any] = {"alg": alg, "typ": "JWT"}
         if kid is not None:
-            header["kid"] = kid or self.key["kid"]
+            header["kid"] = kid or self.kid
         if signing == "none":
             header["alg"] = "none"
         if signing == "hs_public":
@@ -194,7 +204,8 @@ class FakeIdP:
             signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
             if signing == "none":
                 return signing_input + "."
-            pem = RSAKey.import_key(self.public_jwk()).as_pem(private=False)
+            public = {k: v for k, v in self.key.items() if k in ("kty", "n", "e")}
+            pem = RSAKey.import_key(public).as_pem(private=False)
             mac = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
             return f"{signing_input}.{_b64(mac)}"
         key_dict = self.key if signing == "good" else _rsa_key(_STRANGER).as_dict(private=True)

@@ -1,0 +1,165 @@
+"""ID token verification: every check of OIDC Core §3.1.3.7, as parametrized negatives."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from authsvc.config import load_settings
+from authsvc.errors import TokenError
+from authsvc.providers.claims import claim, identity_from_claims
+from authsvc.providers.idtoken import IDTokenVerifier, allowed_algs
+from authsvc.providers.metadata import KID_REFETCH_INTERVAL, MetadataCache
+from tests.support.fake_idp import FakeIdP, ManualClock
+
+NOW = 1_700_000_000
+NONCE = "nonce-1"
+
+
+def settings(idp: FakeIdP, **options: Any) -> Any:
+    return load_settings(
+        cookie_secret="a" * 32, client_id=idp.client_id, client_secret=idp.client_secret,
+        oidc_issuer_url=idp.issuer, email_domains=["*"], **options,
+    )
+
+
+@pytest.fixture
+def clock(fake_idp: FakeIdP) -> ManualClock:
+    fake_idp.clock = ManualClock(NOW)
+    return fake_idp.clock
+
+
+@pytest.fixture
+async def verifier(fake_idp: FakeIdP, clock: ManualClock) -> AsyncIterator[IDTokenVerifier]:
+    async with httpx.AsyncClient() as http:
+        s = settings(fake_idp, oidc_extra_audiences=["other-api"])
+        yield IDTokenVerifier(s, MetadataCache(s, http, clock), clock)
+
+
+BAD_TOKENS: list[tuple[str, dict[str, Any], str]] = [
+    ("wrong-iss", {"iss": "https://evil.example.test"}, "iss"),
+    ("iss-trailing-slash", {"iss": "https://idp.example.test/"}, "iss"),
+    ("wrong-aud", {"aud": "someone-else"}, "aud"),
+    ("aud-list-without-us", {"aud": ["a", "b"]}, "aud"),
+    ("several-aud-no-azp", {"aud": ["client", "other-api"]}, "azp"),
+    ("foreign-azp", {"azp": "someone-else"}, "azp"),
+    ("wrong-nonce", {"nonce": "nonce-2"}, "nonce"),
+    ("no-nonce", {"nonce": None}, "nonce"),
+    ("expired", {"exp": NOW - 61}, "exp"),
+    ("iat-in-future", {"iat": NOW + 120}, "iat"),
+    ("nbf-in-future", {"nbf": NOW + 120}, "nbf"),
+    ("no-sub", {"sub": None}, "sub"),
+    ("no-exp", {"exp": None}, "exp"),
+    ("no-iat", {"iat": None}, "iat"),
+    ("bad-signature", {"signing": "bad_signature"}, "signature"),
+    ("alg-none", {"signing": "none"}, "alg 'none'"),
+    ("hs256-with-public-key", {"signing": "hs_public"}, "alg 'HS256'"),
+    ("alg-not-advertised", {"alg": "RS384"}, "alg 'RS384'"),
+    ("unknown-kid", {"kid": "forged"}, "kid"),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("overrides", "reason"), [c[1:] for c in BAD_TOKENS],
+                         ids=[c[0] for c in BAD_TOKENS])
+async def test_bad_tokens_are_refused(
+    fake_idp: FakeIdP, verifier: IDTokenVerifier, overrides: dict[str, Any], reason: str
+) -> None:
+    token = fake_idp.mint_id_token(**{"nonce": NONCE, **overrides})
+    with pytest.raises(TokenError, match=reason):
+        await verifier.verify(token, nonce=NONCE)
+
+
+GOOD_TOKENS: list[tuple[str, dict[str, Any]]] = [
+    ("plain", {}),
+    ("expired-within-leeway", {"exp": NOW - 30}),
+    ("iat-within-leeway", {"iat": NOW + 30}),
+    ("extra-audience", {"aud": "other-api"}),
+    ("several-aud-with-azp", {"aud": ["client", "x"], "azp": "client"}),
+    ("no-kid-single-key", {"kid": None}),
+]
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("overrides", [c[1] for c in GOOD_TOKENS], ids=[c[0] for c in GOOD_TOKENS])
+async def test_good_tokens_pass(
+    fake_idp: FakeIdP, verifier: IDTokenVerifier, overrides: dict[str, Any]
+) -> None:
+    claims = await verifier.verify(fake_idp.mint_id_token(nonce=NONCE, **overrides), NONCE)
+    assert claims["sub"] == "user-1"
+
+
+@pytest.mark.anyio
+async def test_nonce_is_not_required_on_refresh(fake_idp: FakeIdP, verifier: IDTokenVerifier) -> None:
+    assert (await verifier.verify(fake_idp.mint_id_token(), nonce=None))["sub"] == "user-1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("token", ["", "abc", "a.b", "a.b.c", "!!!.e30.sig", "W10.e30.sig"])
+async def test_malformed_tokens_are_token_errors(verifier: IDTokenVerifier, token: str) -> None:
+    with pytest.raises(TokenError):
+        await verifier.verify(token, nonce=NONCE)
+
+
+@pytest.mark.anyio
+async def test_key_rotation_costs_exactly_one_jwks_refetch(
+    fake_idp: FakeIdP, verifier: IDTokenVerifier, clock: ManualClock
+) -> None:
+    await verifier.verify(fake_idp.mint_id_token(nonce=NONCE), NONCE)
+    assert fake_idp.calls["jwks"] == 1
+    fake_idp.rotate_key()
+    await verifier.verify(fake_idp.mint_id_token(nonce=NONCE), NONCE)
+    assert fake_idp.calls["jwks"] == 2
+    # a forged kid right after: refused without another fetch (rate limit)
+    with pytest.raises(TokenError, match="kid"):
+        await verifier.verify(fake_idp.mint_id_token(nonce=NONCE, kid="forged"), NONCE)
+    assert fake_idp.calls["jwks"] == 2
+    clock.advance(KID_REFETCH_INTERVAL + 1)
+    with pytest.raises(TokenError, match="kid"):
+        await verifier.verify(fake_idp.mint_id_token(nonce=NONCE, kid="forged-2"), NONCE)
+    assert fake_idp.calls["jwks"] == 3
+
+
+def test_alg_allow_list() -> None:
+    assert allowed_algs(()) == {"RS256"}
+    assert allowed_algs(("RS256", "HS256", "none", "ES256")) == {"RS256", "ES256"}
+
+
+# --- claims -> Identity ------------------------------------------------------------------
+def test_identity_from_claims_with_nested_groups(fake_idp: FakeIdP) -> None:
+    s = settings(fake_idp, oidc_groups_claim="realm_access.roles", user_id_claim="email")
+    identity = identity_from_claims(
+        {"sub": "s1", "email": "a@x.test", "realm_access": {"roles": ["r1", "r2"]}, "sid": "z"}, s
+    )
+    assert (identity.user, identity.groups, identity.subject, identity.sid) == (
+        "a@x.test", ("r1", "r2"), "s1", "z")
+
+
+@pytest.mark.parametrize(
+    ("value", "groups"),
+    [(["a", "b"], ("a", "b")), ("solo", ("solo",)), (None, ()), ([1, "", "x"], ("1", "x"))],
+)
+def test_groups_claim_shapes(fake_idp: FakeIdP, value: Any, groups: tuple[str, ...]) -> None:
+    assert identity_from_claims({"sub": "s", "groups": value}, settings(fake_idp)).groups == groups
+
+
+@pytest.mark.parametrize("verified", [False, "false"])
+def test_unverified_email_is_refused(fake_idp: FakeIdP, verified: Any) -> None:
+    claims = {"sub": "s", "email": "a@x.test", "email_verified": verified}
+    with pytest.raises(TokenError, match="email_verified"):
+        identity_from_claims(claims, settings(fake_idp))
+    allowed = settings(fake_idp, insecure_oidc_allow_unverified_email=True)
+    assert identity_from_claims(claims, allowed).email_verified is False
+
+
+def test_namespaced_claim_names_win_over_paths() -> None:
+    assert claim({"https://x.test/groups": ["g"]}, "https://x.test/groups") == ["g"]
+    assert claim({"a": {"b": 1}}, "a.c") is None
+
+
+def test_no_user_is_a_token_error(fake_idp: FakeIdP) -> None:
+    with pytest.raises(TokenError, match="user_id_claim"):
+        identity_from_claims({"email": "a@x.test"}, settings(fake_idp))
