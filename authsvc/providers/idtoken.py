@@ -94,7 +94,7 @@ class IDTokenVerifier:
                 # joserfc flags "EdDSA" as superseded by RFC 9864; IdPs still publish it
                 warnings.simplefilter("ignore", SecurityWarning)
                 token = jwt.decode(id_token, key, algorithms=[alg])
-        except (JoseError, ValueError, TypeError):
+        except (JoseError, ValueError, TypeError, KeyError):
             raise TokenError("ID token signature is invalid") from None
         claims = dict(token.claims)
         self._check_claims(claims)
