@@ -111,7 +111,8 @@ class LoginFlows:
         if not state or len(state) > 256:
             raise LoginError("missing state", status=403)
         name = cookies.login_cookie_name(self.s.settings.cookie_name, state)
-        sealed = request.cookies.get(name)
+        # the same parser as the session cookie: first value wins for duplicate names
+        sealed = cookies.parse_cookie_header(request.headers.get("cookie", "")).get(name)
         if not sealed:
             raise LoginError("no login in progress for this state", status=403)
         try:

@@ -1,0 +1,332 @@
+"""The whole login through the ASGI app against the respx FakeIdP, and what must fail closed."""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+
+from authsvc.app import create_app
+from authsvc.config import Settings
+from authsvc.services import Services
+from tests.conftest import SECRET_A, SECRET_B, make_settings
+from tests.support.fake_idp import FakeIdP, ManualClock
+
+pytestmark = pytest.mark.anyio
+
+APP = "https://app.example.test"
+
+
+def flow_settings(fake: FakeIdP, **overrides: Any) -> Settings:
+    options: dict[str, Any] = {
+        "client_id": fake.client_id,
+        "client_secret": fake.client_secret,
+        "oidc_issuer_url": fake.issuer,
+        "email_domains": ["example.com"],
+    }
+    options.update(overrides)
+    return make_settings(**options)
+
+
+class Browser:
+    """An httpx client on the ASGI app that follows our redirects by hand."""
+
+    def __init__(self, client: httpx.AsyncClient, fake: FakeIdP) -> None:
+        self.client = client
+        self.fake = fake
+
+    async def start(self, rd: str = "/") -> httpx.Response:
+        response = await self.client.get("/oauth2/start", params={"rd": rd})
+        assert response.status_code == 302, response.text
+        return response
+
+    async def login(self, rd: str = "/", **user: Any) -> httpx.Response:
+        """Start, sign in at the IdP, come back: the callback's response."""
+        start = await self.start(rd)
+        return await self.client.get(self.fake.callback_url(start.headers["location"], **user))
+
+    async def auth(self, **headers: str) -> httpx.Response:
+        return await self.client.get("/oauth2/auth", headers=headers)
+
+
+async def _browser(settings: Settings, fake: FakeIdP, clock: Any = time.time) -> AsyncIterator[Browser]:
+    services = Services.build(settings, clock=clock)
+    app = create_app(settings, services)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
+        yield Browser(client, fake)
+    await services.aclose()
+
+
+@pytest.fixture
+async def browser(fake_idp: FakeIdP) -> AsyncIterator[Browser]:
+    async for b in _browser(flow_settings(fake_idp), fake_idp):
+        yield b
+
+
+def cookie_header(jar: dict[str, str]) -> dict[str, str]:
+    """A Cookie request header from a saved jar (httpx deprecates per-request cookies=)."""
+    return {"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
+
+
+def session_cookie_set(response: httpx.Response) -> bool:
+    return any(
+        c.startswith("_authsvc=") and not c.startswith("_authsvc=;")
+        for c in response.headers.get_list("set-cookie")
+    )
+
+
+async def test_whole_login_then_sign_out(browser: Browser, fake_idp: FakeIdP) -> None:
+    assert (await browser.auth()).status_code == 401
+
+    rd = "/dash/board?a=1&b=%25x&c=%26"
+    start = await browser.start(rd)
+    authorize = urlsplit(start.headers["location"])
+    query = parse_qs(authorize.query)
+    assert f"{authorize.scheme}://{authorize.netloc}{authorize.path}" == fake_idp.url("authorize")
+    assert query["redirect_uri"] == [f"{APP}/oauth2/callback"]
+    assert query["code_challenge_method"] == ["S256"]
+    assert start.headers["cache-control"].startswith("no-cache")
+
+    callback = await browser.client.get(
+        fake_idp.callback_url(start.headers["location"], email="ada@example.com",
+                              groups=["admins", "devs"], preferred_username="ada")
+    )
+    assert callback.status_code == 302, callback.text
+    assert callback.headers["location"] == rd
+    assert session_cookie_set(callback)
+    assert fake_idp.calls["token"] == 1  # the token request passed FakeIdP's PKCE/client checks
+
+    ok = await browser.auth()
+    assert ok.status_code == 202
+    assert ok.headers["x-auth-request-user"] == "user-1"
+    assert ok.headers["x-auth-request-email"] == "ada@example.com"
+    assert ok.headers["x-auth-request-groups"] == "admins,devs"
+    assert ok.headers["x-auth-request-preferred-username"] == "ada"
+    assert ok.content == b""
+
+    info = await browser.client.get("/oauth2/userinfo")
+    assert info.json() == {"user": "user-1", "email": "ada@example.com",
+                           "groups": ["admins", "devs"], "preferredUsername": "ada"}
+
+    out = await browser.client.get("/oauth2/sign_out", params={"rd": "/bye"})
+    assert out.status_code == 302 and out.headers["location"] == "/bye"
+    assert any(c.startswith("_authsvc=;") and "Max-Age=0" in c for c in out.headers.get_list("set-cookie"))
+    assert (await browser.auth()).status_code == 401
+
+
+async def test_two_tabs_logging_in_at_once_both_succeed(browser: Browser, fake_idp: FakeIdP) -> None:
+    first = await browser.start("/one")
+    second = await browser.start("/two")
+    done_second = await browser.client.get(fake_idp.callback_url(second.headers["location"]))
+    done_first = await browser.client.get(fake_idp.callback_url(first.headers["location"]))
+    assert (done_second.status_code, done_second.headers["location"]) == (302, "/two")
+    assert (done_first.status_code, done_first.headers["location"]) == (302, "/one")
+
+
+async def test_replayed_callback_is_refused(browser: Browser, fake_idp: FakeIdP) -> None:
+    start = await browser.start("/x")
+    url = fake_idp.callback_url(start.headers["location"])
+    cookies = dict(browser.client.cookies)
+    assert (await browser.client.get(url)).status_code == 302
+    browser.client.cookies.clear()
+    replay = await browser.client.get(url, headers=cookie_header(cookies))  # login cookie kept
+    assert replay.status_code == 403
+    assert not session_cookie_set(replay)
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["missing_state", "forged_state", "other_browser", "idp_error", "missing_code", "huge_state"],
+)
+async def test_callback_state_problems_fail_closed(
+    browser: Browser, fake_idp: FakeIdP, tamper: str
+) -> None:
+    start = await browser.start("/x")
+    url = httpx.URL(fake_idp.callback_url(start.headers["location"]))
+    params = dict(url.params)
+    if tamper == "missing_state":
+        params.pop("state")
+    elif tamper == "forged_state":
+        params["state"] = "A" * 43
+    elif tamper == "other_browser":
+        browser.client.cookies.clear()
+    elif tamper == "idp_error":
+        params = {"error": "access_denied", "state": params["state"]}
+    elif tamper == "missing_code":
+        params.pop("code")
+    elif tamper == "huge_state":
+        params["state"] = "s" * 5000
+    response = await browser.client.get(url.copy_with(params=params))
+    assert response.status_code in (400, 403), response.status_code
+    assert not session_cookie_set(response)
+    assert "text/html" in response.headers["content-type"]
+    assert (await browser.auth()).status_code == 401
+    assert fake_idp.calls["token"] == 0  # refused before any code exchange
+
+
+async def test_login_that_took_too_long_is_refused(fake_idp: FakeIdP) -> None:
+    clock = ManualClock(time.time())
+    async for browser in _browser(flow_settings(fake_idp), fake_idp, clock):
+        start = await browser.start("/x")
+        clock.advance(16 * 60)  # cookie_csrf_expire is 15m
+        response = await browser.client.get(fake_idp.callback_url(start.headers["location"]))
+        assert response.status_code == 403
+        assert not session_cookie_set(response)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"iss": "https://evil.example"},
+        {"aud": "someone-else"},
+        {"nonce": "not-the-nonce"},
+        {"exp": 1_000_000},
+        {"signing": "bad_signature"},
+        {"signing": "none"},
+        {"signing": "hs_public"},
+        {"kid": "unknown-kid"},
+    ],
+    ids=["wrong_iss", "wrong_aud", "wrong_nonce", "expired", "bad_signature", "alg_none",
+         "hs256_public_key", "unknown_kid"],
+)
+async def test_bad_id_token_is_refused(
+    browser: Browser, fake_idp: FakeIdP, overrides: dict[str, Any]
+) -> None:
+    fake_idp.id_token_overrides = overrides
+    response = await browser.login("/x")
+    assert response.status_code == 403, response.text
+    assert not session_cookie_set(response)
+    assert (await browser.auth()).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "email", ["eve@evil.example", "attacker@evil.com@example.com", "noatsign", "a@sub.example.com"]
+)
+async def test_email_outside_email_domains_gets_403(
+    browser: Browser, fake_idp: FakeIdP, email: str
+) -> None:
+    response = await browser.login("/x", email=email)
+    assert response.status_code == 403
+    assert not session_cookie_set(response)
+
+
+async def test_signed_in_but_denied_is_403_not_401(fake_idp: FakeIdP) -> None:
+    """A session made under looser rules, judged by stricter ones: 403 (a 401 would loop)."""
+    async for loose in _browser(flow_settings(fake_idp, email_domains=["*"]), fake_idp):
+        await loose.login("/", email="eve@other.example")
+        jar = dict(loose.client.cookies)
+    async for strict in _browser(flow_settings(fake_idp), fake_idp):
+        response = await strict.client.get("/oauth2/auth", headers=cookie_header(jar))
+        assert response.status_code == 403
+        assert "x-auth-request-email" not in response.headers
+
+
+def _flip(value: str, index: int) -> str:
+    chars = list(value)
+    chars[index] = "A" if chars[index] != "A" else "B"
+    return "".join(chars)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        lambda v: _flip(v, 10),
+        lambda v: _flip(v, len(v) // 2),
+        lambda v: _flip(v, -1),
+        lambda v: v[: len(v) // 2],
+        lambda v: v + "AAAA",
+        lambda v: "",
+        lambda v: "%%%%not-base64%%%%",
+        lambda v: base64.urlsafe_b64encode(b"\x00" * 64).decode(),
+        lambda v: v * 3,
+    ],
+    ids=["flip_start", "flip_middle", "flip_end", "truncated", "extended", "empty",
+         "not_base64", "zeros", "tripled"],
+)
+async def test_tampered_session_cookie_is_no_session(
+    browser: Browser, fake_idp: FakeIdP, mangle: Any
+) -> None:
+    await browser.login("/")
+    value = browser.client.cookies["_authsvc"]
+    browser.client.cookies.clear()
+    response = await browser.client.get("/oauth2/auth", headers={"cookie": f"_authsvc={mangle(value)}"})
+    assert response.status_code == 401
+    assert "x-auth-request-user" not in response.headers
+
+
+async def test_cookie_secret_rotation(fake_idp: FakeIdP) -> None:
+    async for old in _browser(flow_settings(fake_idp, cookie_secret=[SECRET_A]), fake_idp):
+        await old.login("/")
+        jar = dict(old.client.cookies)
+    rotated = flow_settings(fake_idp, cookie_secret=[SECRET_B, SECRET_A])
+    async for new in _browser(rotated, fake_idp):
+        assert (await new.client.get("/oauth2/auth", headers=cookie_header(jar))).status_code == 202
+    retired = flow_settings(fake_idp, cookie_secret=[SECRET_B])
+    async for new in _browser(retired, fake_idp):
+        assert (await new.client.get("/oauth2/auth", headers=cookie_header(jar))).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "rd", ["//evil.example/x", "/\\evil.example", "https://evil.example/", "javascript:alert(1)",
+           "/\t/evil.example", "https://app.example.test@evil.example/"],
+)
+async def test_hostile_rd_falls_back_to_root(browser: Browser, fake_idp: FakeIdP, rd: str) -> None:
+    response = await browser.login(rd)
+    assert response.status_code == 302
+    assert response.headers["location"] == "/"
+
+
+async def test_same_host_absolute_rd_is_kept(browser: Browser) -> None:
+    response = await browser.login(f"{APP}/deep/link?q=1")
+    assert response.headers["location"] == f"{APP}/deep/link?q=1"
+
+
+async def test_forwarded_headers_from_untrusted_peer_are_ignored(fake_idp: FakeIdP) -> None:
+    settings = flow_settings(fake_idp, proxy_kind="traefik")
+    app = create_app(settings, Services.build(settings))
+    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 5555))
+    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
+        response = await client.get(
+            "/oauth2/start",
+            params={"rd": "https://evil.example/"},
+            headers={"x-forwarded-host": "evil.example", "x-forwarded-proto": "http"},
+        )
+    query = parse_qs(urlsplit(response.headers["location"]).query)
+    assert query["redirect_uri"] == [f"{APP}/oauth2/callback"]
+
+
+async def test_browser_navigation_gets_absolute_redirect_only_where_relayed(fake_idp: FakeIdP) -> None:
+    nav = {"accept": "text/html,application/xhtml+xml", "x-forwarded-proto": "https",
+           "x-forwarded-host": "shop.example.com", "x-forwarded-uri": "/cart?id=1&x=%25",
+           "x-forwarded-method": "GET"}
+    async for b in _browser(flow_settings(fake_idp, proxy_kind="caddy"), fake_idp):
+        response = await b.auth(**nav)
+        assert response.status_code == 302
+        location = httpx.URL(response.headers["location"])
+        assert (location.scheme, location.host, location.path) == ("https", "shop.example.com", "/oauth2/start")
+        assert location.params["rd"] == "https://shop.example.com/cart?id=1&x=%25"
+        xhr = await b.auth(**{**nav, "x-requested-with": "XMLHttpRequest"})
+        assert xhr.status_code == 401
+        api = await b.auth(**{**nav, "accept": "application/json"})
+        assert api.status_code == 401
+    async for b in _browser(flow_settings(fake_idp, proxy_kind="nginx"), fake_idp):
+        assert (await b.auth(**nav)).status_code == 401  # nginx turns a 3xx into a 500
+
+
+async def test_success_status_for_envoy(fake_idp: FakeIdP) -> None:
+    async for b in _browser(flow_settings(fake_idp, auth_success_status=200), fake_idp):
+        await b.login("/")
+        assert (await b.auth()).status_code == 200
+
+
+async def test_ping_and_ready(browser: Browser, fake_idp: FakeIdP) -> None:
+    assert (await browser.client.get("/ping")).text == "OK"
+    assert (await browser.client.get("/ready")).status_code == 200
+    fake_idp.fail_next(10, status=503)
+    assert (await browser.client.get("/ping")).status_code == 200
