@@ -19,6 +19,7 @@
 //   many@example.com        200 groups, so the session cookie exceeds 4 KB
 // Prints READY on stdout once it listens.
 
+import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
 import Provider, { interactionPolicy } from 'oidc-provider';
@@ -34,7 +35,11 @@ const port = Number(args.port);
 const issuer = args.issuer || `http://${args.host}:${port}`;
 const list = (value, fallback) => (value ?? fallback).split(',').map((s) => s.trim()).filter(Boolean);
 
-const many = Array.from({ length: 200 }, (_, i) => `many-group-${String(i).padStart(3, '0')}`);
+// hash-like names, so the session does not compress below 4 KB
+const many = Array.from(
+  { length: 200 },
+  (_, i) => `g${String(i).padStart(3, '0')}-${createHash('sha256').update(`group-${i}`).digest('base64url').slice(0, 20)}`,
+);
 const USERS = {
   'alice@example.com': { verified: true, groups: ['admins', 'devs'], name: 'Alice Example' },
   'mallory@evil.example': { verified: true, groups: ['devs'], name: 'Mallory Evil' },

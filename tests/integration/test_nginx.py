@@ -1,0 +1,116 @@
+"""Real nginx running examples/nginx/nginx.conf in front of a real authsvc and the node OP."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from playwright.sync_api import Browser
+
+from tests.integration.conftest import AuthsvcFactory
+from tests.support import contract
+from tests.support.browser import fresh_page, idp_login
+from tests.support.components import EXAMPLES, render_file, start_nginx
+from tests.support.echo import Echoed, EchoUpstream
+from tests.support.login import BROWSER_ACCEPT
+from tests.support.processes import HOST, free_port
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = EXAMPLES / "nginx" / "nginx.conf"
+
+
+@dataclass
+class Stack:
+    base: str
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    start_authsvc_for: AuthsvcFactory,
+    echo: EchoUpstream,
+) -> Iterator[Stack]:
+    authsvc = start_authsvc_for(proxy_kind="nginx")
+    port = free_port()
+    conf = render_file(
+        EXAMPLE,
+        {"LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{authsvc.port}", "UPSTREAM": f"{HOST}:{echo.port}"},
+    )
+    nginx = start_nginx(tmp_path_factory.mktemp("nginx"), conf, port)
+    try:
+        yield Stack(nginx.url)
+    finally:
+        nginx.stop()
+
+
+def test_browser_login_round_trip(stack: Stack, browser: Browser) -> None:
+    """1, in chromium: protected URL -> IdP login page -> back on the exact URL."""
+    target = stack.base + contract.TRICKY_PATH
+    with fresh_page(browser) as page:
+        page.goto(target)
+        idp_login(page, "alice@example.com")
+        page.wait_for_url(target)
+        assert page.url == target
+        seen = Echoed.parse(page.evaluate("() => JSON.parse(document.body.innerText)"))
+        assert seen.path == contract.TRICKY_PATH
+        assert seen.get("X-Auth-Request-Email") == "alice@example.com"
+        assert seen.get("X-Auth-Request-Groups") == "admins,devs"
+
+
+def test_login_round_trip(stack: Stack) -> None:
+    """1, over httpx: the redirect chain goes through /oauth2/start and the IdP."""
+    walk = contract.assert_login_round_trip(stack.base)
+    assert walk.visited(f"{stack.base}/oauth2/start?rd=")
+
+
+def test_sign_in_redirect_escapes_the_original_url(stack: Stack) -> None:
+    r = httpx.get(stack.base + contract.TRICKY_PATH, headers={"Accept": BROWSER_ACCEPT})
+    contract.assert_sign_in_redirect(stack.base, r)
+    # set_escape_uri: & and % of the original query are escaped inside rd=
+    assert "rd=%2Fapp%2Fpage%3Fx%3D1%26y%3Da%2526b%26z%3D100%2525" in r.headers["location"]
+
+
+def test_spoofed_identity_headers_never_reach_the_app(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        contract.assert_spoofing_stopped(stack.base, client)
+    contract.assert_anonymous_spoof_denied(stack.base)
+
+
+def test_spoofed_original_url_headers_are_overwritten(stack: Stack) -> None:
+    """The example overwrites every forwarded header authsvc reads: no spoofed /oauth2 path."""
+    headers = {
+        "Accept": "application/json",
+        "X-Original-URI": "/public",
+        "X-Original-URL": "http://evil.example/public",
+        "X-Forwarded-Uri": "/public",
+        "X-Forwarded-Host": "evil.example",
+    }
+    assert httpx.get(stack.base + "/app/secret", headers=headers).status_code == 401
+    browser_headers = {**headers, "Accept": BROWSER_ACCEPT}
+    r = httpx.get(stack.base + "/app/secret", headers=browser_headers)
+    assert r.status_code == 302
+    assert "evil.example" not in r.headers["location"]
+
+
+def test_forbidden_domain_gets_403_not_a_loop(stack: Stack) -> None:
+    contract.assert_forbidden_domain(stack.base)
+
+
+def test_unverified_email_is_refused(stack: Stack) -> None:
+    contract.assert_forbidden_domain(stack.base, login="unverified@example.com")
+
+
+def test_sign_out_sends_the_next_request_to_sign_in(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        contract.assert_sign_out(stack.base, client)
+
+
+def test_xhr_without_session_gets_401(stack: Stack) -> None:
+    contract.assert_xhr_gets_401(stack.base)
+
+
+def test_session_over_4kb_passes_with_the_example_buffers(stack: Stack) -> None:
+    contract.assert_big_session(stack.base)

@@ -1,0 +1,64 @@
+"""A real browser for integration tests: Debian's chromium, driven by Playwright.
+
+Never downloads a browser: Playwright is pointed at /usr/bin/chromium. One browser per test
+session; each test gets a fresh context (its own cookie jar).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+
+from .tools import missing, require_tool
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Launch headless chromium from /usr/bin (skip/fail when absent); close it afterwards."""
+    executable = require_tool("chromium")
+    with sync_playwright() as pw:
+        try:
+            browser = pw.chromium.launch(
+                executable_path=str(Path(executable).resolve()),
+                headless=True,
+                args=CHROMIUM_ARGS,
+                timeout=60_000,
+            )
+        except Exception as exc:  # a broken install: report it like a missing one
+            missing("a working chromium", f"apt-get install chromium ({exc})")
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@contextmanager
+def fresh_page(browser: Browser) -> Iterator[Page]:
+    """A page in a new context (no cookies), closed afterwards."""
+    context: BrowserContext = browser.new_context()
+    context.set_default_timeout(15_000)
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
+
+
+def idp_login(page: Page, login: str, password: str = "any-password") -> None:
+    """Fill the oidc-provider development login form and submit it."""
+    page.wait_for_selector("input[name=login]")
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", password)
+    page.click("button[type=submit]")

