@@ -309,7 +309,8 @@ async def test_browser_navigation_gets_absolute_redirect_only_where_relayed(fake
         response = await b.auth(**nav)
         assert response.status_code == 302
         location = httpx.URL(response.headers["location"])
-        assert (location.scheme, location.host, location.path) == ("https", "shop.example.com", "/oauth2/start")
+        assert (location.scheme, location.host) == ("https", "shop.example.com")
+        assert location.path == "/oauth2/start"
         assert location.params["rd"] == "https://shop.example.com/cart?id=1&x=%25"
         xhr = await b.auth(**{**nav, "x-requested-with": "XMLHttpRequest"})
         assert xhr.status_code == 401

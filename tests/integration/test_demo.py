@@ -1,0 +1,63 @@
+"""`authsvc demo`, the README's first command, run as a real process and signed in through."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import pytest
+
+from tests.support.processes import Process, free_port, http_ready, python_argv, start_process
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    port = free_port()
+    proc = start_process(
+        "authsvc-demo", python_argv("-m", "authsvc", "demo", "--port", str(port)),
+        port=port, log_dir=tmp_path_factory.mktemp("demo"), ready=http_ready("/ping"),
+    )
+    yield proc
+    proc.stop()
+
+
+def test_demo_signs_in_anyone_and_answers_auth(demo: Process) -> None:
+    with httpx.Client(base_url=demo.url) as client:
+        assert client.get("/oauth2/auth").status_code == 401
+        start = client.get("/oauth2/start", params={"rd": "/oauth2/userinfo?x=1&y=%25"})
+        assert start.status_code == 302
+        form = client.get(start.headers["location"])
+        assert "DEVELOPMENT IDENTITY PROVIDER" in form.text
+        params = dict(parse_qsl(urlsplit(start.headers["location"]).query))
+        signed = client.post(
+            start.headers["location"].split("?")[0],
+            data={**params, "email": "ada@example.com", "groups": "admins, devs"},
+        )
+        callback = client.get(signed.headers["location"])
+        assert callback.status_code == 302
+        assert callback.headers["location"] == "/oauth2/userinfo?x=1&y=%25"
+        ok = client.get("/oauth2/auth")
+        assert ok.status_code == 202
+        assert ok.headers["x-auth-request-email"] == "ada@example.com"
+        assert ok.headers["x-auth-request-groups"] == "admins,devs"
+        assert client.get("/oauth2/userinfo").json()["email"] == "ada@example.com"
+        assert client.get("/ready").status_code == 200
+        client.get("/oauth2/sign_out")
+        assert client.get("/oauth2/auth").status_code == 401
+
+
+def test_demo_prints_what_to_try(demo: Process) -> None:
+    log = demo.log()
+    assert "DEVELOPMENT IDENTITY PROVIDER" in log
+    assert f"http://127.0.0.1:{demo.port}/oauth2/start" in log
+
+
+def test_demo_idp_refuses_requests_without_pkce(demo: Process) -> None:
+    response = httpx.get(f"{demo.url}/_demo/idp/authorize", params={
+        "client_id": "authsvc-demo", "response_type": "code", "redirect_uri": "http://x/cb"})
+    assert response.status_code == 400
+    assert "PKCE" in response.text
