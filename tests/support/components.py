@@ -175,22 +175,23 @@ def start_nginx(workdir: Path, config_text: str, port: int, name: str = "nginx")
     )
 
 
-def start_caddy(workdir: Path, caddyfile: str, port: int, name: str = "caddy") -> Process:
-    """`caddy run` with `caddyfile`; HOME and XDG dirs inside `workdir`."""
+def start_caddy(
+    workdir: Path, caddyfile: Path, port: int, env: Mapping[str, str], name: str = "caddy"
+) -> Process:
+    """`caddy run` on the Caddyfile at `caddyfile` as is ({$VAR} from `env`); HOME in `workdir`."""
     binary = require_tool("caddy")
-    path = workdir / "Caddyfile"
-    path.write_text(caddyfile)
-    env = {
+    full_env = {
         "HOME": str(workdir),
         "XDG_CONFIG_HOME": str(workdir / "config"),
         "XDG_DATA_HOME": str(workdir / "data"),
+        **env,
     }
     return start_process(
         name,
-        [binary, "run", "--config", str(path), "--adapter", "caddyfile"],
+        [binary, "run", "--config", str(caddyfile), "--adapter", "caddyfile"],
         port=port,
         log_dir=workdir,
-        env=env,
+        env=full_env,
     )
 
 
