@@ -46,9 +46,13 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDPr
         op.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    """Headless /usr/bin/chromium through Playwright, for the whole session."""
+    """Headless /usr/bin/chromium through Playwright, per test module.
+
+    Not session-wide: Playwright's sync API keeps an asyncio loop running in the main thread
+    while it is open, and every later asyncio.run / anyio test would fail under it.
+    """
     with chromium() as b:
         yield b
 
