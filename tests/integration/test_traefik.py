@@ -1,0 +1,137 @@
+"""examples/traefik/dynamic.yml through a double that follows Traefik's forward.go.
+
+Traefik is not installable here; test_caddy.py runs the shared ForwardAuth flow through real
+Caddy. This module runs the example's own routers and middlewares through the double, to prove
+what differs under Traefik: the auth request's Host is authsvc's address, a relative Location
+would be resolved against that address, and authResponseHeaders are deleted, then copied.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser
+
+from tests.integration.conftest import AuthsvcFactory
+from tests.support import contract
+from tests.support.browser import fresh_page, idp_login
+from tests.support.components import EXAMPLES
+from tests.support.echo import Echoed, EchoUpstream
+from tests.support.login import BROWSER_ACCEPT
+from tests.support.processes import HOST
+from tests.support.traefik_double import Config, start_traefik_double
+
+pytestmark = pytest.mark.integration
+
+DYNAMIC = EXAMPLES / "traefik" / "dynamic.yml"
+
+
+@dataclass
+class Stack:
+    base: str
+    authsvc_url: str
+
+
+@pytest.fixture(scope="module")
+def stack(start_authsvc_for: AuthsvcFactory, echo: EchoUpstream) -> Iterator[Stack]:
+    authsvc = start_authsvc_for(proxy_kind="traefik")
+    env = {"APP_HOST": HOST, "AUTHSVC_URL": authsvc.url, "APP_URL": echo.url}
+    double = start_traefik_double(DYNAMIC, env)
+    try:
+        yield Stack(double.url, authsvc.url)
+    finally:
+        double.stop()
+
+
+def test_the_example_is_what_the_double_runs() -> None:
+    config = Config.load(DYNAMIC, {})
+    assert [r.name for r in config.routers] == ["authsvc", "app"]  # /oauth2/ first
+    fa = config.middlewares["authsvc"]["forwardAuth"]
+    assert fa["address"] == "http://authsvc:4180/oauth2/auth"
+    assert fa["trustForwardHeader"] is False
+    assert set(contract.IDENTITY) <= set(fa["authResponseHeaders"])
+    assert config.routers[1].middlewares[-1] == "authsvc"
+
+
+def test_browser_login_round_trip(stack: Stack, browser: Browser) -> None:
+    target = stack.base + contract.TRICKY_PATH
+    with fresh_page(browser) as page:
+        page.goto(target)
+        idp_login(page, "alice@example.com")
+        page.wait_for_url(target)
+        seen = Echoed.parse(page.evaluate("() => JSON.parse(document.body.innerText)"))
+        assert seen.path == contract.TRICKY_PATH
+        assert seen.get("X-Auth-Request-Email") == "alice@example.com"
+
+
+def test_login_round_trip(stack: Stack) -> None:
+    contract.assert_login_round_trip(stack.base)
+
+
+def test_location_is_absolute_on_the_public_host_not_the_auth_address(stack: Stack) -> None:
+    """Traefik sends Host = authsvc's address; authsvc builds Location from X-Forwarded-*."""
+    r = httpx.get(stack.base + contract.TRICKY_PATH, headers={"Accept": BROWSER_ACCEPT})
+    contract.assert_sign_in_redirect(stack.base, r)
+    assert not r.headers["location"].startswith(stack.authsvc_url)
+
+
+def test_spoofed_identity_headers_never_reach_the_app(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        contract.assert_spoofing_stopped(stack.base, client)
+    contract.assert_anonymous_spoof_denied(stack.base)
+
+
+def test_forbidden_domain_gets_403_not_a_loop(stack: Stack) -> None:
+    contract.assert_forbidden_domain(stack.base)
+
+
+def test_sign_out_sends_the_next_request_to_sign_in(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        contract.assert_sign_out(stack.base, client)
+
+
+def test_xhr_without_session_gets_401(stack: Stack) -> None:
+    contract.assert_xhr_gets_401(stack.base)
+
+
+def test_session_over_4kb_passes(stack: Stack) -> None:
+    contract.assert_big_session(stack.base)
+
+
+class _RelativeRedirect(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(302)
+        self.send_header("Location", "/oauth2/start?rd=%2F")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_double_resolves_a_relative_location_against_the_auth_address(
+    echo: EchoUpstream,
+) -> None:
+    """Why authsvc must answer with an absolute Location under Traefik."""
+    auth = ThreadingHTTPServer((HOST, 0), _RelativeRedirect)
+    thread = threading.Thread(target=auth.serve_forever, daemon=True)
+    thread.start()
+    auth_url = f"http://{HOST}:{auth.server_address[1]}"
+    double = start_traefik_double(
+        DYNAMIC, {"APP_HOST": HOST, "AUTHSVC_URL": auth_url, "APP_URL": echo.url}
+    )
+    try:
+        r = httpx.get(double.url + "/app", headers={"Accept": BROWSER_ACCEPT})
+        assert r.status_code == 302
+        assert r.headers["location"] == f"{auth_url}/oauth2/start?rd=%2F"
+    finally:
+        double.stop()
+        auth.shutdown()
+        auth.server_close()
+        thread.join(5)
