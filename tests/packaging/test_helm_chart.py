@@ -28,7 +28,8 @@ from tests.support.k8s import CHART, KUBE_VERSION, Manifest, documents, require_
 
 COOKIE_SECRET = base64.urlsafe_b64encode(b"k" * 32).decode()
 CLIENT_SECRET = "chart-client-secret-value"
-REDIS_URL = "redis://:redis-password-value@redis.example.svc:6379/0"
+REDIS_URL = "redis://:redis-url-password@redis.example.svc:6379/0"
+REDIS_PASSWORD = "redis-password-value"
 RELEASE, NAMESPACE = "auth", "identity"
 
 BASE: dict[str, Any] = {
@@ -51,7 +52,7 @@ BASE: dict[str, Any] = {
 
 VALUE_SETS: dict[str, dict[str, Any]] = {
     "defaults": {},
-    "redis": {"redis": {"enabled": True, "connectionUrl": REDIS_URL}},
+    "redis": {"redis": {"enabled": True, "connectionUrl": REDIS_URL, "password": REDIS_PASSWORD}},
     "hpa-pdb": {
         "autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 12,
                         "targetMemoryUtilizationPercentage": 75},
@@ -135,7 +136,8 @@ def container_env(docs: tuple[Manifest, ...]) -> dict[str, str]:
     """The environment the authsvc container would get, secretKeyRefs resolved.
 
     Values from a chart-made Secret come from the rendered Secret; an existingSecret is not
-    rendered, so its keys get stand-in values of the same shape.
+    rendered, so its keys get stand-in values of the same shape. An optional key that the
+    Secret lacks sets nothing, as in Kubernetes.
     """
     secrets = {d["metadata"]["name"]: d.get("data", {}) for d in docs if d["kind"] == "Secret"}
     stand_in = {"client-secret": CLIENT_SECRET, "cookie-secret": COOKIE_SECRET,
@@ -146,6 +148,8 @@ def container_env(docs: tuple[Manifest, ...]) -> dict[str, str]:
             env[item["name"]] = item["value"]
             continue
         ref = item["valueFrom"]["secretKeyRef"]
+        if ref.get("optional") and ref["key"] not in secrets.get(ref["name"], stand_in):
+            continue
         if ref["name"] in secrets:
             env[item["name"]] = base64.b64decode(secrets[ref["name"]][ref["key"]]).decode()
         else:
@@ -222,6 +226,10 @@ def test_rendered_configmap_is_accepted_by_authsvc(
     assert settings.proxy_kind == "ingress-nginx"
     want_store = "redis" if VALUE_SETS[name].get("redis", {}).get("enabled") else "cookie"
     assert settings.session_store_type == want_store
+    if want_store == "redis" and "redis_connection_url" in Settings.model_fields:
+        assert getattr(settings, "redis_connection_url") == REDIS_URL  # noqa: B009
+    if name == "redis" and "redis_password" in Settings.model_fields:
+        assert getattr(settings, "redis_password").get_secret_value() == REDIS_PASSWORD  # noqa: B009
 
 
 def test_check_config_accepts_rendered_configmap(tmp_path: Path) -> None:
@@ -237,7 +245,7 @@ def test_check_config_accepts_rendered_configmap(tmp_path: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert '"session_store_type": "redis"' in proc.stdout
-    for secret in (CLIENT_SECRET, COOKIE_SECRET, "redis-password-value"):
+    for secret in (CLIENT_SECRET, COOKIE_SECRET, "redis-url-password", REDIS_PASSWORD):
         assert secret not in proc.stdout + proc.stderr
 
 
@@ -273,11 +281,16 @@ def test_deployment_is_hardened_and_probed() -> None:
 def test_secrets_stay_out_of_the_configmap() -> None:
     for name in VALUE_SETS:
         text = yaml.safe_dump(one(rendered_set(name), "ConfigMap"))
-        for secret in (CLIENT_SECRET, COOKIE_SECRET, REDIS_URL, "redis-password-value"):
+        for secret in (CLIENT_SECRET, COOKIE_SECRET, REDIS_URL, "redis-url-password",
+                       REDIS_PASSWORD):
             assert secret not in text, f"{name}: a secret leaked into the ConfigMap"
 
 
-@pytest.mark.parametrize("key", ["client_secret", "cookie_secret", "redis_connection_url"])
+@pytest.mark.parametrize(
+    "key",
+    ["client_secret", "cookie_secret", "redis_connection_url", "redis_password",
+     "redis_sentinel_password"],
+)
 def test_a_secret_under_config_is_refused(key: str) -> None:
     h = helm()
     with pytest.raises(h.HelmError, match=f"config.{key}: put secrets under .Values.secrets"):
@@ -286,7 +299,10 @@ def test_a_secret_under_config_is_refused(key: str) -> None:
 
 def test_redis_url_comes_from_the_secret() -> None:
     docs = rendered_set("redis")
-    assert container_env(docs)["AUTHSVC_REDIS_CONNECTION_URL"] == REDIS_URL
+    env = container_env(docs)
+    assert env["AUTHSVC_REDIS_CONNECTION_URL"] == REDIS_URL
+    assert env["AUTHSVC_REDIS_PASSWORD"] == REDIS_PASSWORD
+    assert "AUTHSVC_REDIS_PASSWORD" not in container_env(rendered_set("existing-secret"))
     cm = one(docs, "ConfigMap")["data"]["authsvc.toml"]
     assert 'session_store_type = "redis"' in cm
 

@@ -61,7 +61,7 @@ Refuses the options that belong elsewhere, so no secret ever lands in the Config
 */}}
 {{- define "authsvc.settings" -}}
 {{- $settings := deepCopy (.Values.config | default dict) }}
-{{- range $key := list "client_secret" "cookie_secret" "redis_connection_url" }}
+{{- range $key := list "client_secret" "cookie_secret" "redis_connection_url" "redis_password" "redis_sentinel_password" }}
 {{- if hasKey $settings $key }}
 {{- fail (printf "config.%s: put secrets under .Values.secrets (or existingSecret), never in config" $key) }}
 {{- end }}
