@@ -154,6 +154,26 @@ class Settings(BaseSettings):
     cookie_csrf_expire: Duration = 15 * 60.0
     session_store_type: Literal["cookie", "redis"] = "cookie"
 
+    # --- Redis session store (oauth2-proxy's names) -------------------------------------
+    redis_connection_url: str = ""
+    redis_use_sentinel: bool = False
+    redis_sentinel_master_name: str = ""
+    redis_sentinel_connection_urls: CommaList = Field(default_factory=list)
+    redis_sentinel_password: SecretStr = SecretStr("")
+    redis_use_cluster: bool = False
+    redis_cluster_connection_urls: CommaList = Field(default_factory=list)
+    redis_username: str = ""
+    redis_password: SecretStr = SecretStr("")
+    redis_ca_path: str = ""
+    redis_insecure_skip_tls_verify: bool = False
+    redis_connect_timeout: Duration = 1.0
+    redis_command_timeout: Duration = 0.5
+
+    # --- sign-out -----------------------------------------------------------------------
+    #: continue /oauth2/sign_out to the IdP's end_session_endpoint (RP-Initiated Logout)
+    oidc_end_session: bool = False
+    oidc_post_logout_redirect_url: str = ""
+
     # --- access -------------------------------------------------------------------------
     email_domains: CommaList = Field(default_factory=list)
     whitelist_domains: CommaList = Field(default_factory=list)
@@ -179,6 +199,8 @@ class Settings(BaseSettings):
         "whitelist_domains",
         "trusted_proxy_ips",
         "cookie_secret",
+        "redis_sentinel_connection_urls",
+        "redis_cluster_connection_urls",
         mode="before",
     )
     @classmethod
@@ -187,6 +209,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "cookie_expire", "cookie_refresh", "cookie_csrf_expire", "oidc_metadata_ttl", "oidc_leeway",
+        "redis_connect_timeout", "redis_command_timeout",
         mode="before",
     )
     @classmethod
@@ -241,7 +264,7 @@ class Settings(BaseSettings):
                 raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
         return value
 
-    @field_validator("oidc_issuer_url", "redirect_url")
+    @field_validator("oidc_issuer_url", "redirect_url", "oidc_post_logout_redirect_url")
     @classmethod
     def _url(cls, value: str) -> str:
         if value and not re.match(r"^https?://[^/\s?#]+", value):
@@ -276,6 +299,8 @@ class Settings(BaseSettings):
             raise _option_error("cookie_refresh", "must be shorter than cookie_expire")
         if self.cookie_samesite == "none" and not self.cookie_secure:
             raise _option_error("cookie_samesite", "'none' requires cookie_secure = true")
+        if self.session_store_type == "redis":
+            _check_redis(self)
         return self
 
     # --- derived values -----------------------------------------------------------------
@@ -294,8 +319,11 @@ class Settings(BaseSettings):
     def masked(self) -> dict[str, Any]:
         """The effective settings with every secret masked, for check-config and logs."""
         out = self.model_dump(mode="json")
-        for key in ("client_secret",):
-            out[key] = "****" if self.client_secret.get_secret_value() else ""
+        for key in ("client_secret", "redis_password", "redis_sentinel_password"):
+            out[key] = "****" if getattr(self, key).get_secret_value() else ""
+        for key in ("redis_connection_url", "redis_sentinel_connection_urls",
+                    "redis_cluster_connection_urls"):  # fmt: skip
+            out[key] = _mask_urls(out[key])
         out["cookie_secret"] = [f"**** ({len(k)} bytes)" for k in self.secret_keys]
         return out
 
@@ -310,6 +338,38 @@ class Settings(BaseSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         # first wins: flags (init kwargs), then the environment, then the TOML file
         return (init_settings, env_settings, _TomlSource(settings_cls))
+
+
+_REDIS_URL = re.compile(r"^rediss?://[^\s/?#]*[^\s/?#@:](:\d{1,5})?(/\d{0,2})?$")
+
+
+def _check_redis(s: Settings) -> None:
+    """The Redis options must name one reachable deployment: standalone, Sentinel or Cluster."""
+    if s.redis_use_sentinel and s.redis_use_cluster:
+        raise _option_error("redis_use_sentinel", "and redis_use_cluster exclude each other")
+    if s.redis_use_sentinel:
+        if not s.redis_sentinel_master_name:
+            raise _option_error("redis_sentinel_master_name", "is required with redis_use_sentinel")
+        urls, option = s.redis_sentinel_connection_urls, "redis_sentinel_connection_urls"
+    elif s.redis_use_cluster:
+        urls, option = s.redis_cluster_connection_urls, "redis_cluster_connection_urls"
+    else:
+        urls, option = [u for u in [s.redis_connection_url] if u], "redis_connection_url"
+    if not urls:
+        raise _option_error(option, "is required with session_store_type = redis")
+    for url in urls:
+        if not _REDIS_URL.match(url):
+            raise _option_error(option, f"{_mask_urls(url)!r} is not redis://host:port or rediss://...")
+    for option in ("redis_connect_timeout", "redis_command_timeout"):
+        if getattr(s, option) <= 0:
+            raise _option_error(option, "must be greater than 0 (e.g. 1s, 500ms)")
+
+
+def _mask_urls(value: object) -> Any:
+    """Redis URLs with any password replaced by ****."""
+    if isinstance(value, list):
+        return [_mask_urls(v) for v in value]
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1****@", value) if isinstance(value, str) else value
 
 
 def _option_error(option: str, problem: str) -> ValueError:

@@ -7,7 +7,8 @@ value back into a Session. Splitting a long value into `<name>_0`, `<name>_1`, .
 
 from __future__ import annotations
 
-from typing import Protocol
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, runtime_checkable
 
 from ..models import Session
 
@@ -35,4 +36,30 @@ class SessionStore(Protocol):
 
     async def close(self) -> None:
         """Release connections."""
+        ...
+
+
+@runtime_checkable
+class LockingStore(Protocol):
+    """A store shared by several replicas: refreshes take a lock on the session."""
+
+    def lock(self, value: str, wait: float) -> AbstractAsyncContextManager[bool]:
+        """Hold the session's refresh lock, waiting up to `wait` seconds; yields whether held."""
+        ...
+
+
+@runtime_checkable
+class LogoutIndex(Protocol):
+    """A store that can find sessions by the IdP's `sid` / `sub` (back-channel logout)."""
+
+    async def end_sessions(self, sid: str, sub: str) -> int:
+        """Delete every session of IdP session `sid` (or, without one, of `sub`); the count."""
+        ...
+
+    async def first_use(self, marker: str, ttl: int) -> bool:
+        """Remember `marker` for `ttl` seconds; False when it was already there (a replay)."""
+        ...
+
+    async def forget_use(self, marker: str) -> None:
+        """Forget `marker` again (the action it guarded failed)."""
         ...

@@ -1,0 +1,194 @@
+"""The Redis store: the cookie holds a sealed ticket, Redis the session sealed with its key.
+
+Keys (one per record, so they spread over a Cluster's slots; no multi-key commands)::
+
+    <cookie_name>:s:<id hex>       the sealed session, TTL = its remaining lifetime
+    <cookie_name>:lock:<id hex>    the refresh lock (SET NX PX)
+    <cookie_name>:sid:<hmac>       set of ids of one IdP session (for back-channel logout)
+    <cookie_name>:sub:<hmac>       set of ids of one IdP subject
+    <cookie_name>:jti:<hmac>       a logout token already used (replay guard)
+
+Index names are HMACs keyed from the cookie secrets, so a dump of Redis does not show which
+users are signed in. Every call is bounded by the Redis timeouts (see redis_client.Guard).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import hmac
+import time
+from collections.abc import AsyncIterator
+
+from ..clock import Clock, Random, system_random
+from ..config import Settings
+from ..crypto import Sealer, derive_key
+from ..errors import InvalidSession, StoreUnavailable
+from ..models import Session
+from . import codec
+from .redis_client import Guard, RedisClient, create_client
+from .ticket import Ticket, TicketCodec
+
+PURPOSE = "session-ticket"
+#: a session without any expiry still leaves Redis after this long
+FALLBACK_TTL = 7 * 86400
+#: how long one refresh may hold the lock before another replica may take over
+LOCK_TTL_MS = 5000
+_LOCK_POLL = 0.02
+# delete the lock only if it is still ours (it may have expired and been taken by another)
+_UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+class RedisSessionStore:
+    """A SessionStore (plus refresh lock and logout index) on Redis."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        clock: Clock,
+        random: Random = system_random,
+        client: RedisClient | None = None,
+    ) -> None:
+        self._client = client if client is not None else create_client(settings)
+        self._guard = Guard(settings)
+        self._codec = TicketCodec(Sealer(settings.secret_keys, PURPOSE, random), settings.cookie_name,
+                                  random)  # fmt: skip
+        self._prefix = settings.cookie_name
+        self._max_age = int(settings.cookie_expire)
+        self._clock = clock
+        self._random = random
+        self._issuer = settings.oidc_issuer_url
+        # newest first, like the sealer: index under the newest key, look up under all
+        self._index_keys = [derive_key(k, "session-index") for k in settings.secret_keys]
+
+    # --- SessionStore -------------------------------------------------------------------
+    async def load(self, value: str) -> Session:
+        """The session behind a ticket; InvalidSession when gone, tampered or expired."""
+        ticket = self._codec.from_cookie(value)
+        record = await self._guard("GET", self._client.get(self._key("s", ticket.hex)))
+        if record is None:
+            raise InvalidSession("session not found (signed out, logged out or expired)")
+        if not isinstance(record, bytes):
+            raise InvalidSession("session record is not bytes")
+        _sealed_at, expires_at, body = self._codec.open_record(ticket, record)
+        if expires_at and int(self._clock()) >= expires_at:
+            raise InvalidSession("session expired")
+        return codec.decode(body)
+
+    async def save(self, session: Session, previous: str | None = None) -> str:
+        """Store the session. With a ticket in `previous`, only overwrite a record that still
+        exists (a session logged out meanwhile stays gone) and keep the same cookie value."""
+        now = int(self._clock())
+        ticket: Ticket | None = None
+        if previous:
+            with contextlib.suppress(InvalidSession):
+                ticket = self._codec.from_cookie(previous)
+        reuse = ticket is not None
+        ticket = ticket or Ticket.new(self._random)
+        ttl = self._ttl(session, now)
+        record = self._codec.seal_record(ticket, now, self._expires_at(session, now), codec.encode(session))
+        key = self._key("s", ticket.hex)
+        written = await self._guard(
+            "SET", self._client.set(key, record, px=ttl * 1000, xx=reuse)
+        )
+        if not written:
+            raise InvalidSession("session ended while it was being saved")
+        await self._index(session, ticket)
+        return previous if reuse and previous else self._codec.to_cookie(ticket)
+
+    async def clear(self, value: str) -> None:
+        """Delete the record behind a ticket (nothing to do for a ticket that does not open)."""
+        try:
+            ticket = self._codec.from_cookie(value)
+        except InvalidSession:
+            return
+        await self._guard("DEL", self._client.delete(self._key("s", ticket.hex)))
+
+    async def ping(self) -> None:
+        """StoreUnavailable unless Redis answers PING."""
+        await self._guard("PING", self._client.ping())
+
+    async def close(self) -> None:
+        """Close the connection pool."""
+        with contextlib.suppress(Exception):
+            await self._client.aclose()
+
+    # --- refresh lock -------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def lock(self, value: str, wait: float) -> AsyncIterator[bool]:
+        """Hold the refresh lock of a session, waiting up to `wait` s; yields whether it is held."""
+        ticket = self._codec.from_cookie(value)
+        key = self._key("lock", ticket.hex)
+        token = self._random(16).hex()
+        deadline = time.monotonic() + wait
+        while True:
+            held = await self._guard(
+                "SET NX", self._client.set(key, token, nx=True, px=LOCK_TTL_MS)
+            )
+            if held or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(_LOCK_POLL)
+        try:
+            yield bool(held)
+        finally:
+            if held:
+                with contextlib.suppress(StoreUnavailable):
+                    await self._guard("unlock", self._client.eval(_UNLOCK, 1, key, token))
+
+    # --- back-channel logout ------------------------------------------------------------
+    async def end_sessions(self, sid: str, sub: str) -> int:
+        """Delete every session of IdP session `sid` (or, without one, of subject `sub`)."""
+        kind, value = ("sid", sid) if sid else ("sub", sub)
+        ended = 0
+        for index in self._index_names(kind, value):
+            members = await self._guard("SMEMBERS", self._client.smembers(index))
+            for member in members:
+                hex_id = member.decode("ascii", "replace") if isinstance(member, bytes) else str(member)
+                ended += int(await self._guard("DEL", self._client.delete(self._key("s", hex_id))))
+            await self._guard("DEL", self._client.delete(index))
+        return ended
+
+    async def first_use(self, marker: str, ttl: int) -> bool:
+        """Record `marker` (e.g. a logout token's jti) for `ttl` s; False when seen before."""
+        name = self._index_names("jti", marker)[0]
+        added = await self._guard("SET NX", self._client.set(name, b"1", nx=True, ex=max(ttl, 1)))
+        return bool(added)
+
+    async def forget_use(self, marker: str) -> None:
+        """Undo `first_use` (the logout it guarded failed, so the IdP may retry)."""
+        name = self._index_names("jti", marker)[0]
+        with contextlib.suppress(StoreUnavailable):
+            await self._guard("DEL", self._client.delete(name))
+
+    # --- helpers ------------------------------------------------------------------------
+    def _key(self, kind: str, name: str) -> str:
+        return f"{self._prefix}:{kind}:{name}"
+
+    def _index_names(self, kind: str, value: str) -> list[str]:
+        msg = f"{kind}\x00{self._issuer}\x00{value}".encode()
+        return [self._key(kind, hmac.new(k, msg, hashlib.sha256).hexdigest()[:32]) for k in self._index_keys]
+
+    async def _index(self, session: Session, ticket: Ticket) -> None:
+        ident = session.identity
+        for kind, value in (("sid", ident.sid), ("sub", ident.subject)):
+            if not value:
+                continue
+            name = self._index_names(kind, value)[0]
+            await self._guard("SADD", self._client.sadd(name, ticket.hex))
+            # every member lives at most cookie_expire (or FALLBACK_TTL): the set outlives them
+            life = self._max_age or FALLBACK_TTL
+            await self._guard("EXPIRE", self._client.expire(name, life))
+
+    def _expires_at(self, session: Session, now: int) -> int:
+        if session.expires_at:
+            return session.expires_at
+        return now + self._max_age if self._max_age else 0
+
+    def _ttl(self, session: Session, now: int) -> int:
+        expires_at = self._expires_at(session, now)
+        if not expires_at:
+            return FALLBACK_TTL
+        if expires_at <= now:
+            raise InvalidSession("session already expired")
+        return expires_at - now
