@@ -15,10 +15,12 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from .bearer import bearer_token
 from .config import Settings
-from .errors import AuthsvcError
+from .errors import AuthsvcError, TokenError
 from .login import NO_CACHE, LoginFlows, redirect
-from .models import OriginalRequest
+from .models import OriginalRequest, Session, Tokens
+from .route_rules import NO_RULE, RouteRule
 from .services import Services
 
 log = logging.getLogger("authsvc")
@@ -27,6 +29,8 @@ ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 UNAUTHORIZED = b"Unauthorized\n"
 FORBIDDEN = b"Forbidden\n"
+#: RFC 6750 §3.1; nginx's auth_request passes this header on with its 401
+INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
 def is_browser_navigation(request: Request, original: OriginalRequest) -> bool:
@@ -34,12 +38,16 @@ def is_browser_navigation(request: Request, original: OriginalRequest) -> bool:
     headers = request.headers
     if original.method not in ("GET", "HEAD"):
         return False
-    if headers.get("x-requested-with"):
+    # scripts and API clients: a redirect to an IdP page is no use to them
+    if headers.get("x-requested-with") or "authorization" in headers:
+        return False
+    accept = headers.get("accept", "")
+    if "application/json" in accept:
         return False
     mode = headers.get("sec-fetch-mode")
     if mode and mode != "navigate":
         return False
-    return "text/html" in headers.get("accept", "")
+    return "text/html" in accept
 
 
 class AuthEndpoint:
@@ -66,10 +74,24 @@ class AuthEndpoint:
 
     async def handle(self, request: Request) -> Response:
         original = self.original(request)
+        # public routes first: no session is read, every identity header is sent empty
+        if self.s.paths.skipped(original):
+            return Response(status_code=self.success, headers=self.s.headers.empty())
         session = await self.s.load_session(request.headers.get("cookie", ""))
         if session is None:
-            return self.unauthenticated(request, original)
+            token = bearer_token(request.headers.get("authorization")) if self.s.bearer.enabled else None
+            if token is None:
+                return self.unauthenticated(request, original)
+            try:
+                identity = await self.s.bearer.identity(token)
+            except TokenError as exc:
+                log.info("auth: bearer token refused: %s", exc.reason)
+                return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
+            # oauth2-proxy: a bearer "session" carries the token as access and ID token
+            session = Session(identity, Tokens(access_token=token, id_token=token))
         decision = self.s.rules.authorize(session.identity, original)
+        if decision.allowed:
+            decision = self.route_rule(request).check(session.identity) or decision
         if not decision.allowed:
             log.info(
                 "auth: forbidden user=%s uri=%s reason=%s",
@@ -78,8 +100,20 @@ class AuthEndpoint:
             return Response(FORBIDDEN, decision.status, media_type="text/plain")
         return Response(status_code=self.success, headers=self.s.headers.for_session(session))
 
+    def route_rule(self, request: Request) -> RouteRule:
+        """Per-route rules: the auth URL's query, or Envoy's headers (route_rules.py)."""
+        kind = self.s.forwarded.kind
+        if kind == "envoy" or (kind == "auto" and "rest" in request.path_params):
+            # path_prefix mode: the query is the client's; rules come as trusted headers
+            return self.s.route_rules.from_headers(request.headers) if self.s.trusted(request) else NO_RULE
+        return self.s.route_rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
+
     def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
-        if self.s.settings.browser_redirects and is_browser_navigation(request, original):
+        if (
+            self.s.settings.browser_redirects
+            and not self.s.paths.is_api(original)
+            and is_browser_navigation(request, original)
+        ):
             # absolute: Traefik resolves a relative Location against the auth address
             location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
             return redirect(location)

@@ -15,7 +15,14 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -24,6 +31,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError
+from .routes import parse_route
 
 ENV_PREFIX = "AUTHSVC_"
 
@@ -177,6 +185,13 @@ class Settings(BaseSettings):
     # --- access -------------------------------------------------------------------------
     email_domains: CommaList = Field(default_factory=list)
     whitelist_domains: CommaList = Field(default_factory=list)
+    authenticated_emails_file: str = ""
+    allowed_groups: CommaList = Field(default_factory=list)
+    skip_auth_routes: CommaList = Field(default_factory=list)
+    skip_auth_preflight: bool = False
+    api_routes: CommaList = Field(default_factory=list)
+    skip_jwt_bearer_tokens: bool = False
+    extra_jwt_issuers: CommaList = Field(default_factory=list)
 
     # --- headers on the 2xx -------------------------------------------------------------
     set_xauthrequest: bool = True
@@ -197,6 +212,10 @@ class Settings(BaseSettings):
         "cookie_domains",
         "email_domains",
         "whitelist_domains",
+        "allowed_groups",
+        "skip_auth_routes",
+        "api_routes",
+        "extra_jwt_issuers",
         "trusted_proxy_ips",
         "cookie_secret",
         "redis_sentinel_connection_urls",
@@ -270,6 +289,38 @@ class Settings(BaseSettings):
         if value and not re.match(r"^https?://[^/\s?#]+", value):
             raise ValueError(f"{value!r} is not an absolute http(s) URL")
         return value.rstrip("/") if value.endswith("/") and value.count("/") > 3 else value
+
+    @field_validator("skip_auth_routes", "api_routes")
+    @classmethod
+    def _regexes(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        compile_ = parse_route if info.field_name == "skip_auth_routes" else re.compile
+        for entry in value:
+            try:
+                compile_(entry)
+            except re.error as exc:
+                raise _option_error(
+                    str(info.field_name), f"entry {entry!r} is not a valid regex: {exc}"
+                ) from None
+        return value
+
+    @field_validator("extra_jwt_issuers")
+    @classmethod
+    def _issuers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            issuer, eq, audience = entry.partition("=")
+            if not eq or not audience.strip() or not re.match(r"^https?://[^/\s?#]+", issuer):
+                raise _option_error(
+                    "extra_jwt_issuers", f"entry {entry!r} is not issuer=audience "
+                    "(e.g. https://login.example.com=my-api)"
+                )
+        return value
+
+    @field_validator("authenticated_emails_file")
+    @classmethod
+    def _emails_file(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a readable file")
+        return value
 
     @field_validator("cookie_name")
     @classmethod

@@ -51,6 +51,11 @@ class IdentityHeaders:
             out.append("Authorization")
         return tuple(out)
 
+    def empty(self) -> dict[str, str]:
+        """Every configured header, empty: a public (skipped) route names nobody, and an empty
+        value still overwrites a client's copy (Envoy and Caddy keep one the answer lacks)."""
+        return dict.fromkeys(self.names, "")
+
     def for_session(self, session: Session) -> dict[str, str]:
         """The identity headers for a signed-in session."""
         ident = session.identity

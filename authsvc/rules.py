@@ -1,10 +1,17 @@
-"""Authorization: (Identity, OriginalRequest) -> Decision. Pure; no I/O, no clock."""
+"""Global authorization: Identity -> Decision. Compiled once from settings; no I/O per request.
+
+oauth2-proxy semantics (reference §5): the e-mail passes if its domain is in `email_domains` OR
+the address is in `authenticated_emails_file`; then, when `allowed_groups` is set, the identity
+must hold at least one of them. An empty `email_domains` and no file lets nobody in.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from .clock import Clock, system_clock
 from .config import Settings
+from .emails_file import EmailsFile
 from .models import ALLOW, Decision, Identity, OriginalRequest
 
 
@@ -37,15 +44,36 @@ def email_domain_allowed(email: str, domains: Iterable[str]) -> bool:
     return False
 
 
+def denied(reason: str) -> Decision:
+    """403: signed in, but not allowed (401 would send the browser round a login loop)."""
+    return Decision(False, 403, reason)
+
+
 class Rules:
     """The global access rules, compiled once from settings."""
 
-    def __init__(self, settings: Settings) -> None:
-        self._email_domains = tuple(d.lower() for d in settings.email_domains)
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self._email_domains = tuple(d.strip().lower() for d in settings.email_domains)
+        self._emails = (
+            EmailsFile(settings.authenticated_emails_file, clock)
+            if settings.authenticated_emails_file
+            else None
+        )
+        self._groups = frozenset(settings.allowed_groups)
+        self._allow_unverified = settings.insecure_oidc_allow_unverified_email
 
     def authorize(self, identity: Identity, request: OriginalRequest | None = None) -> Decision:
         """Allow, or 403 with a reason for the log (never shown to the client)."""
-        if not email_domain_allowed(identity.email, self._email_domains):
-            reason = "invalid e-mail" if not valid_email(identity.email) else "e-mail domain"
-            return Decision(False, 403, f"{reason} not allowed")
+        email = identity.email
+        if not valid_email(email):
+            return denied("invalid e-mail not allowed")
+        # claims.py refuses these at login; checked again for sessions and bearer identities
+        if identity.email_verified is False and not self._allow_unverified:
+            return denied("unverified e-mail not allowed")
+        if not email_domain_allowed(email, self._email_domains) and not (
+            self._emails is not None and email.lower() in self._emails
+        ):
+            return denied("e-mail domain not allowed")
+        if self._groups and self._groups.isdisjoint(identity.groups):
+            return denied("not in allowed_groups")
         return ALLOW

@@ -13,6 +13,7 @@ import httpx
 from starlette.requests import Request
 
 from . import cookies
+from .bearer import BearerAuth
 from .clock import Clock, Random, system_clock, system_random
 from .config import Settings
 from .crypto import Sealer
@@ -23,6 +24,8 @@ from .models import Session
 from .providers import create_provider
 from .providers.base import Provider
 from .redirects import RedirectPolicy
+from .route_rules import RouteRules
+from .routes import PathRules
 from .rules import Rules
 from .sessions import SessionStore, create_store
 
@@ -44,6 +47,9 @@ class Services:
     forwarded: Forwarded
     redirects: RedirectPolicy
     rules: Rules
+    route_rules: RouteRules
+    paths: PathRules
+    bearer: BearerAuth
     headers: IdentityHeaders
     cookie_settings: cookies.CookieSettings
     login_sealer: Sealer
@@ -70,7 +76,12 @@ class Services:
             provider=provider or create_provider(settings, http, clock),
             forwarded=Forwarded(settings),
             redirects=RedirectPolicy(settings.whitelist_domains),
-            rules=Rules(settings),
+            rules=Rules(settings, clock),
+            route_rules=RouteRules(),
+            paths=PathRules(
+                settings.skip_auth_routes, settings.api_routes, settings.skip_auth_preflight
+            ),
+            bearer=BearerAuth(settings, http, clock),
             headers=IdentityHeaders(settings),
             cookie_settings=cookies.CookieSettings.from_settings(settings),
             login_sealer=Sealer(settings.secret_keys, "login-state"),

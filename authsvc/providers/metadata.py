@@ -134,8 +134,11 @@ class _Cached(Generic[T]):
 class MetadataCache:
     """Discovery and JWKS for one issuer."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock) -> None:
-        self._issuer = settings.oidc_issuer_url
+    def __init__(
+        self, settings: Settings, http: httpx.AsyncClient, clock: Clock, issuer: str | None = None
+    ) -> None:
+        #: `issuer` names another issuer than the provider's (extra_jwt_issuers)
+        self._issuer = issuer if issuer is not None else settings.oidc_issuer_url
         self._http = http
         self._clock = clock
         ttl = settings.oidc_metadata_ttl

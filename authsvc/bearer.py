@@ -1,0 +1,154 @@
+"""`Authorization: Bearer <JWT>` for API clients (`skip_jwt_bearer_tokens`, `extra_jwt_issuers`).
+
+A token is accepted only from a configured issuer: the provider's own (`oidc_issuer_url`, audience
+`client_id` or `oidc_extra_audiences`) or one `extra_jwt_issuers` entry (`issuer=audience`). The
+unverified `iss` only picks the verifier; then signature (a key from that issuer's JWKS, one
+rate-limited refetch on an unknown kid), alg (asymmetric only: never `none`, never HS256 keyed
+with a public key, RFC 8725 §2.1), iss, aud, exp and nbf are checked like an ID token's. Claims
+map to an Identity exactly as a browser login's do, so the same rules and headers apply.
+
+Verified identities are cached by the token's SHA-256 (bounded, never past the token's `exp`), so
+a busy API client costs one signature check per `CACHE_TTL`, not one per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from joserfc import jwt
+from joserfc.errors import ExpiredTokenError, JoseError, SecurityWarning
+from joserfc.jwt import JWTClaimsRegistry
+
+from .clock import Clock
+from .config import Settings
+from .errors import TokenError
+from .models import Identity
+from .providers.claims import identity_from_claims
+from .providers.idtoken import allowed_algs, unverified_claims, unverified_header
+from .providers.metadata import MetadataCache
+
+#: longest token considered (a JWT with a large groups claim is a few KB)
+MAX_TOKEN = 16384
+CACHE_SIZE = 4096
+#: a cached verification is reused at most this long (keys may be revoked)
+CACHE_TTL = 60.0
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+class IssuerVerifier:
+    """Verifies tokens of one issuer for a set of audiences."""
+
+    def __init__(self, issuer: str, audiences: list[str], metadata: MetadataCache, leeway: float):
+        self.issuer = issuer
+        self._audiences = audiences
+        self._metadata = metadata
+        self._leeway = int(leeway)
+
+    async def verify(self, token: str, now: int) -> dict[str, Any]:
+        """The verified claims; TokenError on any failure."""
+        header = unverified_header(token)
+        alg = header.get("alg")
+        meta = await self._metadata.metadata()
+        # the alg is checked before any key is touched: this is what stops alg=none and
+        # HS256-with-the-public-key forgeries (RFC 8725 §3.1)
+        if not isinstance(alg, str) or alg not in allowed_algs(
+            meta.id_token_signing_alg_values_supported
+        ):
+            raise TokenError(f"bearer token alg {alg!r} is not allowed")
+        kid = header.get("kid")
+        if kid is not None and not isinstance(kid, str):
+            raise TokenError("bearer token kid is not a string")
+        key = await self._metadata.signing_key(kid, alg)
+        if key is None:
+            raise TokenError(f"bearer token kid {kid!r} is not in the issuer's JWKS")
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SecurityWarning)  # EdDSA, as in idtoken.py
+                claims = dict(jwt.decode(token, key, algorithms=[alg]).claims)
+        except (JoseError, ValueError, TypeError):
+            raise TokenError("bearer token signature is invalid") from None
+        registry = JWTClaimsRegistry(
+            now=now,
+            leeway=self._leeway,
+            iss={"essential": True, "value": self.issuer},
+            aud={"essential": True, "values": self._audiences},
+            exp={"essential": True},
+        )
+        try:
+            registry.validate(claims)  # also nbf and iat when present
+        except ExpiredTokenError:
+            raise TokenError("bearer token expired") from None
+        except JoseError as exc:
+            raise TokenError(f"bearer token claims refused: {exc}") from None
+        return claims
+
+
+class BearerAuth:
+    """Bearer tokens -> Identity, for every configured issuer; built once from settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        metadata: Mapping[str, MetadataCache] | None = None,
+    ) -> None:
+        """`metadata` may hand in existing caches by issuer (tests; the provider's own)."""
+        self.enabled = settings.skip_jwt_bearer_tokens
+        self._settings = settings
+        self._clock = clock
+        audiences: dict[str, list[str]] = {}
+        if settings.oidc_issuer_url:
+            audiences[settings.oidc_issuer_url] = [
+                settings.client_id, *settings.oidc_extra_audiences
+            ]
+        for entry in settings.extra_jwt_issuers:
+            issuer, _, audience = entry.partition("=")
+            audiences.setdefault(issuer.strip(), []).append(audience.strip())
+        given = metadata or {}
+        self._verifiers = {
+            issuer: IssuerVerifier(
+                issuer,
+                auds,
+                given.get(issuer) or MetadataCache(settings, http, clock, issuer=issuer),
+                settings.oidc_leeway,
+            )
+            for issuer, auds in audiences.items()
+        }
+        self._cache: dict[bytes, tuple[Identity, float]] = {}
+
+    async def identity(self, token: str) -> Identity:
+        """The identity a valid token proves; TokenError when it proves nothing."""
+        now = self._clock()
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
+        hit = self._cache.get(digest)
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        if len(token) > MAX_TOKEN:
+            raise TokenError("bearer token too long")
+        iss = unverified_claims(token).get("iss")
+        verifier = self._verifiers.get(iss) if isinstance(iss, str) else None
+        if verifier is None:
+            # never fall back to "try every key we know": an unconfigured issuer is refused
+            raise TokenError(f"bearer token issuer {str(iss)[:80]!r} is not configured")
+        claims = await verifier.verify(token, int(now))
+        identity = identity_from_claims(claims, self._settings)
+        exp = claims["exp"]
+        until = min(float(exp), now + CACHE_TTL) if isinstance(exp, int | float) else now
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[digest] = (identity, until)
+        return identity

@@ -1,0 +1,95 @@
+"""Path rules on the original request: `skip_auth_routes`, `skip_auth_preflight`, `api_routes`.
+
+Every rule sees the path only, never the query or a fragment (GHSA-7rh7-c77v-6434:
+`^/api/.*/status` matched `/api/private?x=/status`; GHSA-pxq7-h93f-9jrg: `/admin#/public`
+matched `^/public`). The path is the percent-decoded one, like oauth2-proxy's `URL.Path`; a
+path that a backend could read as another path (dot segments, `..;`, encoded or back-slashes,
+control characters) is never skipped, since `^/public/` must not admit `/public/%2e%2e/admin`.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import unquote
+
+from .models import OriginalRequest
+
+_METHOD_PART = re.compile(r"([A-Za-z]{1,32})(!?)=(.*)", re.DOTALL)
+_AMBIGUOUS = re.compile(r"(?i)%2f|%5c|%00|\\|[\x00-\x1f\x7f]")
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """One `skip_auth_routes` entry: an optional method (or all but it) and a path regex."""
+
+    method: str
+    negate: bool
+    pattern: re.Pattern[str]
+
+    def matches(self, method: str, path: str) -> bool:
+        """Whether the entry covers this method and (decoded, canonical) path."""
+        if self.method and (method == self.method) == self.negate:
+            return False
+        # search, not match: oauth2-proxy semantics; anchor your regexes with ^ and $
+        return self.pattern.search(path) is not None
+
+
+def parse_route(entry: str) -> Route:
+    """`METHOD=regex`, `METHOD!=regex` or `regex`; re.error when the regex does not compile."""
+    m = _METHOD_PART.fullmatch(entry)
+    if m is None:
+        return Route("", False, re.compile(entry))
+    return Route(m.group(1).upper(), m.group(2) == "!", re.compile(m.group(3)))
+
+
+def canonical_path(raw_path: str) -> str | None:
+    """The decoded path, or None when it could mean another path to some backend."""
+    if _AMBIGUOUS.search(raw_path):
+        return None
+    path = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
+    if _AMBIGUOUS.search(path):  # double encoding: %252f decodes to %2f
+        return None
+    for segment in path.split("/"):
+        # Tomcat-style path parameters: "/..;/" is "/../" to some servers
+        name = segment.split(";", 1)[0]
+        if name in (".", ".."):
+            return None
+    return path
+
+
+class PathRules:
+    """The compiled path rules; built once from settings."""
+
+    def __init__(
+        self, skip_auth_routes: list[str], api_routes: list[str], skip_auth_preflight: bool
+    ) -> None:
+        self._skip = tuple(parse_route(e) for e in skip_auth_routes)
+        self._api = tuple(re.compile(e) for e in api_routes)
+        self._preflight = skip_auth_preflight
+
+    def skipped(self, original: OriginalRequest) -> bool:
+        """Whether the request is public: a CORS preflight (if enabled) or a skip route."""
+        if self._preflight and original.method == "OPTIONS":
+            return True
+        if not self._skip:
+            return False
+        path = _decoded(original.path)
+        if path is None:
+            return False
+        return any(route.matches(original.method, path) for route in self._skip)
+
+    def is_api(self, original: OriginalRequest) -> bool:
+        """Whether the path is in `api_routes` (always 401, never a sign-in redirect)."""
+        if not self._api:
+            return False
+        path = _decoded(original.path)
+        # an odd path is nobody's page: treat it as an API call (no redirect)
+        return path is None or any(p.search(path) for p in self._api)
+
+
+def _decoded(raw_path: str) -> str | None:
+    try:
+        return canonical_path(raw_path)
+    except UnicodeDecodeError:
+        return None
