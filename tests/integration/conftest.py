@@ -39,6 +39,7 @@ def oidc_provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[OpenIDPr
     op = start_oidc_provider(
         tmp_path_factory.mktemp("oidc-provider"),
         redirect_uris=("http://127.0.0.1/oauth2/callback",),
+        web_redirect_uris=(f"http://{INGRESS_HOST}/oauth2/callback",),
     )
     try:
         yield op

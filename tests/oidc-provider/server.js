@@ -10,6 +10,9 @@
 //                                     redirect URIs match on any port (RFC 8252 section 7.3), so one
 //                                     OP per test session serves every proxy's own port.
 //   BACKCHANNEL_LOGOUT_URI            the client's back-channel logout endpoint, if any
+//   WEB_REDIRECT_URIS                 comma-separated: adds a second, "web" client
+//                                     (CLIENT_ID + "-web", same secret) whose redirect URIs match
+//                                     exactly, for apps on a non-loopback name (app.example.com)
 //   ACCESS_TOKEN_TTL, ID_TOKEN_TTL    seconds (default 3600), short values let tests force refresh
 //
 // Users (the development login form takes any password; the login name picks the account):
@@ -66,8 +69,19 @@ if (process.env.BACKCHANNEL_LOGOUT_URI) {
 const policy = interactionPolicy.base();
 policy.get('consent').checks.remove('native_client_prompt');
 
+const clients = [client];
+if (process.env.WEB_REDIRECT_URIS) {
+  clients.push({
+    ...client,
+    client_id: `${client.client_id}-web`,
+    application_type: 'web',
+    redirect_uris: list(process.env.WEB_REDIRECT_URIS, ''),
+    post_logout_redirect_uris: [],
+  });
+}
+
 const configuration = {
-  clients: [client],
+  clients,
   interactions: { policy },
   // fixed keys: this OP only ever runs on loopback inside the test suite
   cookies: { keys: ['authsvc-test-op-cookie-key-1'] },

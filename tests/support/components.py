@@ -57,6 +57,11 @@ class OpenIDProvider:
     client_secret: str
 
     @property
+    def web_client_id(self) -> str:
+        """The second, "web" client (exact redirect URIs), when web_redirect_uris were given."""
+        return f"{self.client_id}-web"
+
+    @property
     def issuer(self) -> str:
         return self.process.url
 
@@ -70,6 +75,7 @@ def start_oidc_provider(
     redirect_uris: Sequence[str] = ("http://127.0.0.1/oauth2/callback",),
     post_logout_redirect_uris: Sequence[str] = ("http://127.0.0.1/",),
     backchannel_logout_uri: str = "",
+    web_redirect_uris: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
 ) -> OpenIDProvider:
     """Start tests/oidc-provider/server.js (a native client: loopback URIs match any port)."""
@@ -84,6 +90,7 @@ def start_oidc_provider(
         "REDIRECT_URIS": ",".join(redirect_uris),
         "POST_LOGOUT_REDIRECT_URIS": ",".join(post_logout_redirect_uris),
         "BACKCHANNEL_LOGOUT_URI": backchannel_logout_uri,
+        "WEB_REDIRECT_URIS": ",".join(web_redirect_uris),
         **(env or {}),
     }
     proc = start_process(
