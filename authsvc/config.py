@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from .errors import ConfigError
+from .provider_options import check_provider_options
 from .routes import parse_route
 
 ENV_PREFIX = "AUTHSVC_"
@@ -148,6 +149,35 @@ class Settings(BaseSettings):
     oidc_metadata_ttl: Duration = 3600.0
     oidc_leeway: Duration = 60.0
     skip_provider_button: bool = False
+
+    # --- provider-specific options (README, "Identity providers") -----------------------
+    github_org: str = ""
+    github_team: CommaList = Field(default_factory=list)
+    github_repo: str = ""
+    github_token: SecretStr = SecretStr("")
+    github_user: CommaList = Field(default_factory=list)
+    github_base_url: str = "https://github.com"
+    github_api_url: str = ""
+    google_hosted_domains: CommaList = Field(default_factory=list)
+    entra_id_tenant: str = "common"
+    entra_id_allowed_tenants: CommaList = Field(default_factory=list)
+    gitlab_base_url: str = "https://gitlab.com"
+    gitlab_group: CommaList = Field(default_factory=list)
+    gitlab_project: CommaList = Field(default_factory=list)
+
+    @field_validator(
+        "github_team", "github_user", "google_hosted_domains", "entra_id_allowed_tenants",
+        "gitlab_group", "gitlab_project",
+        mode="before",
+    )
+    @classmethod
+    def _provider_lists(cls, value: object) -> object:
+        return _split_list(value)
+
+    @model_validator(mode="after")
+    def _provider_options(self) -> Settings:
+        check_provider_options(self)
+        return self
 
     # --- cookies and sessions -----------------------------------------------------------
     cookie_name: str = "_authsvc"

@@ -10,6 +10,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..errors import ConfigError
 from .base import Provider
+from .github import GitHubProvider
 from .oidc import OIDCProvider
 
 ProviderFactory = Callable[[Settings, httpx.AsyncClient, Clock], Provider]
@@ -17,6 +18,7 @@ ProviderFactory = Callable[[Settings, httpx.AsyncClient, Clock], Provider]
 #: settings.provider -> implementation; a new provider is one line here
 PROVIDERS: dict[str, ProviderFactory] = {
     "oidc": OIDCProvider,
+    "github": GitHubProvider,
 }
 
 
