@@ -91,15 +91,15 @@ def port_open(port: int, host: str = HOST) -> bool:
         return False
 
 
-def http_ready(path: str = "/") -> Callable[[Process], bool]:
-    """A readiness probe: the process answers any HTTP status on `path`."""
+def http_ready(path: str = "/", status: int | None = None) -> Callable[[Process], bool]:
+    """A readiness probe: the process answers on `path` (with `status`, when given)."""
 
     def probe(proc: Process) -> bool:
         try:
-            httpx.get(proc.url + path, timeout=1.0)
+            response = httpx.get(proc.url + path, timeout=1.0)
         except httpx.HTTPError:
             return False
-        return True
+        return status is None or response.status_code == status
 
     return probe
 
