@@ -74,12 +74,13 @@ def stack(
 
 def test_the_manifest_has_what_the_docs_promise() -> None:
     paths = {p.path: p for p in load_paths(MANIFEST)}
-    app, oauth2 = paths["/"], paths["/oauth2"]
+    app, api, oauth2 = paths["/"], paths["/api"], paths["/oauth2"]
     assert app.annotation("auth-url").endswith("/oauth2/auth")
     assert app.annotation("auth-signin")
     assert set(contract.IDENTITY) <= set(app.annotation("auth-response-headers").split(","))
     assert not oauth2.annotation("auth-url")  # the second Ingress: no auth, no loop
-    for p in (app, oauth2):
+    assert api.annotation("auth-url") and not api.annotation("auth-signin")
+    for p in (app, api, oauth2):
         assert p.annotation("proxy-buffer-size") in ("16k", "32k", "64k")
 
 
@@ -138,6 +139,18 @@ def test_xhr_is_redirected_by_the_auth_signin_annotation(stack: Stack) -> None:
         r = client.get(BASE + "/app/api", headers={"Accept": "application/json"})
     assert r.status_code == 302
     assert "x-auth-request-user" not in r.headers
+
+
+def test_api_paths_without_auth_signin_get_401(stack: Stack) -> None:
+    """5 under ingress-nginx: the example's API Ingress has no auth-signin."""
+    for headers in ({"Accept": "application/json"}, {"X-Requested-With": "XMLHttpRequest"}):
+        with stack.client() as client:
+            r = client.get(BASE + "/api/items", headers=headers)
+        assert r.status_code == 401, (headers, r.status_code)
+        assert "location" not in r.headers
+    with contract.signed_in(BASE, "alice@example.com", transport=stack.transport()) as client:
+        seen = contract.echoed(client.get(BASE + "/api/items", headers=contract.SPOOFED))
+        assert seen.all("X-Auth-Request-Email") == ["alice@example.com"]
 
 
 def test_session_over_4kb_passes_with_the_example_buffers(stack: Stack) -> None:
