@@ -11,6 +11,7 @@ from ..config import Settings
 from ..errors import ConfigError
 from .base import Provider
 from .github import GitHubProvider
+from .google import GoogleProvider
 from .oidc import OIDCProvider
 
 ProviderFactory = Callable[[Settings, httpx.AsyncClient, Clock], Provider]
@@ -19,6 +20,7 @@ ProviderFactory = Callable[[Settings, httpx.AsyncClient, Clock], Provider]
 PROVIDERS: dict[str, ProviderFactory] = {
     "oidc": OIDCProvider,
     "github": GitHubProvider,
+    "google": GoogleProvider,
 }
 
 

@@ -8,6 +8,7 @@ import pytest
 import respx
 
 from tests.support.fake_github import FakeGitHub
+from tests.support.fake_idp import FakeIdP
 
 
 @pytest.fixture
@@ -18,3 +19,19 @@ def fake_github() -> Iterator[FakeGitHub]:
         github.mount(router)
         yield github
     assert not github.errors, f"FakeGitHub saw protocol violations: {github.errors}"
+
+
+def _mounted_idp(issuer: str) -> Iterator[FakeIdP]:
+    """A FakeIdP at `issuer` on its own respx router (loopback passes through)."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        router.route(host__in=("127.0.0.1", "localhost", "::1")).pass_through()
+        idp = FakeIdP(issuer=issuer)
+        idp.mount(router)
+        yield idp
+    assert not idp.errors, f"FakeIdP saw protocol violations: {idp.errors}"
+
+
+@pytest.fixture
+def fake_google() -> Iterator[FakeIdP]:
+    """An OpenID Provider answering as https://accounts.google.com."""
+    yield from _mounted_idp("https://accounts.google.com")

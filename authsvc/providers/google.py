@@ -1,0 +1,61 @@
+"""Google: OpenID Connect at accounts.google.com, plus the Workspace hosted domain (`hd`) check.
+
+`hd` in the authorization request only picks which account Google offers; anyone can edit the
+URL. What counts is the `hd` claim of the *signed ID token*, checked here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+
+from ..clock import Clock
+from ..config import Settings
+from ..errors import TokenError
+from ..models import Identity, LoginState
+from .idtoken import Claims
+from .issuers import IssuerChoosingVerifier
+from .metadata import ProviderMetadata
+from .oidc import OIDCProvider
+
+ISSUER = "https://accounts.google.com"
+
+
+def _google_issuer(claims: Mapping[str, Any], meta: ProviderMetadata) -> str:
+    # developers.google.com/identity/openid-connect: iss is one of these two spellings
+    return "accounts.google.com" if claims.get("iss") == "accounts.google.com" else meta.issuer
+
+
+class GoogleProvider(OIDCProvider):
+    """Sign in with Google; `google_hosted_domains` restricts to Workspace domains."""
+
+    name = "Google"
+
+    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock) -> None:
+        super().__init__(settings.model_copy(update={"oidc_issuer_url": ISSUER}), http, clock)
+        self.verifier = IssuerChoosingVerifier(self._settings, self.metadata, clock, _google_issuer)
+        self._domains = frozenset(d.lower() for d in settings.google_hosted_domains)
+
+    async def login_url(self, login: LoginState, redirect_uri: str) -> str:
+        """The OIDC authorization URL plus Google's `hd` hint (and offline access to refresh)."""
+        url = httpx.URL(await super().login_url(login, redirect_uri))
+        extra = {}
+        if self._domains:
+            # one domain: offer only its accounts; several: any Workspace account ("*")
+            extra["hd"] = next(iter(self._domains)) if len(self._domains) == 1 else "*"
+        if self._settings.cookie_refresh:
+            extra["access_type"] = "offline"  # Google sends a refresh token only when asked
+        return str(url.copy_merge_params(extra))
+
+    async def _identity(self, claims: Claims, access_token: str) -> Identity:
+        """Refuse accounts outside google_hosted_domains, judged by the ID token alone."""
+        if self._domains:
+            hd = claims.get("hd")
+            if not isinstance(hd, str) or not hd:
+                raise TokenError("Google account has no hosted domain (hd), so it is not a "
+                                 "Workspace account of google_hosted_domains")
+            if hd.lower() not in self._domains:
+                raise TokenError(f"Google hosted domain {hd!r} is not in google_hosted_domains")
+        return await super()._identity(claims, access_token)
