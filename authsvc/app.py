@@ -18,7 +18,7 @@ from starlette.routing import BaseRoute, Route
 from .bearer import bearer_token
 from .config import Settings
 from .errors import AuthsvcError, TokenError
-from .login import NO_CACHE, LoginFlows, redirect
+from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .models import OriginalRequest, Session, Tokens
 from .route_rules import NO_RULE, RouteRule
 from .services import Services
@@ -77,7 +77,8 @@ class AuthEndpoint:
         # public routes first: no session is read, every identity header is sent empty
         if self.s.paths.skipped(original):
             return Response(status_code=self.success, headers=self.s.headers.empty())
-        session = await self.s.load_session(request.headers.get("cookie", ""))
+        loaded = await self.s.open_session(request.headers.get("cookie", ""), original.host)
+        session = loaded.session
         if session is None:
             token = bearer_token(request.headers.get("authorization")) if self.s.bearer.enabled else None
             if token is None:
@@ -98,7 +99,9 @@ class AuthEndpoint:
                 session.identity.user, original.path, decision.reason,
             )
             return Response(FORBIDDEN, decision.status, media_type="text/plain")
-        return Response(status_code=self.success, headers=self.s.headers.for_session(session))
+        response = Response(status_code=self.success, headers=self.s.headers.for_session(session))
+        # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
+        return add_cookies(response, [loaded.set_cookie] if loaded.set_cookie else [])
 
     def route_rule(self, request: Request) -> RouteRule:
         """Per-route rules: the auth URL's query, or Envoy's headers (route_rules.py)."""

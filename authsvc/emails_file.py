@@ -63,6 +63,6 @@ class EmailsFile:
         stamp = (st.st_mtime_ns, st.st_size)
         if stamp == self._stamp:
             return
-        self._emails = parse_emails(self._path.read_text(encoding="utf-8", errors="replace"))
+        self._emails = parse_emails(self._path.read_text(encoding="utf-8-sig", errors="replace"))
         self._stamp = stamp
         log.info("authenticated_emails_file %s: %d addresses", self._path, len(self._emails))

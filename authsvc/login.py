@@ -202,7 +202,9 @@ class LoginFlows:
 
     async def userinfo(self, request: Request) -> Response:
         """The caller's identity as JSON; 401 without a session."""
-        session = await self.s.load_session(request.headers.get("cookie", ""))
+        _, host = self.s.public_origin(request)
+        loaded = await self.s.open_session(request.headers.get("cookie", ""), host)
+        session = loaded.session
         if session is None:
             return JSONResponse({"error": "unauthorized"}, 401, headers=NO_CACHE)
         ident = session.identity
@@ -211,4 +213,5 @@ class LoginFlows:
             body["groups"] = list(ident.groups)
         if ident.preferred_username:
             body["preferredUsername"] = ident.preferred_username
-        return JSONResponse(body, headers=NO_CACHE)
+        response = JSONResponse(body, headers=NO_CACHE)
+        return add_cookies(response, [loaded.set_cookie] if loaded.set_cookie else [])

@@ -17,6 +17,7 @@ from .models import OriginalRequest
 
 _METHOD_PART = re.compile(r"([A-Za-z]{1,32})(!?)=(.*)", re.DOTALL)
 _AMBIGUOUS = re.compile(r"(?i)%2f|%5c|%00|\\|[\x00-\x1f\x7f]")
+_ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +49,8 @@ def canonical_path(raw_path: str) -> str | None:
     if _AMBIGUOUS.search(raw_path):
         return None
     path = unquote(raw_path, errors="strict") if "%" in raw_path else raw_path
-    if _AMBIGUOUS.search(path):  # double encoding: %252f decodes to %2f
+    # double encoding (%252e -> %2e): a backend that decodes again would see another path
+    if _AMBIGUOUS.search(path) or _ENCODED.search(path):
         return None
     for segment in path.split("/"):
         # Tomcat-style path parameters: "/..;/" is "/../" to some servers

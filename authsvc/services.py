@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import httpx
 from starlette.requests import Request
@@ -24,6 +24,7 @@ from .models import Session
 from .providers import create_provider
 from .providers.base import Provider
 from .redirects import RedirectPolicy
+from .refresh import NO_SESSION, Loaded, Refresher
 from .route_rules import RouteRules
 from .routes import PathRules
 from .rules import Rules
@@ -53,6 +54,10 @@ class Services:
     headers: IdentityHeaders
     cookie_settings: cookies.CookieSettings
     login_sealer: Sealer
+    refresher: Refresher = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.refresher = Refresher(self.settings, self.store, self.provider, self.clock)
 
     @classmethod
     def build(
@@ -110,20 +115,24 @@ class Services:
             host = request.url.netloc if _HOST.match(request.url.netloc) else "localhost"
         return scheme, host
 
-    async def load_session(self, cookie_header: str) -> Session | None:
+    async def load_session(self, cookie_header: str, host: str = "") -> Session | None:
         """The session behind the request's cookies, or None (bad cookies are 'no session')."""
+        return (await self.open_session(cookie_header, host)).session
+
+    async def open_session(self, cookie_header: str, host: str) -> Loaded:
+        """The session (refreshed when due, see refresh.py) and the Set-Cookie to send, if any."""
         jar = cookies.parse_cookie_header(cookie_header)
         value = cookies.read_chunked(jar, self.settings.cookie_name)
         if not value:
-            return None
+            return NO_SESSION
         try:
             session = await self.store.load(value)
         except InvalidSession as exc:
             log.warning("session cookie rejected: %s", exc.reason)
-            return None
+            return NO_SESSION
         if session.expired(int(self.clock())):
-            return None
-        return session
+            return NO_SESSION
+        return await self.refresher.check(value, session, host)
 
     async def aclose(self) -> None:
         """Release network resources."""

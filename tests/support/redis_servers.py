@@ -14,8 +14,10 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -225,3 +227,27 @@ def _reply(port: int, command: bytes) -> bytes:
             return sock.recv(4096)
     except OSError:
         return b""
+
+
+def store_options(kind: str, fixture: Callable[[str], Any]) -> dict[str, Any]:
+    """Settings overrides selecting one store; `fixture(name)` gives its running deployment
+    (pytest's `request.getfixturevalue`, so a deployment starts on first use)."""
+    if kind == "cookie":
+        return {"session_store_type": "cookie"}
+    if kind == "redis":
+        server: RedisServer = fixture("redis_standalone")
+        return {"session_store_type": "redis", "redis_connection_url": server.url}
+    if kind == "sentinel":
+        sentinel: SentinelSetup = fixture("redis_sentinel")
+        return {
+            "session_store_type": "redis",
+            "redis_use_sentinel": True,
+            "redis_sentinel_master_name": sentinel.master_name,
+            "redis_sentinel_connection_urls": sentinel.sentinel.url,
+        }
+    cluster: ClusterSetup = fixture("redis_cluster")
+    return {
+        "session_store_type": "redis",
+        "redis_use_cluster": True,
+        "redis_cluster_connection_urls": ",".join(cluster.urls),
+    }

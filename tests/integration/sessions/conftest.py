@@ -14,6 +14,7 @@ from tests.support.redis_servers import (
     start_cluster,
     start_sentinel,
     start_standalone,
+    store_options,
 )
 
 STORES = ["cookie", "redis", "sentinel", "cluster"]
@@ -43,31 +44,8 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterS
     setup.stop()
 
 
-def store_options(kind: str, request: pytest.FixtureRequest) -> dict[str, Any]:
-    """Settings overrides selecting one store (starting its Redis deployment on first use)."""
-    if kind == "cookie":
-        return {"session_store_type": "cookie"}
-    if kind == "redis":
-        server: RedisServer = request.getfixturevalue("redis_standalone")
-        return {"session_store_type": "redis", "redis_connection_url": server.url}
-    if kind == "sentinel":
-        sentinel: SentinelSetup = request.getfixturevalue("redis_sentinel")
-        return {
-            "session_store_type": "redis",
-            "redis_use_sentinel": True,
-            "redis_sentinel_master_name": sentinel.master_name,
-            "redis_sentinel_connection_urls": sentinel.sentinel.url,
-        }
-    cluster: ClusterSetup = request.getfixturevalue("redis_cluster")
-    return {
-        "session_store_type": "redis",
-        "redis_use_cluster": True,
-        "redis_cluster_connection_urls": ",".join(cluster.urls),
-    }
-
-
 @pytest.fixture(params=STORES)
 def store_kind(request: pytest.FixtureRequest) -> tuple[str, dict[str, Any]]:
     """Each store in turn: (name, settings overrides)."""
     kind: str = request.param
-    return kind, store_options(kind, request)
+    return kind, store_options(kind, request.getfixturevalue)

@@ -1,0 +1,196 @@
+"""Bearer JWTs for API clients, verified against each configured issuer's JWKS (FakeIdP x2)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+import respx
+
+from authsvc.bearer import bearer_token
+from authsvc.providers.metadata import KID_REFETCH_INTERVAL
+from tests.conftest import make_settings
+from tests.support.auth_app import AuthApp
+from tests.support.fake_idp import FakeIdP, ManualClock
+
+pytestmark = pytest.mark.anyio
+
+OTHER_ISSUER = "https://login.partner.test"
+INVALID = 'Bearer error="invalid_token"'
+
+
+@dataclass
+class Env:
+    app: AuthApp
+    idp: FakeIdP
+    other: FakeIdP
+    clock: ManualClock
+
+    async def call(self, token: str, path: str = "/oauth2/auth", **kw: Any) -> Any:
+        headers = {"Authorization": f"Bearer {token}", **kw.pop("headers", {})}
+        return await self.app.auth(path, headers=headers, **kw)
+
+    def token(self, **claims: Any) -> str:
+        """A token from the main IdP for our client, with a verified e-mail."""
+        base = {"email": "ada@example.com", "email_verified": True, "groups": ["admins"]}
+        return self.idp.mint_id_token(**{**base, **claims})
+
+
+@pytest.fixture
+def idps() -> Iterator[tuple[FakeIdP, FakeIdP, ManualClock]]:
+    clock = ManualClock()
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        idp = FakeIdP(clock=clock)
+        other = FakeIdP(issuer=OTHER_ISSUER, client_id="partner-app", clock=clock)
+        other.rotate_key()  # its own key, so one issuer cannot sign for the other
+        idp.mount(router)
+        other.mount(router)
+        yield idp, other, clock
+    assert not idp.errors and not other.errors
+
+
+def bearer_settings(idp: FakeIdP, **options: Any) -> Any:
+    base: dict[str, Any] = {
+        "oidc_issuer_url": idp.issuer, "client_id": idp.client_id, "client_secret": idp.client_secret,
+        "email_domains": ["example.com"], "skip_jwt_bearer_tokens": True,
+        "extra_jwt_issuers": [f"{OTHER_ISSUER}=my-api"],
+    }
+    return make_settings(**{**base, **options})
+
+
+@pytest.fixture
+async def env(idps: tuple[FakeIdP, FakeIdP, ManualClock]) -> AsyncIterator[Env]:
+    idp, other, clock = idps
+    async with AuthApp.start(bearer_settings(idp, set_authorization_header=True), clock) as app:
+        yield Env(app, idp, other, clock)
+
+
+async def test_a_valid_token_is_a_session(env: Env) -> None:
+    token = env.token(sub="svc-1", preferred_username="ada")
+    response = await env.call(token)
+    assert response.status_code == 202
+    assert response.headers["x-auth-request-user"] == "svc-1"
+    assert response.headers["x-auth-request-email"] == "ada@example.com"
+    assert response.headers["x-auth-request-groups"] == "admins"
+    assert response.headers["authorization"] == f"Bearer {token}"
+
+
+async def test_a_second_configured_issuer(env: Env) -> None:
+    token = env.other.mint_id_token(aud="my-api", email="bob@example.com", sub="partner-1")
+    response = await env.call(token)
+    assert (response.status_code, response.headers["x-auth-request-user"]) == (202, "partner-1")
+    assert env.other.calls["jwks"] == 1
+
+
+def _forged(env: Env) -> dict[str, str]:
+    now = int(env.clock())
+    good: dict[str, Any] = {"email": "ada@example.com", "email_verified": True}
+    return {
+        "expired": env.idp.mint_id_token(exp=now - 3600, iat=now - 7200, **good),
+        "not yet valid": env.idp.mint_id_token(nbf=now + 3600, **good),
+        "wrong aud": env.idp.mint_id_token(aud="someone-else", **good),
+        "aud of the other issuer": env.idp.mint_id_token(aud="my-api", **good),
+        "other issuer, our aud": env.other.mint_id_token(aud=env.idp.client_id, **good),
+        "wrong iss": env.idp.mint_id_token(iss="https://evil.example", **good),
+        "iss missing": env.idp.mint_id_token(iss=None, **good),
+        "other issuer signs as ours": env.other.mint_id_token(iss=env.idp.issuer, aud="client", **good),
+        "alg none": env.idp.mint_id_token(signing="none", **good),
+        "HS256 keyed with the public key": env.idp.mint_id_token(signing="hs_public", **good),
+        "bad signature": env.idp.mint_id_token(signing="bad_signature", **good),
+        "exp missing": env.idp.mint_id_token(exp=None, **good),
+        "no sub": env.idp.mint_id_token(sub=None, **good),
+        "unverified e-mail": env.idp.mint_id_token(email="ada@example.com", email_verified=False),
+        "truncated": env.token()[:-10],
+        "not a JWT": "opaque-token-123",
+        "two parts": "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0",
+        "huge": "eyJ" + "A" * 20000 + ".eyJ.x",
+    }
+
+
+FORGED = [
+    "expired", "not yet valid", "wrong aud", "aud of the other issuer", "other issuer, our aud",
+    "wrong iss", "iss missing", "other issuer signs as ours", "alg none",
+    "HS256 keyed with the public key", "bad signature", "exp missing", "no sub", "unverified e-mail",
+    "truncated", "not a JWT", "two parts", "huge",
+]
+
+
+@pytest.mark.parametrize("case", FORGED)
+async def test_an_invalid_token_is_401_invalid_token(env: Env, case: str) -> None:
+    response = await env.call(_forged(env)[case])
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == INVALID
+    assert "x-auth-request-user" not in response.headers
+
+
+async def test_unknown_kid_refetches_the_jwks_exactly_once(env: Env) -> None:
+    assert (await env.call(env.token())).status_code == 202
+    assert env.idp.calls["jwks"] == 1
+    assert (await env.call(env.idp.mint_id_token(kid="forged-1"))).status_code == 401
+    assert env.idp.calls["jwks"] == 2
+    # more forged kids soon after: no more fetches (they cannot make us hammer the IdP)
+    for i in range(5):
+        assert (await env.call(env.idp.mint_id_token(kid=f"forged-{i + 2}"))).status_code == 401
+    assert env.idp.calls["jwks"] == 2
+
+
+async def test_a_rotated_key_is_picked_up_with_one_refetch(env: Env) -> None:
+    assert (await env.call(env.token())).status_code == 202
+    env.clock.advance(KID_REFETCH_INTERVAL + 1)
+    env.idp.rotate_key()
+    assert (await env.call(env.token())).status_code == 202
+    assert env.idp.calls["jwks"] == 2
+
+
+async def test_rules_apply_to_bearer_identities(env: Env) -> None:
+    outsider = env.token(email="eve@other.org")
+    assert (await env.call(outsider)).status_code == 403
+    admin = env.token()
+    assert (await env.call(admin, "/oauth2/auth?allowed_groups=admins")).status_code == 202
+    assert (await env.call(admin, "/oauth2/auth?allowed_groups=ops")).status_code == 403
+    assert (await env.call(env.token(email="a@evil.com@example.com"))).status_code == 403
+
+
+async def test_verified_tokens_are_cached_but_never_past_exp(env: Env) -> None:
+    now = int(env.clock())
+    token = env.token(exp=now + 30)
+    for _ in range(3):
+        assert (await env.call(token)).status_code == 202
+    assert env.idp.calls["jwks"] == 1 and env.idp.calls["discovery"] == 1
+    env.clock.advance(31 + 60)  # past exp and the leeway
+    assert (await env.call(token)).status_code == 401
+
+
+async def test_a_session_cookie_wins_over_a_foreign_bearer_token(env: Env) -> None:
+    cookie = await env.app.cookie(user="ada", email="ada@example.com")
+    response = await env.app.auth(cookie=cookie, headers={"Authorization": "Bearer for-the-app-itself"})
+    assert (response.status_code, response.headers["x-auth-request-user"]) == (202, "ada")
+
+
+async def test_bearer_tokens_are_off_by_default(idps: tuple[FakeIdP, FakeIdP, ManualClock]) -> None:
+    idp, _, clock = idps
+    settings = bearer_settings(idp, skip_jwt_bearer_tokens=False)
+    async with AuthApp.start(settings, clock) as app:
+        token = idp.mint_id_token(email="ada@example.com")
+        response = await app.auth(headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 401
+        assert "www-authenticate" not in response.headers
+    assert idp.calls["jwks"] == 0
+
+
+async def test_extra_audiences_of_the_main_issuer(idps: tuple[FakeIdP, FakeIdP, ManualClock]) -> None:
+    idp, _, clock = idps
+    async with AuthApp.start(bearer_settings(idp, oidc_extra_audiences=["cli"]), clock) as app:
+        token = idp.mint_id_token(aud="cli", email="ada@example.com")
+        assert (await app.auth(headers={"Authorization": f"Bearer {token}"})).status_code == 202
+
+
+@pytest.mark.parametrize(
+    ("header", "token"),
+    [("Bearer abc", "abc"), ("bearer  abc ", "abc"), ("BEARER abc", "abc"), ("Bearer", None),
+     ("Basic abc", None), ("", None), (None, None), ("Bearerabc", None)],
+)
+def test_bearer_token_parsing(header: str | None, token: str | None) -> None:
+    assert bearer_token(header) == token
