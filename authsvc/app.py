@@ -19,6 +19,7 @@ from .bearer import bearer_token
 from .config import Settings
 from .errors import AuthsvcError, TokenError
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
+from .logs import note_outcome
 from .models import OriginalRequest, Session, Tokens
 from .route_rules import NO_RULE, RouteRule
 from .services import Services
@@ -76,6 +77,7 @@ class AuthEndpoint:
         original = self.original(request)
         # public routes first: no session is read, every identity header is sent empty
         if self.s.paths.skipped(original):
+            note_outcome("skipped")
             return Response(status_code=self.success, headers=self.s.headers.empty())
         loaded = await self.s.open_session(request.headers.get("cookie", ""), original.host)
         session = loaded.session
@@ -97,6 +99,7 @@ class AuthEndpoint:
             log.info(
                 "auth: forbidden user=%s uri=%s reason=%s",
                 session.identity.user, original.path, decision.reason,
+                extra={"user": session.identity.user, "outcome": "forbidden", "reason": decision.reason},
             )
             return Response(FORBIDDEN, decision.status, media_type="text/plain")
         response = Response(status_code=self.success, headers=self.s.headers.for_session(session))
@@ -126,6 +129,7 @@ class AuthEndpoint:
 async def _on_error(request: Request, exc: Exception) -> Response:
     """Our errors become their status with a short text; never a token in the body."""
     assert isinstance(exc, AuthsvcError)
+    request.app.state.services.metrics.record_error(exc)
     level = logging.ERROR if exc.status >= 500 else logging.WARNING
     log.log(level, "%s %s: %s (status %d)", request.method, request.url.path, exc.reason, exc.status)
     return PlainTextResponse(exc.public + "\n", exc.status, headers=NO_CACHE)
@@ -169,6 +173,10 @@ def create_app(
         Route("/robots.txt", robots, methods=["GET"]),
         *(extra_routes or []),
     ]
+    # counted, timed and given a request id for the logs (metrics.py); no middleware
+    routes = services.metrics.instrument_routes(routes, prefix, log_auth_requests=settings.log_requests)
+    if not settings.metrics_address:  # else `serve` exposes them on their own port
+        routes.append(Route("/metrics", services.metrics.endpoint(), methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -133,6 +133,45 @@ class Settings(BaseSettings):
     proxy_prefix: str = "/oauth2"
     auth_success_status: int = 202
 
+    # --- operation: metrics, logs, workers, shutdown (README, "Operating it") -----------
+    #: host:port of a separate /metrics listener; empty serves /metrics on http_address
+    metrics_address: str = ""
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    #: one access line per /oauth2/auth request (the login endpoints always log one)
+    log_requests: bool = False
+    workers: int = 1
+    #: how long in-flight requests may take to finish after SIGTERM (below k8s's 30s grace)
+    shutdown_timeout: Duration = 25.0
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("shutdown_timeout", mode="before")
+    @classmethod
+    def _shutdown_duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _metrics_address(cls, value: str) -> str:
+        _host, sep, port = value.rpartition(":")
+        if value and (not sep or not port.isdigit() or not 0 < int(port) < 65536):
+            raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:9090); leave empty for the main port")
+        return value
+
+    @model_validator(mode="after")
+    def _operation(self) -> Settings:
+        if not 1 <= self.workers <= 64:
+            raise _option_error("workers", f"{self.workers} is not between 1 and 64")
+        if not 0 < self.shutdown_timeout <= 3600:
+            raise _option_error("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
+        if self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]:
+            raise _option_error("metrics_address", "must use another port than http_address")
+        return self
+
     # --- provider -----------------------------------------------------------------------
     provider: str = "oidc"
     oidc_issuer_url: str = ""

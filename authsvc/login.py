@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from . import cookies
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
+from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
 from .services import Services
 
@@ -152,18 +153,25 @@ class LoginFlows:
             identity, tokens = await self.s.provider.redeem(code, login, self._redirect_uri(request))
             decision = self.s.rules.authorize(identity, None)
             if not decision.allowed:
-                log.warning("login denied: user=%s reason=%s", identity.user, decision.reason)
+                log.warning("login denied: user=%s reason=%s", identity.user, decision.reason,
+                            extra={"user": identity.user, "outcome": "forbidden", "reason": decision.reason})
+                self.s.metrics.record_login("denied")
                 page = error_page(403, "Access denied", "You are signed in, but not allowed here.")
                 return add_cookies(page, clear_login)
             value = await self.s.store.save(self._new_session(identity, tokens), None)
             present = [n for n in request.cookies if n.startswith(self.s.settings.cookie_name)]
             set_cookies = cookies.session_set_cookies(value, self.s.cookie_settings, host, present)
         except AuthsvcError as exc:
-            log.warning("login failed: %s (status %d)", exc.reason, exc.status)
+            log.warning("login failed: %s (status %d)", exc.reason, exc.status,
+                        extra={"outcome": outcome_of(exc.status), "reason": exc.reason})
+            self.s.metrics.record_login("failed")
+            self.s.metrics.record_error(exc)
             retry = self.start_url(request, login.rd if login else "/")
             page = error_page(exc.status, "Sign-in failed", exc.public, retry)
             return add_cookies(page, clear_login)
-        log.info("login: user=%s email=%s", identity.user, identity.email)
+        log.info("login: user=%s email=%s", identity.user, identity.email,
+                 extra={"user": identity.user, "outcome": "allowed"})
+        self.s.metrics.record_login("success")
         return redirect(login.rd, clear_login + set_cookies)
 
     def _new_session(self, identity: Identity, tokens: Tokens) -> Session:
@@ -183,6 +191,7 @@ class LoginFlows:
                 await self.s.store.clear(value)
             except AuthsvcError as exc:
                 log.warning("sign-out: could not clear the stored session: %s", exc.reason)
+                self.s.metrics.record_error(exc)
         present = [n for n in request.cookies if n == name or n.startswith(f"{name}_")]
         return redirect(rd, cookies.clear_set_cookies(name, present or [name], self.s.cookie_settings, host))
 

@@ -20,6 +20,7 @@ from .crypto import Sealer
 from .errors import InvalidSession
 from .forwarded import Forwarded
 from .headers import IdentityHeaders
+from .metrics import Metrics
 from .models import Session
 from .providers import create_provider
 from .providers.base import Provider
@@ -54,6 +55,8 @@ class Services:
     headers: IdentityHeaders
     cookie_settings: cookies.CookieSettings
     login_sealer: Sealer
+    #: Prometheus metrics of this app (metrics.py); record_refresh() is for the refresh path
+    metrics: Metrics = field(default_factory=Metrics)
     refresher: Refresher = field(init=False)
 
     def __post_init__(self) -> None:
@@ -72,6 +75,8 @@ class Services:
     ) -> Services:
         """Wire everything from settings; tests inject the clock, randomness and fakes."""
         http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        metrics = Metrics()
+        metrics.instrument_client(http)  # authsvc_idp_request_seconds, by event hooks
         return cls(
             settings=settings,
             clock=clock,
@@ -90,6 +95,7 @@ class Services:
             headers=IdentityHeaders(settings),
             cookie_settings=cookies.CookieSettings.from_settings(settings),
             login_sealer=Sealer(settings.secret_keys, "login-state"),
+            metrics=metrics,
         )
 
     def peer(self, request: Request) -> str | None:
@@ -128,7 +134,7 @@ class Services:
         try:
             session = await self.store.load(value)
         except InvalidSession as exc:
-            log.warning("session cookie rejected: %s", exc.reason)
+            log.warning("session cookie rejected: %s", exc.reason, extra={"reason": exc.reason})
             return NO_SESSION
         if session.expired(int(self.clock())):
             return NO_SESSION

@@ -1,0 +1,153 @@
+"""Logging: one JSON object per line (or plain text), with the request id of the request at hand.
+
+Stdlib `logging` only: a small formatter is all JSON lines need, and it keeps the dependency
+list short. Every record gets `time` (RFC 3339, UTC), `level`, `logger`, `event` (the message)
+and `request_id` (when logged while a request is served); anything passed as
+`extra={"user": ..., "outcome": ..., "reason": ...}` becomes a field of its own.
+
+Never log a token, a cookie value or a secret: log who (`user`), what happened (`outcome`) and
+why (`reason`). tests/unit/test_logs.py drives whole logins and greps every line for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import uuid
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+LogFormat = Literal["json", "text"]
+
+#: attributes every LogRecord has; anything else on a record came from `extra=`
+_STANDARD = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "request_id", "color_message", "taskName"}
+)
+
+#: a proxy's X-Request-ID is reused only when it is short and plain (it ends up in every line)
+_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=\-]{1,128}")
+
+
+class RequestContext:
+    """What the log lines of one request share. The id is made only when a line needs it."""
+
+    __slots__ = ("_id", "headers", "outcome", "reason", "user")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+        self.headers = headers
+        self._id: str | None = None
+        self.user: str | None = None
+        self.outcome: str | None = None
+        self.reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        """The proxy's X-Request-ID when it sent a usable one, else a new random id."""
+        if self._id is None:
+            for name, value in self.headers:
+                if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
+                    self._id = value.decode("ascii")
+                    break
+            else:
+                self._id = uuid.uuid4().hex
+        return self._id
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("authsvc_request", default=None)
+
+
+def begin_request(scope_headers: list[tuple[bytes, bytes]]) -> RequestContext:
+    """Start the log context of a request (cheap: no id is made until a line is logged)."""
+    ctx = RequestContext(scope_headers)
+    _current.set(ctx)
+    return ctx
+
+
+def current_request() -> RequestContext | None:
+    """The log context of the request being served, if any."""
+    return _current.get()
+
+
+class _RequestIdFilter(logging.Filter):
+    """Stamps the request id on every record logged while a request is served."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = _current.get()
+        record.request_id = ctx.id if ctx is not None else None
+        return True
+
+
+def _utc(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": _utc(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            out["request_id"] = request_id
+        out.update(_extras(record))
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger [request id] message key=value ...` for people reading a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        parts = [_utc(record.created), record.levelname, record.name]
+        if request_id:
+            parts.append(f"[{request_id}]")
+        parts.append(record.getMessage())
+        parts += [f"{k}={json.dumps(v, default=str)}" for k, v in _extras(record).items()]
+        line = " ".join(parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure(log_format: LogFormat = "json", level: str = "info", stream: Any = None) -> None:
+    """Send every logger's records (authsvc, uvicorn, libraries) to one formatted handler."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs full URLs at INFO (a token endpoint's query may hold a code)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def note_outcome(outcome: str, reason: str | None = None) -> None:
+    """Tell the request's metrics and access line how it ended when the status cannot (e.g.
+    a 2xx for a public route is `skipped`, not `allowed`)."""
+    ctx = _current.get()
+    if ctx is not None:
+        ctx.outcome = outcome
+        if reason is not None:
+            ctx.reason = reason
