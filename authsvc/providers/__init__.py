@@ -10,6 +10,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..errors import ConfigError
 from .base import Provider
+from .entra import EntraIDProvider
 from .github import GitHubProvider
 from .google import GoogleProvider
 from .oidc import OIDCProvider
@@ -21,6 +22,8 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "oidc": OIDCProvider,
     "github": GitHubProvider,
     "google": GoogleProvider,
+    "entra-id": EntraIDProvider,
+    "azure": EntraIDProvider,
 }
 
 

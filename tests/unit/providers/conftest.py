@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 import respx
 
 from tests.support.fake_github import FakeGitHub
+from tests.support.fake_graph import FakeGraph
 from tests.support.fake_idp import FakeIdP
 
 
@@ -35,3 +37,27 @@ def _mounted_idp(issuer: str) -> Iterator[FakeIdP]:
 def fake_google() -> Iterator[FakeIdP]:
     """An OpenID Provider answering as https://accounts.google.com."""
     yield from _mounted_idp("https://accounts.google.com")
+
+
+ENTRA_COMMON = "https://login.microsoftonline.com/common/v2.0"
+
+
+@dataclass
+class Entra:
+    """A multi-tenant Entra ID authority (discovery issuer is the {tenantid} template) + Graph."""
+
+    idp: FakeIdP
+    graph: FakeGraph
+
+
+@pytest.fixture
+def fake_entra() -> Iterator[Entra]:
+    """Entra ID's `common` authority and Microsoft Graph on one respx router."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        idp = FakeIdP(issuer=ENTRA_COMMON)
+        idp.discovery_overrides["issuer"] = "https://login.microsoftonline.com/{tenantid}/v2.0"
+        idp.mount(router)
+        graph = FakeGraph(idp)
+        graph.mount(router)
+        yield Entra(idp, graph)
+    assert not idp.errors and not graph.errors, (idp.errors, graph.errors)

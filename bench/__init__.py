@@ -1,1 +1,0 @@
-"""The /oauth2/auth benchmark: `python -m bench` (see bench/README.md)."""

@@ -1,0 +1,197 @@
+"""EntraIDProvider: v2.0 endpoints, per-tenant issuers, tenant allow-list, groups overage via Graph."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from authsvc.config import Settings, load_settings
+from authsvc.errors import ProviderUnavailable, TokenError
+from authsvc.models import Identity, LoginState
+from authsvc.providers import create_provider
+from authsvc.providers.entra import EntraIDProvider
+from tests.support.app_driver import REDIRECT_URI, app_driver
+from tests.support.fake_idp import FakeIdP, ManualClock
+from tests.unit.providers.conftest import Entra
+
+pytestmark = pytest.mark.anyio
+
+CONTOSO = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+FABRIKAM = "0b0b0b0b-1111-2222-3333-444444444444"
+GROUPS = [f"00000000-0000-0000-0000-{i:012d}" for i in range(250)]
+LOGIN = LoginState(state="state-1", nonce="nonce-1", code_verifier="v" * 43, rd="/",
+                   created_at=1_700_000_000)
+
+
+def settings(**options: Any) -> Settings:
+    base: dict[str, Any] = {"provider": "entra-id", "cookie_secret": "a" * 32, "client_id": "client",
+                            "client_secret": "secret", "email_domains": ["*"],
+                            "entra_id_allowed_tenants": [CONTOSO]}
+    return load_settings(**{**base, **options})
+
+
+def member_of(tid: str, **claims: Any) -> dict[str, Any]:
+    """Claims of a user of tenant `tid`, as Entra ID's v2.0 ID token has them."""
+    return {"tid": tid, "iss": f"https://login.microsoftonline.com/{tid}/v2.0",
+            "email": "ada@contoso.example", "email_verified": None, "oid": "oid-1", **claims}
+
+
+OVERAGE = {"_claim_names": {"groups": "src1"},
+           "_claim_sources": {"src1": {"endpoint": f"https://graph.windows.net/{CONTOSO}/users/oid-1/getMemberObjects"}}}
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+async def login(idp: FakeIdP, http: httpx.AsyncClient, user: dict[str, Any], **options: Any) -> Identity:
+    clock = ManualClock()
+    idp.clock = clock
+    provider = EntraIDProvider(settings(**options), http, clock)
+    grant = idp.authorize(await provider.login_url(LOGIN, REDIRECT_URI), **user)
+    identity, _ = await provider.redeem(grant.code, LOGIN, REDIRECT_URI)
+    return identity
+
+
+async def test_login_url_uses_the_v2_authority_and_graph_scope(
+    fake_entra: Entra, http: httpx.AsyncClient
+) -> None:
+    url = httpx.URL(await EntraIDProvider(settings(), http, ManualClock()).login_url(LOGIN, REDIRECT_URI))
+    assert str(url).startswith("https://login.microsoftonline.com/common/v2.0/authorize?")
+    assert url.params["scope"] == "openid email profile offline_access User.Read"
+    assert fake_entra.idp.calls["discovery"] == 1
+
+
+async def test_user_of_an_allowed_tenant(fake_entra: Entra, http: httpx.AsyncClient) -> None:
+    identity = await login(fake_entra.idp, http, member_of(CONTOSO, groups=GROUPS[:3]))
+    assert (identity.email, identity.groups) == ("ada@contoso.example", tuple(GROUPS[:3]))
+    assert fake_entra.graph.calls["getMemberObjects"] == 0  # the token listed the groups
+    assert fake_entra.idp.calls["userinfo"] == 0
+
+
+@pytest.mark.parametrize(
+    ("user", "options", "reason"),
+    [
+        (member_of(FABRIKAM), {}, f"tenant {FABRIKAM} is not in entra_id_allowed_tenants"),
+        # signed by Entra for tenant FABRIKAM, but claiming to be from CONTOSO
+        ({**member_of(CONTOSO), "iss": f"https://login.microsoftonline.com/{FABRIKAM}/v2.0"}, {}, "iss"),
+        ({**member_of(CONTOSO), "tid": None}, {}, "no tenant id"),
+        ({**member_of(CONTOSO), "tid": "{tenantid}"}, {}, "no tenant id"),
+        (member_of(CONTOSO, xms_edov=False), {}, "email_verified"),
+    ],
+    ids=["tenant-not-allowed", "iss-of-another-tenant", "no-tid", "template-as-tid", "xms_edov-false"],
+)
+async def test_denials(
+    fake_entra: Entra, http: httpx.AsyncClient, user: dict[str, Any], options: dict[str, Any], reason: str
+) -> None:
+    with pytest.raises(TokenError, match=reason):
+        await login(fake_entra.idp, http, user, **options)
+
+
+async def test_any_tenant_with_star(fake_entra: Entra, http: httpx.AsyncClient) -> None:
+    identity = await login(fake_entra.idp, http, member_of(FABRIKAM), entra_id_allowed_tenants=["*"])
+    assert identity.email == "ada@contoso.example"
+
+
+async def test_groups_overage_asks_microsoft_graph(fake_entra: Entra, http: httpx.AsyncClient) -> None:
+    fake_entra.graph.groups["user-1"] = GROUPS
+    identity = await login(fake_entra.idp, http, member_of(CONTOSO, **OVERAGE))
+    assert identity.groups == tuple(GROUPS)
+    [request] = fake_entra.graph.requests
+    assert (request.method, str(request.url)) == ("POST", "https://graph.microsoft.com/v1.0/me/getMemberObjects")
+    assert json.loads(request.content) == {"securityEnabledOnly": False}
+    assert request.headers["authorization"].startswith("Bearer ")
+    assert "graph.windows.net" not in str(request.url)  # the token's own endpoint is not trusted
+
+
+async def test_groups_overage_follows_odata_next_links(fake_entra: Entra, http: httpx.AsyncClient) -> None:
+    fake_entra.graph.groups["user-1"] = GROUPS
+    fake_entra.graph.page_size = 100
+    identity = await login(fake_entra.idp, http, member_of(CONTOSO, **OVERAGE))
+    assert identity.groups == tuple(GROUPS)
+    assert [r.method for r in fake_entra.graph.requests] == ["POST", "GET", "GET"]
+
+
+@pytest.mark.parametrize(("status", "error"), [(503, ProviderUnavailable), (429, ProviderUnavailable),
+                                               (403, TokenError)])
+async def test_graph_failures(
+    fake_entra: Entra, http: httpx.AsyncClient, status: int, error: type[Exception]
+) -> None:
+    fake_entra.graph.status = status
+    with pytest.raises(error, match="Microsoft Graph"):
+        await login(fake_entra.idp, http, member_of(CONTOSO, **OVERAGE))
+
+
+async def test_single_tenant_pins_the_issuer(http: httpx.AsyncClient) -> None:
+    idp = FakeIdP(issuer=f"https://login.microsoftonline.com/{CONTOSO}/v2.0")
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        idp.mount(router)
+        only = {"entra_id_tenant": CONTOSO, "entra_id_allowed_tenants": []}
+        assert (await login(idp, http, member_of(CONTOSO), **only)).email == "ada@contoso.example"
+        with pytest.raises(TokenError, match="iss"):
+            await login(idp, http, member_of(FABRIKAM), **only)
+
+
+@pytest.mark.parametrize(
+    ("tenant", "published", "ok"),
+    [
+        ("contoso.onmicrosoft.com", CONTOSO, True),  # a domain tenant publishes its GUID
+        ("contoso.onmicrosoft.com", "{tenantid}", False),
+        (CONTOSO, FABRIKAM, False),
+        ("organizations", CONTOSO, False),
+    ],
+)
+async def test_discovery_issuer_must_fit_the_tenant(
+    http: httpx.AsyncClient, tenant: str, published: str, ok: bool
+) -> None:
+    idp = FakeIdP(issuer=f"https://login.microsoftonline.com/{tenant}/v2.0")
+    idp.discovery_overrides["issuer"] = f"https://login.microsoftonline.com/{published}/v2.0"
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        idp.mount(router)
+        provider = EntraIDProvider(settings(entra_id_tenant=tenant), http, ManualClock())
+        if ok:
+            await provider.ready()
+        else:
+            with pytest.raises(ProviderUnavailable, match="does not fit entra_id_tenant"):
+                await provider.ready()
+
+
+async def test_factory_knows_entra_id_and_azure(http: httpx.AsyncClient) -> None:
+    for name in ("entra-id", "azure"):
+        assert isinstance(create_provider(settings(provider=name), http, ManualClock()), EntraIDProvider)
+
+
+# --- through the ASGI app ---------------------------------------------------------------
+async def test_app_login_with_overage_then_auth_202(fake_entra: Entra, http: httpx.AsyncClient) -> None:
+    clock = ManualClock()
+    fake_entra.idp.clock = clock
+    fake_entra.graph.groups["user-1"] = GROUPS[:2]
+    async with app_driver(settings(), http, clock) as browser:
+        callback = await browser.login(
+            lambda url: fake_entra.idp.callback_url(url, **member_of(CONTOSO, **OVERAGE)))
+        assert callback.status_code == 302 and callback.headers["location"] == "/dashboard"
+        auth = await browser.auth()
+    assert auth.status_code == 202
+    assert auth.headers["x-auth-request-email"] == "ada@contoso.example"
+    assert auth.headers["x-auth-request-groups"] == ",".join(GROUPS[:2])
+
+
+async def test_app_refuses_another_tenant_with_403_and_logs_why(
+    fake_entra: Entra, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="authsvc")
+    clock = ManualClock()
+    fake_entra.idp.clock = clock
+    async with app_driver(settings(), http, clock) as browser:
+        callback = await browser.login(lambda url: fake_entra.idp.callback_url(url, **member_of(FABRIKAM)))
+        assert callback.status_code == 403
+        assert (await browser.auth()).status_code == 401
+    assert f"Entra ID tenant {FABRIKAM} is not in entra_id_allowed_tenants" in caplog.text
