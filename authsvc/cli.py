@@ -58,6 +58,16 @@ def generate_secret() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
+def uvicorn_options() -> dict[str, Any]:
+    """The uvicorn settings of `serve`; the benchmark's bare ceiling app runs on the same."""
+    return {
+        "log_level": "warning",
+        "access_log": False,
+        "proxy_headers": False,  # forwarded headers are ours to judge (authsvc.forwarded)
+        "server_header": False,
+    }
+
+
 def serve(settings: Settings) -> None:
     """Run uvicorn with the app built from settings."""
     import uvicorn
@@ -66,15 +76,7 @@ def serve(settings: Settings) -> None:
 
     host, _, port = settings.http_address.rpartition(":")
     log.info("authsvc %s listening on %s", __version__, settings.http_address)
-    uvicorn.run(
-        create_app(settings),
-        host=host.strip("[]"),
-        port=int(port),
-        log_level="warning",
-        access_log=False,
-        proxy_headers=False,  # forwarded headers are ours to judge (authsvc.forwarded)
-        server_header=False,
-    )
+    uvicorn.run(create_app(settings), host=host.strip("[]"), port=int(port), **uvicorn_options())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,0 +1,1 @@
+"""The /oauth2/auth benchmark: `python -m bench` (see bench/README.md)."""

@@ -1,0 +1,27 @@
+"""The required-tools gate: a missing tool skips locally and fails in CI."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.support.tools import require_tool
+
+MISSING = "authsvc-no-such-tool"
+
+
+def test_missing_tool_skips_locally_with_an_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match=f"{MISSING} not installed"):
+        require_tool(MISSING)
+
+
+@pytest.mark.parametrize("value", ["true", "1", "TRUE"])
+def test_missing_tool_fails_in_ci(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.fail.Exception, match="a missing tool is a failure, not a skip"):
+        require_tool(MISSING)
+
+
+def test_present_tool_gives_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    assert require_tool("sh").endswith("/sh")
