@@ -16,6 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .bearer import bearer_token
+from .backchannel import BackchannelLogout
 from .config import Settings
 from .errors import AuthsvcError, TokenError
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
@@ -142,6 +143,7 @@ def create_app(
     services = services or Services.build(settings)
     flows = LoginFlows(services)
     auth = AuthEndpoint(services)
+    backchannel = BackchannelLogout(services)
     prefix = settings.proxy_prefix
 
     async def ping(request: Request) -> Response:
@@ -168,6 +170,7 @@ def create_app(
         Route(f"{prefix}/sign_out", flows.sign_out, methods=["GET", "POST"]),
         Route(f"{prefix}/sign_in", flows.sign_in, methods=["GET"]),
         Route(f"{prefix}/userinfo", flows.userinfo, methods=["GET"]),
+        Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),
         Route("/ready", ready, methods=["GET", "HEAD"]),
         Route("/robots.txt", robots, methods=["GET"]),

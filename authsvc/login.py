@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from . import cookies
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
+from .logout import end_session_target
 from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
 from .services import Services
@@ -183,9 +184,11 @@ class LoginFlows:
     async def sign_out(self, request: Request) -> Response:
         """Forget the session here and in its store; go to `rd` (validated)."""
         rd = self._requested_rd(request)
-        _, host = self.s.public_origin(request)
+        scheme, host = self.s.public_origin(request)
         name = self.s.settings.cookie_name
         value = cookies.read_chunked(request.cookies, name)
+        # before clearing: the IdP's logout wants the session's ID token as a hint
+        target = await end_session_target(self.s, value, rd, scheme, host)
         if value:
             try:
                 await self.s.store.clear(value)
@@ -193,7 +196,7 @@ class LoginFlows:
                 log.warning("sign-out: could not clear the stored session: %s", exc.reason)
                 self.s.metrics.record_error(exc)
         present = [n for n in request.cookies if n == name or n.startswith(f"{name}_")]
-        return redirect(rd, cookies.clear_set_cookies(name, present or [name], self.s.cookie_settings, host))
+        return redirect(target, cookies.clear_set_cookies(name, present or [name], self.s.cookie_settings, host))
 
     async def sign_in(self, request: Request) -> Response:
         """The sign-in page (or straight to the IdP with skip_provider_button)."""

@@ -108,6 +108,11 @@ def test_sign_out_sends_the_next_request_to_sign_in(stack: Stack) -> None:
         contract.assert_sign_out(stack.base, client)
 
 
+def test_websocket_upgrade_is_authorized(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        contract.assert_websocket(stack.base, client)
+
+
 def test_xhr_without_session_gets_401(stack: Stack) -> None:
     contract.assert_xhr_gets_401(stack.base)
 

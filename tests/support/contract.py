@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
+from websockets.sync.client import connect as ws_connect
 
 from .echo import Echoed
 from .login import BROWSER_ACCEPT, Walk, browse
@@ -155,3 +156,25 @@ def assert_big_session(base: str, login: str = "many@example.com", *, transport:
         assert len(cookie) > 4096, len(cookie)
         again = echoed(client.get(base + "/app/big-again"))
         assert again.get("X-Auth-Request-Email") == login
+
+
+def assert_websocket(base: str, client: httpx.Client) -> None:
+    """A websocket upgrade is checked once and reaches the app with the identity headers."""
+    ws_base = "ws://" + base.split("://", 1)[1]
+    cookies = "; ".join(f"{c.name}={c.value}" for c in client.cookies.jar if c.name.startswith("_authsvc"))
+    with ws_connect(ws_base + "/app/socket", additional_headers={"Cookie": cookies}, open_timeout=10) as ws:
+        ws.send("hello")
+        report = json.loads(ws.recv(timeout=10))
+    seen = Echoed.parse(report)
+    assert seen.path == "/app/socket"
+    assert seen.get("X-Auth-Request-Email") == "alice@example.com"
+    assert report["body"] == "hello"
+    # without a session the upgrade is refused before the app (401, or 302 to sign-in)
+    upgrade = {
+        "Upgrade": "websocket",
+        "Connection": "Upgrade",
+        "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+        "Sec-WebSocket-Version": "13",
+    }
+    refused = httpx.get(base + "/app/socket", headers=upgrade, timeout=15)
+    assert refused.status_code in (302, 401), refused.status_code
