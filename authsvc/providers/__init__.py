@@ -12,6 +12,7 @@ from ..errors import ConfigError
 from .base import Provider
 from .entra import EntraIDProvider
 from .github import GitHubProvider
+from .gitlab import GitLabProvider
 from .google import GoogleProvider
 from .oidc import OIDCProvider
 
@@ -24,6 +25,7 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "google": GoogleProvider,
     "entra-id": EntraIDProvider,
     "azure": EntraIDProvider,
+    "gitlab": GitLabProvider,
 }
 
 

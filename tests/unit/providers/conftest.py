@@ -9,6 +9,7 @@ import pytest
 import respx
 
 from tests.support.fake_github import FakeGitHub
+from tests.support.fake_gitlab import FakeGitLabAPI
 from tests.support.fake_graph import FakeGraph
 from tests.support.fake_idp import FakeIdP
 
@@ -61,3 +62,23 @@ def fake_entra() -> Iterator[Entra]:
         graph.mount(router)
         yield Entra(idp, graph)
     assert not idp.errors and not graph.errors, (idp.errors, graph.errors)
+
+
+@dataclass
+class GitLab:
+    """A self-hosted GitLab: its OIDC side (FakeIdP at the instance URL) and its REST API."""
+
+    idp: FakeIdP
+    api: FakeGitLabAPI
+
+
+@pytest.fixture
+def fake_gitlab() -> Iterator[GitLab]:
+    """GitLab at https://gitlab.example.test on one respx router."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        idp = FakeIdP(issuer="https://gitlab.example.test")
+        idp.mount(router)
+        api = FakeGitLabAPI(idp)
+        api.mount(router)
+        yield GitLab(idp, api)
+    assert not idp.errors and not api.errors, (idp.errors, api.errors)
