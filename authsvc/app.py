@@ -15,8 +15,8 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from .bearer import bearer_token
 from .backchannel import BackchannelLogout
+from .bearer import bearer_token
 from .config import Settings
 from .errors import AuthsvcError, TokenError
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
