@@ -21,6 +21,7 @@ from tests.support.components import EXAMPLES, start_caddy
 from tests.support.echo import Echoed, EchoUpstream
 from tests.support.login import BROWSER_ACCEPT
 from tests.support.processes import HOST, free_port
+from tests.support.tap import Tap, start_tap
 
 pytestmark = pytest.mark.integration
 
@@ -30,6 +31,7 @@ EXAMPLE = EXAMPLES / "caddy" / "Caddyfile"
 @dataclass
 class Stack:
     base: str
+    tap: Tap
 
 
 @pytest.fixture(scope="module")
@@ -39,17 +41,21 @@ def stack(
     echo: EchoUpstream,
 ) -> Iterator[Stack]:
     authsvc = start_authsvc_for(proxy_kind="caddy")
+    tap = start_tap(authsvc.port)
     port = free_port()
     env = {
         "LISTEN": f"{HOST}:{port}",
-        "AUTHSVC": f"{HOST}:{authsvc.port}",
+        "AUTHSVC": f"{HOST}:{tap.port}",
         "UPSTREAM": f"{HOST}:{echo.port}",
     }
-    caddy = start_caddy(tmp_path_factory.mktemp("caddy"), EXAMPLE, port, env)
     try:
-        yield Stack(caddy.url)
+        caddy = start_caddy(tmp_path_factory.mktemp("caddy"), EXAMPLE, port, env)
+        try:
+            yield Stack(caddy.url, tap)
+        finally:
+            caddy.stop()
     finally:
-        caddy.stop()
+        tap.stop()
 
 
 def test_browser_login_round_trip(stack: Stack, browser: Browser) -> None:
@@ -113,3 +119,19 @@ def test_xhr_without_session_gets_401(stack: Stack) -> None:
 
 def test_session_over_4kb_passes(stack: Stack) -> None:
     contract.assert_big_session(stack.base)
+
+
+def test_the_check_is_a_bodiless_get_with_x_forwarded_headers(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        stack.tap.clear()
+        spoof = {"X-Forwarded-Uri": "/public", "X-Forwarded-Method": "GET"}
+        target = "/app/form?a=1&b=%26&allowed_groups=nobody"
+        r = client.post(stack.base + target, content=b"field=value", headers=spoof)
+        assert contract.echoed(r).method == "POST"
+    (check,) = stack.tap.auth_requests()
+    # the client's query stays off the check (where authsvc reads per-route rules)
+    assert (check.method, check.path, check.body) == ("GET", "/oauth2/auth", b"")
+    assert check.get("X-Forwarded-Method") == "POST"
+    assert check.get("X-Forwarded-Uri") == target
+    assert check.get("X-Forwarded-Proto") == "http"
+    assert check.get("Host") == stack.base.removeprefix("http://")  # Caddy keeps the Host

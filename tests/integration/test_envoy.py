@@ -14,6 +14,7 @@ from tests.support.components import EXAMPLES, render_file, start_envoy
 from tests.support.echo import EchoUpstream
 from tests.support.login import BROWSER_ACCEPT, browse
 from tests.support.processes import HOST, Process, free_port
+from tests.support.tap import Tap, start_tap
 
 pytestmark = pytest.mark.integration
 
@@ -23,6 +24,7 @@ EXAMPLE = EXAMPLES / "envoy" / "envoy.yaml"
 @dataclass
 class Stack:
     base: str
+    tap: Tap
 
 
 def _envoy(
@@ -50,11 +52,15 @@ def stack(
     echo: EchoUpstream,
 ) -> Iterator[Stack]:
     authsvc = start_authsvc_for(proxy_kind="envoy", auth_success_status=200)
-    envoy = _envoy(tmp_path_factory, authsvc.port, echo)
+    tap = start_tap(authsvc.port)
     try:
-        yield Stack(envoy.url)
+        envoy = _envoy(tmp_path_factory, tap.port, echo)
+        try:
+            yield Stack(envoy.url, tap)
+        finally:
+            envoy.stop()
     finally:
-        envoy.stop()
+        tap.stop()
 
 
 def test_login_round_trip(stack: Stack) -> None:
@@ -118,3 +124,15 @@ def test_202_is_a_deny_under_envoy(
             assert walk.final.text == ""  # the app was never reached
     finally:
         envoy.stop()
+
+
+def test_the_check_keeps_method_and_path_under_the_prefix(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        stack.tap.clear()
+        r = client.post(stack.base + "/app/form?a=1&b=%26", content=b"field=value")
+        assert contract.echoed(r).method == "POST"
+    (check,) = stack.tap.auth_requests()
+    assert (check.method, check.path, check.body) == ("POST", "/oauth2/auth/app/form?a=1&b=%26", b"")
+    assert check.get("Content-Length") in (None, "0")
+    assert check.get("Host") == stack.base.removeprefix("http://")
+    assert "_authsvc" in (check.get("Cookie") or "")  # only because allowed_headers lists it

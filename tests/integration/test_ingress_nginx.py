@@ -21,6 +21,7 @@ from tests.support.echo import EchoUpstream
 from tests.support.ingress_nginx import load_configmap, load_paths, render
 from tests.support.login import BROWSER_ACCEPT, HostMap, browse
 from tests.support.processes import HOST, Process, free_port
+from tests.support.tap import Tap, start_tap
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,7 @@ BASE = f"http://{INGRESS_HOST}"
 @dataclass
 class Stack:
     port: int
+    tap: Tap
 
     def transport(self) -> HostMap:
         return HostMap({INGRESS_HOST: self.port})
@@ -40,7 +42,7 @@ class Stack:
         return contract.new_client(self.transport())
 
 
-def _nginx(workdir: Path, manifest: Path, authsvc: Process, echo: EchoUpstream) -> Process:
+def _nginx(workdir: Path, manifest: Path, authsvc: Process | Tap, echo: EchoUpstream) -> Process:
     """nginx running what ingress-nginx generates for `manifest` and the example ConfigMap."""
     port = free_port()
     endpoints = {  # what kube DNS and the Service endpoints would give
@@ -65,11 +67,15 @@ def authsvc(start_authsvc_for: AuthsvcFactory, oidc_provider: OpenIDProvider) ->
 def stack(
     tmp_path_factory: pytest.TempPathFactory, authsvc: Process, echo: EchoUpstream
 ) -> Iterator[Stack]:
-    nginx = _nginx(tmp_path_factory.mktemp("ingress-nginx"), MANIFEST, authsvc, echo)
+    tap = start_tap(authsvc.port)
     try:
-        yield Stack(nginx.port)
+        nginx = _nginx(tmp_path_factory.mktemp("ingress-nginx"), MANIFEST, tap, echo)
+        try:
+            yield Stack(nginx.port, tap)
+        finally:
+            nginx.stop()
     finally:
-        nginx.stop()
+        tap.stop()
 
 
 def test_the_manifest_has_what_the_docs_promise() -> None:
@@ -100,6 +106,23 @@ def test_sign_in_redirect_carries_the_escaped_absolute_url(stack: Stack) -> None
         "%2Fapp%2Fpage%3Fx%3D1%26y%3Da%2526b%26z%3D100%2525%26q%3Dc%2Bd%2520e"
     )
     assert parse_qs(urlsplit(location).query)["rd"] == [BASE + contract.TRICKY_PATH]
+
+
+def test_the_check_is_what_the_ingress_nginx_template_sends(stack: Stack) -> None:
+    with contract.signed_in(BASE, "alice@example.com", transport=stack.transport()) as client:
+        stack.tap.clear()
+        headers = {"X-Original-URL": "http://evil.example/", "X-Forwarded-Proto": "https"}
+        r = client.post(BASE + "/app/form?a=1&b=%26", content=b"field=value", headers=headers)
+        assert contract.echoed(r).method == "POST"
+    (check,) = stack.tap.auth_requests()
+    assert (check.method, check.path, check.body) == ("GET", "/oauth2/auth", b"")
+    assert check.get("Host") == "authsvc.default.svc.cluster.local"
+    assert check.get("X-Original-URL") == f"{BASE}/app/form?a=1&b=%26"
+    assert check.get("X-Original-Method") == "POST"
+    assert check.get("X-Auth-Request-Redirect") == "/app/form?a=1&b=%26"
+    assert check.get("X-Sent-From") == "nginx-ingress-controller"
+    assert not check.has("X-Forwarded-Proto")  # blanked
+    assert not check.has("Content-Length")
 
 
 def test_spoofed_identity_headers_never_reach_the_app(stack: Stack) -> None:

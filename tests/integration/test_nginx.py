@@ -16,6 +16,7 @@ from tests.support.components import EXAMPLES, render_file, start_nginx
 from tests.support.echo import Echoed, EchoUpstream
 from tests.support.login import BROWSER_ACCEPT
 from tests.support.processes import HOST, free_port
+from tests.support.tap import Tap, start_tap
 
 pytestmark = pytest.mark.integration
 
@@ -25,6 +26,7 @@ EXAMPLE = EXAMPLES / "nginx" / "nginx.conf"
 @dataclass
 class Stack:
     base: str
+    tap: Tap
 
 
 @pytest.fixture(scope="module")
@@ -34,16 +36,20 @@ def stack(
     echo: EchoUpstream,
 ) -> Iterator[Stack]:
     authsvc = start_authsvc_for(proxy_kind="nginx")
+    tap = start_tap(authsvc.port)
     port = free_port()
     conf = render_file(
         EXAMPLE,
-        {"LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{authsvc.port}", "UPSTREAM": f"{HOST}:{echo.port}"},
+        {"LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{tap.port}", "UPSTREAM": f"{HOST}:{echo.port}"},
     )
-    nginx = start_nginx(tmp_path_factory.mktemp("nginx"), conf, port)
     try:
-        yield Stack(nginx.url)
+        nginx = start_nginx(tmp_path_factory.mktemp("nginx"), conf, port)
+        try:
+            yield Stack(nginx.url, tap)
+        finally:
+            nginx.stop()
     finally:
-        nginx.stop()
+        tap.stop()
 
 
 def test_browser_login_round_trip(stack: Stack, browser: Browser) -> None:
@@ -119,3 +125,21 @@ def test_xhr_without_session_gets_401(stack: Stack) -> None:
 
 def test_session_over_4kb_passes_with_the_example_buffers(stack: Stack) -> None:
     contract.assert_big_session(stack.base)
+
+
+def test_the_check_is_a_bodiless_get_describing_the_original_request(stack: Stack) -> None:
+    """What nginx sends to authsvc for a POST with a body (and spoofed URL headers)."""
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        stack.tap.clear()
+        spoof = {"X-Original-URL": "http://evil.example/", "X-Forwarded-Uri": "/public"}
+        r = client.post(stack.base + "/app/form?a=1&b=%26", content=b"field=value", headers=spoof)
+        assert contract.echoed(r).method == "POST"
+    (check,) = stack.tap.auth_requests()
+    assert (check.method, check.path, check.body) == ("GET", "/oauth2/auth", b"")
+    assert not check.has("Content-Length")
+    assert check.get("X-Original-URI") == "/app/form?a=1&b=%26"
+    assert check.get("X-Original-Method") == "POST"
+    assert check.get("X-Forwarded-Host") == stack.base.removeprefix("http://")
+    assert check.get("X-Forwarded-Proto") == "http"
+    assert not check.has("X-Original-URL") and not check.has("X-Forwarded-Uri")
+    assert (check.get("Cookie") or "").count("_authsvc") >= 1

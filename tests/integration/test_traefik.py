@@ -25,6 +25,7 @@ from tests.support.components import EXAMPLES
 from tests.support.echo import Echoed, EchoUpstream
 from tests.support.login import BROWSER_ACCEPT
 from tests.support.processes import HOST
+from tests.support.tap import Tap, start_tap
 from tests.support.traefik_double import Config, start_traefik_double
 
 pytestmark = pytest.mark.integration
@@ -36,17 +37,21 @@ DYNAMIC = EXAMPLES / "traefik" / "dynamic.yml"
 class Stack:
     base: str
     authsvc_url: str
+    tap: Tap
 
 
 @pytest.fixture(scope="module")
 def stack(start_authsvc_for: AuthsvcFactory, echo: EchoUpstream) -> Iterator[Stack]:
     authsvc = start_authsvc_for(proxy_kind="traefik")
-    env = {"APP_HOST": HOST, "AUTHSVC_URL": authsvc.url, "APP_URL": echo.url}
+    tap = start_tap(authsvc.port)
+    auth_url = f"http://{HOST}:{tap.port}"
+    env = {"APP_HOST": HOST, "AUTHSVC_URL": auth_url, "APP_URL": echo.url}
     double = start_traefik_double(DYNAMIC, env)
     try:
-        yield Stack(double.url, authsvc.url)
+        yield Stack(double.url, auth_url, tap)
     finally:
         double.stop()
+        tap.stop()
 
 
 def test_the_example_is_what_the_double_runs() -> None:
@@ -102,6 +107,21 @@ def test_xhr_without_session_gets_401(stack: Stack) -> None:
 
 def test_session_over_4kb_passes(stack: Stack) -> None:
     contract.assert_big_session(stack.base)
+
+
+def test_the_check_goes_to_the_auth_address_with_x_forwarded_headers(stack: Stack) -> None:
+    with contract.signed_in(stack.base, "alice@example.com") as client:
+        stack.tap.clear()
+        r = client.post(
+            stack.base + "/app/form?a=1", content=b"field=value", headers={"X-Forwarded-Uri": "/x"}
+        )
+        assert contract.echoed(r).method == "POST"
+    (check,) = stack.tap.auth_requests()
+    assert (check.method, check.path, check.body) == ("GET", "/oauth2/auth", b"")
+    assert check.get("Host") == stack.authsvc_url.removeprefix("http://")  # not the public host
+    assert check.get("X-Forwarded-Host") == stack.base.removeprefix("http://")
+    assert check.get("X-Forwarded-Uri") == "/app/form?a=1"  # the client's copy was dropped
+    assert check.get("X-Forwarded-Method") == "POST"
 
 
 class _RelativeRedirect(BaseHTTPRequestHandler):
