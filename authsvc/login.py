@@ -196,7 +196,8 @@ class LoginFlows:
                 log.warning("sign-out: could not clear the stored session: %s", exc.reason)
                 self.s.metrics.record_error(exc)
         present = [n for n in request.cookies if n == name or n.startswith(f"{name}_")]
-        return redirect(target, cookies.clear_set_cookies(name, present or [name], self.s.cookie_settings, host))
+        clear = cookies.clear_set_cookies(name, present or [name], self.s.cookie_settings, host)
+        return redirect(target, clear)
 
     async def sign_in(self, request: Request) -> Response:
         """The sign-in page (or straight to the IdP with skip_provider_button)."""
