@@ -14,6 +14,7 @@ a busy API client costs one signature check per `CACHE_TTL`, not one per request
 from __future__ import annotations
 
 import hashlib
+import logging
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -30,6 +31,8 @@ from .models import Identity
 from .providers.claims import identity_from_claims
 from .providers.idtoken import allowed_algs, unverified_claims, unverified_header
 from .providers.metadata import MetadataCache
+
+log = logging.getLogger("authsvc.bearer")
 
 #: longest token considered (a JWT with a large groups claim is a few KB)
 MAX_TOKEN = 16384
@@ -129,6 +132,9 @@ class BearerAuth:
             for issuer, auds in audiences.items()
         }
         self._cache: dict[bytes, tuple[Identity, float]] = {}
+        if self.enabled and not self._verifiers:
+            log.warning("skip_jwt_bearer_tokens is on, but no issuer is configured: "
+                        "every bearer token will be refused (set extra_jwt_issuers)")
 
     async def identity(self, token: str) -> Identity:
         """The identity a valid token proves; TokenError when it proves nothing."""
