@@ -136,3 +136,15 @@ def test_the_check_keeps_method_and_path_under_the_prefix(stack: Stack) -> None:
     assert check.get("Content-Length") in (None, "0")
     assert check.get("Host") == stack.base.removeprefix("http://")
     assert "_authsvc" in (check.get("Cookie") or "")  # only because allowed_headers lists it
+
+
+def test_refreshed_session_cookie_reaches_the_browser(
+    tmp_path_factory: pytest.TempPathFactory, start_authsvc_for: AuthsvcFactory, echo: EchoUpstream
+) -> None:
+    """allowed_client_headers_on_success: set-cookie."""
+    authsvc = start_authsvc_for(proxy_kind="envoy", auth_success_status=200, cookie_refresh="1s")
+    envoy = _envoy(tmp_path_factory, authsvc.port, echo)
+    try:
+        contract.assert_refreshed_cookie_reaches_the_browser(envoy.url)
+    finally:
+        envoy.stop()

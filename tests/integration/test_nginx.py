@@ -143,3 +143,21 @@ def test_the_check_is_a_bodiless_get_describing_the_original_request(stack: Stac
     assert check.get("X-Forwarded-Proto") == "http"
     assert not check.has("X-Original-URL") and not check.has("X-Forwarded-Uri")
     assert (check.get("Cookie") or "").count("_authsvc") >= 1
+
+
+def test_refreshed_session_cookie_reaches_the_browser(
+    tmp_path_factory: pytest.TempPathFactory, start_authsvc_for: AuthsvcFactory, echo: EchoUpstream
+) -> None:
+    """auth_request_set $auth_cookie + add_header Set-Cookie: the one refreshed cookie."""
+    authsvc = start_authsvc_for(proxy_kind="nginx", cookie_refresh="1s")
+    port = free_port()
+    values = {
+        "LISTEN": f"{HOST}:{port}",
+        "AUTHSVC": f"{HOST}:{authsvc.port}",
+        "UPSTREAM": f"{HOST}:{echo.port}",
+    }
+    nginx = start_nginx(tmp_path_factory.mktemp("nginx-refresh"), render_file(EXAMPLE, values), port)
+    try:
+        contract.assert_refreshed_cookie_reaches_the_browser(nginx.url)
+    finally:
+        nginx.stop()

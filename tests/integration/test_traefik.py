@@ -124,6 +124,19 @@ def test_the_check_goes_to_the_auth_address_with_x_forwarded_headers(stack: Stac
     assert check.get("X-Forwarded-Method") == "POST"
 
 
+def test_refreshed_session_cookie_reaches_the_browser(
+    start_authsvc_for: AuthsvcFactory, echo: EchoUpstream
+) -> None:
+    """addAuthCookiesToResponse: [_authsvc]."""
+    authsvc = start_authsvc_for(proxy_kind="traefik", cookie_refresh="1s")
+    env = {"APP_HOST": HOST, "AUTHSVC_URL": authsvc.url, "APP_URL": echo.url}
+    double = start_traefik_double(DYNAMIC, env)
+    try:
+        contract.assert_refreshed_cookie_reaches_the_browser(double.url)
+    finally:
+        double.stop()
+
+
 class _RelativeRedirect(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         self.send_response(302)

@@ -16,6 +16,7 @@ from websockets.sync.client import connect as ws_connect
 
 from .echo import Echoed
 from .login import BROWSER_ACCEPT, Walk, browse
+from .processes import wait_until
 
 #: a path and query with the characters that break naive redirects: & % = + and a space
 TRICKY_PATH = "/app/page?x=1&y=a%26b&z=100%25&q=c+d%20e"
@@ -178,3 +179,23 @@ def assert_websocket(base: str, client: httpx.Client) -> None:
     }
     refused = httpx.get(base + "/app/socket", headers=upgrade, timeout=15)
     assert refused.status_code in (302, 401), refused.status_code
+
+
+def assert_refreshed_cookie_reaches_the_browser(base: str, *, transport: Transport = None) -> None:
+    """With cookie_refresh set, a check that refreshes the tokens hands the new cookie on."""
+    with signed_in(base, "alice@example.com", transport=transport) as client:
+        before = client.cookies.get("_authsvc")
+        refreshed: list[httpx.Response] = []
+
+        def refreshed_once() -> bool:
+            r = client.get(base + "/app/poll")
+            assert r.status_code == 200, r.status_code
+            if any(c.startswith("_authsvc=") for c in r.headers.get_list("set-cookie")):
+                refreshed.append(r)
+            return bool(refreshed)
+
+        # the session ages past cookie_refresh (whole seconds); poll, bounded
+        wait_until(refreshed_once, timeout=20, what="a refreshed session cookie", interval=0.25)
+        assert client.cookies.get("_authsvc") not in (None, before)
+        seen = echoed(client.get(base + "/app/after-refresh"))
+        assert seen.get("X-Auth-Request-Email") == "alice@example.com"
