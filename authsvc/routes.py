@@ -9,11 +9,14 @@ control characters) is never skipped, since `^/public/` must not admit `/public/
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
 from .models import OriginalRequest
+
+log = logging.getLogger("authsvc.rules")
 
 _METHOD_PART = re.compile(r"([A-Za-z]{1,32})(!?)=(.*)", re.DOTALL)
 _AMBIGUOUS = re.compile(r"(?i)%2f|%5c|%00|\\|[\x00-\x1f\x7f]")
@@ -67,6 +70,11 @@ class PathRules:
         self, skip_auth_routes: list[str], api_routes: list[str], skip_auth_preflight: bool
     ) -> None:
         self._skip = tuple(parse_route(e) for e in skip_auth_routes)
+        for entry, route in zip(skip_auth_routes, self._skip, strict=True):
+            if not route.pattern.pattern.startswith("^"):
+                # regexes search: "/status" also makes /api/private/status public
+                log.warning("skip_auth_routes entry %r is not anchored with ^: it matches "
+                            "anywhere in the path", entry)
         self._api = tuple(re.compile(e) for e in api_routes)
         self._preflight = skip_auth_preflight
 

@@ -107,6 +107,12 @@ def test_skip_routes_see_the_path_only(method: str, uri: str, skipped: bool) -> 
     assert rules().skipped(req(method, uri)) is skipped
 
 
+def test_an_unanchored_skip_route_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    rules(skip=["^/ok$", "GET=/status"])
+    assert "'GET=/status' is not anchored" in caplog.text
+    assert "^/ok$" not in caplog.text
+
+
 def test_preflight() -> None:
     on = rules(skip=[], preflight=True)
     assert on.skipped(req("OPTIONS", "/admin"))
