@@ -14,6 +14,7 @@ from .entra import EntraIDProvider
 from .github import GitHubProvider
 from .gitlab import GitLabProvider
 from .google import GoogleProvider
+from .keycloak import KeycloakProvider
 from .oidc import OIDCProvider
 
 ProviderFactory = Callable[[Settings, httpx.AsyncClient, Clock], Provider]
@@ -26,6 +27,8 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "entra-id": EntraIDProvider,
     "azure": EntraIDProvider,
     "gitlab": GitLabProvider,
+    "keycloak-oidc": KeycloakProvider,
+    "keycloak": KeycloakProvider,
 }
 
 

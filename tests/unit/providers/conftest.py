@@ -82,3 +82,9 @@ def fake_gitlab() -> Iterator[GitLab]:
         api.mount(router)
         yield GitLab(idp, api)
     assert not idp.errors and not api.errors, (idp.errors, api.errors)
+
+
+@pytest.fixture
+def fake_keycloak() -> Iterator[FakeIdP]:
+    """A Keycloak realm's OpenID Provider (https://sso.example.test/realms/acme)."""
+    yield from _mounted_idp("https://sso.example.test/realms/acme")
