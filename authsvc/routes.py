@@ -55,6 +55,8 @@ def canonical_path(raw_path: str) -> str | None:
     # double encoding (%252e -> %2e): a backend that decodes again would see another path
     if _AMBIGUOUS.search(path) or _ENCODED.search(path):
         return None
+    if "/." not in path:  # the common case: no segment can be a dot segment
+        return path
     for segment in path.split("/"):
         # Tomcat-style path parameters: "/..;/" is "/../" to some servers
         name = segment.split(";", 1)[0]
