@@ -10,12 +10,13 @@ import argparse
 import base64
 import json
 import logging
+import os
 import secrets
 import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import __version__
+from . import __version__, logs
 from .config import Settings, load_settings
 from .errors import ConfigError
 
@@ -68,15 +69,77 @@ def uvicorn_options() -> dict[str, Any]:
     }
 
 
-def serve(settings: Settings) -> None:
-    """Run uvicorn with the app built from settings."""
+#: how `serve` hands its --config and flags to worker processes (uvicorn starts them afresh)
+WORKER_ENV = "_AUTHSVC_WORKER_SETTINGS"
+
+
+def log_start(settings: Settings) -> None:
+    """The start-up line: version, address, and every effective setting with secrets masked."""
+    log.info(
+        "authsvc %s starting on %s (%d worker%s)", __version__, settings.http_address,
+        settings.workers, "" if settings.workers == 1 else "s",
+        extra={"version": __version__, "settings": settings.masked()},
+    )
+
+
+def app_from_env() -> Any:
+    """The app of one worker process (uvicorn's factory): the settings `serve` was given."""
+    from .app import create_app
+
+    spec = json.loads(os.environ[WORKER_ENV])
+    settings = load_settings(spec["config"], **spec["flags"])
+    logs.configure(settings.log_format, settings.log_level)
+    return create_app(settings)
+
+
+def _exit_zero_after_sigterm(signum: int, frame: Any) -> None:
+    """uvicorn re-raises SIGTERM once its graceful shutdown is done; that is a clean exit."""
+
+
+def serve(settings: Settings, config_file: str | None = None, flags: dict[str, Any] | None = None) -> None:
+    """Run uvicorn with the app built from settings, in `settings.workers` processes.
+
+    On SIGTERM uvicorn stops accepting connections, lets the requests in flight finish for up
+    to `shutdown_timeout` seconds (then cancels them), runs the lifespan shutdown and returns.
+    """
+    import signal
+
     import uvicorn
 
     from .app import create_app
+    from .metrics import multiprocess_registry, serve_separately
 
     host, _, port = settings.http_address.rpartition(":")
-    log.info("authsvc %s listening on %s", __version__, settings.http_address)
-    uvicorn.run(create_app(settings), host=host.strip("[]"), port=int(port), **uvicorn_options())
+    options: dict[str, Any] = {
+        **uvicorn_options(),
+        "host": host.strip("[]"),
+        "port": int(port),
+        "log_config": None,  # uvicorn's own lines go through our handler (logs.configure)
+        "log_level": settings.log_level,
+        "timeout_graceful_shutdown": settings.shutdown_timeout,
+    }
+    log_start(settings)
+    signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
+    if settings.workers == 1:
+        app = create_app(settings)
+        if settings.metrics_address:
+            serve_separately(settings.metrics_address, app.state.services.metrics.registry)
+        uvicorn.run(app, **options)
+        return
+    import shutil
+    import tempfile
+
+    # prometheus_client's multiprocess mode: each worker writes its values into this directory,
+    # and /metrics (any worker's, or the separate listener here) sums them
+    metrics_dir = tempfile.mkdtemp(prefix="authsvc-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
+    os.environ[WORKER_ENV] = json.dumps({"config": config_file, "flags": flags or {}})
+    try:
+        if settings.metrics_address:
+            serve_separately(settings.metrics_address, multiprocess_registry(metrics_dir))
+        uvicorn.run("authsvc.cli:app_from_env", factory=True, workers=settings.workers, **options)
+    finally:
+        shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -101,5 +164,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(json.dumps(settings.masked(), indent=2, sort_keys=True))
         print("configuration OK", file=sys.stderr)
         return 0
-    serve(settings)
+    logs.configure(settings.log_format, settings.log_level)
+    serve(settings, args.config, _flags(args))
     return 0

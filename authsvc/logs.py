@@ -73,11 +73,19 @@ def current_request() -> RequestContext | None:
 
 
 class _RequestIdFilter(logging.Filter):
-    """Stamps the request id on every record logged while a request is served."""
+    """Stamps the request id on every record logged while a request is served, and keeps the
+    first `user` and `reason` logged for the request's access line."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         ctx = _current.get()
-        record.request_id = ctx.id if ctx is not None else None
+        if ctx is None:
+            record.request_id = None
+            return True
+        record.request_id = ctx.id
+        if ctx.reason is None:
+            ctx.reason = getattr(record, "reason", None)
+        if ctx.user is None:
+            ctx.user = getattr(record, "user", None)
         return True
 
 

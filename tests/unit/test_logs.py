@@ -1,0 +1,229 @@
+"""Logs: JSON lines with a request id, and never a token, a cookie value or a secret in them."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from authsvc import logs
+from authsvc.app import create_app
+from authsvc.cli import log_start
+from authsvc.services import Services
+from tests.conftest import make_settings
+from tests.support.fake_idp import FakeIdP, ManualClock
+
+APP = "https://app.example.test"
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+@pytest.fixture
+def captured() -> Iterator[io.StringIO]:
+    """Every log record of every logger, formatted as in production, into a buffer."""
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    levels = {name: logging.getLogger(name).level for name in ("httpx", "httpcore")}
+    buffer = io.StringIO()
+    logs.configure("json", "debug", stream=buffer)
+    yield buffer
+    for handler in root.handlers[:]:
+        root.removeHandler(handler)
+    for handler in saved[0]:
+        root.addHandler(handler)
+    root.setLevel(saved[1])
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def lines(buffer: io.StringIO) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+# --- the formatter ---------------------------------------------------------------------------
+def test_json_line_fields(captured: io.StringIO) -> None:
+    log = logging.getLogger("authsvc.test")
+    log.info("hello %s", "world", extra={"user": "ada", "outcome": "forbidden", "reason": "group"})
+    try:
+        raise ValueError("boom")
+    except ValueError:
+        log.exception("failed")
+    first, second = lines(captured)
+    assert RFC3339_UTC.match(first["time"]), first["time"]
+    assert first == {"time": first["time"], "level": "info", "logger": "authsvc.test",
+                     "event": "hello world", "user": "ada", "outcome": "forbidden", "reason": "group"}
+    assert second["level"] == "error" and "ValueError: boom" in second["exception"]
+    assert len(captured.getvalue().splitlines()) == 2  # the traceback stays inside its line
+
+
+def test_text_format() -> None:
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    try:
+        logs.configure("text", "warning", stream=buffer)
+        logging.getLogger("authsvc.x").info("not shown")
+        logging.getLogger("authsvc.x").warning("shown", extra={"reason": "no session"})
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    text = buffer.getvalue()
+    assert "not shown" not in text
+    assert re.match(r'^\S+Z WARNING authsvc\.x shown reason="no session"\n$', text), text
+
+
+def test_request_id_is_reused_when_plain_else_made() -> None:
+    assert logs.RequestContext([(b"x-request-id", b"abc-123")]).id == "abc-123"
+    made = logs.RequestContext([]).id
+    assert re.fullmatch(r"[0-9a-f]{32}", made)
+    for hostile in (b"a\nb", b"x" * 200, b"", b"<script>", "é".encode()):
+        assert re.fullmatch(r"[0-9a-f]{32}", logs.RequestContext([(b"x-request-id", hostile)]).id)
+
+
+# --- a whole login, logged, grepped for secrets ------------------------------------------------
+class Recorder:
+    """Every token the FakeIdP hands out and every cookie value authsvc sets."""
+
+    def __init__(self, fake: FakeIdP, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.values: set[str] = set()
+        issue = fake._issue
+
+        def recording_issue(*args: Any, **kwargs: Any) -> httpx.Response:
+            response = issue(*args, **kwargs)
+            for key in ("access_token", "id_token", "refresh_token"):
+                if key in response.json():
+                    self.values.add(response.json()[key])
+            return response
+
+        monkeypatch.setattr(fake, "_issue", recording_issue)
+
+    def cookies(self, response: httpx.Response) -> None:
+        for header in response.headers.get_list("set-cookie"):
+            value = header.split(";", 1)[0].split("=", 1)[1]
+            if len(value) >= 16:
+                self.values.add(value)
+
+
+@pytest.mark.anyio
+async def test_logs_of_logins_and_bad_requests_hold_no_secret(
+    captured: io.StringIO, fake_idp: FakeIdP, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fake_idp.client_secret = "client-secret-" + secrets.token_urlsafe(24)
+    cookie_secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    clock = ManualClock(time.time())
+    settings = make_settings(
+        client_id=fake_idp.client_id, client_secret=fake_idp.client_secret,
+        oidc_issuer_url=fake_idp.issuer, email_domains=["example.com"], cookie_secret=cookie_secret,
+        cookie_refresh="1m", log_requests=True, skip_jwt_bearer_tokens=True, proxy_kind="nginx",
+    )
+    recorder = Recorder(fake_idp, monkeypatch)
+    services = Services.build(settings, clock=clock)
+    log_start(settings)
+    app = create_app(settings, services)
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+
+    async def login(client: httpx.AsyncClient, **user: Any) -> httpx.Response:
+        start = await client.get("/oauth2/start", params={"rd": "/x"})
+        recorder.cookies(start)
+        callback = await client.get(fake_idp.callback_url(start.headers["location"], **user),
+                                    headers={"X-Request-ID": "req-abc-123"})
+        recorder.cookies(callback)
+        return callback
+
+    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
+        assert (await client.get("/oauth2/auth")).status_code == 401
+        assert (await login(client, email="ada@example.com")).status_code == 302
+        session_cookie = client.cookies["_authsvc"]
+        ok = await client.get("/oauth2/auth")
+        assert ok.status_code == 202
+        assert (await client.get("/oauth2/userinfo")).status_code == 200
+        clock.advance(120)  # past cookie_refresh: the refresh token is used
+        refreshed = await client.get("/oauth2/auth")
+        assert refreshed.status_code == 202
+        recorder.cookies(refreshed)
+        forbidden = await client.get("/oauth2/auth", params={"allowed_groups": "admins"})
+        assert forbidden.status_code == 403
+
+        # bearer tokens: the real ID token passes, a forged one is refused and logged
+        id_token = next(v for v in recorder.values if v.count(".") == 2)
+        bare = {"authorization": f"Bearer {id_token}", "cookie": ""}
+        client.cookies.clear()
+        assert (await client.get("/oauth2/auth", headers=bare)).status_code == 202
+        head, body, signature = id_token.split(".")
+        forged = f"{head}.{body}.{signature[::-1]}"
+        recorder.values.add(forged)
+        refused = await client.get("/oauth2/auth", headers={"authorization": f"Bearer {forged}"})
+        assert refused.status_code == 401
+
+        # bad cookies: tampered, foreign, garbage
+        for bad in (session_cookie[:-6] + "AAAAAA", session_cookie[::-1], "not-a-cookie"):
+            answer = await client.get("/oauth2/auth", headers={"cookie": f"_authsvc={bad}"})
+            assert answer.status_code == 401
+
+        # bad states: forged, no login cookie, the IdP's error, a replay, a bad ID token
+        start = await client.get("/oauth2/start", params={"rd": "/y"})
+        recorder.cookies(start)
+        url = httpx.URL(fake_idp.callback_url(start.headers["location"], email="ada@example.com"))
+        forged_state = url.copy_merge_params({"state": "A" * 43})
+        assert (await client.get(forged_state)).status_code == 403
+        jar = dict(client.cookies)
+        assert (await client.get(url)).status_code == 302
+        client.cookies.clear()
+        replay = await client.get(url, headers={"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())})
+        assert replay.status_code == 403
+        start = await client.get("/oauth2/start", params={"rd": "/z"})
+        recorder.cookies(start)
+        url = httpx.URL(fake_idp.callback_url(start.headers["location"], email="ada@example.com"))
+        assert (await client.get(url.copy_merge_params({"error": "access_denied"}))).status_code == 403
+        fake_idp.id_token_overrides = {"aud": "someone-else"}
+        assert (await login(client, email="ada@example.com")).status_code == 403
+        fake_idp.id_token_overrides = {}
+        assert (await login(client, email="eve@elsewhere.org")).status_code == 403  # denied
+        out = await client.get("/oauth2/sign_out", params={"rd": "/bye"})
+        assert out.status_code == 302
+    await services.aclose()
+
+    secret_values = {
+        "client secret": fake_idp.client_secret,
+        "cookie secret": cookie_secret,
+        **{f"token or cookie value {v[:12]}...": v for v in recorder.values},
+    }
+    assert any(v.count(".") == 2 for v in recorder.values), "no ID token recorded"
+    assert len([v for v in recorder.values if "." not in v]) >= 3, "access/refresh tokens not recorded"
+    text = captured.getvalue()
+    assert text, "nothing was logged"
+    for what, value in secret_values.items():
+        assert value not in text, f"the logs hold the {what}"
+        for piece in re.split(r"[.]", value):  # a JWT's signature or payload alone is still a leak
+            if len(piece) >= 24:
+                assert piece not in text, f"the logs hold part of the {what}"
+
+    records = lines(captured)
+    assert all({"time", "level", "logger", "event"} <= set(r) for r in records)
+    start_line = next(r for r in records if r["event"].startswith("authsvc ") and "settings" in r)
+    assert start_line["settings"]["client_secret"] == "****"
+    login_line = next(r for r in records if r["event"].startswith("login: "))
+    assert login_line["user"] == "user-1" and login_line["request_id"] == "req-abc-123"
+    access = [r for r in records if r["event"] == "request"]
+    assert {r["endpoint"] for r in access} >= {"auth", "start", "callback", "userinfo", "sign_out"}
+    callback_line = next(r for r in access if r["endpoint"] == "callback")
+    assert callback_line["request_id"] == "req-abc-123"
+    assert callback_line["path"] == "/oauth2/callback"  # never the query (code, state)
+    denied = next(r for r in access if r["status"] == 403 and r["endpoint"] == "auth")
+    assert denied["outcome"] == "forbidden" and denied["reason"]
+    unauthenticated = next(r for r in access if r["status"] == 401)
+    assert unauthenticated["outcome"] == "unauthenticated" and unauthenticated["reason"]
+    forbidden_line = next(r for r in records if r["event"].startswith("auth: forbidden"))
+    assert forbidden_line["user"] == "user-1" and forbidden_line["outcome"] == "forbidden"
+    assert all(re.fullmatch(r"[0-9a-f]{32}|req-abc-123", r["request_id"]) for r in access)
