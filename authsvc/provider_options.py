@@ -25,6 +25,8 @@ GITLAB_ACCESS_LEVELS = (5, 10, 15, 20, 30, 40, 50)
 GITLAB_DEFAULT_ACCESS_LEVEL = 20
 #: multi-tenant Entra ID authorities: the issuer depends on the user's tenant
 ENTRA_MULTI_TENANT = ("common", "organizations")
+ENTRA_AUTHORITY = "https://login.microsoftonline.com"
+GOOGLE_ISSUER = "https://accounts.google.com"
 
 
 def _error(option: str, problem: str) -> ValueError:
@@ -50,7 +52,11 @@ def gitlab_projects(s: Settings) -> tuple[tuple[str, int], ...]:
 
 
 def check_provider_options(s: Settings) -> None:
-    """Raise ValueError naming the first provider-specific option that is invalid."""
+    """Raise ValueError naming the first provider-specific option that is invalid.
+
+    Also fills in `oidc_issuer_url` for providers whose issuer follows from other options, so
+    everything that reads it (bearer tokens, check-config) sees the issuer actually used.
+    """
     for option in ("github_base_url", "github_api_url", "gitlab_base_url"):
         value = getattr(s, option)
         if value and not _URL.match(value):
@@ -58,6 +64,7 @@ def check_provider_options(s: Settings) -> None:
     _check_github(s)
     _check_entra(s)
     _check_gitlab(s)
+    _derive_issuer(s)
     for domain in s.google_hosted_domains:
         if not _DOMAIN.fullmatch(domain.lower()):
             raise _error("google_hosted_domains", f"{domain!r} is not a domain name (e.g. example.com)")
@@ -116,3 +123,22 @@ def _check_gitlab(s: Settings) -> None:
         if sep and (not level.isdigit() or int(level) not in GITLAB_ACCESS_LEVELS):
             levels = ", ".join(map(str, GITLAB_ACCESS_LEVELS))
             raise _error("gitlab_project", f"{entry!r}: the access level must be one of {levels}")
+
+
+def _derive_issuer(s: Settings) -> None:
+    """oidc_issuer_url for google, gitlab and entra-id (refused when set to anything else)."""
+    if s.provider in ("gitlab",) and s.oidc_issuer_url and "gitlab_base_url" not in s.model_fields_set:
+        # oauth2-proxy points its gitlab provider at a self-hosted instance with oidc_issuer_url
+        object.__setattr__(s, "gitlab_base_url", s.oidc_issuer_url)
+    derived = {
+        "google": GOOGLE_ISSUER,
+        "gitlab": s.gitlab_base_url.rstrip("/"),
+        "entra-id": f"{ENTRA_AUTHORITY}/{s.entra_id_tenant}/v2.0",
+        "azure": f"{ENTRA_AUTHORITY}/{s.entra_id_tenant}/v2.0",
+    }.get(s.provider)
+    if derived is None:
+        return
+    if s.oidc_issuer_url and s.oidc_issuer_url.rstrip("/") != derived:
+        raise _error("oidc_issuer_url", f"is {derived!r} for provider {s.provider!r}; leave it unset "
+                     f"(or set it to that)")
+    object.__setattr__(s, "oidc_issuer_url", derived)

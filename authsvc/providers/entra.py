@@ -24,7 +24,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..errors import ProviderUnavailable, TokenError
 from ..models import Identity
-from ..provider_options import ENTRA_MULTI_TENANT, GUID
+from ..provider_options import ENTRA_AUTHORITY, ENTRA_MULTI_TENANT, GUID
 from .claims import identity_from_claims
 from .idtoken import Claims
 from .issuers import IssuerChoosingVerifier
@@ -32,7 +32,7 @@ from .metadata import MetadataCache, ProviderMetadata
 from .msgraph import MicrosoftGraph
 from .oidc import OIDCProvider
 
-AUTHORITY = "https://login.microsoftonline.com"
+AUTHORITY = ENTRA_AUTHORITY
 TEMPLATE = "{tenantid}"
 _ISSUER = re.compile(re.escape(AUTHORITY) + r"/([^/]+)/v2\.0")
 #: openid/email/profile for the ID token, offline_access for refresh, User.Read for Graph

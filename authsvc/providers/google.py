@@ -15,12 +15,13 @@ from ..clock import Clock
 from ..config import Settings
 from ..errors import TokenError
 from ..models import Identity, LoginState
+from ..provider_options import GOOGLE_ISSUER
 from .idtoken import Claims
 from .issuers import IssuerChoosingVerifier
 from .metadata import ProviderMetadata
 from .oidc import OIDCProvider
 
-ISSUER = "https://accounts.google.com"
+ISSUER = GOOGLE_ISSUER
 
 
 def _google_issuer(claims: Mapping[str, Any], meta: ProviderMetadata) -> str:

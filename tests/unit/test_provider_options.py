@@ -48,11 +48,49 @@ def test_lists_come_comma_separated_from_the_environment(monkeypatch: pytest.Mon
     assert gitlab_projects(s) == (("acme/app", 20), ("acme/ops/tool", 30))
 
 
+NO_ISSUER = {k: v for k, v in BASE.items() if k != "oidc_issuer_url"}
+
+
 def test_single_tenant_entra_needs_no_allow_list() -> None:
     tid = "72f988bf-86f1-41af-91ab-2d7cd011db47"
-    assert load_settings(**BASE, provider="entra-id", entra_id_tenant=tid).entra_id_tenant == tid
-    s = load_settings(**BASE, provider="entra-id", entra_id_allowed_tenants=f"{tid},*")
+    s = load_settings(**NO_ISSUER, provider="entra-id", entra_id_tenant=tid)
+    assert s.oidc_issuer_url == f"https://login.microsoftonline.com/{tid}/v2.0"
+    s = load_settings(**NO_ISSUER, provider="entra-id", entra_id_allowed_tenants=f"{tid},*")
     assert s.entra_id_allowed_tenants == [tid, "*"]
+
+
+@pytest.mark.parametrize(
+    ("options", "issuer"),
+    [
+        ({"provider": "google"}, "https://accounts.google.com"),
+        ({"provider": "google", "oidc_issuer_url": "https://accounts.google.com/"},
+         "https://accounts.google.com"),
+        ({"provider": "gitlab"}, "https://gitlab.com"),
+        ({"provider": "gitlab", "gitlab_base_url": "https://git.example.com/"}, "https://git.example.com"),
+        # oauth2-proxy users point the gitlab provider at their instance with oidc_issuer_url
+        ({"provider": "gitlab", "oidc_issuer_url": "https://git.example.com"}, "https://git.example.com"),
+        ({"provider": "azure", "entra_id_allowed_tenants": "*"},
+         "https://login.microsoftonline.com/common/v2.0"),
+        ({"provider": "github"}, ""),
+    ],
+)
+def test_oidc_issuer_url_follows_from_the_provider(options: dict[str, Any], issuer: str) -> None:
+    s = load_settings(**{**NO_ISSUER, **options})
+    assert s.oidc_issuer_url == issuer
+    if s.provider == "gitlab":
+        assert s.gitlab_base_url.rstrip("/") == issuer
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"provider": "google", "oidc_issuer_url": "https://idp.example"},
+        {"provider": "gitlab", "oidc_issuer_url": "https://a.example", "gitlab_base_url": "https://b.example"},
+    ],
+)
+def test_a_conflicting_oidc_issuer_url_is_refused(options: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match=r"oidc_issuer_url .*leave it unset"):
+        load_settings(**{**NO_ISSUER, **options})
 
 
 def test_github_token_is_masked() -> None:
