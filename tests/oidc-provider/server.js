@@ -143,6 +143,9 @@ const configuration = {
     Interaction: 3600,
     AuthorizationCode: 60,
   },
+  // RPs here live on loopback too: oidc-provider's SSRF guard would refuse its back-channel
+  // logout calls to them ("hostname resolves to a special-use IP address")
+  fetch: (url, options) => globalThis.fetch(url, { ...options, dispatcher: undefined }),
   features: {
     devInteractions: { enabled: true },
     rpInitiatedLogout: { enabled: true },
