@@ -147,11 +147,17 @@ def json_lines(log: str) -> list[dict[str, Any]]:
 
 
 def test_sigterm_lets_the_request_in_flight_finish(slow_idp: SlowIdP, tmp_path: Path) -> None:
-    proc = start_serve(slow_idp, tmp_path, shutdown_timeout="20s")
+    metrics_port = free_port()
+    proc = start_serve(
+        slow_idp, tmp_path, shutdown_timeout="20s", metrics_address=f"127.0.0.1:{metrics_port}"
+    )
     try:
         results: dict[str, Any] = {}
         with httpx.Client(base_url=proc.url, timeout=30) as client:
             callback = begin_login(client, slow_idp)
+            metrics = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics").text
+            assert 'authsvc_requests_total{endpoint="start",outcome="allowed"} 1.0' in metrics
+            assert client.get("/metrics").status_code == 404
 
             def in_flight() -> None:
                 try:
