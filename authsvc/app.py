@@ -183,7 +183,10 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
+        # the Redis store's cache invalidations (session_cache.py): the cache is off until
+        # this subscription is confirmed, so an app run without its lifespan never caches
+        async with services.session_cache.watching():
+            yield
         await services.aclose()
 
     app = Starlette(

@@ -230,6 +230,8 @@ class Settings(BaseSettings):
     cookie_samesite: Literal["", "lax", "strict", "none"] = "lax"
     cookie_csrf_expire: Duration = 15 * 60.0
     session_store_type: Literal["cookie", "redis"] = "cookie"
+    #: verified sessions are reused this long in-process (session_cache.py); 0 = off
+    session_cache_ttl: Duration = 5.0
 
     # --- Redis session store (oauth2-proxy's names) -------------------------------------
     redis_connection_url: str = ""
@@ -297,12 +299,19 @@ class Settings(BaseSettings):
 
     @field_validator(
         "cookie_expire", "cookie_refresh", "cookie_csrf_expire", "oidc_metadata_ttl", "oidc_leeway",
-        "redis_connect_timeout", "redis_command_timeout",
+        "redis_connect_timeout", "redis_command_timeout", "session_cache_ttl",
         mode="before",
     )
     @classmethod
     def _durations(cls, value: object) -> float:
         return parse_duration(value)
+
+    @field_validator("session_cache_ttl")
+    @classmethod
+    def _cache_ttl(cls, value: float) -> float:
+        if not 0 <= value <= 300:
+            raise ValueError("must be between 0 (off) and 300 seconds; a few seconds is the idea")
+        return value
 
     @field_validator("cookie_samesite", mode="before")
     @classmethod

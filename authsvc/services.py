@@ -29,6 +29,7 @@ from .refresh import NO_SESSION, Loaded, Refresher
 from .route_rules import RouteRules
 from .routes import PathRules
 from .rules import Rules
+from .session_cache import SessionCache
 from .sessions import SessionStore, create_store
 
 log = logging.getLogger("authsvc")
@@ -58,9 +59,12 @@ class Services:
     #: Prometheus metrics of this app (metrics.py); record_refresh() is for the refresh path
     metrics: Metrics = field(default_factory=Metrics)
     refresher: Refresher = field(init=False)
+    #: verified sessions by cookie value, a few seconds (session_cache.py)
+    session_cache: SessionCache = field(init=False)
 
     def __post_init__(self) -> None:
         self.refresher = Refresher(self.settings, self.store, self.provider, self.clock)
+        self.session_cache = SessionCache(self.settings.session_cache_ttl, self.store, self.clock)
 
     @classmethod
     def build(
@@ -131,11 +135,15 @@ class Services:
         value = cookies.read_chunked(jar, self.settings.cookie_name)
         if not value:
             return NO_SESSION
-        try:
-            session = await self.store.load(value)
-        except InvalidSession as exc:
-            log.warning("session cookie rejected: %s", exc.reason, extra={"reason": exc.reason})
-            return NO_SESSION
+        session = self.session_cache.get(value)
+        if session is None:
+            generation = self.session_cache.generation
+            try:
+                session = await self.store.load(value)
+            except InvalidSession as exc:
+                log.warning("session cookie rejected: %s", exc.reason, extra={"reason": exc.reason})
+                return NO_SESSION
+            self.session_cache.put(value, session, generation)
         if session.expired(int(self.clock())):
             return NO_SESSION
         return await self.refresher.check(value, session, host)

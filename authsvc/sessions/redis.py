@@ -7,6 +7,8 @@ Keys (one per record, so they spread over a Cluster's slots; no multi-key comman
     <cookie_name>:sid:<hmac>       set of ids of one IdP session (for back-channel logout)
     <cookie_name>:sub:<hmac>       set of ids of one IdP subject
     <cookie_name>:jti:<hmac>       a logout token already used (replay guard)
+    <cookie_name>:invalidate       pub/sub channel: ids of sessions deleted or rewritten
+                                   (every replica's session cache drops them, session_cache.py)
 
 Index names are HMACs keyed from the cookie secrets, so a dump of Redis does not show which
 users are signed in. Every call is bounded by the Redis timeouts (see redis_client.Guard).
@@ -19,7 +21,8 @@ import contextlib
 import hashlib
 import hmac
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any
 
 from ..clock import Clock, Random, system_random
 from ..config import Settings
@@ -61,6 +64,10 @@ class RedisSessionStore:
         self._issuer = settings.oidc_issuer_url
         # newest first, like the sealer: index under the newest key, look up under all
         self._index_keys = [derive_key(k, "session-index") for k in settings.secret_keys]
+        #: where deleted or rewritten session ids are announced (session_cache.SharedStore)
+        self.channel = f"{settings.cookie_name}:invalidate"
+        #: this process's session cache, told at once (before the PUBLISH reaches the others)
+        self.changed: Callable[[Sequence[str]], None] | None = None
 
     # --- SessionStore -------------------------------------------------------------------
     async def load(self, value: str) -> Session:
@@ -94,6 +101,8 @@ class RedisSessionStore:
         )
         if not written:
             raise InvalidSession("session ended while it was being saved")
+        if reuse:  # a refresh: cached copies of the old record must go
+            await self._announce([ticket.hex])
         await self._index(session, ticket)
         return previous if reuse and previous else self._codec.to_cookie(ticket)
 
@@ -104,6 +113,7 @@ class RedisSessionStore:
         except InvalidSession:
             return
         await self._guard("DEL", self._client.delete(self._key("s", ticket.hex)))
+        await self._announce([ticket.hex])
 
     async def ping(self) -> None:
         """StoreUnavailable unless Redis answers PING."""
@@ -143,9 +153,13 @@ class RedisSessionStore:
         ended = 0
         for index in self._index_names(kind, value):
             members = await self._guard("SMEMBERS", self._client.smembers(index))
+            ids: list[str] = []
             for member in members:
                 hex_id = member.decode("ascii", "replace") if isinstance(member, bytes) else str(member)
                 ended += int(await self._guard("DEL", self._client.delete(self._key("s", hex_id))))
+                ids.append(hex_id)
+            if ids:
+                await self._announce(ids)
             await self._guard("DEL", self._client.delete(index))
         return ended
 
@@ -160,6 +174,21 @@ class RedisSessionStore:
         name = self._index_names("jti", marker)[0]
         with contextlib.suppress(StoreUnavailable):
             await self._guard("DEL", self._client.delete(name))
+
+    # --- session cache invalidation (session_cache.py) ----------------------------------
+    def session_id(self, value: str) -> str:
+        """The id of the session behind a cookie value; InvalidSession when it does not open."""
+        return self._codec.from_cookie(value).hex
+
+    def subscriber(self) -> Any:
+        """A new pub/sub connection on this store's client (not yet subscribed)."""
+        return self._client.pubsub()
+
+    async def _announce(self, ids: list[str]) -> None:
+        """After a DEL or an overwrite: drop `ids` here at once, then tell every replica."""
+        if self.changed is not None:
+            self.changed(ids)
+        await self._guard("PUBLISH", self._client.publish(self.channel, " ".join(ids)))
 
     # --- helpers ------------------------------------------------------------------------
     def _key(self, kind: str, name: str) -> str:
