@@ -59,7 +59,11 @@ class GitHubAPI:
             raise ProviderUnavailable(f"GitHub API {what}: rate limited (HTTP {status})")
         if status == 401:
             raise TokenError(f"GitHub API {what}: the token was refused (HTTP 401)")
-        raise TokenError(f"GitHub API {what}: HTTP {status}")
+        hint = ""
+        if status in (403, 404) and what.endswith(("/user/orgs", "/user/teams", "/user/emails")):
+            needed = "user:email" if what.endswith("/emails") else "read:org"
+            hint = f" (does the scope include {needed}?)"
+        raise TokenError(f"GitHub API {what}: HTTP {status}{hint}")
 
     async def get_json(self, path: str, token: str) -> Any:
         """GET a JSON document (TokenError when it is not JSON)."""

@@ -164,6 +164,17 @@ async def test_allowed(
     assert identity.user == "octocat"
 
 
+@pytest.mark.parametrize(("scope", "options", "needed"), [
+    ("user:email", {"github_org": "acme"}, "read:org"),
+    ("read:org", {}, "user:email"),
+])
+async def test_a_scope_too_small_for_the_options_says_so(
+    fake_github: FakeGitHub, http: httpx.AsyncClient, scope: str, options: dict[str, Any], needed: str
+) -> None:
+    with pytest.raises(TokenError, match=f"does the scope include {needed}"):
+        await login(fake_github, http, GitHubAccount(orgs=["acme"]), scope=scope, **options)
+
+
 async def test_repo_collaborator_is_asked_with_github_token(
     fake_github: FakeGitHub, http: httpx.AsyncClient
 ) -> None:
