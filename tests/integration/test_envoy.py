@@ -7,11 +7,13 @@ from dataclasses import dataclass
 
 import httpx
 import pytest
+from playwright.sync_api import Browser
 
 from tests.integration.conftest import AuthsvcFactory
 from tests.support import contract
+from tests.support.browser import fetch_status, fresh_page, idp_login
 from tests.support.components import EXAMPLES, render_file, start_envoy
-from tests.support.echo import EchoUpstream
+from tests.support.echo import Echoed, EchoUpstream
 from tests.support.login import BROWSER_ACCEPT, browse
 from tests.support.processes import HOST, Process, free_port
 from tests.support.tap import Tap, start_tap
@@ -61,6 +63,23 @@ def stack(
             envoy.stop()
     finally:
         tap.stop()
+
+
+def test_browser_login_round_trip(stack: Stack, browser: Browser) -> None:
+    """1, in chromium: Envoy relays authsvc's 302 (a deny) and lets the session through."""
+    target = stack.base + contract.TRICKY_PATH
+    with fresh_page(browser) as page:
+        page.goto(target)
+        idp_login(page, "alice@example.com")
+        page.wait_for_url(target)
+        seen = Echoed.parse(page.evaluate("() => JSON.parse(document.body.innerText)"))
+        assert seen.path == contract.TRICKY_PATH
+        assert seen.get("X-Auth-Request-Email") == "alice@example.com"
+
+
+def test_browser_fetch_without_session_gets_401(stack: Stack, browser: Browser) -> None:
+    with fresh_page(browser) as page:
+        assert fetch_status(page, stack.base, "/app/api") == 401
 
 
 def test_login_round_trip(stack: Stack) -> None:

@@ -20,7 +20,7 @@ from playwright.sync_api import Browser
 
 from tests.integration.conftest import AuthsvcFactory
 from tests.support import contract
-from tests.support.browser import fresh_page, idp_login
+from tests.support.browser import fetch_status, fresh_page, idp_login
 from tests.support.components import EXAMPLES
 from tests.support.echo import Echoed, EchoUpstream
 from tests.support.login import BROWSER_ACCEPT
@@ -73,6 +73,12 @@ def test_browser_login_round_trip(stack: Stack, browser: Browser) -> None:
         seen = Echoed.parse(page.evaluate("() => JSON.parse(document.body.innerText)"))
         assert seen.path == contract.TRICKY_PATH
         assert seen.get("X-Auth-Request-Email") == "alice@example.com"
+
+
+def test_browser_fetch_without_session_gets_401(stack: Stack, browser: Browser) -> None:
+    """5, in chromium: a fetch() from the page gets 401, not a redirect."""
+    with fresh_page(browser) as page:
+        assert fetch_status(page, stack.base, "/app/api") == 401
 
 
 def test_login_round_trip(stack: Stack) -> None:

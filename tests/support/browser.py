@@ -62,3 +62,16 @@ def idp_login(page: Page, login: str, password: str = "any-password") -> None:
     page.fill("input[name=login]", login)
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
+
+
+def fetch_status(page: Page, base: str, path: str) -> int:
+    """The status a same-origin `fetch()` from a public page of `base` gets for `path`.
+
+    A real browser's XHR: `Accept: */*`, `Sec-Fetch-Mode: cors`. A redirect to the IdP would be
+    followed across origins and fail, so a plain status number proves there was none.
+    """
+    page.goto(base + "/oauth2/sign_in")
+    status = page.evaluate(
+        "async (path) => (await fetch(path, {redirect: 'manual'})).status", path
+    )
+    return int(status)

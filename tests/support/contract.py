@@ -140,6 +140,7 @@ def assert_xhr_gets_401(base: str, *, transport: Transport = None) -> None:
             {"Accept": "application/json"},
             {"X-Requested-With": "XMLHttpRequest", "Accept": "*/*"},
             {"X-Requested-With": "XMLHttpRequest", "Accept": BROWSER_ACCEPT},
+            {"Sec-Fetch-Mode": "cors", "Accept": "*/*"},  # fetch() in a browser
         ):
             r = client.get(base + "/app/api", headers=headers)
             assert r.status_code == 401, (headers, r.status_code, r.headers)
