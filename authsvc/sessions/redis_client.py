@@ -30,11 +30,11 @@ T = TypeVar("T")
 RedisClient = Redis | RedisCluster
 
 
-def _tls(settings: Settings, urls: list[str]) -> dict[str, Any]:
-    """TLS keyword arguments when the URLs say rediss://."""
+def _tls(settings: Settings, urls: list[str], from_url: bool = False) -> dict[str, Any]:
+    """TLS keyword arguments when the URLs say rediss:// (from_url picks TLS by the scheme)."""
     if not any(u.startswith("rediss://") for u in urls):
         return {}
-    options: dict[str, Any] = {"ssl": True}
+    options: dict[str, Any] = {} if from_url else {"ssl": True}
     if settings.redis_ca_path:
         options["ssl_ca_certs"] = settings.redis_ca_path
     if settings.redis_insecure_skip_tls_verify:
@@ -99,7 +99,7 @@ def create_client(settings: Settings) -> RedisClient:
         )
         return master
     url = settings.redis_connection_url
-    return Redis.from_url(url, **common, **_tls(settings, [url]))
+    return Redis.from_url(url, **common, **_tls(settings, [url], from_url=True))
 
 
 class Guard:

@@ -12,6 +12,7 @@ import random
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import time
 from collections.abc import Callable
@@ -53,12 +54,17 @@ def free_port(bus: bool = False) -> int:
     raise RuntimeError("no free port pair found")
 
 
-def answers(port: int, command: bytes = b"PING\r\n", expect: bytes = b"+PONG") -> bool:
-    """True when a Redis protocol server on `port` answers `command` with `expect`."""
+def answers(
+    port: int, command: bytes = b"PING\r\n", expect: bytes = b"+PONG", tls: ssl.SSLContext | None = None
+) -> bool:
+    """True when a Redis protocol server on `port` answers `command` with `expect`
+    (or, for a server that wants a password, with -NOAUTH)."""
     try:
-        with socket.create_connection((HOST, port), timeout=0.5) as sock:
+        with socket.create_connection((HOST, port), timeout=0.5) as raw:
+            sock = tls.wrap_socket(raw, server_hostname=HOST) if tls else raw
             sock.sendall(command)
-            return sock.recv(64).startswith(expect)
+            reply = sock.recv(64)
+            return reply.startswith(expect) or reply.startswith(b"-NOAUTH")
     except OSError:
         return False
 
@@ -81,6 +87,8 @@ class RedisServer:
     port: int
     args: list[str] = field(default_factory=list)
     popen: subprocess.Popen[bytes] | None = None
+    #: for a TLS-only server: how to reach `port`
+    tls: ssl.SSLContext | None = None
 
     @property
     def url(self) -> str:
@@ -90,13 +98,15 @@ class RedisServer:
         """Start (or restart) on the same port; returns once it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = (self.workdir / f"redis-{self.port}.log").open("ab")
-        argv = [redis_binary(), *self.args, "--port", str(self.port), "--bind", HOST,
+        port = ["--port", "0", "--tls-port", str(self.port)] if self.tls else ["--port", str(self.port)]
+        argv = [redis_binary(), *self.args, *port, "--bind", HOST,
                 "--dir", str(self.workdir), "--daemonize", "no"]  # fmt: skip
         self.popen = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
                                       stdin=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
         log.close()
         try:
-            wait_for(lambda: self._check_alive() and answers(self.port), f"redis on {self.port}")
+            wait_for(lambda: self._check_alive() and answers(self.port, tls=self.tls),
+                     f"redis on {self.port}")  # fmt: skip
         except BaseException:
             self.stop()
             raise
@@ -133,7 +143,7 @@ class RedisServer:
         os.kill(self.popen.pid, signal.SIGCONT)
 
 
-def _server_args(persist: bool) -> list[str]:
+def server_args(persist: bool) -> list[str]:
     if persist:  # survive a SIGKILL: every write reaches the append-only file first
         return ["--save", "", "--appendonly", "yes", "--appendfsync", "always"]
     return ["--save", "", "--appendonly", "no"]
@@ -141,7 +151,7 @@ def _server_args(persist: bool) -> list[str]:
 
 def start_standalone(workdir: Path, persist: bool = False) -> RedisServer:
     """A standalone Redis; with `persist` its data survives a kill and restart."""
-    return RedisServer(workdir, free_port(), _server_args(persist)).start()
+    return RedisServer(workdir, free_port(), server_args(persist)).start()
 
 
 @dataclass
@@ -201,7 +211,7 @@ def start_cluster(workdir: Path, size: int = 3) -> ClusterSetup:
     try:
         for _ in range(size):
             port = free_port(bus=True)
-            args = [*_server_args(False), "--cluster-enabled", "yes", "--cluster-config-file",
+            args = [*server_args(False), "--cluster-enabled", "yes", "--cluster-config-file",
                     f"nodes-{port}.conf", "--cluster-node-timeout", "5000"]  # fmt: skip
             nodes.append(RedisServer(workdir / f"node-{port}", port, args).start())
         addresses = [f"{HOST}:{n.port}" for n in nodes]
