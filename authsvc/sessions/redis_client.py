@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.sentinel import Sentinel
 from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
+from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
 from ..config import Settings
@@ -114,7 +114,8 @@ class Guard:
         try:
             async with asyncio.timeout(self.deadline):
                 return await call
-        except (RedisError, OSError, TimeoutError) as exc:
+        # RedisClusterException (no reachable node) is not a RedisError
+        except (RedisError, RedisClusterException, OSError, TimeoutError) as exc:
             reason = f"redis {what}: {type(exc).__name__}: {str(exc)[:120]}"
             log.error("session store unavailable: %s", reason)
             raise StoreUnavailable(reason) from None
