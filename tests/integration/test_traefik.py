@@ -8,6 +8,8 @@ would be resolved against that address, and authResponseHeaders are deleted, the
 
 from __future__ import annotations
 
+import os
+import re
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,8 +18,10 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from playwright.sync_api import Browser
 
+from authsvc.config import load_settings
 from tests.integration.conftest import AuthsvcFactory
 from tests.support import contract
 from tests.support.browser import fetch_status, fresh_page, idp_login
@@ -62,6 +66,25 @@ def test_the_example_is_what_the_double_runs() -> None:
     assert fa["trustForwardHeader"] is False
     assert set(contract.IDENTITY) <= set(fa["authResponseHeaders"])
     assert config.routers[1].middlewares[-1] == "authsvc"
+
+
+def test_the_compose_file_matches_the_example_and_authsvc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """docker-compose.yml: mounts the two files, sets every env the template reads, and gives
+    authsvc options that load."""
+    compose = yaml.safe_load((DYNAMIC.parent / "docker-compose.yml").read_text())
+    traefik, authsvc = compose["services"]["traefik"], compose["services"]["authsvc"]
+    mounted = {v.split(":")[0] for v in traefik["volumes"]}
+    assert mounted == {"./traefik.yml", "./dynamic.yml"}
+    used = set(re.findall(r'env "([A-Z_]+)"', DYNAMIC.read_text()))
+    assert used <= set(traefik["environment"])
+    for name in list(os.environ):
+        if name.startswith("AUTHSVC_"):
+            monkeypatch.delenv(name)
+    for name, value in authsvc["environment"].items():
+        monkeypatch.setenv(name, str(value))
+    settings = load_settings()
+    assert settings.proxy_kind == "traefik"
+    assert settings.redirect_url == f"http://{traefik['environment']['APP_HOST']}/oauth2/callback"
 
 
 def test_browser_login_round_trip(stack: Stack, browser: Browser) -> None:
