@@ -26,7 +26,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from . import cookies
 from .clock import Clock
@@ -160,6 +160,9 @@ class Refresher:
         except ProviderUnavailable as exc:
             log.warning("refresh: IdP unavailable for user=%s (%s); session kept", user, exc.reason)
             return _Outcome(session, memo="backoff")
+        if identity is not None and not identity.sid:
+            # IdPs often leave sid out of a refreshed ID token; back-channel logout needs it
+            identity = replace(identity, sid=session.identity.sid)
         fresh = session.with_tokens(tokens, int(self._clock()), identity)
         try:
             new_value = await self._store.save(fresh, value)

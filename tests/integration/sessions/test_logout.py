@@ -89,6 +89,21 @@ async def test_logout_by_sub_ends_every_session_of_the_user(app: AuthClient, fak
     assert [await auth(app, v) for v in (laptop, phone, other)] == [401, 401, 202]
 
 
+async def test_logout_by_sid_after_a_refresh_that_dropped_sid(
+    app: AuthClient, fake_idp: FakeIdP, clock: ManualClock
+) -> None:
+    """Many IdPs leave sid out of a refreshed ID token: the session keeps its sid."""
+    # e-mail and groups in the ID token: no userinfo call that could bring sid back
+    value = await login(app, sub="user-1", sid="sid-A", groups=["staff"])
+    fake_idp.id_token_overrides["sid"] = None
+    clock.advance(61)
+    assert await auth(app, value) == 202
+    assert fake_idp.calls["token"] == 2  # the code, then one refresh
+    assert (await app.services.store.load(value)).identity.sid == "sid-A"
+    assert (await post_logout(app, logout_token(fake_idp)))[0] == 200
+    assert await auth(app, value) == 401
+
+
 async def test_unknown_sid_is_fine(app: AuthClient, fake_idp: FakeIdP) -> None:
     session = await login(app, sub="user-1", sid="sid-A")
     status, _, _ = await post_logout(app, logout_token(fake_idp, sid="sid-nobody", sub=None))
