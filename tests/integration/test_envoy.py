@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -12,7 +12,7 @@ from playwright.sync_api import Browser
 from tests.integration.conftest import AuthsvcFactory
 from tests.support import contract
 from tests.support.browser import fetch_status, fresh_page, idp_login
-from tests.support.components import EXAMPLES, render_file, start_envoy
+from tests.support.components import EXAMPLES, render, start_envoy
 from tests.support.echo import Echoed, EchoUpstream
 from tests.support.login import BROWSER_ACCEPT, browse
 from tests.support.processes import HOST, Process, free_port
@@ -27,14 +27,18 @@ EXAMPLE = EXAMPLES / "envoy" / "envoy.yaml"
 class Stack:
     base: str
     tap: Tap
+    authsvc_port: int
 
 
 def _envoy(
-    tmp_path_factory: pytest.TempPathFactory, authsvc_port: int, echo: EchoUpstream
+    tmp_path_factory: pytest.TempPathFactory,
+    authsvc_port: int,
+    echo: EchoUpstream,
+    edit: Callable[[str], str] = lambda text: text,
 ) -> Process:
     port = free_port()
-    bootstrap = render_file(
-        EXAMPLE,
+    bootstrap = render(
+        edit(EXAMPLE.read_text()),
         {
             "LISTEN_ADDRESS": HOST,
             "LISTEN_PORT": port,
@@ -58,7 +62,7 @@ def stack(
     try:
         envoy = _envoy(tmp_path_factory, tap.port, echo)
         try:
-            yield Stack(envoy.url, tap)
+            yield Stack(envoy.url, tap, authsvc.port)
         finally:
             envoy.stop()
     finally:
@@ -165,5 +169,23 @@ def test_refreshed_session_cookie_reaches_the_browser(
     envoy = _envoy(tmp_path_factory, authsvc.port, echo)
     try:
         contract.assert_refreshed_cookie_reaches_the_browser(envoy.url)
+    finally:
+        envoy.stop()
+
+
+def test_without_cookie_in_allowed_headers_every_session_looks_absent(
+    tmp_path_factory: pytest.TempPathFactory, stack: Stack, echo: EchoUpstream
+) -> None:
+    """Why the example lists cookie: Envoy sends the check no Cookie unless told to."""
+    pattern = "                          - { exact: cookie }\n"
+    assert pattern in EXAMPLE.read_text()
+    envoy = _envoy(tmp_path_factory, stack.authsvc_port, echo, lambda t: t.replace(pattern, ""))
+    try:
+        with contract.signed_in(stack.base, "alice@example.com") as client:
+            cookies = {c.name: c.value for c in client.cookies.jar if c.name.startswith("_authsvc")}
+            assert contract.echoed(client.get(stack.base + "/app/x")).get("X-Auth-Request-User")
+            r = httpx.get(envoy.url + "/app/x", cookies=cookies, headers={"Accept": BROWSER_ACCEPT})
+            assert r.status_code == 302  # signed in, yet sent to sign-in again
+            assert "/oauth2/start" in r.headers["location"]
     finally:
         envoy.stop()
