@@ -73,15 +73,24 @@ class AuthClient:
 
     async def login(self, **user: Any) -> str:
         """Sign in at the FakeIdP as `user`; the session cookie value."""
+        value = cookie_value(await self._login(**user))
+        assert value
+        return value
+
+    async def login_header(self, **user: Any) -> str:
+        """Sign in as `user`; a Cookie header with every session cookie set (chunks too)."""
+        done = await self._login(**user)
+        pairs = [h.split(";", 1)[0] for h in set_cookies(done) if h.startswith("_authsvc")]
+        return "; ".join(p for p in pairs if not p.endswith("="))
+
+    async def _login(self, **user: Any) -> httpx.Response:
         start = await self.http.get("/oauth2/start", params={"rd": "/"})
         assert start.status_code == 302, start.text
         login_cookie = set_cookies(start)[0].split(";", 1)[0]
         callback = urlsplit(self.idp.callback_url(start.headers["location"], **user))
         done = await self.http.get(f"{callback.path}?{callback.query}", headers={"cookie": login_cookie})
         assert done.status_code == 302, done.text
-        value = cookie_value(done)
-        assert value, set_cookies(done)
-        return value
+        return done
 
     async def auth(self, value: str, **headers: str) -> httpx.Response:
         """GET /oauth2/auth with the session cookie, as nginx's auth_request does."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
 from typing import Any
@@ -153,3 +154,23 @@ async def test_userinfo_refreshes_too(
         assert answer.status_code == 200 and answer.json()["email"] == "bo@example.com"
         assert refreshes(fake_idp) == 1
         assert len(set_cookies(answer)) == (0 if store["session_store_type"] == "redis" else 1)
+
+
+async def test_a_chunked_cookie_session_gets_no_set_cookie_on_refresh(
+    fake_idp: FakeIdP, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Chunks need several Set-Cookies and nginx relays one: none is sent, the memo serves."""
+    groups = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(150)]
+    async with AuthClient.open(fake_idp, clock) as app:
+        header = await app.login_header(groups=groups)
+        assert "_authsvc_1=" in header
+        clock.advance(61)
+        with caplog.at_level(logging.WARNING, "authsvc.refresh"):
+            answers = await asyncio.gather(
+                *(app.http.get("/oauth2/auth", headers={"cookie": header}) for _ in range(10))
+            )
+        assert [a.status_code for a in answers] == [202] * 10
+        assert all(not set_cookies(a) for a in answers)
+        assert refreshes(fake_idp) == 1
+        assert "use the Redis store" in caplog.text
+
