@@ -182,7 +182,7 @@ def test_without_cookie_in_allowed_headers_every_session_looks_absent(
     envoy = _envoy(tmp_path_factory, stack.authsvc_port, echo, lambda t: t.replace(pattern, ""))
     try:
         with contract.signed_in(stack.base, "alice@example.com") as client:
-            cookies = {c.name: c.value for c in client.cookies.jar if c.name.startswith("_authsvc")}
+            cookies = {c.name: c.value or "" for c in client.cookies.jar if c.name.startswith("_authsvc")}
             assert contract.echoed(client.get(stack.base + "/app/x")).get("X-Auth-Request-User")
             r = httpx.get(envoy.url + "/app/x", cookies=cookies, headers={"Accept": BROWSER_ACCEPT})
             assert r.status_code == 302  # signed in, yet sent to sign-in again
