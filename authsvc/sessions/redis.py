@@ -36,8 +36,10 @@ from .ticket import Ticket, TicketCodec
 PURPOSE = "session-ticket"
 #: a session without any expiry still leaves Redis after this long
 FALLBACK_TTL = 7 * 86400
-#: how long one refresh may hold the lock before another replica may take over
-LOCK_TTL_MS = 5000
+#: how long one refresh may hold the lock before another replica may take over: longer than
+#: an IdP call may take (providers.metadata.HTTP_TIMEOUT, 10 s), or two replicas could present
+#: the same refresh token and the IdP, rotating it, would end the session
+LOCK_TTL_MS = 15_000
 _LOCK_POLL = 0.02
 # delete the lock only if it is still ours (it may have expired and been taken by another)
 _UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
