@@ -154,10 +154,10 @@ class Metrics:
         """
         out: list[BaseRoute] = []
         for route in routes:
-            name = route.path.removeprefix(prefix + "/").split("/", 1)[0] if isinstance(route, Route) else ""
-            if not isinstance(route, Route) or not route.path.startswith(prefix + "/") or (
-                name not in ENDPOINTS
-            ):
+            name = ""
+            if isinstance(route, Route) and route.path.startswith(prefix + "/"):
+                name = route.path.removeprefix(prefix + "/").split("/", 1)[0]
+            if not isinstance(route, Route) or name not in ENDPOINTS:
                 out.append(route)
                 continue
             if name == "auth":
