@@ -14,6 +14,7 @@ import os
 import secrets
 import sys
 from collections.abc import Sequence
+from importlib.util import find_spec
 from typing import Any
 
 from . import __version__, logs
@@ -66,6 +67,13 @@ def uvicorn_options() -> dict[str, Any]:
         "access_log": False,
         "proxy_headers": False,  # forwarded headers are ours to judge (authsvc.forwarded)
         "server_header": False,
+        # uvicorn[standard] brings both; said outright, so a missing one is plain to see
+        "loop": "uvloop" if find_spec("uvloop") else "asyncio",
+        "http": "httptools" if find_spec("httptools") else "h11",
+        # authsvc serves no websockets: a check request that carries the client's
+        # "Upgrade: websocket" (Caddy, Envoy forward it) must be answered as plain HTTP,
+        # not refused by the websocket handshake with a 403 that reads as "denied"
+        "ws": "none",
     }
 
 

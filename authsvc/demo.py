@@ -57,4 +57,6 @@ def run_demo(host: str = "127.0.0.1", port: int = 4180) -> None:
     )
     app = create_app(settings, extra_routes=[idp.mount()])
     print(_banner(f"http://{host}:{port}", settings.proxy_prefix), flush=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", server_header=False)
+    from .cli import uvicorn_options
+
+    uvicorn.run(app, **{**uvicorn_options(), "host": host, "port": port})

@@ -60,3 +60,23 @@ def test_demo_idp_refuses_requests_without_pkce(demo: Process) -> None:
         "client_id": "authsvc-demo", "response_type": "code", "redirect_uri": "http://x/cb"})
     assert response.status_code == 400
     assert "PKCE" in response.text
+
+
+@pytest.mark.parametrize("signed_in", [False, True])
+def test_websocket_upgrade_check_is_answered_as_http(demo: Process, signed_in: bool) -> None:
+    """Caddy and Envoy pass the client's Upgrade headers on to the check request."""
+    upgrade = {"connection": "Upgrade", "upgrade": "websocket", "sec-websocket-version": "13",
+               "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ=="}
+    with httpx.Client(base_url=demo.url) as client:
+        if signed_in:
+            _sign_in(client)
+        response = client.get("/oauth2/auth", headers=upgrade)
+        assert response.status_code == (202 if signed_in else 401)
+
+
+def _sign_in(client: httpx.Client) -> None:
+    start = client.get("/oauth2/start")
+    params = dict(parse_qsl(urlsplit(start.headers["location"]).query))
+    signed = client.post(start.headers["location"].split("?")[0],
+                         data={**params, "email": "ws@example.com"})
+    assert client.get(signed.headers["location"]).status_code == 302
