@@ -63,6 +63,13 @@ class LoginFlows:
     def __init__(self, services: Services) -> None:
         self.s = services
         self._used_states: dict[str, float] = {}
+        settings = services.settings
+        # keep only the tokens a feature will use: the ID token repeats every claim (a 200-group
+        # session doubles in size with it), and a token not kept cannot leak from a cookie
+        refreshing = settings.cookie_refresh > 0
+        self._keep_refresh = refreshing
+        self._keep_access = refreshing or settings.pass_access_token
+        self._keep_id = refreshing or settings.set_authorization_header or settings.oidc_end_session
 
     # --- helpers -----------------------------------------------------------------------
     def _redirect_uri(self, request: Request) -> str:
@@ -176,6 +183,12 @@ class LoginFlows:
         return redirect(login.rd, clear_login + set_cookies)
 
     def _new_session(self, identity: Identity, tokens: Tokens) -> Session:
+        tokens = Tokens(
+            access_token=tokens.access_token if self._keep_access else "",
+            id_token=tokens.id_token if self._keep_id else "",
+            refresh_token=tokens.refresh_token if self._keep_refresh else "",
+            expires_at=tokens.expires_at,
+        )
         now = int(self.s.clock())
         expire = int(self.s.settings.cookie_expire)
         return Session(identity, tokens, created_at=now, expires_at=now + expire if expire else 0,

@@ -331,3 +331,34 @@ async def test_ping_and_ready(browser: Browser, fake_idp: FakeIdP) -> None:
     assert (await browser.client.get("/ready")).status_code == 200
     fake_idp.fail_next(10, status=503)
     assert (await browser.client.get("/ping")).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("overrides", "kept"),
+    [
+        ({}, set()),
+        ({"pass_access_token": True}, {"access"}),
+        ({"set_authorization_header": True}, {"id"}),
+        ({"oidc_end_session": True}, {"id"}),
+        ({"cookie_refresh": "1m"}, {"access", "id", "refresh"}),
+    ],
+)
+async def test_session_keeps_only_the_tokens_a_feature_uses(
+    fake_idp: FakeIdP, overrides: dict[str, Any], kept: set[str]
+) -> None:
+    """Smaller cookies (the ID token repeats every claim) and nothing unused to leak."""
+    settings = flow_settings(fake_idp, **overrides)
+    async for b in _browser(settings, fake_idp):
+        await b.login("/", groups=[f"group-{i:03}" for i in range(100)])
+        services = Services.build(settings)
+        session = await services.store.load(b.client.cookies["_authsvc"])
+        tokens = session.tokens
+        present = {name for name, value in (("access", tokens.access_token), ("id", tokens.id_token),
+                                            ("refresh", tokens.refresh_token)) if value}
+        assert present == kept
+        assert len(session.identity.groups) == 100
+        ok = await b.auth()
+        assert ok.status_code == 202
+        if "id" in kept and overrides.get("set_authorization_header"):
+            assert ok.headers["authorization"] == f"Bearer {tokens.id_token}"
+        await services.aclose()
