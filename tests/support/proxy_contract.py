@@ -1,0 +1,87 @@
+"""The scenarios every proxy example must pass, as test classes a proxy's test module subclasses.
+
+A proxy module defines its module-scoped `stack` fixture (anything with a public `base` URL) and
+`class TestCaddy(ProxyContract, WebsocketContract)`; pytest runs the inherited tests against that
+stack. The module itself keeps only what is the proxy's own: its fixture, the check request it
+sends, its sign-in redirect quirks and the contract differences it documents.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from playwright.sync_api import Browser
+
+from . import contract
+from .browser import fetch_status, fresh_page, idp_login
+from .echo import Echoed
+from .tap import Tap
+
+
+class ProxyStack(Protocol):
+    """What the shared scenarios need of a proxy's stack: the public URL clients use."""
+
+    @property
+    def base(self) -> str: ...
+
+
+@dataclass
+class Stack:
+    """A proxy at `base` whose auth requests go through `tap` (to see what the proxy sends)."""
+
+    base: str
+    tap: Tap
+
+
+class ProxyContract:
+    """Issue 3's "Must be true" for one proxy, in chromium and over httpx."""
+
+    def test_browser_login_round_trip(self, stack: ProxyStack, browser: Browser) -> None:
+        """1, in chromium: protected URL -> authsvc's 302 (relayed) -> IdP -> back on the exact URL."""
+        target = stack.base + contract.TRICKY_PATH
+        with fresh_page(browser) as page:
+            page.goto(target)
+            idp_login(page, "alice@example.com")
+            page.wait_for_url(target)
+            assert page.url == target
+            seen = Echoed.parse(page.evaluate("() => JSON.parse(document.body.innerText)"))
+            assert seen.path == contract.TRICKY_PATH
+            assert seen.get("X-Auth-Request-Email") == "alice@example.com"
+            assert seen.get("X-Auth-Request-Groups") == "admins,devs"
+
+    def test_browser_fetch_without_session_gets_401(self, stack: ProxyStack, browser: Browser) -> None:
+        """5, in chromium: a fetch() from the page gets 401, not a redirect."""
+        with fresh_page(browser) as page:
+            assert fetch_status(page, stack.base, "/app/api") == 401
+
+    def test_login_round_trip(self, stack: ProxyStack) -> None:
+        """1, over httpx: the redirect chain goes through <base>/oauth2/start and the IdP."""
+        walk = contract.assert_login_round_trip(stack.base)
+        assert walk.visited(f"{stack.base}/oauth2/start?rd=")
+
+    def test_spoofed_identity_headers_never_reach_the_app(self, stack: ProxyStack) -> None:
+        with contract.signed_in(stack.base, "alice@example.com") as client:
+            contract.assert_spoofing_stopped(stack.base, client)
+        contract.assert_anonymous_spoof_denied(stack.base)
+
+    def test_forbidden_domain_gets_403_not_a_loop(self, stack: ProxyStack) -> None:
+        contract.assert_forbidden_domain(stack.base)
+
+    def test_sign_out_sends_the_next_request_to_sign_in(self, stack: ProxyStack) -> None:
+        with contract.signed_in(stack.base, "alice@example.com") as client:
+            contract.assert_sign_out(stack.base, client)
+
+    def test_xhr_without_session_gets_401(self, stack: ProxyStack) -> None:
+        contract.assert_xhr_gets_401(stack.base)
+
+    def test_session_over_4kb_passes(self, stack: ProxyStack) -> None:
+        contract.assert_big_session(stack.base)
+
+
+class WebsocketContract:
+    """For proxies that pass websocket upgrades (all but the Traefik double)."""
+
+    def test_websocket_upgrade_is_authorized(self, stack: ProxyStack) -> None:
+        with contract.signed_in(stack.base, "alice@example.com") as client:
+            contract.assert_websocket(stack.base, client)
