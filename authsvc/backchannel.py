@@ -13,14 +13,12 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from joserfc import jwt
 from joserfc.errors import JoseError
-from joserfc.jwt import JWTClaimsRegistry
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .errors import StoreUnavailable, TokenError
-from .providers.idtoken import allowed_algs, unverified_header
+from .providers.jws import JWSVerifier, check_registered_claims
 from .providers.metadata import MetadataCache
 from .services import Services
 from .sessions import LogoutIndex
@@ -33,46 +31,34 @@ MAX_AGE = 300
 NO_STORE = {"Cache-Control": "no-store"}  # §2.8
 
 
+def _logout_typ(header: Mapping[str, Any]) -> None:
+    """§2.4: typ "logout+jwt" is recommended; an ID token (typ JWT) is fine, anything else is not."""
+    if header.get("typ", "JWT") not in ("JWT", "logout+jwt", "application/logout+jwt"):
+        raise TokenError(f"logout token typ {header.get('typ')!r} is not a logout token")
+
+
 class LogoutTokenVerifier:
     """Validates logout tokens (§2.6); every failure is a TokenError."""
 
     def __init__(self, s: Services, metadata: MetadataCache) -> None:
         self._settings = s.settings
         self._clock = s.clock
-        self._metadata = metadata
+        self._jws = JWSVerifier(metadata, "logout token")
         self._audiences = [s.settings.client_id, *s.settings.oidc_extra_audiences]
 
     async def verify(self, token: str) -> Mapping[str, Any]:
         """The claims of a valid logout token."""
-        header = unverified_header(token)
-        alg = header.get("alg")
-        meta = await self._metadata.metadata()
-        if not isinstance(alg, str) or alg not in allowed_algs(meta.id_token_signing_alg_values_supported):
-            raise TokenError(f"logout token alg {alg!r} is not allowed")
-        # §2.4: typ "logout+jwt" is recommended; an ID token (typ JWT) is fine, anything else is not
-        if header.get("typ", "JWT") not in ("JWT", "logout+jwt", "application/logout+jwt"):
-            raise TokenError(f"logout token typ {header.get('typ')!r} is not a logout token")
-        kid = header.get("kid")
-        key = await self._metadata.signing_key(kid if isinstance(kid, str) else None, alg)
-        if key is None:
-            raise TokenError(f"logout token kid {kid!r} is not in the IdP's JWKS")
-        try:
-            claims = dict(jwt.decode(token, key, algorithms=[alg]).claims)
-        except (JoseError, ValueError, TypeError):
-            raise TokenError("logout token signature is invalid") from None
+        claims = await self._jws.claims(token, check_header=_logout_typ)
         self._check(claims)
         return claims
 
     def _check(self, claims: dict[str, Any]) -> None:
         now, leeway = int(self._clock()), int(self._settings.oidc_leeway)
-        registry = JWTClaimsRegistry(
-            now=now, leeway=leeway,
-            iss={"essential": True, "value": self._settings.oidc_issuer_url},
-            aud={"essential": True, "values": self._audiences},
-            iat={"essential": True}, jti={"essential": True},
-        )  # fmt: skip
         try:
-            registry.validate(claims)  # also exp and nbf, when present
+            check_registered_claims(  # also exp and nbf, when present
+                claims, now=now, leeway=leeway, issuer=self._settings.oidc_issuer_url,
+                audiences=self._audiences, required=("iat", "jti"),
+            )  # fmt: skip
         except JoseError as exc:
             raise TokenError(f"logout token claims: {exc.description or exc.error}") from None
         iat = claims["iat"]

@@ -15,21 +15,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import httpx
-from joserfc import jwt
-from joserfc.errors import ExpiredTokenError, JoseError, SecurityWarning
-from joserfc.jwt import JWTClaimsRegistry
+from joserfc.errors import ExpiredTokenError, JoseError
 
 from .clock import Clock
 from .config import Settings
 from .errors import TokenError
 from .models import Identity
 from .providers.claims import identity_from_claims
-from .providers.idtoken import allowed_algs, unverified_claims, unverified_header
+from .providers.jws import JWSVerifier, check_registered_claims, unverified_claims
 from .providers.metadata import MetadataCache
 
 log = logging.getLogger("authsvc.bearer")
@@ -57,41 +54,21 @@ class IssuerVerifier:
     def __init__(self, issuer: str, audiences: list[str], metadata: MetadataCache, leeway: float):
         self.issuer = issuer
         self._audiences = audiences
-        self._metadata = metadata
-        self._leeway = int(leeway)
+        self._jws = JWSVerifier(metadata, "bearer token", jwks="the issuer's JWKS")
+        self._leeway = leeway
 
     async def verify(self, token: str, now: int) -> dict[str, Any]:
         """The verified claims; TokenError on any failure."""
-        header = unverified_header(token)
-        alg = header.get("alg")
-        meta = await self._metadata.metadata()
-        # the alg is checked before any key is touched: this is what stops alg=none and
-        # HS256-with-the-public-key forgeries (RFC 8725 §3.1)
-        if not isinstance(alg, str) or alg not in allowed_algs(
-            meta.id_token_signing_alg_values_supported
-        ):
-            raise TokenError(f"bearer token alg {alg!r} is not allowed")
-        kid = header.get("kid")
-        if kid is not None and not isinstance(kid, str):
-            raise TokenError("bearer token kid is not a string")
-        key = await self._metadata.signing_key(kid, alg)
-        if key is None:
-            raise TokenError(f"bearer token kid {kid!r} is not in the issuer's JWKS")
+        claims = await self._jws.claims(token)
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", SecurityWarning)  # EdDSA, as in idtoken.py
-                claims = dict(jwt.decode(token, key, algorithms=[alg]).claims)
-        except (JoseError, ValueError, TypeError):
-            raise TokenError("bearer token signature is invalid") from None
-        registry = JWTClaimsRegistry(
-            now=now,
-            leeway=self._leeway,
-            iss={"essential": True, "value": self.issuer},
-            aud={"essential": True, "values": self._audiences},
-            exp={"essential": True},
-        )
-        try:
-            registry.validate(claims)  # also nbf and iat when present
+            check_registered_claims(
+                claims,
+                now=now,
+                leeway=self._leeway,
+                issuer=self.issuer,
+                audiences=self._audiences,
+                required=("exp",),
+            )
         except ExpiredTokenError:
             raise TokenError("bearer token expired") from None
         except JoseError as exc:

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import Settings
-from .idtoken import Claims, IDTokenVerifier, unverified_claims
+from .idtoken import Claims, IDTokenVerifier
+from .jws import unverified_claims
 from .metadata import MetadataCache, ProviderMetadata
 
 #: (unverified claims, discovery metadata) -> the issuer to require; raises TokenError to refuse

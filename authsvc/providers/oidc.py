@@ -16,7 +16,8 @@ from ..config import Settings
 from ..errors import ProviderUnavailable, TokenError
 from ..models import Identity, LoginState, Tokens
 from .claims import has_claim, identity_from_claims
-from .idtoken import Claims, IDTokenVerifier, unverified_claims
+from .idtoken import Claims, IDTokenVerifier
+from .jws import unverified_claims
 from .metadata import HTTP_TIMEOUT, MetadataCache
 
 log = logging.getLogger(__name__)

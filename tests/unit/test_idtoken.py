@@ -11,7 +11,8 @@ import pytest
 from authsvc.config import load_settings
 from authsvc.errors import TokenError
 from authsvc.providers.claims import claim, identity_from_claims
-from authsvc.providers.idtoken import IDTokenVerifier, allowed_algs
+from authsvc.providers.idtoken import IDTokenVerifier
+from authsvc.providers.jws import allowed_algs
 from authsvc.providers.metadata import KID_REFETCH_INTERVAL, MetadataCache
 from tests.support.fake_idp import FakeIdP, ManualClock
 
