@@ -1,20 +1,27 @@
 """Drive the ASGI app through a browser login: /oauth2/start -> IdP -> /oauth2/callback -> /oauth2/auth.
 
-The IdP's part is a callable from the login URL to the callback URL (a fake playing the user),
-so the same driver serves every provider. Requests come from 127.0.0.1, a trusted proxy.
+`AppDriver`: the IdP's part is a callable from the login URL to the callback URL (a fake playing
+the user), so the same driver serves every provider. `Browser`: the OIDC login against the respx
+FakeIdP, with the app's Services at hand (metrics, store). Requests come from 127.0.0.1, a
+trusted proxy.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
+from starlette.types import ASGIApp
 
 from authsvc.app import create_app
 from authsvc.clock import Clock
 from authsvc.config import Settings
 from authsvc.services import Services
+from tests.conftest import make_settings
+
+from .fake_idp import FakeIdP
 
 ORIGIN = "https://app.example.test"
 REDIRECT_URI = f"{ORIGIN}/oauth2/callback"
@@ -47,12 +54,70 @@ class AppDriver:
 
 
 @asynccontextmanager
+async def asgi_client(app: ASGIApp, peer: str = "127.0.0.1") -> AsyncIterator[httpx.AsyncClient]:
+    """An httpx client on `app` at ORIGIN, its requests coming from `peer`."""
+    transport = httpx.ASGITransport(app=app, client=(peer, 40000))
+    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+        yield client
+
+
+@asynccontextmanager
 async def app_driver(settings: Settings, http: httpx.AsyncClient, clock: Clock) -> AsyncIterator[AppDriver]:
     """An AppDriver on a fresh app built from `settings` (the provider from its factory)."""
-    app = create_app(settings, Services.build(settings, clock=clock, http=http))
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url=ORIGIN) as client:
+    async with asgi_client(create_app(settings, Services.build(settings, clock=clock, http=http))) as client:
         yield AppDriver(client)
+
+
+def fake_idp_settings(fake: FakeIdP, **overrides: Any) -> Settings:
+    """Settings for an OIDC login at `fake`, e-mails of example.com allowed; overrides win."""
+    options: dict[str, Any] = {
+        "client_id": fake.client_id,
+        "client_secret": fake.client_secret,
+        "oidc_issuer_url": fake.issuer,
+        "email_domains": ["example.com"],
+    }
+    options.update(overrides)
+    return make_settings(**options)
+
+
+class Browser:
+    """An httpx client on the ASGI app that follows our redirects by hand, signing in at `fake`."""
+
+    def __init__(self, client: httpx.AsyncClient, services: Services, fake: FakeIdP) -> None:
+        self.client = client
+        self.services = services
+        self.fake = fake
+
+    async def start(self, rd: str = "/") -> httpx.Response:
+        """GET /oauth2/start: its 302 to the IdP."""
+        response = await self.client.get("/oauth2/start", params={"rd": rd})
+        assert response.status_code == 302, response.text
+        return response
+
+    async def login(self, rd: str = "/", **user: Any) -> httpx.Response:
+        """Start, sign in at the IdP, come back: the callback's response."""
+        start = await self.start(rd)
+        return await self.client.get(self.fake.callback_url(start.headers["location"], **user))
+
+    async def auth(self, **headers: str) -> httpx.Response:
+        """What /oauth2/auth answers the proxy for this browser."""
+        return await self.client.get("/oauth2/auth", headers=headers)
+
+
+@asynccontextmanager
+async def browser_on(settings: Settings, fake: FakeIdP, **build: Any) -> AsyncIterator[Browser]:
+    """A Browser on a fresh app from `settings`; `build` goes to Services.build (clock, store)."""
+    services = Services.build(settings, **build)
+    try:
+        async with asgi_client(create_app(settings, services)) as client:
+            yield Browser(client, services, fake)
+    finally:
+        await services.aclose()
+
+
+def cookie_header(jar: Mapping[str, str]) -> dict[str, str]:
+    """A Cookie request header from a saved jar (httpx deprecates per-request cookies=)."""
+    return {"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
 
 
 def callback_url(login_url: str, code: str, state: str) -> str:

@@ -12,66 +12,25 @@ import httpx
 import pytest
 
 from authsvc.app import create_app
-from authsvc.config import Settings
 from authsvc.services import Services
-from tests.conftest import SECRET_A, SECRET_B, make_settings
+from tests.conftest import SECRET_A, SECRET_B
+from tests.support.app_driver import (
+    ORIGIN,
+    Browser,
+    asgi_client,
+    browser_on,
+    cookie_header,
+    fake_idp_settings,
+)
 from tests.support.fake_idp import FakeIdP, ManualClock
 
 pytestmark = pytest.mark.anyio
 
-APP = "https://app.example.test"
-
-
-def flow_settings(fake: FakeIdP, **overrides: Any) -> Settings:
-    options: dict[str, Any] = {
-        "client_id": fake.client_id,
-        "client_secret": fake.client_secret,
-        "oidc_issuer_url": fake.issuer,
-        "email_domains": ["example.com"],
-    }
-    options.update(overrides)
-    return make_settings(**options)
-
-
-class Browser:
-    """An httpx client on the ASGI app that follows our redirects by hand."""
-
-    def __init__(self, client: httpx.AsyncClient, fake: FakeIdP) -> None:
-        self.client = client
-        self.fake = fake
-
-    async def start(self, rd: str = "/") -> httpx.Response:
-        response = await self.client.get("/oauth2/start", params={"rd": rd})
-        assert response.status_code == 302, response.text
-        return response
-
-    async def login(self, rd: str = "/", **user: Any) -> httpx.Response:
-        """Start, sign in at the IdP, come back: the callback's response."""
-        start = await self.start(rd)
-        return await self.client.get(self.fake.callback_url(start.headers["location"], **user))
-
-    async def auth(self, **headers: str) -> httpx.Response:
-        return await self.client.get("/oauth2/auth", headers=headers)
-
-
-async def _browser(settings: Settings, fake: FakeIdP, clock: Any = time.time) -> AsyncIterator[Browser]:
-    services = Services.build(settings, clock=clock)
-    app = create_app(settings, services)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
-        yield Browser(client, fake)
-    await services.aclose()
-
 
 @pytest.fixture
 async def browser(fake_idp: FakeIdP) -> AsyncIterator[Browser]:
-    async for b in _browser(flow_settings(fake_idp), fake_idp):
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as b:
         yield b
-
-
-def cookie_header(jar: dict[str, str]) -> dict[str, str]:
-    """A Cookie request header from a saved jar (httpx deprecates per-request cookies=)."""
-    return {"cookie": "; ".join(f"{k}={v}" for k, v in jar.items())}
 
 
 def session_cookie_set(response: httpx.Response) -> bool:
@@ -89,7 +48,7 @@ async def test_whole_login_then_sign_out(browser: Browser, fake_idp: FakeIdP) ->
     authorize = urlsplit(start.headers["location"])
     query = parse_qs(authorize.query)
     assert f"{authorize.scheme}://{authorize.netloc}{authorize.path}" == fake_idp.url("authorize")
-    assert query["redirect_uri"] == [f"{APP}/oauth2/callback"]
+    assert query["redirect_uri"] == [f"{ORIGIN}/oauth2/callback"]
     assert query["code_challenge_method"] == ["S256"]
     assert start.headers["cache-control"].startswith("no-cache")
 
@@ -172,7 +131,7 @@ async def test_callback_state_problems_fail_closed(
 
 async def test_login_that_took_too_long_is_refused(fake_idp: FakeIdP) -> None:
     clock = ManualClock(time.time())
-    async for browser in _browser(flow_settings(fake_idp), fake_idp, clock):
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp, clock=clock) as browser:
         start = await browser.start("/x")
         clock.advance(16 * 60)  # cookie_csrf_expire is 15m
         response = await browser.client.get(fake_idp.callback_url(start.headers["location"]))
@@ -218,10 +177,10 @@ async def test_email_outside_email_domains_gets_403(
 
 async def test_signed_in_but_denied_is_403_not_401(fake_idp: FakeIdP) -> None:
     """A session made under looser rules, judged by stricter ones: 403 (a 401 would loop)."""
-    async for loose in _browser(flow_settings(fake_idp, email_domains=["*"]), fake_idp):
+    async with browser_on(fake_idp_settings(fake_idp, email_domains=["*"]), fake_idp) as loose:
         await loose.login("/", email="eve@other.example")
         jar = dict(loose.client.cookies)
-    async for strict in _browser(flow_settings(fake_idp), fake_idp):
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as strict:
         response = await strict.client.get("/oauth2/auth", headers=cookie_header(jar))
         assert response.status_code == 403
         assert "x-auth-request-email" not in response.headers
@@ -261,14 +220,14 @@ async def test_tampered_session_cookie_is_no_session(
 
 
 async def test_cookie_secret_rotation(fake_idp: FakeIdP) -> None:
-    async for old in _browser(flow_settings(fake_idp, cookie_secret=[SECRET_A]), fake_idp):
+    async with browser_on(fake_idp_settings(fake_idp, cookie_secret=[SECRET_A]), fake_idp) as old:
         await old.login("/")
         jar = dict(old.client.cookies)
-    rotated = flow_settings(fake_idp, cookie_secret=[SECRET_B, SECRET_A])
-    async for new in _browser(rotated, fake_idp):
+    rotated = fake_idp_settings(fake_idp, cookie_secret=[SECRET_B, SECRET_A])
+    async with browser_on(rotated, fake_idp) as new:
         assert (await new.client.get("/oauth2/auth", headers=cookie_header(jar))).status_code == 202
-    retired = flow_settings(fake_idp, cookie_secret=[SECRET_B])
-    async for new in _browser(retired, fake_idp):
+    retired = fake_idp_settings(fake_idp, cookie_secret=[SECRET_B])
+    async with browser_on(retired, fake_idp) as new:
         assert (await new.client.get("/oauth2/auth", headers=cookie_header(jar))).status_code == 401
 
 
@@ -283,29 +242,27 @@ async def test_hostile_rd_falls_back_to_root(browser: Browser, fake_idp: FakeIdP
 
 
 async def test_same_host_absolute_rd_is_kept(browser: Browser) -> None:
-    response = await browser.login(f"{APP}/deep/link?q=1")
-    assert response.headers["location"] == f"{APP}/deep/link?q=1"
+    response = await browser.login(f"{ORIGIN}/deep/link?q=1")
+    assert response.headers["location"] == f"{ORIGIN}/deep/link?q=1"
 
 
 async def test_forwarded_headers_from_untrusted_peer_are_ignored(fake_idp: FakeIdP) -> None:
-    settings = flow_settings(fake_idp, proxy_kind="traefik")
-    app = create_app(settings, Services.build(settings))
-    transport = httpx.ASGITransport(app=app, client=("203.0.113.9", 5555))
-    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
+    settings = fake_idp_settings(fake_idp, proxy_kind="traefik")
+    async with asgi_client(create_app(settings, Services.build(settings)), peer="203.0.113.9") as client:
         response = await client.get(
             "/oauth2/start",
             params={"rd": "https://evil.example/"},
             headers={"x-forwarded-host": "evil.example", "x-forwarded-proto": "http"},
         )
     query = parse_qs(urlsplit(response.headers["location"]).query)
-    assert query["redirect_uri"] == [f"{APP}/oauth2/callback"]
+    assert query["redirect_uri"] == [f"{ORIGIN}/oauth2/callback"]
 
 
 async def test_browser_navigation_gets_absolute_redirect_only_where_relayed(fake_idp: FakeIdP) -> None:
     nav = {"accept": "text/html,application/xhtml+xml", "x-forwarded-proto": "https",
            "x-forwarded-host": "shop.example.com", "x-forwarded-uri": "/cart?id=1&x=%25",
            "x-forwarded-method": "GET"}
-    async for b in _browser(flow_settings(fake_idp, proxy_kind="caddy"), fake_idp):
+    async with browser_on(fake_idp_settings(fake_idp, proxy_kind="caddy"), fake_idp) as b:
         response = await b.auth(**nav)
         assert response.status_code == 302
         location = httpx.URL(response.headers["location"])
@@ -316,12 +273,12 @@ async def test_browser_navigation_gets_absolute_redirect_only_where_relayed(fake
         assert xhr.status_code == 401
         api = await b.auth(**{**nav, "accept": "application/json"})
         assert api.status_code == 401
-    async for b in _browser(flow_settings(fake_idp, proxy_kind="nginx"), fake_idp):
+    async with browser_on(fake_idp_settings(fake_idp, proxy_kind="nginx"), fake_idp) as b:
         assert (await b.auth(**nav)).status_code == 401  # nginx turns a 3xx into a 500
 
 
 async def test_success_status_for_envoy(fake_idp: FakeIdP) -> None:
-    async for b in _browser(flow_settings(fake_idp, auth_success_status=200), fake_idp):
+    async with browser_on(fake_idp_settings(fake_idp, auth_success_status=200), fake_idp) as b:
         await b.login("/")
         assert (await b.auth()).status_code == 200
 
@@ -347,8 +304,8 @@ async def test_session_keeps_only_the_tokens_a_feature_uses(
     fake_idp: FakeIdP, overrides: dict[str, Any], kept: set[str]
 ) -> None:
     """Smaller cookies (the ID token repeats every claim) and nothing unused to leak."""
-    settings = flow_settings(fake_idp, **overrides)
-    async for b in _browser(settings, fake_idp):
+    settings = fake_idp_settings(fake_idp, **overrides)
+    async with browser_on(settings, fake_idp) as b:
         await b.login("/", groups=[f"group-{i:03}" for i in range(100)])
         services = Services.build(settings)
         session = await services.store.load(b.client.cookies["_authsvc"])

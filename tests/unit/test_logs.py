@@ -20,9 +20,9 @@ from authsvc.app import create_app
 from authsvc.cli import log_start
 from authsvc.services import Services
 from tests.conftest import make_settings
+from tests.support.app_driver import asgi_client
 from tests.support.fake_idp import FakeIdP, ManualClock
 
-APP = "https://app.example.test"
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
 
@@ -131,7 +131,6 @@ async def test_logs_of_logins_and_bad_requests_hold_no_secret(
     services = Services.build(settings, clock=clock)
     log_start(settings)
     app = create_app(settings, services)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
 
     async def login(client: httpx.AsyncClient, **user: Any) -> httpx.Response:
         start = await client.get("/oauth2/start", params={"rd": "/x"})
@@ -141,7 +140,7 @@ async def test_logs_of_logins_and_bad_requests_hold_no_secret(
         recorder.cookies(callback)
         return callback
 
-    async with httpx.AsyncClient(transport=transport, base_url=APP) as client:
+    async with asgi_client(app) as client:
         assert (await client.get("/oauth2/auth")).status_code == 401
         assert (await login(client, email="ada@example.com")).status_code == 302
         session_cookie = client.cookies["_authsvc"]

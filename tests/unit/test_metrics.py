@@ -10,107 +10,72 @@ import prometheus_client
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from authsvc.app import create_app
 from authsvc.errors import StoreUnavailable
-from authsvc.metrics import Metrics, idp_endpoint, outcome_of
+from authsvc.metrics import idp_endpoint, outcome_of
 from authsvc.models import Session
-from authsvc.services import Services
-from tests.conftest import make_settings
+from tests.support.app_driver import Browser, browser_on, fake_idp_settings
 from tests.support.fake_idp import FakeIdP
 
 pytestmark = pytest.mark.anyio
 
-APP = "https://app.example.test"
+
+def value(browser: Browser, name: str, **labels: str) -> float:
+    """A sample of this app's own registry (0 when never observed)."""
+    return browser.services.metrics.registry.get_sample_value(name, labels) or 0.0
 
 
-def settings_for(fake: FakeIdP, **overrides: Any) -> Any:
-    options: dict[str, Any] = {
-        "client_id": fake.client_id,
-        "client_secret": fake.client_secret,
-        "oidc_issuer_url": fake.issuer,
-        "email_domains": ["example.com"],
-    }
-    options.update(overrides)
-    return make_settings(**options)
-
-
-class Client:
-    def __init__(self, client: httpx.AsyncClient, services: Services, fake: FakeIdP) -> None:
-        self.http = client
-        self.services = services
-        self.fake = fake
-
-    @property
-    def metrics(self) -> Metrics:
-        return self.services.metrics
-
-    def value(self, name: str, **labels: str) -> float:
-        return self.metrics.registry.get_sample_value(name, labels) or 0.0
-
-    def requests(self, endpoint: str, outcome: str) -> float:
-        return self.value("authsvc_requests_total", endpoint=endpoint, outcome=outcome)
-
-    async def login(self, **user: Any) -> httpx.Response:
-        start = await self.http.get("/oauth2/start", params={"rd": "/"})
-        return await self.http.get(self.fake.callback_url(start.headers["location"], **user))
-
-
-async def _client(settings: Any, fake: FakeIdP, **build: Any) -> AsyncIterator[Client]:
-    services = Services.build(settings, **build)
-    app = create_app(settings, services)
-    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
-    async with httpx.AsyncClient(transport=transport, base_url=APP) as http:
-        yield Client(http, services, fake)
-    await services.aclose()
+def requests(browser: Browser, endpoint: str, outcome: str) -> float:
+    """How many requests to `endpoint` ended as `outcome`."""
+    return value(browser, "authsvc_requests_total", endpoint=endpoint, outcome=outcome)
 
 
 @pytest.fixture
-async def client(fake_idp: FakeIdP) -> AsyncIterator[Client]:
-    settings = settings_for(fake_idp, skip_auth_routes=["^/public/"], proxy_kind="nginx")
-    async for c in _client(settings, fake_idp):
-        yield c
+async def browser(fake_idp: FakeIdP) -> AsyncIterator[Browser]:
+    settings = fake_idp_settings(fake_idp, skip_auth_routes=["^/public/"], proxy_kind="nginx")
+    async with browser_on(settings, fake_idp) as b:
+        yield b
 
 
-async def test_each_auth_outcome_is_counted_once(client: Client) -> None:
-    assert (await client.http.get("/oauth2/auth")).status_code == 401
-    skipped = await client.http.get("/oauth2/auth", headers={"X-Original-URI": "/public/x"})
+async def test_each_auth_outcome_is_counted_once(browser: Browser) -> None:
+    assert (await browser.client.get("/oauth2/auth")).status_code == 401
+    skipped = await browser.client.get("/oauth2/auth", headers={"X-Original-URI": "/public/x"})
     assert skipped.status_code == 202
-    assert (await client.login(email="ada@example.com")).status_code == 302
+    assert (await browser.login(email="ada@example.com")).status_code == 302
     for _ in range(3):
-        assert (await client.http.get("/oauth2/auth")).status_code == 202
-    assert (await client.http.get("/oauth2/auth?allowed_groups=admins")).status_code == 403
+        assert (await browser.client.get("/oauth2/auth")).status_code == 202
+    assert (await browser.client.get("/oauth2/auth?allowed_groups=admins")).status_code == 403
 
-    assert client.requests("auth", "unauthenticated") == 1
-    assert client.requests("auth", "skipped") == 1
-    assert client.requests("auth", "allowed") == 3
-    assert client.requests("auth", "forbidden") == 1
-    assert client.requests("auth", "error") == 0
-    assert client.value("authsvc_auth_request_seconds_count") == 6
+    assert requests(browser, "auth", "unauthenticated") == 1
+    assert requests(browser, "auth", "skipped") == 1
+    assert requests(browser, "auth", "allowed") == 3
+    assert requests(browser, "auth", "forbidden") == 1
+    assert requests(browser, "auth", "error") == 0
+    assert value(browser, "authsvc_auth_request_seconds_count") == 6
     # sub-millisecond work: the histogram's first bucket is half a millisecond
-    assert client.value("authsvc_auth_request_seconds_bucket", le="0.0005") >= 0
-    assert client.requests("start", "allowed") == 1
-    assert client.requests("callback", "allowed") == 1
-    assert client.value("authsvc_logins_total", result="success") == 1
+    assert value(browser, "authsvc_auth_request_seconds_bucket", le="0.0005") >= 0
+    assert requests(browser, "start", "allowed") == 1
+    assert requests(browser, "callback", "allowed") == 1
+    assert value(browser, "authsvc_logins_total", result="success") == 1
 
 
-async def test_login_results(client: Client, fake_idp: FakeIdP) -> None:
-    assert (await client.login(email="eve@elsewhere.org")).status_code == 403  # rules deny
-    bad = await client.http.get("/oauth2/callback", params={"state": "A" * 43, "code": "x"})
+async def test_login_results(browser: Browser, fake_idp: FakeIdP) -> None:
+    assert (await browser.login(email="eve@elsewhere.org")).status_code == 403  # rules deny
+    bad = await browser.client.get("/oauth2/callback", params={"state": "A" * 43, "code": "x"})
     assert bad.status_code == 403  # no login in progress for that state
-    assert client.value("authsvc_logins_total", result="denied") == 1
-    assert client.value("authsvc_logins_total", result="failed") == 1
-    assert client.value("authsvc_logins_total", result="success") == 0
-    assert client.requests("callback", "forbidden") == 2
+    assert value(browser, "authsvc_logins_total", result="denied") == 1
+    assert value(browser, "authsvc_logins_total", result="failed") == 1
+    assert value(browser, "authsvc_logins_total", result="success") == 0
+    assert requests(browser, "callback", "forbidden") == 2
 
 
-async def test_idp_calls_are_timed_by_endpoint(client: Client, fake_idp: FakeIdP) -> None:
-    await client.login(email="ada@example.com")
-    assert client.value("authsvc_idp_request_seconds_count", endpoint="discovery") == fake_idp.calls[
+async def test_idp_calls_are_timed_by_endpoint(browser: Browser, fake_idp: FakeIdP) -> None:
+    await browser.login(email="ada@example.com")
+    assert value(browser, "authsvc_idp_request_seconds_count", endpoint="discovery") == fake_idp.calls[
         "discovery"
     ] >= 1
-    assert client.value("authsvc_idp_request_seconds_count", endpoint="token") == 1
-    assert client.value("authsvc_idp_request_seconds_count", endpoint="jwks") == fake_idp.calls["jwks"]
-    assert client.value("authsvc_idp_request_seconds_sum", endpoint="token") > 0
+    assert value(browser, "authsvc_idp_request_seconds_count", endpoint="token") == 1
+    assert value(browser, "authsvc_idp_request_seconds_count", endpoint="jwks") == fake_idp.calls["jwks"]
+    assert value(browser, "authsvc_idp_request_seconds_sum", endpoint="token") > 0
 
 
 def test_idp_endpoint_labels_stay_few() -> None:
@@ -155,20 +120,20 @@ class DownStore:
 
 
 async def test_store_outage_counts_as_error_and_store_error(fake_idp: FakeIdP) -> None:
-    async for client in _client(settings_for(fake_idp), fake_idp, store=DownStore()):
-        answer = await client.http.get("/oauth2/auth", headers={"cookie": "_authsvc=abc"})
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp, store=DownStore()) as browser:
+        answer = await browser.client.get("/oauth2/auth", headers={"cookie": "_authsvc=abc"})
         assert answer.status_code == 503
-        assert (await client.login(email="ada@example.com")).status_code == 503
-        assert client.requests("auth", "error") == 1
-        assert client.value("authsvc_session_store_errors_total") == 2
-        assert client.value("authsvc_logins_total", result="failed") == 1
+        assert (await browser.login(email="ada@example.com")).status_code == 503
+        assert requests(browser, "auth", "error") == 1
+        assert value(browser, "authsvc_session_store_errors_total") == 2
+        assert value(browser, "authsvc_logins_total", result="failed") == 1
 
 
-async def test_metrics_endpoint_speaks_prometheus_text(client: Client) -> None:
-    await client.http.get("/oauth2/auth")
-    client.metrics.record_refresh(success=True)
-    client.metrics.record_refresh(success=False)
-    answer = await client.http.get("/metrics")
+async def test_metrics_endpoint_speaks_prometheus_text(browser: Browser) -> None:
+    await browser.client.get("/oauth2/auth")
+    browser.services.metrics.record_refresh(success=True)
+    browser.services.metrics.record_refresh(success=False)
+    answer = await browser.client.get("/metrics")
     assert answer.status_code == 200
     assert answer.headers["content-type"].startswith("text/plain; version=")
     families = {f.name: f for f in text_string_to_metric_families(answer.text)}
@@ -188,29 +153,31 @@ async def test_metrics_endpoint_speaks_prometheus_text(client: Client) -> None:
 
 
 async def test_metrics_address_moves_metrics_off_the_main_port(fake_idp: FakeIdP) -> None:
-    async for client in _client(settings_for(fake_idp, metrics_address="127.0.0.1:9191"), fake_idp):
-        assert (await client.http.get("/metrics")).status_code == 404
+    async with browser_on(fake_idp_settings(fake_idp, metrics_address="127.0.0.1:9191"), fake_idp) as browser:
+        assert (await browser.client.get("/metrics")).status_code == 404
 
 
 async def test_each_app_has_its_own_registry(fake_idp: FakeIdP) -> None:
-    async for first in _client(settings_for(fake_idp), fake_idp):
-        async for second in _client(settings_for(fake_idp), fake_idp):
-            await first.http.get("/oauth2/auth")
-            assert first.requests("auth", "unauthenticated") == 1
-            assert second.requests("auth", "unauthenticated") == 0
+    async with (
+        browser_on(fake_idp_settings(fake_idp), fake_idp) as first,
+        browser_on(fake_idp_settings(fake_idp), fake_idp) as second,
+    ):
+        await first.client.get("/oauth2/auth")
+        assert requests(first, "auth", "unauthenticated") == 1
+        assert requests(second, "auth", "unauthenticated") == 0
     assert prometheus_client.REGISTRY.get_sample_value(
         "authsvc_requests_total", {"endpoint": "auth", "outcome": "unauthenticated"}
     ) is None
 
 
-async def test_no_label_lookup_per_request(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_no_label_lookup_per_request(browser: Browser, monkeypatch: pytest.MonkeyPatch) -> None:
     """Children are bound at start-up: serving /oauth2/auth never calls `.labels()`."""
-    await client.login(email="ada@example.com")
+    await browser.login(email="ada@example.com")
 
     def forbidden(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError("labels() called while serving a request")
 
     monkeypatch.setattr(prometheus_client.metrics.MetricWrapperBase, "labels", forbidden)
-    assert (await client.http.get("/oauth2/auth")).status_code == 202
-    client.http.cookies.clear()
-    assert (await client.http.get("/oauth2/auth")).status_code == 401
+    assert (await browser.client.get("/oauth2/auth")).status_code == 202
+    browser.client.cookies.clear()
+    assert (await browser.client.get("/oauth2/auth")).status_code == 401
