@@ -65,13 +65,17 @@ class AuthEndpoint:
         raw = scope.get("raw_path") or scope["path"].encode()
         qs = scope.get("query_string", b"")
         path = raw.decode("latin-1") + ("?" + qs.decode("latin-1") if qs else "")
+        # a plain dict holding the first value of each name (what Headers.get returns): Starlette's
+        # Headers scans the whole list on every lookup, and forwarded.py makes up to ten (bench/)
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(scope["headers"])}
+        client = scope.get("client")
         return self.s.forwarded.original_request(
-            request.headers,
-            request.method,
+            headers,
+            scope["method"],
             path,
-            request.headers.get("host", ""),
+            headers.get("host", ""),
             scope.get("scheme", "http"),
-            self.s.peer(request),
+            client[0] if client else None,  # Services.peer without building request.client
         )
 
     async def handle(self, request: Request) -> Response:
