@@ -17,9 +17,9 @@ from tests.support import contract
 from tests.support.components import EXAMPLES, start_caddy
 from tests.support.echo import EchoUpstream
 from tests.support.login import BROWSER_ACCEPT
-from tests.support.processes import HOST, free_port
-from tests.support.proxy_contract import ProxyContract, Stack, WebsocketContract
-from tests.support.tap import start_tap
+from tests.support.processes import HOST, Process, free_port
+from tests.support.proxy_contract import ProxyContract, Stack, WebsocketContract, tapped
+from tests.support.tap import Tap
 
 pytestmark = pytest.mark.integration
 
@@ -32,22 +32,13 @@ def stack(
     start_authsvc_for: AuthsvcFactory,
     echo: EchoUpstream,
 ) -> Iterator[Stack]:
-    authsvc = start_authsvc_for(proxy_kind="caddy")
-    tap = start_tap(authsvc.port)
-    port = free_port()
-    env = {
-        "LISTEN": f"{HOST}:{port}",
-        "AUTHSVC": f"{HOST}:{tap.port}",
-        "UPSTREAM": f"{HOST}:{echo.port}",
-    }
-    try:
-        caddy = start_caddy(tmp_path_factory.mktemp("caddy"), EXAMPLE, port, env)
-        try:
-            yield Stack(caddy.url, tap)
-        finally:
-            caddy.stop()
-    finally:
-        tap.stop()
+    def caddy(tap: Tap) -> Process:
+        port = free_port()
+        env = {"LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{tap.port}", "UPSTREAM": f"{HOST}:{echo.port}"}
+        return start_caddy(tmp_path_factory.mktemp("caddy"), EXAMPLE, port, env)
+
+    with tapped(start_authsvc_for(proxy_kind="caddy").port, caddy) as stack:
+        yield stack
 
 
 class TestCaddy(ProxyContract, WebsocketContract):

@@ -14,8 +14,7 @@ from tests.support.components import EXAMPLES, render, start_envoy
 from tests.support.echo import EchoUpstream
 from tests.support.login import BROWSER_ACCEPT, browse
 from tests.support.processes import HOST, Process, free_port
-from tests.support.proxy_contract import ProxyContract, Stack, WebsocketContract
-from tests.support.tap import start_tap
+from tests.support.proxy_contract import ProxyContract, Stack, WebsocketContract, tapped
 
 pytestmark = pytest.mark.integration
 
@@ -55,15 +54,8 @@ def stack(
     echo: EchoUpstream,
 ) -> Iterator[EnvoyStack]:
     authsvc = start_authsvc_for(proxy_kind="envoy", auth_success_status=200)
-    tap = start_tap(authsvc.port)
-    try:
-        envoy = _envoy(tmp_path_factory, tap.port, echo)
-        try:
-            yield EnvoyStack(envoy.url, tap, authsvc.port)
-        finally:
-            envoy.stop()
-    finally:
-        tap.stop()
+    with tapped(authsvc.port, lambda tap: _envoy(tmp_path_factory, tap.port, echo)) as stack:
+        yield EnvoyStack(stack.base, stack.tap, authsvc.port)
 
 
 class TestEnvoy(ProxyContract, WebsocketContract):

@@ -12,9 +12,9 @@ from tests.support import contract
 from tests.support.components import EXAMPLES, render_file, start_nginx
 from tests.support.echo import EchoUpstream
 from tests.support.login import BROWSER_ACCEPT
-from tests.support.processes import HOST, free_port
-from tests.support.proxy_contract import ProxyContract, Stack, WebsocketContract
-from tests.support.tap import start_tap
+from tests.support.processes import HOST, Process, free_port
+from tests.support.proxy_contract import ProxyContract, Stack, WebsocketContract, tapped
+from tests.support.tap import Tap
 
 pytestmark = pytest.mark.integration
 
@@ -27,21 +27,16 @@ def stack(
     start_authsvc_for: AuthsvcFactory,
     echo: EchoUpstream,
 ) -> Iterator[Stack]:
-    authsvc = start_authsvc_for(proxy_kind="nginx")
-    tap = start_tap(authsvc.port)
-    port = free_port()
-    conf = render_file(
-        EXAMPLE,
-        {"LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{tap.port}", "UPSTREAM": f"{HOST}:{echo.port}"},
-    )
-    try:
-        nginx = start_nginx(tmp_path_factory.mktemp("nginx"), conf, port)
-        try:
-            yield Stack(nginx.url, tap)
-        finally:
-            nginx.stop()
-    finally:
-        tap.stop()
+    def nginx(tap: Tap) -> Process:
+        port = free_port()
+        conf = render_file(
+            EXAMPLE,
+            {"LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{tap.port}", "UPSTREAM": f"{HOST}:{echo.port}"},
+        )
+        return start_nginx(tmp_path_factory.mktemp("nginx"), conf, port)
+
+    with tapped(start_authsvc_for(proxy_kind="nginx").port, nginx) as stack:
+        yield stack
 
 
 class TestNginx(ProxyContract, WebsocketContract):

@@ -12,7 +12,6 @@ import os
 import re
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -27,32 +26,24 @@ from tests.support.components import EXAMPLES
 from tests.support.echo import EchoUpstream
 from tests.support.login import BROWSER_ACCEPT
 from tests.support.processes import HOST
-from tests.support.proxy_contract import ProxyContract, Stack
-from tests.support.tap import start_tap
-from tests.support.traefik_double import Config, start_traefik_double
+from tests.support.proxy_contract import ProxyContract, Stack, tapped
+from tests.support.tap import Tap
+from tests.support.traefik_double import Config, RunningDouble, start_traefik_double
 
 pytestmark = pytest.mark.integration
 
 DYNAMIC = EXAMPLES / "traefik" / "dynamic.yml"
 
 
-@dataclass
-class TraefikStack(Stack):
-    authsvc_url: str
-
-
 @pytest.fixture(scope="module")
-def stack(start_authsvc_for: AuthsvcFactory, echo: EchoUpstream) -> Iterator[TraefikStack]:
-    authsvc = start_authsvc_for(proxy_kind="traefik")
-    tap = start_tap(authsvc.port)
-    auth_url = f"http://{HOST}:{tap.port}"
-    env = {"APP_HOST": HOST, "AUTHSVC_URL": auth_url, "APP_URL": echo.url}
-    double = start_traefik_double(DYNAMIC, env)
-    try:
-        yield TraefikStack(double.url, tap, auth_url)
-    finally:
-        double.stop()
-        tap.stop()
+def stack(start_authsvc_for: AuthsvcFactory, echo: EchoUpstream) -> Iterator[Stack]:
+    """The double's authsvc address is the tap's (stack.tap.url)."""
+
+    def double(tap: Tap) -> RunningDouble:
+        return start_traefik_double(DYNAMIC, {"APP_HOST": HOST, "AUTHSVC_URL": tap.url, "APP_URL": echo.url})
+
+    with tapped(start_authsvc_for(proxy_kind="traefik").port, double) as stack:
+        yield stack
 
 
 def test_the_example_is_what_the_double_runs() -> None:
@@ -88,14 +79,14 @@ class TestTraefik(ProxyContract):
     """The shared scenarios through the double (it does not pass websocket upgrades)."""
 
 
-def test_location_is_absolute_on_the_public_host_not_the_auth_address(stack: TraefikStack) -> None:
+def test_location_is_absolute_on_the_public_host_not_the_auth_address(stack: Stack) -> None:
     """Traefik sends Host = authsvc's address; authsvc builds Location from X-Forwarded-*."""
     r = httpx.get(stack.base + contract.TRICKY_PATH, headers={"Accept": BROWSER_ACCEPT})
     contract.assert_sign_in_redirect(stack.base, r)
-    assert not r.headers["location"].startswith(stack.authsvc_url)
+    assert not r.headers["location"].startswith(stack.tap.url)
 
 
-def test_the_check_goes_to_the_auth_address_with_x_forwarded_headers(stack: TraefikStack) -> None:
+def test_the_check_goes_to_the_auth_address_with_x_forwarded_headers(stack: Stack) -> None:
     with contract.signed_in(stack.base, "alice@example.com") as client:
         stack.tap.clear()
         r = client.post(
@@ -104,7 +95,7 @@ def test_the_check_goes_to_the_auth_address_with_x_forwarded_headers(stack: Trae
         assert contract.echoed(r).method == "POST"
     (check,) = stack.tap.auth_requests()
     assert (check.method, check.path, check.body) == ("GET", "/oauth2/auth", b"")
-    assert check.get("Host") == stack.authsvc_url.removeprefix("http://")  # not the public host
+    assert check.get("Host") == stack.tap.url.removeprefix("http://")  # not the public host
     assert check.get("X-Forwarded-Host") == stack.base.removeprefix("http://")
     assert check.get("X-Forwarded-Uri") == "/app/form?a=1"  # the client's copy was dropped
     assert check.get("X-Forwarded-Method") == "POST"

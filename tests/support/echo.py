@@ -12,12 +12,11 @@ import base64
 import hashlib
 import json
 import struct
-import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from .processes import HOST
+from .processes import HOST, Served, serve_forever
 
 _WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455 section 1.3
 
@@ -95,34 +94,14 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
 
-@dataclass
-class EchoUpstream:
+class EchoUpstream(Served):
     """A running echo server; `url` is its base URL."""
-
-    server: ThreadingHTTPServer
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
 
 
 def start_echo() -> EchoUpstream:
     """Start the echo server on a free loopback port in a daemon thread."""
     server = ThreadingHTTPServer((HOST, 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, name="echo-upstream", daemon=True)
-    thread.start()
-    return EchoUpstream(server, thread)
+    return EchoUpstream(server, serve_forever(server, "echo-upstream"))
 
 
 @dataclass(frozen=True)

@@ -13,9 +13,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from http.server import ThreadingHTTPServer
 from pathlib import Path
 
 import httpx
@@ -24,6 +26,35 @@ HOST = "127.0.0.1"
 
 #: processes started and not yet stopped (a failing test's report shows their logs)
 RUNNING: list[Process] = []
+
+
+@dataclass
+class Served:
+    """An in-process http.server on a loopback port, answering from a daemon thread."""
+
+    server: ThreadingHTTPServer
+    thread: threading.Thread
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+
+def serve_forever(server: ThreadingHTTPServer, name: str) -> threading.Thread:
+    """Start `server` in a daemon thread called `name` (its handler threads daemons too)."""
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread.start()
+    return thread
 
 
 def free_port() -> int:

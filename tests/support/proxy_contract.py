@@ -8,6 +8,8 @@ sends, its sign-in redirect quirks and the contract differences it documents.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -16,7 +18,7 @@ from playwright.sync_api import Browser
 from . import contract
 from .browser import fetch_status, fresh_page, idp_login
 from .echo import Echoed
-from .tap import Tap
+from .tap import Tap, start_tap
 
 
 class ProxyStack(Protocol):
@@ -32,6 +34,30 @@ class Stack:
 
     base: str
     tap: Tap
+
+
+class Running(Protocol):
+    """A started proxy (a Process, or an in-process double)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def stop(self) -> None: ...
+
+
+@contextmanager
+def tapped(authsvc_port: int, start_proxy: Callable[[Tap], Running]) -> Iterator[Stack]:
+    """A tap in front of authsvc at `authsvc_port`, the proxy `start_proxy(tap)` in front of
+    both; the proxy and the tap stopped afterwards."""
+    tap = start_tap(authsvc_port)
+    try:
+        proxy = start_proxy(tap)
+        try:
+            yield Stack(proxy.url, tap)
+        finally:
+            proxy.stop()
+    finally:
+        tap.stop()
 
 
 class ProxyContract:

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from .processes import HOST
+from .processes import HOST, Served, serve_forever
 
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade"}
 
@@ -78,20 +78,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
     state: _State
 
 
 @dataclass
-class Tap:
+class Tap(Served):
     """A running tap; `records` are the requests seen so far."""
 
     server: _Server
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
 
     def auth_requests(self, prefix: str = "/oauth2/auth") -> list[Recorded]:
         """The check requests recorded so far (paths under `prefix`)."""
@@ -103,10 +97,8 @@ class Tap:
             self.server.state.records.clear()
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
         self.server.state.client.close()
-        self.thread.join(5)
 
 
 def start_tap(target_port: int) -> Tap:
@@ -115,6 +107,4 @@ def start_tap(target_port: int) -> Tap:
     jar = CookieJar(DefaultCookiePolicy(allowed_domains=[]))  # a proxy keeps no cookies
     client = httpx.Client(timeout=30.0, follow_redirects=False, cookies=jar)
     server.state = _State(f"http://{HOST}:{target_port}", client)
-    thread = threading.Thread(target=server.serve_forever, name="authsvc-tap", daemon=True)
-    thread.start()
-    return Tap(server, thread)
+    return Tap(server, serve_forever(server, "authsvc-tap"))

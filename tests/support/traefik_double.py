@@ -21,7 +21,6 @@ The file's `{{ env "NAME" | default "x" }}` template expressions are filled from
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -33,7 +32,7 @@ from urllib.parse import urljoin
 import httpx
 import yaml
 
-from .processes import HOST
+from .processes import HOST, Served, serve_forever
 
 HOP_BY_HOP = {
     "connection", "keep-alive", "te", "trailers", "transfer-encoding", "upgrade",
@@ -272,34 +271,22 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class _Server(ThreadingHTTPServer):
-    daemon_threads = True
     double: TraefikDouble
 
 
 @dataclass
-class RunningDouble:
+class RunningDouble(Served):
+    """The double serving one dynamic config."""
+
     server: _Server
-    thread: threading.Thread
-
-    @property
-    def port(self) -> int:
-        return int(self.server.server_address[1])
-
-    @property
-    def url(self) -> str:
-        return f"http://{HOST}:{self.port}"
 
     def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+        super().stop()
         self.server.double.http.close()
-        self.thread.join(5)
 
 
 def start_traefik_double(dynamic: Path, env: Mapping[str, str]) -> RunningDouble:
     """Serve the double for the dynamic config at `dynamic` on a free loopback port."""
     server = _Server((HOST, 0), _Handler)
     server.double = TraefikDouble(Config.load(dynamic, env), int(server.server_address[1]))
-    thread = threading.Thread(target=server.serve_forever, name="traefik-double", daemon=True)
-    thread.start()
-    return RunningDouble(server, thread)
+    return RunningDouble(server, serve_forever(server, "traefik-double"))
