@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 import respx
 
@@ -12,6 +13,13 @@ from tests.support.fake_github import FakeGitHub
 from tests.support.fake_gitlab import FakeGitLabAPI
 from tests.support.fake_graph import FakeGraph
 from tests.support.fake_idp import FakeIdP
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    """The shared HTTP client a provider is built with (respx answers its requests)."""
+    async with httpx.AsyncClient() as client:
+        yield client
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -13,11 +12,12 @@ import respx
 
 from authsvc.config import Settings, load_settings
 from authsvc.errors import ProviderUnavailable, TokenError
-from authsvc.models import Identity, LoginState
+from authsvc.models import Identity
 from authsvc.providers import create_provider
 from authsvc.providers.entra import EntraIDProvider
 from tests.support.app_driver import REDIRECT_URI, app_driver
 from tests.support.fake_idp import FakeIdP, ManualClock
+from tests.support.provider_login import LOGIN, redeem_login
 from tests.unit.providers.conftest import Entra
 
 pytestmark = pytest.mark.anyio
@@ -25,8 +25,6 @@ pytestmark = pytest.mark.anyio
 CONTOSO = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 FABRIKAM = "0b0b0b0b-1111-2222-3333-444444444444"
 GROUPS = [f"00000000-0000-0000-0000-{i:012d}" for i in range(250)]
-LOGIN = LoginState(state="state-1", nonce="nonce-1", code_verifier="v" * 43, rd="/",
-                   created_at=1_700_000_000)
 
 
 def settings(**options: Any) -> Settings:
@@ -46,18 +44,11 @@ OVERAGE = {"_claim_names": {"groups": "src1"},
            "_claim_sources": {"src1": {"endpoint": f"https://graph.windows.net/{CONTOSO}/users/oid-1/getMemberObjects"}}}
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
 async def login(idp: FakeIdP, http: httpx.AsyncClient, user: dict[str, Any], **options: Any) -> Identity:
     clock = ManualClock()
     idp.clock = clock
     provider = EntraIDProvider(settings(**options), http, clock)
-    grant = idp.authorize(await provider.login_url(LOGIN, REDIRECT_URI), **user)
-    identity, _ = await provider.redeem(grant.code, LOGIN, REDIRECT_URI)
+    identity, _ = await redeem_login(provider, lambda url: idp.authorize(url, **user).code)
     return identity
 
 

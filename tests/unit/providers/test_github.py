@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -13,18 +12,17 @@ import respx
 
 from authsvc.config import Settings, load_settings
 from authsvc.errors import ProviderUnavailable, TokenError
-from authsvc.models import Identity, LoginState, Tokens
+from authsvc.models import Identity, Tokens
 from authsvc.providers import create_provider
 from authsvc.providers.github import GitHubProvider
 from authsvc.providers.oidc import s256_challenge
 from tests.support.app_driver import REDIRECT_URI, app_driver, callback_url
 from tests.support.fake_github import FakeGitHub, GitHubAccount
 from tests.support.fake_idp import ManualClock
+from tests.support.provider_login import LOGIN, redeem_login
 
 pytestmark = pytest.mark.anyio
 
-LOGIN = LoginState(state="state-1", nonce="nonce-1", code_verifier="v" * 43, rd="/",
-                   created_at=1_700_000_000)
 
 
 def settings(**options: Any) -> Settings:
@@ -35,18 +33,11 @@ def settings(**options: Any) -> Settings:
     return load_settings(**{**base, **options})
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
 async def login(
     github: FakeGitHub, http: httpx.AsyncClient, account: GitHubAccount, **options: Any
 ) -> tuple[Identity, Tokens]:
     provider = GitHubProvider(settings(**options), http, ManualClock())
-    grant = github.authorize(await provider.login_url(LOGIN, REDIRECT_URI), account)
-    return await provider.redeem(grant.code, LOGIN, REDIRECT_URI)
+    return await redeem_login(provider, lambda url: github.authorize(url, account).code)
 
 
 def query(url: str) -> dict[str, str]:

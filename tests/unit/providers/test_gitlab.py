@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,18 +10,17 @@ import pytest
 
 from authsvc.config import Settings, load_settings
 from authsvc.errors import ProviderUnavailable, TokenError
-from authsvc.models import Identity, LoginState
+from authsvc.models import Identity
 from authsvc.providers import create_provider
 from authsvc.providers.gitlab import GitLabProvider
 from tests.support.app_driver import REDIRECT_URI, app_driver
 from tests.support.fake_idp import ManualClock
+from tests.support.provider_login import LOGIN, redeem_login
 from tests.unit.providers.conftest import GitLab
 
 pytestmark = pytest.mark.anyio
 
 BASE_URL = "https://gitlab.example.test"
-LOGIN = LoginState(state="state-1", nonce="nonce-1", code_verifier="v" * 43, rd="/",
-                   created_at=1_700_000_000)
 
 
 def settings(**options: Any) -> Settings:
@@ -39,18 +37,11 @@ def gitlab_user(groups: list[str], **claims: Any) -> dict[str, Any]:
             "groups": groups, "groups_direct": direct, "userinfo_only": {"groups"}, **claims}
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
 async def login(gl: GitLab, http: httpx.AsyncClient, user: dict[str, Any], **options: Any) -> Identity:
     clock = ManualClock()
     gl.idp.clock = clock
     provider = GitLabProvider(settings(**options), http, clock)
-    grant = gl.idp.authorize(await provider.login_url(LOGIN, REDIRECT_URI), **user)
-    identity, _ = await provider.redeem(grant.code, LOGIN, REDIRECT_URI)
+    identity, _ = await redeem_login(provider, lambda url: gl.idp.authorize(url, **user).code)
     return identity
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -11,16 +10,15 @@ import pytest
 
 from authsvc.config import Settings, load_settings
 from authsvc.errors import TokenError
-from authsvc.models import Identity, LoginState
+from authsvc.models import Identity
 from authsvc.providers import create_provider
 from authsvc.providers.google import GoogleProvider
 from tests.support.app_driver import REDIRECT_URI, app_driver
 from tests.support.fake_idp import FakeIdP, ManualClock
+from tests.support.provider_login import LOGIN, redeem_login
 
 pytestmark = pytest.mark.anyio
 
-LOGIN = LoginState(state="state-1", nonce="nonce-1", code_verifier="v" * 43, rd="/",
-                   created_at=1_700_000_000)
 
 
 def settings(**options: Any) -> Settings:
@@ -29,18 +27,11 @@ def settings(**options: Any) -> Settings:
     return load_settings(**{**base, **options})
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
 async def login(idp: FakeIdP, http: httpx.AsyncClient, options: dict[str, Any], **user: Any) -> Identity:
     clock = ManualClock()
     idp.clock = clock
     provider = GoogleProvider(settings(**options), http, clock)
-    grant = idp.authorize(await provider.login_url(LOGIN, REDIRECT_URI), **user)
-    identity, _ = await provider.redeem(grant.code, LOGIN, REDIRECT_URI)
+    identity, _ = await redeem_login(provider, lambda url: idp.authorize(url, **user).code)
     return identity
 
 
