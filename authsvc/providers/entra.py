@@ -22,9 +22,9 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
+from ..config.provider_specific import ENTRA_AUTHORITY, ENTRA_MULTI_TENANT, GUID
 from ..errors import ProviderUnavailable, TokenError
 from ..models import Identity
-from ..provider_options import ENTRA_AUTHORITY, ENTRA_MULTI_TENANT, GUID
 from .claims import identity_from_claims
 from .idtoken import Claims
 from .issuers import IssuerChoosingVerifier

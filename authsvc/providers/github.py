@@ -20,9 +20,9 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
+from ..config.provider_specific import github_teams
 from ..errors import ProviderUnavailable, TokenError
 from ..models import Identity, LoginState, Tokens
-from ..provider_options import github_teams
 from .github_api import GitHubAPI
 from .metadata import HTTP_TIMEOUT
 from .oidc import s256_challenge

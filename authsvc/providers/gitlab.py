@@ -18,9 +18,9 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
+from ..config.provider_specific import gitlab_projects
 from ..errors import ProviderUnavailable, TokenError
 from ..models import Identity
-from ..provider_options import gitlab_projects
 from .idtoken import Claims
 from .metadata import HTTP_TIMEOUT
 from .oidc import OIDCProvider

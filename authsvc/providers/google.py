@@ -13,9 +13,9 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
+from ..config.provider_specific import GOOGLE_ISSUER
 from ..errors import TokenError
 from ..models import Identity, LoginState
-from ..provider_options import GOOGLE_ISSUER
 from .idtoken import Claims
 from .issuers import IssuerChoosingVerifier
 from .metadata import ProviderMetadata

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 
 from authsvc.config import load_settings
+from authsvc.config.provider_specific import github_teams, gitlab_projects
 from authsvc.errors import ConfigError
-from authsvc.provider_options import github_teams, gitlab_projects
 
 BASE: dict[str, Any] = {"cookie_secret": "a" * 32, "client_id": "c", "client_secret": "s",
                         "oidc_issuer_url": "https://idp.example"}

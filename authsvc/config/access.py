@@ -1,0 +1,67 @@
+"""Who may pass: email domains, groups, routes that skip auth, and bearer tokens."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from ..routes import parse_route
+from .loading import CommaList, option_error, split_list
+
+
+class AccessOptions(BaseModel):
+    """Access rules, unauthenticated routes, API routes and accepted JWT bearer tokens."""
+
+    email_domains: CommaList = Field(default_factory=list)
+    whitelist_domains: CommaList = Field(default_factory=list)
+    authenticated_emails_file: str = ""
+    allowed_groups: CommaList = Field(default_factory=list)
+    skip_auth_routes: CommaList = Field(default_factory=list)
+    skip_auth_preflight: bool = False
+    api_routes: CommaList = Field(default_factory=list)
+    skip_jwt_bearer_tokens: bool = False
+    extra_jwt_issuers: CommaList = Field(default_factory=list)
+
+    @field_validator(
+        "email_domains", "whitelist_domains", "allowed_groups", "skip_auth_routes", "api_routes",
+        "extra_jwt_issuers",
+        mode="before",
+    )
+    @classmethod
+    def _access_lists(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("skip_auth_routes", "api_routes")
+    @classmethod
+    def _access_regexes(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        # skip_auth_routes entries may start with METHOD= or METHOD!= (routes.py); api_routes may not
+        compile_ = parse_route if info.field_name == "skip_auth_routes" else re.compile
+        for entry in value:
+            try:
+                compile_(entry)
+            except re.error as exc:
+                raise option_error(
+                    str(info.field_name), f"entry {entry!r} is not a valid regex: {exc}"
+                ) from None
+        return value
+
+    @field_validator("extra_jwt_issuers")
+    @classmethod
+    def _access_issuers(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            issuer, eq, audience = entry.partition("=")
+            if not eq or not audience.strip() or not re.match(r"^https?://[^/\s?#]+", issuer):
+                raise option_error(
+                    "extra_jwt_issuers", f"entry {entry!r} is not issuer=audience "
+                    "(e.g. https://login.example.com=my-api)"
+                )
+        return value
+
+    @field_validator("authenticated_emails_file")
+    @classmethod
+    def _access_emails_file(cls, value: str) -> str:
+        if value and not Path(value).is_file():
+            raise ValueError(f"{value!r} is not a readable file")
+        return value

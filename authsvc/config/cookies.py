@@ -1,0 +1,90 @@
+"""The session cookie, its secrets and lifetimes, and where sessions are kept."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
+
+from .loading import CommaList, Duration, option_error, parse_duration, secret_bytes, split_list
+
+
+class CookieOptions(BaseModel):
+    """Cookie name, secrets, scope, lifetimes and flags; the session store and cache."""
+
+    cookie_name: str = "_authsvc"
+    cookie_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    cookie_domains: CommaList = Field(default_factory=list)
+    cookie_path: str = "/"
+    cookie_expire: Duration = 168 * 3600.0
+    cookie_refresh: Duration = 0.0
+    cookie_secure: bool = True
+    cookie_httponly: bool = True
+    cookie_samesite: Literal["", "lax", "strict", "none"] = "lax"
+    cookie_csrf_expire: Duration = 15 * 60.0
+    session_store_type: Literal["cookie", "redis"] = "cookie"
+    #: verified sessions are reused this long in-process (session_cache.py); 0 = off
+    session_cache_ttl: Duration = 5.0
+
+    @field_validator("cookie_domains", "cookie_secret", mode="before")
+    @classmethod
+    def _cookie_lists(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator(
+        "cookie_expire", "cookie_refresh", "cookie_csrf_expire", "session_cache_ttl", mode="before"
+    )
+    @classmethod
+    def _cookie_durations(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("session_cache_ttl")
+    @classmethod
+    def _cookie_cache_ttl(cls, value: float) -> float:
+        if not 0 <= value <= 300:
+            raise ValueError("must be between 0 (off) and 300 seconds; a few seconds is the idea")
+        return value
+
+    @field_validator("cookie_samesite", mode="before")
+    @classmethod
+    def _cookie_samesite(cls, value: object) -> object:
+        return value.lower() if isinstance(value, str) else value
+
+    @field_validator("cookie_secret")
+    @classmethod
+    def _cookie_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
+        for secret in value:
+            if len(secret_bytes(secret.get_secret_value())) < 16:
+                raise ValueError(
+                    "each secret must hold at least 16 bytes (32 recommended); "
+                    "make one with `authsvc generate-secret`"
+                )
+        return value
+
+    @field_validator("cookie_name")
+    @classmethod
+    def _cookie_name(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_\-.]{1,200}", value):
+            raise ValueError(f"{value!r} may hold only letters, digits and _ - .")
+        return value
+
+    # The two checks below are called by `Settings`, not model validators of their own, so the
+    # client-credential checks can run between them in the order errors were always reported.
+    def require_cookie_secret(self) -> None:
+        """Raise unless at least one cookie secret is given (there is no safe default)."""
+        if not self.cookie_secret:
+            raise option_error("cookie_secret", "is required; make one with `authsvc generate-secret`")
+
+    def check_cookie_lifetimes(self) -> None:
+        """Raise if the refresh interval or SameSite setting contradicts another cookie option."""
+        if self.cookie_refresh and self.cookie_refresh >= self.cookie_expire:
+            raise option_error("cookie_refresh", "must be shorter than cookie_expire")
+        if self.cookie_samesite == "none" and not self.cookie_secure:
+            raise option_error("cookie_samesite", "'none' requires cookie_secure = true")
+
+    @property
+    def secret_keys(self) -> list[bytes]:
+        """Cookie key material, newest (first listed) first."""
+        return [secret_bytes(s.get_secret_value()) for s in self.cookie_secret]

@@ -1,0 +1,171 @@
+"""Options of one provider each: GitHub, Google, Entra ID, GitLab, Keycloak (README, "Identity providers").
+
+Their checks also fill in `oidc_issuer_url` for providers whose issuer follows from other
+options, so everything that reads it (bearer tokens, check-config) sees the issuer actually used.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Self
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from .loading import CommaList, option_error, split_list
+from .provider import ProviderOptions
+
+_URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
+#: GitHub logins, organisations, team slugs and repository names
+_GITHUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+_TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,99}")
+GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
+_DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)+")
+_GITLAB_PATH = re.compile(r"[A-Za-z0-9_.][A-Za-z0-9_.\-]*(?:/[A-Za-z0-9_.][A-Za-z0-9_.\-]*)*")
+#: GitLab's access levels: minimal, guest, planner, reporter, developer, maintainer, owner
+GITLAB_ACCESS_LEVELS = (5, 10, 15, 20, 30, 40, 50)
+#: Reporter: can read the code (oauth2-proxy's default for gitlab_project too)
+GITLAB_DEFAULT_ACCESS_LEVEL = 20
+#: multi-tenant Entra ID authorities: the issuer depends on the user's tenant
+ENTRA_MULTI_TENANT = ("common", "organizations")
+ENTRA_AUTHORITY = "https://login.microsoftonline.com"
+GOOGLE_ISSUER = "https://accounts.google.com"
+
+
+# A subclass of ProviderOptions because its checks read `provider` and `oidc_issuer_url`.
+class ProviderSpecificOptions(ProviderOptions):
+    """The provider-specific options and their checks, run after the single-field ones."""
+
+    github_org: str = ""
+    github_team: CommaList = Field(default_factory=list)
+    github_repo: str = ""
+    github_token: SecretStr = SecretStr("")
+    github_user: CommaList = Field(default_factory=list)
+    github_base_url: str = "https://github.com"
+    github_api_url: str = ""
+    google_hosted_domains: CommaList = Field(default_factory=list)
+    entra_id_tenant: str = "common"
+    entra_id_allowed_tenants: CommaList = Field(default_factory=list)
+    gitlab_base_url: str = "https://gitlab.com"
+    gitlab_group: CommaList = Field(default_factory=list)
+    gitlab_project: CommaList = Field(default_factory=list)
+
+    @field_validator(
+        "github_team", "github_user", "google_hosted_domains", "entra_id_allowed_tenants",
+        "gitlab_group", "gitlab_project",
+        mode="before",
+    )
+    @classmethod
+    def _provider_specific_lists(cls, value: object) -> object:
+        return split_list(value)
+
+    @model_validator(mode="after")
+    def _provider_specific(self) -> Self:
+        check_provider_options(self)
+        return self
+
+
+def github_teams(s: ProviderSpecificOptions) -> frozenset[tuple[str, str]]:
+    """github_team as (org, team slug) pairs, lower-cased (GitHub compares them so)."""
+    pairs = set()
+    for entry in s.github_team:
+        org, sep, team = entry.rpartition(":")
+        pairs.add(((org if sep else s.github_org).lower(), team.lower()))
+    return frozenset(pairs)
+
+
+def gitlab_projects(s: ProviderSpecificOptions) -> tuple[tuple[str, int], ...]:
+    """gitlab_project as (path, minimum access level) pairs."""
+    out = []
+    for entry in s.gitlab_project:
+        path, sep, level = entry.partition("=")
+        out.append((path.strip("/"), int(level) if sep else GITLAB_DEFAULT_ACCESS_LEVEL))
+    return tuple(out)
+
+
+def check_provider_options(s: ProviderSpecificOptions) -> None:
+    """Raise ValueError naming the first provider-specific option that is invalid."""
+    for option in ("github_base_url", "github_api_url", "gitlab_base_url"):
+        value = getattr(s, option)
+        if value and not _URL.match(value):
+            raise option_error(option, f"{value!r} is not an absolute http(s) URL")
+    _check_github(s)
+    _check_entra(s)
+    _check_gitlab(s)
+    _derive_issuer(s)
+    for domain in s.google_hosted_domains:
+        if not _DOMAIN.fullmatch(domain.lower()):
+            raise option_error("google_hosted_domains", f"{domain!r} is not a domain name (e.g. example.com)")
+    if s.provider in ("keycloak-oidc", "keycloak") and not s.oidc_issuer_url:
+        raise option_error(
+            "oidc_issuer_url",
+            f"is required for provider {s.provider!r} (the realm URL: https://<host>/realms/<realm>)",
+        )
+
+
+def _check_github(s: ProviderSpecificOptions) -> None:
+    if s.github_org and not _GITHUB_NAME.fullmatch(s.github_org):
+        raise option_error("github_org", f"{s.github_org!r} is not a GitHub organisation name")
+    for entry in s.github_team:
+        org, sep, team = entry.rpartition(":")
+        if not _GITHUB_NAME.fullmatch(team) or (sep and not _GITHUB_NAME.fullmatch(org)):
+            raise option_error("github_team", f"{entry!r} is not a team slug or org:team")
+        if not sep and not s.github_org:
+            raise option_error("github_team", f"{entry!r} needs github_org (or write it as org:{team})")
+    if s.github_repo:
+        owner, sep, repo = s.github_repo.partition("/")
+        if not (sep and _GITHUB_NAME.fullmatch(owner) and _GITHUB_NAME.fullmatch(repo)):
+            raise option_error("github_repo", f"{s.github_repo!r} is not owner/repository")
+    if s.github_token.get_secret_value() and not s.github_repo:
+        raise option_error("github_token", "is only used to check github_repo; set github_repo too")
+    for login in s.github_user:
+        if not _GITHUB_NAME.fullmatch(login):
+            raise option_error("github_user", f"{login!r} is not a GitHub login")
+
+
+def _check_entra(s: ProviderSpecificOptions) -> None:
+    if not _TENANT.fullmatch(s.entra_id_tenant):
+        raise option_error("entra_id_tenant", f"{s.entra_id_tenant!r} is not a tenant id, domain, "
+                           "'common' or 'organizations'")
+    for tid in s.entra_id_allowed_tenants:
+        if tid != "*" and not GUID.fullmatch(tid):
+            raise option_error("entra_id_allowed_tenants", f"{tid!r} is not a tenant id (a GUID) or '*'")
+    multi = s.entra_id_tenant.lower() in ENTRA_MULTI_TENANT
+    if s.provider in ("entra-id", "azure") and multi and not s.entra_id_allowed_tenants:
+        # with `common` anyone with any Microsoft work account could sign in
+        raise option_error(
+            "entra_id_allowed_tenants",
+            f"is required with entra_id_tenant = {s.entra_id_tenant!r}: list the tenant ids "
+            "allowed to sign in (or '*' for any tenant)",
+        )
+
+
+def _check_gitlab(s: ProviderSpecificOptions) -> None:
+    for group in s.gitlab_group:
+        if not _GITLAB_PATH.fullmatch(group.strip("/")):
+            raise option_error("gitlab_group", f"{group!r} is not a group path (e.g. acme or acme/ops)")
+    for entry in s.gitlab_project:
+        path, sep, level = entry.partition("=")
+        if not _GITLAB_PATH.fullmatch(path.strip("/")) or "/" not in path.strip("/"):
+            raise option_error("gitlab_project", f"{entry!r} is not group/project[=access level]")
+        if sep and (not level.isdigit() or int(level) not in GITLAB_ACCESS_LEVELS):
+            levels = ", ".join(map(str, GITLAB_ACCESS_LEVELS))
+            raise option_error("gitlab_project", f"{entry!r}: the access level must be one of {levels}")
+
+
+def _derive_issuer(s: ProviderSpecificOptions) -> None:
+    """oidc_issuer_url for google, gitlab and entra-id (refused when set to anything else)."""
+    if s.provider in ("gitlab",) and s.oidc_issuer_url and "gitlab_base_url" not in s.model_fields_set:
+        # oauth2-proxy points its gitlab provider at a self-hosted instance with oidc_issuer_url
+        object.__setattr__(s, "gitlab_base_url", s.oidc_issuer_url)
+    derived = {
+        "google": GOOGLE_ISSUER,
+        "gitlab": s.gitlab_base_url.rstrip("/"),
+        "entra-id": f"{ENTRA_AUTHORITY}/{s.entra_id_tenant}/v2.0",
+        "azure": f"{ENTRA_AUTHORITY}/{s.entra_id_tenant}/v2.0",
+    }.get(s.provider)
+    if derived is None:
+        return
+    if s.oidc_issuer_url and s.oidc_issuer_url.rstrip("/") != derived:
+        raise option_error("oidc_issuer_url", f"is {derived!r} for provider {s.provider!r}; leave it unset "
+                           f"(or set it to that)")
+    object.__setattr__(s, "oidc_issuer_url", derived)

@@ -1,0 +1,69 @@
+"""The Redis session store: standalone, Sentinel or Cluster (oauth2-proxy's option names)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, Field, SecretStr, field_validator
+
+from .loading import CommaList, Duration, option_error, parse_duration, split_list
+
+_REDIS_URL = re.compile(r"^rediss?://[^\s/?#]*[^\s/?#@:](:\d{1,5})?(/\d{0,2})?$")
+
+
+class RedisOptions(BaseModel):
+    """Where the Redis deployment is, how to authenticate, and how long to wait for it."""
+
+    redis_connection_url: str = ""
+    redis_use_sentinel: bool = False
+    redis_sentinel_master_name: str = ""
+    redis_sentinel_connection_urls: CommaList = Field(default_factory=list)
+    redis_sentinel_password: SecretStr = SecretStr("")
+    redis_use_cluster: bool = False
+    redis_cluster_connection_urls: CommaList = Field(default_factory=list)
+    redis_username: str = ""
+    redis_password: SecretStr = SecretStr("")
+    redis_ca_path: str = ""
+    redis_insecure_skip_tls_verify: bool = False
+    redis_connect_timeout: Duration = 1.0
+    redis_command_timeout: Duration = 0.5
+
+    @field_validator("redis_sentinel_connection_urls", "redis_cluster_connection_urls", mode="before")
+    @classmethod
+    def _redis_lists(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("redis_connect_timeout", "redis_command_timeout", mode="before")
+    @classmethod
+    def _redis_durations(cls, value: object) -> float:
+        return parse_duration(value)
+
+    # Called by `Settings` only when session_store_type = redis: unused Redis options are not errors.
+    def check_redis(self) -> None:
+        """The Redis options must name one reachable deployment: standalone, Sentinel or Cluster."""
+        if self.redis_use_sentinel and self.redis_use_cluster:
+            raise option_error("redis_use_sentinel", "and redis_use_cluster exclude each other")
+        if self.redis_use_sentinel:
+            if not self.redis_sentinel_master_name:
+                raise option_error("redis_sentinel_master_name", "is required with redis_use_sentinel")
+            urls, option = self.redis_sentinel_connection_urls, "redis_sentinel_connection_urls"
+        elif self.redis_use_cluster:
+            urls, option = self.redis_cluster_connection_urls, "redis_cluster_connection_urls"
+        else:
+            urls, option = [u for u in [self.redis_connection_url] if u], "redis_connection_url"
+        if not urls:
+            raise option_error(option, "is required with session_store_type = redis")
+        for url in urls:
+            if not _REDIS_URL.match(url):
+                raise option_error(option, f"{mask_urls(url)!r} is not redis://host:port or rediss://...")
+        for option in ("redis_connect_timeout", "redis_command_timeout"):
+            if getattr(self, option) <= 0:
+                raise option_error(option, "must be greater than 0 (e.g. 1s, 500ms)")
+
+
+def mask_urls(value: object) -> Any:
+    """Redis URLs with any password replaced by ****."""
+    if isinstance(value, list):
+        return [mask_urls(v) for v in value]
+    return re.sub(r"(//[^:/@]*:)[^@/]*@", r"\1****@", value) if isinstance(value, str) else value

@@ -1,0 +1,77 @@
+"""The process: where it listens, what it answers, its logs, workers and shutdown."""
+
+from __future__ import annotations
+
+from typing import Literal, Self
+
+from pydantic import BaseModel, field_validator, model_validator
+
+from .loading import Duration, option_error, parse_duration
+
+
+class ServerOptions(BaseModel):
+    """Listeners, the auth answer, and operation (README, "Operating it")."""
+
+    http_address: str = "127.0.0.1:4180"
+    proxy_prefix: str = "/oauth2"
+    auth_success_status: int = 202
+
+    #: host:port of a separate /metrics listener; empty serves /metrics on http_address
+    metrics_address: str = ""
+    log_format: Literal["json", "text"] = "json"
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
+    #: one access line per /oauth2/auth request (the login endpoints always log one)
+    log_requests: bool = False
+    workers: int = 1
+    #: how long in-flight requests may take to finish after SIGTERM (below k8s's 30s grace)
+    shutdown_timeout: Duration = 25.0
+
+    @field_validator("log_format", "log_level", mode="before")
+    @classmethod
+    def _server_lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("shutdown_timeout", mode="before")
+    @classmethod
+    def _server_duration(cls, value: object) -> float:
+        return parse_duration(value)
+
+    @field_validator("metrics_address")
+    @classmethod
+    def _server_metrics_address(cls, value: str) -> str:
+        _host, sep, port = value.rpartition(":")
+        if value and (not sep or not port.isdigit() or not 0 < int(port) < 65536):
+            raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:9090); leave empty for the main port")
+        return value
+
+    @field_validator("http_address")
+    @classmethod
+    def _server_address(cls, value: str) -> str:
+        _host, sep, port = value.rpartition(":")
+        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:4180 or 0.0.0.0:4180)")
+        return value
+
+    @field_validator("proxy_prefix")
+    @classmethod
+    def _server_prefix(cls, value: str) -> str:
+        if not value.startswith("/") or value.endswith("/") or " " in value:
+            raise ValueError(f"{value!r} must start with '/' and not end with '/' (e.g. /oauth2)")
+        return value
+
+    @field_validator("auth_success_status")
+    @classmethod
+    def _server_status(cls, value: int) -> int:
+        if not 200 <= value <= 299:
+            raise ValueError(f"{value} is not a 2xx status (use 202, or 200 for Envoy)")
+        return value
+
+    @model_validator(mode="after")
+    def _server_operation(self) -> Self:
+        if not 1 <= self.workers <= 64:
+            raise option_error("workers", f"{self.workers} is not between 1 and 64")
+        if not 0 < self.shutdown_timeout <= 3600:
+            raise option_error("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
+        if self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]:
+            raise option_error("metrics_address", "must use another port than http_address")
+        return self
