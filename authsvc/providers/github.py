@@ -25,7 +25,7 @@ from ..errors import ProviderUnavailable, TokenError
 from ..models import Identity, LoginState, Tokens
 from .github_api import GitHubAPI
 from .metadata import HTTP_TIMEOUT
-from .oidc import s256_challenge
+from .oidc import authorization_url
 
 log = logging.getLogger(__name__)
 
@@ -57,15 +57,9 @@ class GitHubProvider:
 
     async def login_url(self, login: LoginState, redirect_uri: str) -> str:
         """The authorization URL (state and PKCE S256; GitHub has no nonce)."""
-        params = {
-            "client_id": self._settings.client_id,
-            "redirect_uri": redirect_uri,
-            "scope": self.scope,
-            "state": login.state,
-            "code_challenge": s256_challenge(login.code_verifier),
-            "code_challenge_method": "S256",
-        }
-        return str(httpx.URL(self.authorize_url).copy_merge_params(params))
+        return authorization_url(
+            self.authorize_url, self._settings.client_id, redirect_uri, self.scope, login
+        )
 
     async def redeem(
         self, code: str, login: LoginState, redirect_uri: str

@@ -34,6 +34,26 @@ def s256_challenge(verifier: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
+def authorization_url(
+    endpoint: str, client_id: str, redirect_uri: str, scope: str, login: LoginState, **extra: str
+) -> str:
+    """The authorization request every provider sends: code flow, state and PKCE S256 always.
+
+    The endpoint may carry its own query (OIDC Core §3.1.2.1 allows it): merged, not clobbered.
+    """
+    params = {
+        "response_type": "code",
+        "client_id": client_id,
+        "redirect_uri": redirect_uri,
+        "scope": scope,
+        "state": login.state,
+        "code_challenge": s256_challenge(login.code_verifier),
+        "code_challenge_method": "S256",
+        **extra,
+    }
+    return str(httpx.URL(endpoint).copy_merge_params(params))
+
+
 class OIDCProvider:
     """Any OpenID Provider that publishes discovery metadata."""
 
@@ -49,18 +69,10 @@ class OIDCProvider:
     async def login_url(self, login: LoginState, redirect_uri: str) -> str:
         """The authorization URL (state, nonce, PKCE S256 challenge from `login`)."""
         meta = await self.metadata.metadata()
-        params = {
-            "response_type": "code",
-            "client_id": self._settings.client_id,
-            "redirect_uri": redirect_uri,
-            "scope": self._settings.scope,
-            "state": login.state,
-            "nonce": login.nonce,
-            "code_challenge": s256_challenge(login.code_verifier),
-            "code_challenge_method": "S256",
-        }
-        # the endpoint may carry its own query (OIDC Core §3.1.2.1 allows it): merge, don't clobber
-        return str(httpx.URL(meta.authorization_endpoint).copy_merge_params(params))
+        return authorization_url(
+            meta.authorization_endpoint, self._settings.client_id, redirect_uri,
+            self._settings.scope, login, nonce=login.nonce,
+        )
 
     async def redeem(
         self, code: str, login: LoginState, redirect_uri: str

@@ -48,6 +48,8 @@ async def test_login_url_has_state_pkce_and_least_scope(http: httpx.AsyncClient)
     url = await GitHubProvider(settings(), http, ManualClock()).login_url(LOGIN, REDIRECT_URI)
     assert url.startswith("https://github.com/login/oauth/authorize?")
     assert query(url) == {
+        # RFC 6749 §4.1.1 requires response_type; GitHub accepts it (and does not need it)
+        "response_type": "code",
         "client_id": "client", "redirect_uri": REDIRECT_URI, "scope": "user:email",
         "state": "state-1", "code_challenge": s256_challenge(LOGIN.code_verifier),
         "code_challenge_method": "S256",
