@@ -58,7 +58,7 @@ class SharedStore(Protocol):
         """The id of the session behind a cookie value (InvalidSession when it does not open)."""
         ...
 
-    def subscriber(self) -> Any:
+    async def subscriber(self) -> Any:
         """A new pub/sub connection (redis-py `PubSub`), not yet subscribed."""
         ...
 
@@ -173,19 +173,25 @@ class SessionCache:
             self._set_active(False)
 
     async def _watch(self, store: SharedStore) -> None:
+        quiet = False  # an outage is logged once, not at every retry
         while True:
             try:
                 await self._subscribed(store)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis down, reset, timeout: off until resubscribed
-                log.warning("session cache off: invalidation channel lost (%s: %s)",
-                            type(exc).__name__, str(exc)[:120])  # fmt: skip
+                if self.active:  # it had worked: a new outage
+                    quiet = False
+                (log.debug if quiet else log.warning)(
+                    "session cache off: invalidation channel lost (%s: %s)",
+                    type(exc).__name__, str(exc)[:120],
+                )  # fmt: skip
+                quiet = True
             self._set_active(False)
             await asyncio.sleep(RETRY_AFTER)
 
     async def _subscribed(self, store: SharedStore) -> None:
-        pubsub = store.subscriber()
+        pubsub = await store.subscriber()
         try:
             await pubsub.subscribe(store.channel)
             last_seen = time.monotonic()

@@ -24,6 +24,8 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
+from redis.asyncio.cluster import RedisCluster
+
 from ..clock import Clock, Random, system_random
 from ..config import Settings
 from ..crypto import Sealer, derive_key
@@ -182,8 +184,12 @@ class RedisSessionStore:
         """The id of the session behind a cookie value; InvalidSession when it does not open."""
         return self._codec.from_cookie(value).hex
 
-    def subscriber(self) -> Any:
+    async def subscriber(self) -> Any:
         """A new pub/sub connection on this store's client (not yet subscribed)."""
+        if isinstance(self._client, RedisCluster):
+            # a Cluster broadcasts PUBLISH to every node; redis-py's cluster pub/sub needs the
+            # slot map first (KeyError on a client that has not run a command yet)
+            await self._guard("CLUSTER SLOTS", self._client.initialize())
         return self._client.pubsub()
 
     async def _announce(self, ids: list[str]) -> None:

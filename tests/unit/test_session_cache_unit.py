@@ -66,7 +66,7 @@ class FakeShared:
             raise InvalidSession("does not open")
         return "id-" + value.split("-")[0]
 
-    def subscriber(self) -> FakePubSub:
+    async def subscriber(self) -> FakePubSub:
         self.subscriptions += 1
         return FakePubSub(self.messages)
 
