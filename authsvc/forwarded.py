@@ -101,6 +101,9 @@ class Forwarded:
         )
         self.auth_path = settings.proxy_prefix + "/auth"
         self._trust: dict[str, bool] = {}
+        # the auth request's own method/scheme/host/path, cleaned: a handful of distinct values
+        # per proxy (Envoy's prefix mode: one per path), so cleaned once (bench/: ~2 us a check)
+        self._own: dict[tuple[str, str, str, str], OriginalRequest] = {}
 
     def is_trusted(self, peer_ip: str | None) -> bool:
         """Whether the peer may tell us about the original request (cached per address)."""
@@ -134,12 +137,18 @@ class Forwarded:
         peer_ip: str | None,
     ) -> OriginalRequest:
         """The request the proxy asks about; the request itself unless the peer is trusted."""
-        own = OriginalRequest(
-            method=clean_method(method) or "GET",
-            scheme=clean_scheme(scheme) or "http",
-            host=clean_host(host) or "localhost",
-            uri=clean_uri(path) or self.auth_path,
-        )
+        key = (method, scheme, host, path)
+        own = self._own.get(key)
+        if own is None:
+            own = OriginalRequest(
+                method=clean_method(method) or "GET",
+                scheme=clean_scheme(scheme) or "http",
+                host=clean_host(host) or "localhost",
+                uri=clean_uri(path) or self.auth_path,
+            )
+            if len(self._own) >= _TRUST_CACHE_SIZE:  # bounded against sprays of paths
+                self._own.clear()
+            self._own[key] = own
         if not self.is_trusted(peer_ip):
             return own
         kind = self.kind
