@@ -12,6 +12,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 from .config import Settings
 from .errors import LoginError
@@ -91,6 +92,16 @@ def read_chunked(cookies: Mapping[str, str], name: str) -> str | None:
             break
         parts.append(part)
     return "".join(parts) or None
+
+
+@lru_cache(maxsize=1024)
+def session_value(cookie_header: str, name: str) -> str | None:
+    """`read_chunked(parse_cookie_header(cookie_header), name)`, remembered.
+
+    A browser sends the very same Cookie header for a page's whole burst of checks; the hot
+    path then pays one dict lookup instead of a parse.
+    """
+    return read_chunked(parse_cookie_header(cookie_header), name)
 
 
 def cookie_domain(domains: Iterable[str], request_host: str) -> str | None:

@@ -11,6 +11,8 @@ import re
 from .config import Settings
 from .models import Session
 
+#: sessions whose encoded headers are remembered (the session cache holds 4096)
+_RAW_MEMO = 4096
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f]")
 
 
@@ -33,6 +35,7 @@ class IdentityHeaders:
         self.xauthrequest = settings.set_xauthrequest
         self.access_token = settings.set_xauthrequest and settings.pass_access_token
         self.authorization = settings.set_authorization_header
+        self._raw: dict[int, tuple[Session, list[tuple[bytes, bytes]]]] = {}
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -55,6 +58,22 @@ class IdentityHeaders:
         """Every configured header, empty: a public (skipped) route names nobody, and an empty
         value still overwrites a client's copy (Envoy and Caddy keep one the answer lacks)."""
         return dict.fromkeys(self.names, "")
+
+    def raw_for_session(self, session: Session) -> list[tuple[bytes, bytes]]:
+        """`for_session`, encoded for the ASGI response, remembered per session object.
+
+        The session cache hands out the same Session object for a cookie until it expires, so
+        a page's burst of checks encodes its headers once. Bounded; an entry holds its session,
+        so an id is never reused while it is remembered.
+        """
+        hit = self._raw.get(id(session))
+        if hit is not None and hit[0] is session:
+            return hit[1]
+        raw = [(k.lower().encode(), v.encode("latin-1")) for k, v in self.for_session(session).items()]
+        if len(self._raw) >= _RAW_MEMO:
+            self._raw.clear()
+        self._raw[id(session)] = (session, raw)
+        return raw
 
     def for_session(self, session: Session) -> dict[str, str]:
         """The identity headers for a signed-in session."""

@@ -131,8 +131,7 @@ class Services:
 
     async def open_session(self, cookie_header: str, host: str) -> Loaded:
         """The session (refreshed when due, see refresh.py) and the Set-Cookie to send, if any."""
-        jar = cookies.parse_cookie_header(cookie_header)
-        value = cookies.read_chunked(jar, self.settings.cookie_name)
+        value = cookies.session_value(cookie_header, self.settings.cookie_name)
         if not value:
             return NO_SESSION
         session = self.session_cache.get(value)
@@ -146,6 +145,8 @@ class Services:
             self.session_cache.put(value, session, generation)
         if session.expired(int(self.clock())):
             return NO_SESSION
+        if not self.refresher.due(session):  # the usual case: no coroutine, no lock
+            return Loaded(session)
         return await self.refresher.check(value, session, host)
 
     async def aclose(self) -> None:
