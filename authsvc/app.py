@@ -21,6 +21,7 @@ from .backchannel import BackchannelLogout
 from .bearer import bearer_token
 from .config import Settings
 from .errors import AuthsvcError, TokenError
+from .forwarded import HEADERS_READ
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .logs import note_outcome
 from .models import Identity, OriginalRequest, Session, Tokens
@@ -30,6 +31,9 @@ from .services import Services
 log = logging.getLogger("authsvc")
 
 Handler = Callable[[Request], Awaitable[Response]]
+
+#: the headers AuthEndpoint.handle decodes: forwarded.py's, and the credentials
+_READ = frozenset(name.encode() for name in (*HEADERS_READ, "cookie", "authorization"))
 
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -81,9 +85,11 @@ class AuthEndpoint:
         )
 
     async def handle(self, request: Request) -> Response:
-        # one plain dict holding the first value of each name (what Headers.get returns):
-        # Starlette's Headers scans the whole list on every lookup, and this path makes a dozen
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(request.scope["headers"])}
+        # one plain dict of the headers the check reads, first value of each name (what
+        # Headers.get returns): Starlette's Headers scans the whole list on every lookup, and
+        # a browser sends a dozen headers the check never looks at
+        raw_headers = request.scope["headers"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(raw_headers) if k in _READ}
         original = self.original(request, headers)
         # public routes first: no session is read, every identity header is sent empty
         if self.s.paths.skipped(original):

@@ -47,6 +47,13 @@ _ABSOLUTE = re.compile(r"(?i)(https?)://([^/?#]*)(.*)", re.DOTALL)
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+#: every request header this module reads (the auth handler decodes only these, and those
+#: it reads itself); a test checks the list against the code
+HEADERS_READ = (
+    "host", "x-original-url", "x-original-uri", "x-original-method", "x-auth-request-redirect",
+    "x-forwarded-proto", "x-forwarded-host", "x-forwarded-uri", "x-forwarded-method",
+)
+
 
 def _first(value: str | None) -> str | None:
     """The first of a comma-separated list (a proxy chain appends), stripped."""
@@ -104,6 +111,7 @@ class Forwarded:
         # the auth request's own method/scheme/host/path, cleaned: a handful of distinct values
         # per proxy (Envoy's prefix mode: one per path), so cleaned once (bench/: ~2 us a check)
         self._own: dict[tuple[str, str, str, str], OriginalRequest] = {}
+        self._fwd: dict[tuple[str | None, ...], tuple[str, str, str]] = {}
 
     def is_trusted(self, peer_ip: str | None) -> bool:
         """Whether the peer may tell us about the original request (cached per address)."""
@@ -194,13 +202,21 @@ class Forwarded:
         method_header: str = "x-forwarded-method",
     ) -> OriginalRequest:
         """Traefik, Caddy and our nginx convention: X-Forwarded-Proto/Host plus a uri header."""
+        # method, scheme and host repeat from check to check: clean each distinct set once
+        key = (headers.get(method_header), headers.get("x-forwarded-proto"),
+               headers.get("x-forwarded-host"), own.method, own.scheme, own.host)
+        cleaned = self._fwd.get(key)
+        if cleaned is None:
+            cleaned = (
+                clean_method(_first(key[0])) or own.method,
+                clean_scheme(_first(key[1])) or own.scheme,
+                clean_host(_first(key[2])) or own.host,
+            )
+            if len(self._fwd) >= _TRUST_CACHE_SIZE:  # bounded against sprays of values
+                self._fwd.clear()
+            self._fwd[key] = cleaned
         # the uri is not split on commas: a path may hold one, and both proxies overwrite it
-        return OriginalRequest(
-            method=clean_method(_first(headers.get(method_header))) or own.method,
-            scheme=clean_scheme(_first(headers.get("x-forwarded-proto"))) or own.scheme,
-            host=clean_host(_first(headers.get("x-forwarded-host"))) or own.host,
-            uri=clean_uri(uri) or own.uri,
-        )
+        return OriginalRequest(*cleaned, uri=clean_uri(uri) or own.uri)
 
     def _envoy(
         self, headers: Mapping[str, str], own: OriginalRequest, default_scheme: str = "http"

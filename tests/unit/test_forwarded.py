@@ -281,3 +281,15 @@ def test_request_itself_is_sanitised(
     got = ask(forwarded(proxy_kind="nginx"), {}, method=method, path=path, host=host,
               scheme=scheme, peer=STRANGER)
     assert got == OriginalRequest(*expected)
+
+
+def test_headers_read_lists_every_header_the_module_reads() -> None:
+    """The auth handler decodes only HEADERS_READ: a name read but not listed would be unseen."""
+    import inspect
+    import re
+
+    from authsvc import forwarded
+
+    source = inspect.getsource(forwarded).split("HEADERS_READ = (", 1)[1].split(")", 1)[1]
+    read = set(re.findall(r'"((?:x-[a-z-]+)|host)"', source))
+    assert read <= set(forwarded.HEADERS_READ), read - set(forwarded.HEADERS_READ)
