@@ -24,7 +24,7 @@ from .errors import AuthsvcError, TokenError
 from .forwarded import HEADERS_READ
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .logs import note_outcome
-from .models import Identity, OriginalRequest, Session, Tokens
+from .models import OriginalRequest
 from .route_rules import NO_RULE, RouteRule
 from .services import Services
 
@@ -67,7 +67,6 @@ class AuthEndpoint:
         self.s = services
         self.success = services.settings.auth_success_status
         self.start = f"{services.settings.proxy_prefix}/start?rd="
-        self._bearer_sessions: dict[int, tuple[Identity, Session]] = {}
 
     def original(self, request: Request, headers: dict[str, str]) -> OriginalRequest:
         scope = request.scope
@@ -102,11 +101,10 @@ class AuthEndpoint:
             if token is None:
                 return self.unauthenticated(request, original)
             try:
-                identity = await self.s.bearer.identity(token)
+                session = await self.s.bearer.session(token)
             except TokenError as exc:
                 log.info("auth: bearer token refused: %s", exc.reason)
                 return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
-            session = self.bearer_session(identity, token)
         decision = self.s.rules.authorize(session.identity, original)
         if decision.allowed:
             decision = self.route_rule(request).check(session.identity) or decision
@@ -121,19 +119,6 @@ class AuthEndpoint:
         response.raw_headers += self.s.headers.raw_for_session(session)
         # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
         return add_cookies(response, [loaded.set_cookie] if loaded.set_cookie else [])
-
-    def bearer_session(self, identity: Identity, token: str) -> Session:
-        """The session a verified bearer token stands for (oauth2-proxy: the token is both the
-        access and the ID token). The bearer cache returns one Identity object per token, so
-        one Session per identity lets the encoded identity headers be remembered too."""
-        hit = self._bearer_sessions.get(id(identity))
-        if hit is not None and hit[0] is identity and hit[1].tokens.access_token == token:
-            return hit[1]
-        session = Session(identity, Tokens(access_token=token, id_token=token))
-        if len(self._bearer_sessions) >= 4096:
-            self._bearer_sessions.clear()
-        self._bearer_sessions[id(identity)] = (identity, session)
-        return session
 
     def route_rule(self, request: Request) -> RouteRule:
         """Per-route rules: the auth URL's query, or Envoy's headers (route_rules.py)."""

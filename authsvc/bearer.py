@@ -24,7 +24,7 @@ from joserfc.errors import ExpiredTokenError, JoseError
 from .clock import Clock
 from .config import Settings
 from .errors import TokenError
-from .models import Identity
+from .models import Session, Tokens
 from .providers.claims import identity_from_claims
 from .providers.jws import JWSVerifier, check_registered_claims, unverified_claims
 from .providers.metadata import MetadataCache
@@ -108,13 +108,17 @@ class BearerAuth:
             )
             for issuer, auds in audiences.items()
         }
-        self._cache: dict[bytes, tuple[Identity, float]] = {}
+        self._cache: dict[bytes, tuple[Session, float]] = {}
         if self.enabled and not self._verifiers:
             log.warning("skip_jwt_bearer_tokens is on, but no issuer is configured: "
                         "every bearer token will be refused (set extra_jwt_issuers)")
 
-    async def identity(self, token: str) -> Identity:
-        """The identity a valid token proves; TokenError when it proves nothing."""
+    async def session(self, token: str) -> Session:
+        """The session a valid token stands for; TokenError when it proves nothing.
+
+        oauth2-proxy's shape: the token is both the access and the ID token. The same Session
+        object is returned while cached, so its encoded identity headers are remembered too.
+        """
         now = self._clock()
         digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
         hit = self._cache.get(digest)
@@ -129,9 +133,10 @@ class BearerAuth:
             raise TokenError(f"bearer token issuer {str(iss)[:80]!r} is not configured")
         claims = await verifier.verify(token, int(now))
         identity = identity_from_claims(claims, self._settings)
+        session = Session(identity, Tokens(access_token=token, id_token=token))
         exp = claims["exp"]
         until = min(float(exp), now + CACHE_TTL) if isinstance(exp, int | float) else now
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
-        self._cache[digest] = (identity, until)
-        return identity
+        self._cache[digest] = (session, until)
+        return session
