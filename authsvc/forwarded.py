@@ -55,7 +55,7 @@ HEADERS_READ = (
 )
 
 
-def _first(value: str | None) -> str | None:
+def first_value(value: str | None) -> str | None:
     """The first of a comma-separated list (a proxy chain appends), stripped."""
     if value is None:
         return None
@@ -208,9 +208,9 @@ class Forwarded:
         cleaned = self._fwd.get(key)
         if cleaned is None:
             cleaned = (
-                clean_method(_first(key[0])) or own.method,
-                clean_scheme(_first(key[1])) or own.scheme,
-                clean_host(_first(key[2])) or own.host,
+                clean_method(first_value(key[0])) or own.method,
+                clean_scheme(first_value(key[1])) or own.scheme,
+                clean_host(first_value(key[2])) or own.host,
             )
             if len(self._fwd) >= _TRUST_CACHE_SIZE:  # bounded against sprays of values
                 self._fwd.clear()
@@ -227,5 +227,5 @@ class Forwarded:
         uri = own.uri
         if uri.startswith(self.auth_path + "/"):
             uri = uri[len(self.auth_path):]
-        scheme = clean_scheme(_first(headers.get("x-forwarded-proto"))) or default_scheme
+        scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or default_scheme
         return OriginalRequest(own.method, scheme, own.host, uri)

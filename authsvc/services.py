@@ -6,7 +6,6 @@ Nothing here is created per request (no clients, ciphers or regexes on the hot p
 from __future__ import annotations
 
 import logging
-import re
 from dataclasses import dataclass, field
 
 import httpx
@@ -18,7 +17,7 @@ from .clock import Clock, Random, system_clock, system_random
 from .config import Settings
 from .crypto import Sealer
 from .errors import InvalidSession
-from .forwarded import Forwarded
+from .forwarded import Forwarded, clean_host, clean_scheme, first_value
 from .headers import IdentityHeaders
 from .metrics import Metrics
 from .models import Session
@@ -33,8 +32,6 @@ from .session_cache import SessionCache
 from .sessions import SessionStore, create_store
 
 log = logging.getLogger("authsvc")
-
-_HOST = re.compile(r"^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.\-_]+)(:\d{1,5})?$")
 
 
 @dataclass
@@ -112,17 +109,12 @@ class Services:
 
     def public_origin(self, request: Request) -> tuple[str, str]:
         """(scheme, host) the browser used, for redirect URIs and cookie domains."""
-        scheme = request.url.scheme
-        host = request.headers.get("host", "")
+        headers = request.headers
+        scheme = clean_scheme(request.url.scheme) or "http"
+        host = clean_host(headers.get("host")) or "localhost"
         if self.trusted(request):
-            proto = request.headers.get("x-forwarded-proto", "").split(",")[0].strip().lower()
-            if proto in ("http", "https"):
-                scheme = proto
-            fwd_host = request.headers.get("x-forwarded-host", "").split(",")[0].strip()
-            if fwd_host:
-                host = fwd_host
-        if not _HOST.match(host):
-            host = request.url.netloc if _HOST.match(request.url.netloc) else "localhost"
+            scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or scheme
+            host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
         return scheme, host
 
     async def load_session(self, cookie_header: str, host: str = "") -> Session | None:
