@@ -57,6 +57,12 @@ def error_page(status: int, title: str, detail: str, retry: str = "") -> Respons
     return HTMLResponse(body, status, headers=NO_CACHE)
 
 
+def _jar(request: Request) -> dict[str, str]:
+    """The request's cookies, read as /oauth2/auth reads them (first value of a duplicated name
+    wins), so sign-out clears the very session the checks were serving."""
+    return cookies.parse_cookie_header(request.headers.get("cookie", ""))
+
+
 class LoginFlows:
     """Handlers for the login endpoints; all state comes from `Services`."""
 
@@ -120,8 +126,7 @@ class LoginFlows:
         if not state or len(state) > 256:
             raise LoginError("missing state", status=403)
         name = cookies.login_cookie_name(self.s.settings.cookie_name, state)
-        # the same parser as the session cookie: first value wins for duplicate names
-        sealed = cookies.parse_cookie_header(request.headers.get("cookie", "")).get(name)
+        sealed = _jar(request).get(name)
         if not sealed:
             raise LoginError("no login in progress for this state", status=403)
         try:
@@ -167,7 +172,7 @@ class LoginFlows:
                 page = error_page(403, "Access denied", "You are signed in, but not allowed here.")
                 return add_cookies(page, clear_login)
             value = await self.s.store.save(self._new_session(identity, tokens), None)
-            present = [n for n in request.cookies if n.startswith(self.s.settings.cookie_name)]
+            present = list(_jar(request))
             set_cookies = cookies.session_set_cookies(value, self.s.cookie_settings, host, present)
         except AuthsvcError as exc:
             log.warning("login failed: %s (status %d)", exc.reason, exc.status,
@@ -199,7 +204,8 @@ class LoginFlows:
         rd = self._requested_rd(request)
         scheme, host = self.s.public_origin(request)
         name = self.s.settings.cookie_name
-        value = cookies.read_chunked(request.cookies, name)
+        jar = _jar(request)
+        value = cookies.read_chunked(jar, name)
         # before clearing: the IdP's logout wants the session's ID token as a hint
         target = await end_session_target(self.s, value, rd, scheme, host)
         if value:
@@ -208,8 +214,7 @@ class LoginFlows:
             except AuthsvcError as exc:
                 log.warning("sign-out: could not clear the stored session: %s", exc.reason)
                 self.s.metrics.record_error(exc)
-        present = [n for n in request.cookies if n == name or n.startswith(f"{name}_")]
-        clear = cookies.clear_set_cookies(name, present or [name], self.s.cookie_settings, host)
+        clear = cookies.clear_set_cookies(name, list(jar) or [name], self.s.cookie_settings, host)
         return redirect(target, clear)
 
     async def sign_in(self, request: Request) -> Response:

@@ -319,3 +319,27 @@ async def test_session_keeps_only_the_tokens_a_feature_uses(
         if "id" in kept and overrides.get("set_authorization_header"):
             assert ok.headers["authorization"] == f"Bearer {tokens.id_token}"
         await services.aclose()
+
+
+async def test_sign_out_clears_the_session_the_checks_serve(fake_idp: FakeIdP) -> None:
+    """Two cookies of one name (e.g. one planted from a parent domain): /oauth2/auth and
+    /oauth2/sign_out read the same one, so sign-out never forgets another session."""
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as b:
+        await b.login("/", email="ada@example.com")
+        served = b.client.cookies["_authsvc"]
+        await b.login("/", email="eve@example.com")
+        other = b.client.cookies["_authsvc"]
+        b.client.cookies.clear()
+        both = {"cookie": f"_authsvc={served}; _authsvc={other}"}
+        ok = await b.client.get("/oauth2/auth", headers=both)
+        assert ok.headers["x-auth-request-email"] == "ada@example.com"
+        cleared: list[str] = []
+        clear = b.services.store.clear
+
+        async def recording_clear(value: str) -> None:
+            cleared.append(value)
+            await clear(value)
+
+        b.services.store.clear = recording_clear  # type: ignore[method-assign]
+        await b.client.get("/oauth2/sign_out", headers=both)
+        assert cleared == [served]
