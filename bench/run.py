@@ -291,9 +291,13 @@ class Stack:
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "cache"):
             (self.workdir / "nginx" / sub).mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "nginx.conf"
+        auth_servers = "\n".join(
+            AUTH_SERVER.format(host=HOST, port=port, cache=cache)
+            for port, cache in ((auth_port, ""), (cached_port, CACHE_LINES))
+        )
         conf.write_text(NGINX_CONF.format(
-            workdir=self.workdir, auth_port=auth_port, plain_port=plain_port, app_port=app_port,
-            cached_port=cached_port, authsvc_port=authsvc_port, host=HOST,
+            workdir=self.workdir, plain_port=plain_port, app_port=app_port,
+            authsvc_port=authsvc_port, host=HOST, auth_servers=auth_servers,
         ))  # fmt: skip
         test = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                               capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
@@ -330,12 +334,23 @@ http {{
     listen {host}:{app_port};
     location / {{ return 200 "app\\n"; }}
   }}
-  # with auth_request (examples/nginx, trimmed to what the 2xx path uses)
+  # with auth_request (examples/nginx, trimmed to what the 2xx path uses), then the same
+  # with a 5 s nginx cache of auth answers (AUTH_SERVER, CACHE_LINES)
+{auth_servers}
+  # the same application without authentication
   server {{
-    listen {host}:{auth_port};
+    listen {host}:{plain_port};
+    location / {{ proxy_set_header Connection ""; proxy_pass http://app; }}
+  }}
+}}
+"""
+
+AUTH_SERVER = """\
+  server {{
+    listen {host}:{port};
     location = /oauth2/auth {{
       internal;
-      proxy_pass http://authsvc;
+      proxy_pass http://authsvc;{cache}
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header Connection "";
@@ -353,41 +368,15 @@ http {{
       proxy_set_header Connection "";
       proxy_pass http://app;
     }}
-  }}
-  # the same with a 5 s nginx cache of auth answers (docs/performance.md: sign-out then takes
-  # up to 5 s to bite); the key must hold the session cookie, the Authorization header and the
-  # URI (per-route rules), or one user's 202 opens the door for another
-  server {{
-    listen {host}:{cached_port};
-    location = /oauth2/auth {{
-      internal;
-      proxy_pass http://authsvc;
+  }}"""
+
+# docs/performance.md: sign-out then takes up to 5 s to bite; the key must hold the session
+# cookie, the Authorization header and the URI (per-route rules), or one user's 202 opens the
+# door for another
+CACHE_LINES = """
       proxy_cache auth;
       proxy_cache_key "$cookie__authsvc|$http_authorization|$host|$request_uri";
-      proxy_cache_valid 202 5s;
-      proxy_pass_request_body off;
-      proxy_set_header Content-Length "";
-      proxy_set_header Connection "";
-      proxy_set_header Host $host;
-      proxy_set_header X-Original-URI $request_uri;
-      proxy_set_header X-Forwarded-Proto $scheme;
-      proxy_set_header X-Forwarded-Host $host;
-    }}
-    location / {{
-      auth_request /oauth2/auth;
-      auth_request_set $user $upstream_http_x_auth_request_user;
-      proxy_set_header X-User $user;
-      proxy_set_header Connection "";
-      proxy_pass http://app;
-    }}
-  }}
-  # the same application without authentication
-  server {{
-    listen {host}:{plain_port};
-    location / {{ proxy_set_header Connection ""; proxy_pass http://app; }}
-  }}
-}}
-"""
+      proxy_cache_valid 202 5s;"""
 
 
 # --- sessions -------------------------------------------------------------------------------
