@@ -94,13 +94,24 @@ def read_chunked(cookies: Mapping[str, str], name: str) -> str | None:
     return "".join(parts) or None
 
 
-@lru_cache(maxsize=1024)
 def session_value(cookie_header: str, name: str) -> str | None:
-    """`read_chunked(parse_cookie_header(cookie_header), name)`, remembered.
+    """`read_chunked(parse_cookie_header(cookie_header), name)`, remembered for usual sizes.
 
     A browser sends the very same Cookie header for a page's whole burst of checks; the hot
-    path then pays one dict lookup instead of a parse.
+    path then pays one dict lookup instead of a parse. Only headers up to MEMO_HEADER_MAX are
+    remembered, so distinct huge headers cannot pin memory (at most 1024 x 16 KB).
     """
+    if len(cookie_header) > MEMO_HEADER_MAX:
+        return read_chunked(parse_cookie_header(cookie_header), name)
+    return _remembered_session_value(cookie_header, name)
+
+
+#: the longest Cookie header `session_value` remembers (a 3-chunk session and some others)
+MEMO_HEADER_MAX = 16 * 1024
+
+
+@lru_cache(maxsize=1024)
+def _remembered_session_value(cookie_header: str, name: str) -> str | None:
     return read_chunked(parse_cookie_header(cookie_header), name)
 
 

@@ -38,6 +38,8 @@ from .models import OriginalRequest
 MAX_URI = 8192
 MAX_HOST = 261  # 255 for the name, ":" and a 5-digit port
 _TRUST_CACHE_SIZE = 4096
+#: the longest auth request path whose cleaned form is remembered (4096 x 1 KB at most)
+_MEMO_PATH_MAX = 1024
 _METHOD = re.compile(r"[A-Za-z]{1,32}")
 # host[:port] or [ipv6][:port]; no userinfo, slash, space, percent, control character
 _HOST = re.compile(r"(?i)(?:[a-z0-9_-]+(?:\.[a-z0-9_-]+)*\.?|\[([0-9a-f:.]+)\])(?::([0-9]{1,5}))?")
@@ -154,9 +156,10 @@ class Forwarded:
                 host=clean_host(host) or "localhost",
                 uri=clean_uri(path) or self.auth_path,
             )
-            if len(self._own) >= _TRUST_CACHE_SIZE:  # bounded against sprays of paths
-                self._own.clear()
-            self._own[key] = own
+            if len(path) <= _MEMO_PATH_MAX:  # long (Envoy) paths are not worth pinning
+                if len(self._own) >= _TRUST_CACHE_SIZE:  # bounded against sprays of paths
+                    self._own.clear()
+                self._own[key] = own
         if not self.is_trusted(peer_ip):
             return own
         kind = self.kind

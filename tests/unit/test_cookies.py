@@ -246,3 +246,17 @@ def test_login_set_and_clear() -> None:
     assert line.endswith("SameSite=Lax")
     cleared = login_clear_cookie(name, cs, "h")
     assert cleared.startswith(f"{name}=; ") and "Max-Age=0" in cleared
+
+
+def test_session_value_remembers_only_bounded_headers() -> None:
+    """Distinct huge Cookie headers are parsed every time, never pinned in the memo."""
+    from authsvc.cookies import MEMO_HEADER_MAX, _remembered_session_value, session_value
+
+    _remembered_session_value.cache_clear()
+    big = "_authsvc=" + "A" * MEMO_HEADER_MAX
+    assert session_value(big, "_authsvc") == "A" * MEMO_HEADER_MAX
+    assert _remembered_session_value.cache_info().currsize == 0
+    assert session_value("_authsvc=v; other=x", "_authsvc") == "v"
+    assert session_value("_authsvc=v; other=x", "_authsvc") == "v"
+    info = _remembered_session_value.cache_info()
+    assert (info.currsize, info.hits) == (1, 1)
