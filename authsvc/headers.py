@@ -16,8 +16,8 @@ app can always tell what authsvc meant (README "Identity headers"):
   (claims.py drops them) and are skipped.
 
 Text that is not valid Unicode (a lone surrogate, which JSON can carry) has no UTF-8 form, and
-a token with anything but visible ASCII cannot be passed on unchanged: such a session gets a
-403 and a log line, never a header that says something else.
+a token with anything but printable ASCII (or a space at either end) cannot be passed on
+unchanged: such a session gets a 403 and a log line, never a header that says something else.
 """
 
 from __future__ import annotations
@@ -38,8 +38,9 @@ _RAW_MEMO = 4096
 #: sent as is: printable ASCII but "%" (the escape) and "," (the list separator), with inner spaces
 _SAFE = frozenset(chr(c) for c in range(0x21, 0x7F)) - {"%", ","}
 _PLAIN = re.compile(r"(?:[!-$&-+\--~](?:[ !-$&-+\--~]*[!-$&-+\--~])?)?")
-#: tokens go on unchanged or not at all: RFC 6749 A.12 / RFC 6750 §2.1 allow no more than this
-_TOKEN = re.compile(r"[!-~]*")
+#: tokens go on unchanged or not at all: RFC 6749 A.12 allows %x20-7E; a space at either end
+#: would not survive a header parser (RFC 9110 §5.5)
+_TOKEN = re.compile(r"(?:[!-~](?:[ -~]*[!-~])?)?")
 
 Raw = list[tuple[bytes, bytes]]
 
@@ -82,9 +83,9 @@ def decode_list(value: str) -> list[str]:
 
 
 def token_value(token: str) -> str:
-    """A token passed on verbatim (the app hands it to an API): visible ASCII only."""
+    """A token passed on verbatim (the app hands it to an API): printable ASCII only."""
     if not _TOKEN.fullmatch(token):
-        raise Unrepresentable("the token holds characters other than visible ASCII")
+        raise Unrepresentable("the token holds characters a header cannot carry unchanged")
     return token
 
 

@@ -131,9 +131,10 @@ def test_text_without_a_utf8_form_is_refused(text: str) -> None:
         encode_value(text)
 
 
-@pytest.mark.parametrize("token", ["at\r\nX-Evil: 1", "a b", "tök", "\x00"])
+@pytest.mark.parametrize("token", ["at\r\nX-Evil: 1", " at", "at ", "tök", "\x00", "a\tb"])
 def test_tokens_are_passed_on_unchanged_or_refused(token: str) -> None:
     assert token_value("eyJ.a-b_c~d+e/f=") == "eyJ.a-b_c~d+e/f="
+    assert token_value("opaque with %, and spaces") == "opaque with %, and spaces"  # RFC 6749 A.12
     with pytest.raises(Unrepresentable):
         token_value(token)
 
