@@ -115,8 +115,14 @@ class AuthEndpoint:
                 extra={"user": session.identity.user, "outcome": "forbidden", "reason": decision.reason},
             )
             return Response(FORBIDDEN, decision.status, media_type="text/plain")
+        raw = self.s.headers.raw_for_session(session)
+        if raw is None:
+            # no header value says exactly who this is (headers.py logged why): refuse, never
+            # send one that names someone else
+            note_outcome("forbidden", "identity cannot be sent as headers")
+            return Response(FORBIDDEN, 403, media_type="text/plain")
         response = Response(status_code=self.success)
-        response.raw_headers += self.s.headers.raw_for_session(session)
+        response.raw_headers += raw
         # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
         return add_cookies(response, [loaded.set_cookie] if loaded.set_cookie else [])
 

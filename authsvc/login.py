@@ -171,7 +171,12 @@ class LoginFlows:
                 self.s.metrics.record_login("denied")
                 page = error_page(403, "Access denied", "You are signed in, but not allowed here.")
                 return add_cookies(page, clear_login)
-            value = await self.s.store.save(self._new_session(identity, tokens), None)
+            session = self._new_session(identity, tokens)
+            refusal = self.s.headers.refusal(session)
+            if refusal:
+                # no header could say who this is (headers.py): a session would only get 403s
+                raise LoginError(f"identity cannot be sent as headers: {refusal}", status=403)
+            value = await self.s.store.save(session, None)
             present = list(_jar(request))
             set_cookies = cookies.session_set_cookies(value, self.s.cookie_settings, host, present)
         except AuthsvcError as exc:

@@ -219,6 +219,8 @@ def render(
         "scgi_temp_path tmp/scgi;",
         f"large_client_header_buffers {cm.get('large-client-header-buffers', DEFAULT_HEADER_BUFFERS)};",
         f"underscores_in_headers {'on' if cm.get('enable-underscores-in-headers') == 'true' else 'off'};",
+        # nginx.tmpl: ignore_invalid_headers from the ConfigMap, default on (config.go)
+        f"ignore_invalid_headers {'off' if cm.get('ignore-invalid-headers') == 'false' else 'on'};",
         "map $http_upgrade $connection_upgrade { default upgrade; '' close; }",
         "map '' $pass_access_scheme { default $scheme; }",
         "map '' $best_http_host { default $http_host; }",

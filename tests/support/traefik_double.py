@@ -5,6 +5,8 @@ double covers where Traefik differs (proxy-contracts.md §3), reading its router
 and services from the example file itself:
 
 - entrypoint: a client's X-Forwarded-* and X-Real-Ip are dropped, Traefik's own are set;
+  `aliasHeadersStrategy: delete` (examples/traefik/traefik.yml) drops every header whose name
+  holds anything but letters, digits and "-";
 - forwardAuth: GET to `address` (Host = the address's host), every client header minus
   hop-by-hop, then (trustForwardHeader false) X-Forwarded-For/-Method/-Proto/-Host/-Uri/-Port
   set from the request; redirects are not followed;
@@ -53,6 +55,10 @@ def render_dynamic(text: str, env: Mapping[str, str]) -> dict[str, Any]:
     data = yaml.safe_load(_ENV.sub(fill, text))
     assert isinstance(data, dict)
     return data
+
+
+#: a name aliasHeadersStrategy keeps: letters, digits and dashes only
+_DASH_NAME = re.compile(r"[A-Za-z0-9-]+")
 
 
 def _drop(headers: Headers, name: str) -> Headers:
@@ -143,10 +149,12 @@ class TraefikDouble:
 
     # --- entrypoint ----------------------------------------------------------------------
     def entrypoint(self, ex: Exchange) -> None:
-        """No trustedIPs: drop the client's forwarded headers, set Traefik's own."""
+        """No trustedIPs: drop the client's forwarded headers, set Traefik's own; aliasing
+        names dropped (aliasHeadersStrategy: delete)."""
         ex.headers = [
             (k, v) for k, v in ex.headers
             if not k.lower().startswith("x-forwarded-") and k.lower() != "x-real-ip"
+            and _DASH_NAME.fullmatch(k)
         ]
         ex.headers += [
             ("X-Forwarded-Proto", "http"),
