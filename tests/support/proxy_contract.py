@@ -37,7 +37,7 @@ class Stack:
 
 
 class Running(Protocol):
-    """A started proxy (a Process, or an in-process double)."""
+    """A started proxy (a Process)."""
 
     @property
     def url(self) -> str: ...
@@ -106,7 +106,7 @@ class ProxyContract:
 
 
 class WebsocketContract:
-    """For proxies that pass websocket upgrades (all but the Traefik double)."""
+    """For proxies that pass websocket upgrades (every proxy tested)."""
 
     def test_websocket_upgrade_is_authorized(self, stack: ProxyStack) -> None:
         with contract.signed_in(stack.base, "alice@example.com") as client:
