@@ -262,3 +262,130 @@ def render_nginx_gateway_fabric(manifest: Path, listen: str, endpoints: Mapping[
 
 def _indent(text: str) -> str:
     return "\n".join(("    " + line) if line else line for line in text.splitlines())
+
+
+# --- Envoy Gateway ----------------------------------------------------------------------------
+_HCM = "type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager"
+_EXT_AUTHZ = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz"
+_EXT_AUTHZ_PER_ROUTE = "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthzPerRoute"
+_ROUTER = "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"
+_UNDERSCORES = {"Allow": "ALLOW", "RejectRequest": "REJECT_REQUEST", "DropHeader": "DROP_HEADER"}
+
+
+def _ignore_case(names: Iterable[str]) -> dict[str, Any]:
+    return {"patterns": [{"exact": n, "ignore_case": True} for n in names]}
+
+
+def _cluster(name: str, address: str) -> Doc:
+    host, port = address.rsplit(":", 1)
+    return {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "10s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": {
+                "socket_address": {"address": host, "port_value": int(port)}}}}]}],
+        },
+    }
+
+
+def _ext_authz(policy: Doc, cluster: str) -> tuple[str, Doc]:
+    """extauth.go buildHCMExtAuthFilter / extAuthConfig / httpService, for `policy`."""
+    spec = policy["spec"]["extAuth"]
+    http = spec["http"]
+    assert set(spec) <= {"http", "headersToExtAuth", "failOpen"}, spec
+    assert set(http) <= {"backendRefs", "path", "headersToBackend"}, http
+    name = f"envoy.filters.http.ext_authz/securitypolicy/{namespace(policy)}/{policy['metadata']['name']}"
+    (ref,) = http["backendRefs"]
+    authority = f"{ref['name']}.{namespace(policy)}:{ref['port']}"
+    config: Doc = {
+        "@type": _EXT_AUTHZ,
+        "transport_api_version": "V3",
+        "failure_mode_allow": bool(spec.get("failOpen", False)),
+        "http_service": {
+            "path_prefix": http.get("path", ""),
+            "server_uri": {"uri": f"http://{authority}{http.get('path', '')}", "cluster": cluster,
+                           "timeout": "10s"},
+        },
+    }
+    if spec.get("headersToExtAuth"):
+        config["allowed_headers"] = _ignore_case(spec["headersToExtAuth"])
+    if http.get("headersToBackend"):
+        config["http_service"]["authorization_response"] = {
+            "allowed_upstream_headers": _ignore_case(http["headersToBackend"])
+        }
+    return name, {"name": name, "disabled": True, "typed_config": config}
+
+
+def render_envoy_gateway(manifest: Path, listen: str, endpoints: Mapping[str, str]) -> str:
+    """The Envoy bootstrap (static resources) for what Envoy Gateway sends over xDS."""
+    docs = load(manifest)
+    host = listener(docs)["hostname"]
+    underscores = "REJECT_REQUEST"  # listener.go buildHeadersWithUnderscoresAction
+    for ctp in of_kind(docs, "ClientTrafficPolicy"):
+        assert [t["kind"] for t in ctp["spec"]["targetRefs"]] == ["Gateway"], ctp
+        assert set(ctp["spec"]) == {"targetRefs", "headers"}, ctp["spec"]
+        underscores = _UNDERSCORES[ctp["spec"]["headers"]["withUnderscoresAction"]]
+    policies = {t["name"]: p for p in of_kind(docs, "SecurityPolicy") for t in p["spec"]["targetRefs"]}
+    for target in policies.values():
+        assert [t["kind"] for t in target["spec"]["targetRefs"]] == ["HTTPRoute"], target
+    clusters: dict[str, Doc] = {}
+    filters: list[Doc] = []
+    routes: list[Doc] = []
+    for rule in rules(docs, host):
+        cluster = f"httproute/{rule.namespace}/{rule.route}/rule/{rule.index}"
+        clusters[cluster] = _cluster(cluster, endpoints[f"{rule.backend[0]}:{rule.backend[1]}"])
+        prefix = rule.prefix
+        match = {"prefix": "/"} if prefix == "/" else {"path_separated_prefix": prefix.rstrip("/")}
+        route: Doc = {
+            "name": f"httproute/{rule.namespace}/{rule.route}/rule/{rule.index}/match/0/{host}",
+            "match": match,
+            "route": {"cluster": cluster, "upgrade_configs": [{"upgrade_type": "websocket"}]},
+        }
+        if removed_headers(rule):
+            route["request_headers_to_remove"] = removed_headers(rule)
+        policy = policies.get(rule.route)
+        if policy is not None:
+            (ref,) = policy["spec"]["extAuth"]["http"]["backendRefs"]
+            auth_cluster = f"securitypolicy/{namespace(policy)}/{policy['metadata']['name']}/extauth/0"
+            clusters[auth_cluster] = _cluster(auth_cluster, endpoints[f"{ref['name']}:{ref['port']}"])
+            name, http_filter = _ext_authz(policy, auth_cluster)
+            if all(f["name"] != name for f in filters):
+                filters.append(http_filter)
+            route["typed_per_filter_config"] = {
+                name: {"@type": _EXT_AUTHZ_PER_ROUTE, "check_settings": {}}
+            }
+        routes.append(route)
+    address, port = listen.rsplit(":", 1)
+    hcm: Doc = {
+        "@type": _HCM,
+        "stat_prefix": "http-80",
+        "codec_type": "AUTO",
+        "use_remote_address": True,
+        "normalize_path": True,
+        "merge_slashes": True,
+        "path_with_escaped_slashes_action": "UNESCAPE_AND_REDIRECT",
+        "server_header_transformation": "PASS_THROUGH",
+        "common_http_protocol_options": {"headers_with_underscores_action": underscores},
+        "http2_protocol_options": {},
+        "route_config": {
+            "name": "default/gateway/http",
+            "virtual_hosts": [{"name": f"default/gateway/http/{host}", "domains": [host],
+                               "routes": routes}],
+        },
+        "http_filters": [*filters, {"name": "envoy.filters.http.router",
+                                    "typed_config": {"@type": _ROUTER}}],
+    }
+    bootstrap = {
+        "static_resources": {
+            "listeners": [{
+                "name": "default/gateway/http",
+                "address": {"socket_address": {"address": address, "port_value": int(port)}},
+                "filter_chains": [{"filters": [{"name": "envoy.filters.network.http_connection_manager",
+                                                "typed_config": hcm}]}],
+            }],
+            "clusters": list(clusters.values()),
+        }
+    }
+    return yaml.safe_dump(bootstrap, sort_keys=False)
