@@ -21,7 +21,7 @@ from .backchannel import BackchannelLogout
 from .bearer import bearer_token
 from .config import Settings
 from .errors import AuthsvcError, TokenError
-from .forwarded import HEADERS_READ
+from .forwarded import DESCRIPTIONS_RAW, HEADERS_READ
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .logs import note_outcome
 from .models import OriginalRequest
@@ -41,6 +41,18 @@ UNAUTHORIZED = b"Unauthorized\n"
 FORBIDDEN = b"Forbidden\n"
 #: RFC 6750 §3.1; nginx's auth_request passes this header on with its 401
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+_NO_REPEATS: frozenset[bytes] = frozenset()
+
+
+def _repeated(read: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+    """The header names that occur more than once."""
+    seen: set[bytes] = set()
+    twice: set[bytes] = set()
+    for name, _ in read:
+        (twice if name in seen else seen).add(name)
+    return frozenset(twice)
 
 
 def is_browser_navigation(request: Request, original: OriginalRequest) -> bool:
@@ -68,7 +80,7 @@ class AuthEndpoint:
         self.success = services.settings.auth_success_status
         self.start = f"{services.settings.proxy_prefix}/start?rd="
 
-    def original(self, request: Request, headers: dict[str, str]) -> OriginalRequest:
+    def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
         raw = scope.get("raw_path") or scope["path"].encode()
         qs = scope.get("query_string", b"")
@@ -81,15 +93,19 @@ class AuthEndpoint:
             headers.get("host", ""),
             scope.get("scheme", "http"),
             client[0] if client else None,  # Services.peer without building request.client
+            repeated,
         )
 
     async def handle(self, request: Request) -> Response:
         # one plain dict of the headers the check reads, first value of each name (what
         # Headers.get returns): Starlette's Headers scans the whole list on every lookup, and
         # a browser sends a dozen headers the check never looks at
-        raw_headers = request.scope["headers"]
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(raw_headers) if k in _READ}
-        original = self.original(request, headers)
+        read = [(k, v) for k, v in request.scope["headers"] if k in _READ]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(read)}
+        # a header sent twice: the proxy sets each of these once, so one copy is the client's
+        # (forwarded.py); the common case costs one length comparison
+        repeats = _repeated(read) if len(read) != len(headers) else _NO_REPEATS
+        original = self.original(request, headers, not repeats.isdisjoint(DESCRIPTIONS_RAW))
         # public routes first: no session is read, every identity header is sent empty
         if self.s.paths.skipped(original):
             note_outcome("skipped")
