@@ -25,15 +25,21 @@ from .forwarded import DESCRIPTIONS_RAW, HEADERS_READ
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .logs import note_outcome
 from .models import OriginalRequest
-from .route_rules import NO_RULE, RouteRule
+from .route_rules import HEADERS as RULE_HEADERS
+from .route_rules import RouteCheck, RouteRule
 from .services import Services
 
 log = logging.getLogger("authsvc")
 
 Handler = Callable[[Request], Awaitable[Response]]
 
-#: the headers AuthEndpoint.handle decodes: forwarded.py's, and the credentials
-_READ = frozenset(name.encode() for name in (*HEADERS_READ, "cookie", "authorization"))
+#: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's and the credentials
+_READ = frozenset(
+    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization")
+)
+
+#: a per-route rule header sent twice: which copy is the rule cannot be known, so nobody passes
+REPEATED_RULE = RouteRule(broken="a rule header arrived more than once")
 
 ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
@@ -43,6 +49,7 @@ FORBIDDEN = b"Forbidden\n"
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
+_RULE_HEADERS_RAW = frozenset(name.encode() for name in RULE_HEADERS)
 _NO_REPEATS: frozenset[bytes] = frozenset()
 
 
@@ -123,7 +130,13 @@ class AuthEndpoint:
                 return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
         decision = self.s.rules.authorize(session.identity, original)
         if decision.allowed:
-            decision = self.route_rule(request).check(session.identity) or decision
+            rule = (
+                self.route_rule(request, headers)
+                if repeats.isdisjoint(_RULE_HEADERS_RAW)
+                # only the first copy is in `headers`: the other might be the proxy's rule
+                else REPEATED_RULE
+            )
+            decision = rule.check(session.identity) or decision
         if not decision.allowed:
             log.info(
                 "auth: forbidden user=%s uri=%s reason=%s",
@@ -136,13 +149,21 @@ class AuthEndpoint:
         # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
         return add_cookies(response, [loaded.set_cookie] if loaded.set_cookie else [])
 
-    def route_rule(self, request: Request) -> RouteRule:
-        """Per-route rules: the auth URL's query, or Envoy's headers (route_rules.py)."""
-        kind = self.s.forwarded.kind
-        if kind == "envoy" or (kind == "auto" and "rest" in request.path_params):
-            # path_prefix mode: the query is the client's; rules come as trusted headers
-            return self.s.route_rules.from_headers(request.headers) if self.s.trusted(request) else NO_RULE
-        return self.s.route_rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
+    def route_rule(self, request: Request, headers: dict[str, str]) -> RouteCheck:
+        """Per-route rules: the auth URL's query and the X-Authsvc-Allowed-* headers, both.
+
+        Rules only narrow, so one is honoured wherever it is found and from whoever sent it
+        (issue 11 §3): only the query of Envoy's prefix form is skipped, being the client's
+        own URL, never a rule. Under `auto` a prefix path may be Envoy's or an auth URL with a
+        path (`/oauth2/auth/app?allowed_groups=admins`): its query is read as rules, so a
+        malformed one denies rather than being dropped.
+        """
+        rules = self.s.route_rules
+        by_headers = rules.from_headers(headers)
+        if self.s.forwarded.kind == "envoy" and "rest" in request.path_params:
+            return by_headers
+        by_query = rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
+        return rules.both(by_query, by_headers)
 
     def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
         if (
