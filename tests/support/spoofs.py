@@ -9,6 +9,8 @@ upper, underscore, mixed and dotted spellings, repeated, and all together.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 Headers = list[tuple[str, str]]
 
 PUBLIC_PATH = "/public/x"
@@ -139,3 +141,19 @@ PROXIES: dict[str, ProxyModel] = {
 #: every (proxy, kind) an operator may run
 CASES = [(proxy, kind) for proxy, model in PROXIES.items() for kind in model.fits]
 CASE_IDS = [f"{proxy}-{kind}" for proxy, kind in CASES]
+
+
+def protected_path_attempts(
+    get: Callable[[str, Headers], int], host: str, path: str = REAL_PATH
+) -> list[str]:
+    """Every spoof set against `path` through a proxy; the names of those that got a 2xx.
+
+    `get(path, headers)` sends one request through the proxy and returns the status. No
+    session is sent, so any 2xx means the protected path was made public.
+    """
+    got_through = []
+    for name, spoof in spoof_sets(host).items():
+        status = get(path, [*spoof, ("Accept", "application/json")])
+        if 200 <= status < 300:
+            got_through.append(f"{name}: {status}")
+    return got_through
