@@ -14,9 +14,7 @@ from __future__ import annotations
 import contextlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from tests.integration.conftest import AuthsvcFactory
@@ -25,20 +23,9 @@ from tests.support.echo import EchoUpstream
 from tests.support.k8s import SIDECAR
 from tests.support.oauth2_proxy_configs import NGINX_SERVER
 from tests.support.processes import HOST, free_port
-from tests.support.spoofs import SKIP_ROUTES, Headers, protected_path_attempts
+from tests.support.spoofs import SKIP_ROUTES, Site, assert_public_only_if_vouched
 
 pytestmark = pytest.mark.integration
-
-
-@dataclass(frozen=True)
-class Site:
-    base: str
-    #: whether authsvc may believe this proxy about the original request (public routes work)
-    vouches: bool
-
-    def status(self, path: str, headers: Headers, method: str = "GET") -> int:
-        with httpx.Client(timeout=15) as client:
-            return client.request(method, self.base + path, headers=headers).status_code
 
 
 def _sidecar_conf(workdir: str, port: int, authsvc: int, upstream: int) -> str:
@@ -99,7 +86,7 @@ SITES = ["example, nginx", "sidecar, nginx", "oauth2-proxy docs, default kind",
 @pytest.mark.parametrize("name", SITES)
 def test_no_client_header_makes_a_protected_path_public(sites: dict[str, Site], name: str) -> None:
     site = sites[name]
-    through = protected_path_attempts(lambda path, headers: site.status(path, headers), HOST)
+    through = site.attempts()
     assert not through, f"{name}: protected path served without a session for {through}"
 
 
@@ -108,13 +95,4 @@ def test_public_routes_work_only_where_authsvc_can_believe_the_proxy(
     sites: dict[str, Site], name: str
 ) -> None:
     """The control: the attacks above would get through if these were ignored altogether."""
-    site = sites[name]
-    json = [("Accept", "application/json")]
-    public = site.status("/public/x", json)
-    preflight = site.status("/admin/secret", [*json, ("Access-Control-Request-Method", "GET")],
-                            method="OPTIONS")
-    if site.vouches:
-        assert (public, preflight) == (200, 200)
-    else:  # fails closed: the sign-in redirect of oauth2-proxy's config, never the app
-        assert public in (302, 401) and preflight in (302, 401), (public, preflight)
-    assert site.status("/admin/secret", json) in (302, 401)
+    assert_public_only_if_vouched(sites[name])

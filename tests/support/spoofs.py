@@ -10,6 +10,10 @@ upper, underscore, mixed and dotted spellings, repeated, and all together.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import httpx
 
 Headers = list[tuple[str, str]]
 
@@ -157,3 +161,36 @@ def protected_path_attempts(
         if 200 <= status < 300:
             got_through.append(f"{name}: {status}")
     return got_through
+
+
+@dataclass(frozen=True)
+class Site:
+    """A proxy in front of authsvc (skip routes and preflight on) and the echo app."""
+
+    base: str
+    #: whether authsvc may believe this proxy about the original request (public routes work)
+    vouches: bool
+    #: sends the request through the proxy, for sites reached by name (ingress-nginx)
+    transport: httpx.BaseTransport | None = None
+
+    def status(self, path: str, headers: Headers, method: str = "GET") -> int:
+        with httpx.Client(timeout=15, transport=self.transport) as client:
+            return client.request(method, self.base + path, headers=headers).status_code
+
+    def attempts(self) -> list[str]:
+        """protected_path_attempts through this site."""
+        return protected_path_attempts(self.status, urlsplit(self.base).netloc)
+
+
+def assert_public_only_if_vouched(site: Site) -> None:
+    """The control for the attacks: public routes and preflights work exactly where authsvc
+    can believe the proxy, and fail closed elsewhere (401, or the config's sign-in 302)."""
+    json = [("Accept", "application/json")]
+    public = site.status(PUBLIC_PATH, json)
+    preflight = site.status(REAL_PATH, [*json, ("Access-Control-Request-Method", "GET"),
+                                        ("Origin", "http://elsewhere.test")], method="OPTIONS")
+    if site.vouches:
+        assert (public, preflight) == (200, 200)
+    else:
+        assert public in (302, 401) and preflight in (302, 401), (public, preflight)
+    assert site.status(REAL_PATH, json) in (302, 401)
