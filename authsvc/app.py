@@ -21,7 +21,7 @@ from .backchannel import BackchannelLogout
 from .bearer import bearer_token
 from .config import Settings
 from .errors import AuthsvcError, TokenError
-from .forwarded import DESCRIPTIONS_RAW, HEADERS_READ
+from .forwarded import DESCRIPTIONS, HEADERS_READ
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .logs import note_outcome
 from .models import OriginalRequest
@@ -49,14 +49,13 @@ FORBIDDEN = b"Forbidden\n"
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
 
 
-_RULE_HEADERS_RAW = frozenset(name.encode() for name in RULE_HEADERS)
-_NO_REPEATS: frozenset[bytes] = frozenset()
+_NO_REPEATS: frozenset[str] = frozenset()
 
 
-def _repeated(read: list[tuple[bytes, bytes]]) -> frozenset[bytes]:
+def _repeated(read: list[tuple[str, str]]) -> frozenset[str]:
     """The header names that occur more than once."""
-    seen: set[bytes] = set()
-    twice: set[bytes] = set()
+    seen: set[str] = set()
+    twice: set[str] = set()
     for name, _ in read:
         (twice if name in seen else seen).add(name)
     return frozenset(twice)
@@ -107,12 +106,12 @@ class AuthEndpoint:
         # one plain dict of the headers the check reads, first value of each name (what
         # Headers.get returns): Starlette's Headers scans the whole list on every lookup, and
         # a browser sends a dozen headers the check never looks at
-        read = [(k, v) for k, v in request.scope["headers"] if k in _READ]
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(read)}
+        read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"] if k in _READ]
+        headers = dict(reversed(read))
         # a header sent twice: the proxy sets each of these once, so one copy is the client's
         # (forwarded.py); the common case costs one length comparison
         repeats = _repeated(read) if len(read) != len(headers) else _NO_REPEATS
-        original = self.original(request, headers, not repeats.isdisjoint(DESCRIPTIONS_RAW))
+        original = self.original(request, headers, not repeats.isdisjoint(DESCRIPTIONS))
         # public routes first: no session is read, every identity header is sent empty
         if self.s.paths.skipped(original):
             note_outcome("skipped")
@@ -132,7 +131,7 @@ class AuthEndpoint:
         if decision.allowed:
             rule = (
                 self.route_rule(request, headers)
-                if repeats.isdisjoint(_RULE_HEADERS_RAW)
+                if repeats.isdisjoint(RULE_HEADERS)
                 # only the first copy is in `headers`: the other might be the proxy's rule
                 else REPEATED_RULE
             )

@@ -89,15 +89,21 @@ Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 log = logging.getLogger("authsvc.forwarded")
 
 #: headers that describe the original path or method; any one present must agree with what the
-#: kind read, and none may arrive twice (the auth handler checks repeats: DESCRIPTIONS_RAW)
+#: kind read, and none may arrive twice (the auth handler looks for repeats)
 _URI_DESCRIPTIONS = ("x-original-uri", "x-forwarded-uri")
 _METHOD_DESCRIPTIONS = ("x-original-method", "x-forwarded-method")
 DESCRIPTIONS = ("x-original-url", *_URI_DESCRIPTIONS, *_METHOD_DESCRIPTIONS)
-DESCRIPTIONS_RAW = frozenset(name.encode() for name in DESCRIPTIONS)
-#: what the nginx contract blanks: present, they show a config that is not ours
-_NGINX_BLANKED = ("x-original-url", "x-forwarded-uri", "x-forwarded-method")
-#: what `auto` takes as "the proxy described the request in headers" (then nothing is verified)
-_AUTO_HEADERS = (*DESCRIPTIONS, "x-auth-request-redirect")
+#: per kind, the descriptions it does not read: present, they must agree with what it read.
+#: nginx: what its contract blanks, so present they show a config that is not ours; auto: any
+#: description at all (then only the prefix form would be evidence, and it is not alone)
+_FOREIGN: dict[str, frozenset[str]] = {
+    "ingress-nginx": frozenset({"x-original-uri", "x-forwarded-uri", "x-forwarded-method"}),
+    "traefik": frozenset({"x-original-url", "x-original-uri", "x-original-method"}),
+    "caddy": frozenset({"x-original-url", "x-original-uri", "x-original-method"}),
+    "nginx": frozenset({"x-original-url", "x-forwarded-uri", "x-forwarded-method"}),
+    "envoy": frozenset(DESCRIPTIONS),
+    "auto": frozenset({*DESCRIPTIONS, "x-auth-request-redirect"}),
+}
 
 #: every request header this module reads (the auth handler decodes only these, and those
 #: it reads itself); a test checks the list against the code
@@ -164,6 +170,7 @@ class Forwarded:
         # per proxy (Envoy's prefix mode: one per path), so cleaned once (bench/: ~2 us a check)
         self._own: dict[tuple[str, str, str, str], OriginalRequest] = {}
         self._fwd: dict[tuple[str | None, ...], tuple[str, str, str, bool]] = {}
+        self._foreign = _FOREIGN[self.kind]
         for line in unverifiable_rules(settings):
             log.warning("%s", line)
 
@@ -227,11 +234,12 @@ class Forwarded:
             got = self._forwarded(headers, own, "x-forwarded-uri", "x-forwarded-method", evidence=True)
         elif kind == "nginx":
             got = self._forwarded(headers, own, "x-original-uri", "x-original-method", evidence=True)
-            if got.verified and any(headers.get(name) for name in _NGINX_BLANKED):
-                return _unverified(got)
         else:
             got = self._envoy(headers, own)
-        if got.verified and (repeated or not _agrees(headers, got)):
+        # the common case, no other description at all, costs one set test
+        if got.verified and (repeated or (
+            not self._foreign.isdisjoint(headers) and (kind == "nginx" or not _agrees(headers, got))
+        )):
             return _unverified(got)
         return got
 
@@ -249,7 +257,7 @@ class Forwarded:
         got = self._envoy(headers, own, default_scheme=own.scheme)
         # the prefix form is evidence only on its own: a method header beside it may be the
         # client's, and then the two descriptions cannot be told apart
-        if got.verified and (repeated or any(name in headers for name in _AUTO_HEADERS)):
+        if got.verified and (repeated or not self._foreign.isdisjoint(headers)):
             return _unverified(got)
         return got
 
@@ -354,22 +362,22 @@ def unverifiable_rules(settings: Settings) -> list[str]:
     """One warning per rule that relaxes decisions on evidence this set-up cannot give."""
     rules = []
     if settings.skip_auth_routes:
-        rules.append(("skip_auth_routes", "the original path (and method, for METHOD= entries)"))
+        rules.append(("skip_auth_routes", "the original path"))
     if settings.skip_auth_preflight:
         rules.append(("skip_auth_preflight", "the original method"))
     out = []
     for option, what in rules:
         if not settings.reverse_proxy:
             out.append(f"{option} never applies with reverse_proxy = false: {what} is then only "
-                       "the auth request itself")
+                       "the auth request's own")
         elif settings.proxy_kind == "auto":
             out.append(f"{option} applies under proxy_kind = \"auto\" only to Envoy's path_prefix "
-                       f"checks: no header is evidence of {what} when the proxy is unknown (nginx "
+                       f"checks: with the proxy unknown, no header is evidence of {what} (nginx "
                        "passes a client's own X-Original-URL on); set proxy_kind "
                        "(docs/security.md)")
         elif settings.proxy_kind == "nginx":
-            out.append(f"{option} trusts X-Original-URI and X-Original-Method for {what}: nginx "
-                       "sets them only if your auth location does, with proxy_set_header, and "
+            out.append(f"{option} relies on X-Original-URI and X-Original-Method, which nginx "
+                       "sends only if your auth location sets them with proxy_set_header and "
                        "blanks X-Original-URL, X-Forwarded-Uri and X-Forwarded-Method "
                        "(examples/nginx/nginx.conf, docs/security.md)")
     return out

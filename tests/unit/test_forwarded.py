@@ -491,7 +491,7 @@ def test_the_header_memo_stays_bounded_and_never_pins_long_values() -> None:
         ({"proxy_kind": "auto", "skip_auth_routes": ["^/public/"]}, ["skip_auth_routes applies"]),
         ({"proxy_kind": "auto", "skip_auth_preflight": True}, ["skip_auth_preflight applies"]),
         ({"proxy_kind": "nginx", "skip_auth_routes": ["^/p/"], "skip_auth_preflight": True},
-         ["skip_auth_routes trusts X-Original-URI", "skip_auth_preflight trusts X-Original-URI"]),
+         ["skip_auth_routes relies on X-Original-URI", "skip_auth_preflight relies on X-Original-URI"]),
         ({"reverse_proxy": False, "skip_auth_routes": ["^/p/"]}, ["skip_auth_routes never"]),
         ({"proxy_kind": "traefik", "skip_auth_routes": ["^/p/"], "skip_auth_preflight": True}, []),
         ({"proxy_kind": "ingress-nginx", "skip_auth_routes": ["^/p/"]}, []),
