@@ -18,7 +18,8 @@ client cannot choose it (docs/security.md has the same as a table):
   read.
 - `traefik`: `X-Forwarded-Method`, `-Proto`, `-Host`, `-Uri`. forwardAuth sets all four
   (`forward.go`); with `trustForwardHeader: true` it keeps incoming ones, and the entrypoint's
-  forwarded-headers middleware has already removed those of peers outside `trustedIPs`.
+  forwarded-headers middleware has already removed those of peers outside `trustedIPs`
+  (`forwarded_header.go`; unless the entrypoint is set `insecure`).
 - `caddy`: the same four. `forward_auth` sets `X-Forwarded-Method` and `-Uri` with `header_up`
   (a replace), `reverse_proxy` sets `-Proto` and `-Host` unless the peer is in `trusted_proxies`.
 - `envoy` (`path_prefix: <proxy_prefix>/auth`): the check's own method, `Host` (`:authority`)
