@@ -1,0 +1,222 @@
+"""Unauthenticated input cannot make a served authsvc hold unbounded memory or connections.
+
+Raw sockets against a real `python -m authsvc serve` (uvicorn with httptools, Redis sessions so
+that back-channel logout reads its body): an oversized request head is a prompt 431 and costs no
+memory, a head sent halfway is cut at `request_header_timeout`, and ordinary requests,
+keep-alive and pipelining work as before.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import selectors
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import SECRET_A
+from tests.support.components import start_authsvc, start_redis
+from tests.support.processes import HOST, Process
+
+pytestmark = pytest.mark.integration
+
+HEADER_TIMEOUT = 1.0
+#: a closed connection is seen well within this (the timeout plus scheduling on a busy machine)
+CLOSE_DEADLINE = HEADER_TIMEOUT + 9.0
+MAX_HEAD = 64 * 1024  # the default of max_request_header_bytes
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
+    workdir = tmp_path_factory.mktemp("limits")
+    redis = start_redis(workdir)
+    try:
+        authsvc = start_authsvc(workdir, {
+            "cookie_secret": [SECRET_A], "client_id": "c", "client_secret": "s",
+            # never contacted: nothing here gets as far as the IdP
+            "oidc_issuer_url": f"http://{HOST}:9/idp", "email_domains": ["example.com"],
+            "session_store_type": "redis", "redis_connection_url": f"redis://{HOST}:{redis.port}",
+            "request_header_timeout": f"{HEADER_TIMEOUT}s",
+        })  # fmt: skip
+        try:
+            yield authsvc
+        finally:
+            authsvc.stop()
+    finally:
+        redis.stop()
+
+
+def exchange(port: int, data: bytes, timeout: float = 10.0) -> tuple[bytes, float]:
+    """Send `data` on a new connection, read until the server closes: (what came back, seconds)."""
+    started = time.monotonic()
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        # the server may stop reading once it has answered: its answer is what counts
+        with contextlib.suppress(OSError):
+            sock.sendall(data)
+        return read_to_close(sock), time.monotonic() - started
+
+
+def read_to_close(sock: socket.socket) -> bytes:
+    out = b""
+    while chunk := sock.recv(65536):
+        out += chunk
+    return out
+
+
+def status_of(answer: bytes) -> int:
+    assert answer.startswith(b"HTTP/1.1 "), answer[:200]
+    return int(answer[9:12])
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def get(path: str, *headers: bytes, close: bool = True) -> bytes:
+    lines = [f"GET {path} HTTP/1.1".encode(), b"Host: app.example.test", *headers]
+    if close:
+        lines.append(b"Connection: close")
+    return b"\r\n".join(lines) + b"\r\n\r\n"
+
+
+# --- request heads ----------------------------------------------------------------------------
+ONE_MIB = 1024 * 1024
+OVERSIZED_HEADS = {
+    "one long header line": get("/ping", b"X-Big: " + b"a" * ONE_MIB),
+    "a long cookie": get("/oauth2/auth", b"Cookie: _authsvc=" + b"b" * ONE_MIB),
+    "many small headers": get("/ping", *(b"X-H%d: %s" % (i, b"v" * 40) for i in range(20000))),
+    "a long request line": get("/ping?" + "q" * ONE_MIB),
+    "a header just over the cap": get("/ping", b"X-Big: " + b"a" * MAX_HEAD),
+}
+
+
+@pytest.mark.parametrize("request_bytes", OVERSIZED_HEADS.values(), ids=OVERSIZED_HEADS.keys())
+def test_an_oversized_request_head_is_a_prompt_431(served: Process, request_bytes: bytes) -> None:
+    answer, seconds = exchange(served.port, request_bytes)
+    assert status_of(answer) == 431
+    assert b"connection: close" in answer.lower()
+    assert seconds < 3.0, f"431 took {seconds:.1f}s"
+
+
+def test_an_oversized_head_costs_no_memory(served: Process) -> None:
+    size = 32 * ONE_MIB  # what once cost ~60 MB of RSS and seconds of CPU
+    before = rss_bytes(served.popen.pid)
+    answer, _ = exchange(served.port, get("/ping", b"X-Big: " + b"a" * size), timeout=20.0)
+    grown = rss_bytes(served.popen.pid) - before
+    assert status_of(answer) == 431
+    assert grown < size // 8, f"RSS grew by {grown // 1024} KiB for a {size // ONE_MIB} MiB header"
+    # and the server is as it was
+    assert status_of(exchange(served.port, get("/ping"))[0]) == 200
+
+
+@pytest.mark.parametrize("size", [8 * 1024, 32 * 1024, MAX_HEAD - 200])
+def test_heads_within_the_cap_are_served(served: Process, size: int) -> None:
+    # nginx sends up to 4 x 8 KiB of client headers; a Cookie line of 8 KiB is its maximum
+    headers = [b"Cookie: other=" + b"c" * min(size, 8000)]
+    headers += [b"X-Pad-%d: %s" % (i, b"p" * 7000) for i in range(max(0, size - 8000) // 7020)]
+    answer, _ = exchange(served.port, get("/oauth2/auth", *headers))
+    assert status_of(answer) == 401  # an ordinary answer: no session
+
+
+def test_keep_alive_and_pipelining_still_work(served: Process) -> None:
+    with socket.create_connection((HOST, served.port), timeout=10.0) as sock:
+        for _ in range(3):  # one request after another on one connection
+            sock.sendall(get("/ping", close=False))
+            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        # two pipelined, the second with a large (allowed) head, then close
+        sock.sendall(get("/ping", close=False) + get("/ping", b"X-Big: " + b"x" * (MAX_HEAD - 500)))
+        answers = read_to_close(sock)
+    assert answers.count(b"HTTP/1.1 200 OK") == 2, answers[:300]
+
+
+def test_an_idle_keep_alive_connection_outlives_the_header_timeout(served: Process) -> None:
+    # idle between requests is uvicorn's keep-alive timeout (5s), not the head's deadline
+    with socket.create_connection((HOST, served.port), timeout=10.0) as sock:
+        sock.sendall(get("/ping", close=False))
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            assert not sel.select(HEADER_TIMEOUT * 2), "the idle connection was closed"
+        sock.sendall(get("/ping"))
+        assert status_of(read_to_close(sock)) == 200
+
+
+HALF_OPEN = {
+    "nothing at all": b"",
+    "half a request line": b"GET /oauth2/au",
+    "a request line": b"GET /oauth2/auth HTTP/1.1\r\n",
+    "half a header": b"GET /oauth2/auth HTTP/1.1\r\nHost: app.example.test\r\nCookie: _auth",
+    "all but the blank line": b"GET /ping HTTP/1.1\r\nHost: app.example.test\r\n",
+}
+
+
+def test_half_open_connections_are_closed_after_the_header_timeout(served: Process) -> None:
+    shapes = list(HALF_OPEN.values())
+    socks: list[tuple[socket.socket, bytes]] = []
+    try:
+        for i in range(200):
+            sock = socket.create_connection((HOST, served.port), timeout=5.0)
+            sock.setblocking(False)
+            partial = shapes[i % len(shapes)]
+            if partial:
+                sock.sendall(partial)
+            socks.append((sock, partial))
+        answers = _wait_until_all_closed([s for s, _ in socks], CLOSE_DEADLINE)
+        for (_, partial), answer in zip(socks, answers, strict=True):
+            if partial:  # asked something: told why (RFC 9110 §15.5.9)
+                assert status_of(answer) == 408, (partial, answer[:100])
+            else:
+                assert answer == b""
+    finally:
+        for sock, _ in socks:
+            sock.close()
+    assert status_of(exchange(served.port, get("/ping"))[0]) == 200
+
+
+def test_a_client_dripping_its_head_is_cut_at_the_timeout(served: Process) -> None:
+    # each byte arrives well within the timeout: only a deadline for the whole head stops it
+    head = get("/ping", b"X-Slow: " + b"s" * 1000)
+    with socket.create_connection((HOST, served.port), timeout=5.0) as sock:
+        started = time.monotonic()
+        sent = 0
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            while not sel.select(HEADER_TIMEOUT / 10):  # readable: an answer, or closed
+                assert time.monotonic() - started < CLOSE_DEADLINE, "never cut off"
+                sock.sendall(head[sent : sent + 1])
+                sent += 1
+        answer = read_to_close(sock)
+    assert status_of(answer) == 408
+    assert sent < len(head)
+
+
+def _wait_until_all_closed(socks: list[socket.socket], deadline: float) -> list[bytes]:
+    """What each socket received until the server closed it; fails at the deadline."""
+    received = {sock: b"" for sock in socks}
+    open_ = set(socks)
+    end = time.monotonic() + deadline
+    with selectors.DefaultSelector() as sel:
+        for sock in socks:
+            sel.register(sock, selectors.EVENT_READ)
+        while open_:
+            left = end - time.monotonic()
+            assert left > 0, f"{len(open_)} of {len(socks)} connections still open after {deadline:.0f}s"
+            for key, _ in sel.select(left):
+                conn = key.fileobj
+                assert isinstance(conn, socket.socket)
+                try:
+                    chunk = conn.recv(65536)
+                except ConnectionResetError:
+                    chunk = b""
+                if chunk:
+                    received[conn] += chunk
+                else:
+                    sel.unregister(conn)
+                    open_.discard(conn)
+    return [received[sock] for sock in socks]
