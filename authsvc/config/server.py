@@ -30,12 +30,14 @@ class ServerOptions(BaseModel):
     #: how long in-flight requests may take to finish after SIGTERM (below k8s's 30s grace)
     shutdown_timeout: Duration = 25.0
 
-    # Bounds on what an unauthenticated client can make one connection hold (protocol.py).
-    # Headers: nginx passes at most 4 x 8 KiB (large_client_header_buffers) plus the few it
-    # adds to the auth subrequest; Envoy's own default is 60 KiB.
+    # Bounds on what an unauthenticated client can make one connection hold (protocol.py,
+    # bodies.py). Headers: nginx passes at most 4 x 8 KiB (large_client_header_buffers) plus
+    # the few it adds to the auth subrequest; Envoy's own default is 60 KiB.
     max_request_header_bytes: int = MAX_REQUEST_HEADER_BYTES
     #: from connect (or a request's first byte) to its last header byte; slower clients are cut
     request_header_timeout: Duration = REQUEST_HEADER_TIMEOUT
+    #: logout tokens and login forms are a few KB; nothing authsvc reads is bigger
+    max_request_body_bytes: int = 64 * 1024
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
@@ -87,6 +89,8 @@ class ServerOptions(BaseModel):
             raise option_error("max_request_header_bytes", "must be between 8192 and 16777216 (16 MiB)")
         if not 0 < self.request_header_timeout <= 300:
             raise option_error("request_header_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
+        if not 1024 <= self.max_request_body_bytes <= 16 * 1024 * 1024:
+            raise option_error("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
         if self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]:
             raise option_error("metrics_address", "must use another port than http_address")
         return self

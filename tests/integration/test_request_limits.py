@@ -2,8 +2,8 @@
 
 Raw sockets against a real `python -m authsvc serve` (uvicorn with httptools, Redis sessions so
 that back-channel logout reads its body): an oversized request head is a prompt 431 and costs no
-memory, a head sent halfway is cut at `request_header_timeout`, and ordinary requests,
-keep-alive and pipelining work as before.
+memory, a head sent halfway is cut at `request_header_timeout`, oversized bodies are a 413, and
+ordinary requests, keep-alive and pipelining work as before.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ HEADER_TIMEOUT = 1.0
 #: a closed connection is seen well within this (the timeout plus scheduling on a busy machine)
 CLOSE_DEADLINE = HEADER_TIMEOUT + 9.0
 MAX_HEAD = 64 * 1024  # the default of max_request_header_bytes
+MAX_BODY = 64 * 1024  # the default of max_request_body_bytes
 
 
 @pytest.fixture(scope="module")
@@ -220,3 +221,61 @@ def _wait_until_all_closed(socks: list[socket.socket], deadline: float) -> list[
                     sel.unregister(conn)
                     open_.discard(conn)
     return [received[sock] for sock in socks]
+
+
+# --- request bodies ---------------------------------------------------------------------------
+BACKCHANNEL = "/oauth2/backchannel_logout"
+
+
+def post(path: str, body: bytes, *headers: bytes, content_length: int | None = None) -> bytes:
+    length = len(body) if content_length is None else content_length
+    lines = [f"POST {path} HTTP/1.1".encode(), b"Host: app.example.test",
+             b"Content-Type: application/x-www-form-urlencoded", b"Content-Length: %d" % length,
+             *headers]  # fmt: skip
+    return b"\r\n".join(lines) + b"\r\n\r\n" + body
+
+
+def chunked(path: str, body: bytes, chunk: int = 16384) -> bytes:
+    lines = [f"POST {path} HTTP/1.1".encode(), b"Host: app.example.test",
+             b"Content-Type: application/x-www-form-urlencoded", b"Transfer-Encoding: chunked"]
+    parts = [b"%x\r\n%s\r\n" % (len(body[i : i + chunk]), body[i : i + chunk])
+             for i in range(0, len(body), chunk)]  # fmt: skip
+    return b"\r\n".join(lines) + b"\r\n\r\n" + b"".join(parts) + b"0\r\n\r\n"
+
+
+def form(size: int) -> bytes:
+    return b"logout_token=" + b"x" * (size - len(b"logout_token="))
+
+
+OVERSIZED_BODIES = {
+    "a declared 128 MiB body, none sent": post(BACKCHANNEL, b"", content_length=128 * ONE_MIB),
+    "a 4 MiB form": post(BACKCHANNEL, form(4 * ONE_MIB)),
+    "a 4 MiB chunked form": chunked(BACKCHANNEL, form(4 * ONE_MIB)),
+    "just over the cap": post(BACKCHANNEL, form(MAX_BODY + 1)),
+    "many fields": post(BACKCHANNEL, b"&".join(b"f%d=1" % i for i in range(30000))),
+}
+
+
+@pytest.mark.parametrize("request_bytes", OVERSIZED_BODIES.values(), ids=OVERSIZED_BODIES.keys())
+def test_an_oversized_body_is_a_prompt_413(served: Process, request_bytes: bytes) -> None:
+    answer, seconds = exchange(served.port, request_bytes)
+    assert status_of(answer) == 413
+    assert b"connection: close" in answer.lower()
+    assert seconds < 3.0, f"413 took {seconds:.1f}s"
+
+
+def test_a_body_within_the_cap_is_read(served: Process) -> None:
+    for body in (b"logout_token=not-a-jwt", form(MAX_BODY)):
+        answer, _ = exchange(served.port, post(BACKCHANNEL, body, b"Connection: close"))
+        assert status_of(answer) == 400 and b"invalid_request" in answer  # read, and refused
+
+
+def test_a_slow_body_is_not_cut_by_the_header_timeout(served: Process) -> None:
+    body = b"logout_token=not-a-jwt"
+    with socket.create_connection((HOST, served.port), timeout=10.0) as sock:
+        sock.sendall(post(BACKCHANNEL, b"", b"Connection: close", content_length=len(body)))
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            assert not sel.select(HEADER_TIMEOUT * 2), "cut off while sending its body"
+        sock.sendall(body)
+        assert status_of(read_to_close(sock)) == 400
