@@ -8,6 +8,7 @@ ordinary requests, keep-alive and pipelining work as before.
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import selectors
 import socket
@@ -279,3 +280,19 @@ def test_a_slow_body_is_not_cut_by_the_header_timeout(served: Process) -> None:
             assert not sel.select(HEADER_TIMEOUT * 2), "cut off while sending its body"
         sock.sendall(body)
         assert status_of(read_to_close(sock)) == 400
+
+
+# --- tokens -----------------------------------------------------------------------------------
+def _b64(data: bytes) -> bytes:
+    return base64.urlsafe_b64encode(data).rstrip(b"=")
+
+
+NESTED = {"arrays": b"[" * 8000, "objects": b'{"a":' * 2000, "mixed": b'[{"a":' * 1500}
+
+
+@pytest.mark.parametrize("nested", NESTED.values(), ids=NESTED.keys())
+def test_a_deeply_nested_logout_token_header_is_a_400(served: Process, nested: bytes) -> None:
+    token = _b64(nested) + b"." + _b64(b"{}") + b".c2ln"
+    answer, _ = exchange(served.port, post(BACKCHANNEL, b"logout_token=" + token, b"Connection: close"))
+    assert status_of(answer) == 400
+    assert "Traceback" not in served.log(20000)
