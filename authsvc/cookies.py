@@ -25,6 +25,7 @@ _EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 # RFC 6265 section 4.1.1: cookie-octet, so no value can smuggle in an attribute or a CRLF
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
 _CHUNK_SUFFIX = re.compile(r"_(\d{1,2})")
+_LOGIN_DIGEST = re.compile(r"[0-9a-f]{16}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +188,12 @@ def login_cookie_name(cookie_name: str, state: str) -> str:
     """The login-state cookie of one attempt, so parallel logins (two tabs) do not collide."""
     digest = hashlib.sha256(state.encode("utf-8", "replace")).hexdigest()[:16]
     return f"{cookie_name}_csrf_{digest}"
+
+
+def is_login_cookie(cookie_name: str, name: str) -> bool:
+    """Whether `name` is one of our login-state cookies (and not, say, an app's `x_csrf_token`)."""
+    prefix = f"{cookie_name}_csrf_"
+    return name.startswith(prefix) and _LOGIN_DIGEST.fullmatch(name, len(prefix)) is not None
 
 
 def login_set_cookie(name: str, value: str, cs: CookieSettings, host: str) -> str:

@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from . import cookies
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
+from .login_state import crowded_out
 from .logout import end_session_target
 from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
@@ -118,9 +119,15 @@ class LoginFlows:
         )
         sealed = self.s.login_sealer.seal(payload.encode(), name.encode())
         _, host = self.s.public_origin(request)
-        set_cookie = cookies.login_set_cookie(name, sealed, self.s.cookie_settings, host)
+        cs = self.s.cookie_settings
+        set_cookie = cookies.login_set_cookie(name, sealed, cs, host)
+        # older unfinished logins beyond the cap go now, before they break the Cookie header
+        crowded = crowded_out(
+            _jar(request), lambda n: cookies.is_login_cookie(cs.name, n),
+            self.s.settings.cookie_csrf_per_request_limit, len(name) + 1 + len(sealed),
+        )  # fmt: skip
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
-        return redirect(url, [set_cookie])
+        return redirect(url, [set_cookie, *(cookies.login_clear_cookie(n, cs, host) for n in crowded)])
 
     def _open_login(self, request: Request, state: str) -> tuple[LoginState, str]:
         if not state or len(state) > 256:
