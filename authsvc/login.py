@@ -19,7 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from . import cookies
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
-from .login_state import crowded_out
+from .login_state import SpentStates, crowded_out
 from .logout import end_session_target
 from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
@@ -69,8 +69,9 @@ class LoginFlows:
 
     def __init__(self, services: Services) -> None:
         self.s = services
-        self._used_states: dict[str, float] = {}
         settings = services.settings
+        #: states whose code exchange began: a replayed callback is refused (per process)
+        self._spent = SpentStates(settings.cookie_csrf_expire)
         # keep only the tokens a feature will use: the ID token repeats every claim (a 200-group
         # session doubles in size with it), and a token not kept cannot leak from a cookie
         refreshing = settings.cookie_refresh > 0
@@ -147,10 +148,8 @@ class LoginFlows:
         if now - login.created_at > self.s.settings.cookie_csrf_expire:
             raise LoginError("login took too long", status=403)
         # single use: a replayed callback finds the state spent (per replica, bounded)
-        self._used_states = {k: t for k, t in self._used_states.items() if now - t < 3600}
-        if state in self._used_states:
+        if self._spent.spent(state, now):
             raise LoginError("state already used", status=403)
-        self._used_states[state] = now
         return login, name
 
     async def callback(self, request: Request) -> Response:
@@ -170,6 +169,8 @@ class LoginFlows:
             code = params.get("code", "")
             if not code:
                 raise LoginError("missing code")
+            # spent only now that the code is exchanged, and with no await since the check
+            self._spent.spend(login.state, self.s.clock())
             identity, tokens = await self.s.provider.redeem(code, login, self._redirect_uri(request))
             decision = self.s.rules.authorize(identity, None)
             if not decision.allowed:
