@@ -1,13 +1,17 @@
 """Bounds on what unfinished logins leave behind: login-state cookies and spent states.
 
-**Login-state cookies.** Each `/oauth2/start` sets its own `<cookie_name>_csrf_<hash>` cookie
-(so two tabs can log in at once), living `cookie_csrf_expire`. Uncapped, a page with 30
-`<img src=/oauth2/start>` pushed the Cookie header past nginx's 8 KB line and the whole site
-answered 400 until they expired. So a start keeps at most `cookie_csrf_per_request_limit`
-login cookies (oauth2-proxy's option), the new one included, and expires the older ones in the
-same response. Oldest means first in the Cookie header: browsers list cookies of equal path by
-creation time (RFC 6265 §5.4, step 2), and every login cookie has the same path. They also stay
-within `LOGIN_COOKIE_BYTES` together, so long `rd` values cannot do what many cookies did.
+**Login-state cookies.** Each `/oauth2/start` seals its login in a cookie of its own, so that
+two tabs can log in at once, living `cookie_csrf_expire`. Uncapped, a page with 30
+`<img src=/oauth2/start>` left 30 of them (~310 bytes each), the Cookie header passed nginx's
+8 KB line and the whole site answered 400 until they expired. Capping at the response is not
+enough: a browser attaches cookies when a request starts, so starts in flight together never
+see each other's cookies (30 images on one page, a restored session). So there are only
+`cookie_csrf_per_request_limit` cookie *names*, slots `<cookie_name>_csrf_0`, `_1`, ...: however
+many starts race, a browser holds at most that many login cookies. A start takes a free slot (at
+random, so racing starts rarely collide), else the one holding the oldest login (its sealed
+creation time), and carries its slot in the state. Together they also stay within
+`LOGIN_COOKIE_BYTES` as far as the request shows them, so long `rd` values cannot do what many
+cookies did. A collision only costs the older tab a "sign in again".
 
 **Spent states.** A callback's state is spent once its code exchange begins, so a replayed
 callback is refused. The record is per process and bounded: an entry is kept only while its
@@ -19,7 +23,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 #: what all login cookies together may add to the Cookie header: a 4 KB session cookie, these
 #: and some of the application's own still fit nginx's default 8 KB header line
@@ -28,28 +33,37 @@ LOGIN_COOKIE_BYTES = 3072
 MAX_SPENT_STATES = 100_000
 
 
-def crowded_out(
-    jar: Mapping[str, str],
-    is_login: Callable[[str], bool],
-    keep: int,
-    new_size: int,
-    budget: int = LOGIN_COOKIE_BYTES,
-) -> list[str]:
-    """The login cookies (names `is_login` accepts) to expire next to a new one.
+@dataclass(frozen=True, slots=True)
+class HeldLogin:
+    """A slot's cookie as the request shows it: when its login began, its share of the header."""
 
-    `jar` is the request's cookies in Cookie header order (oldest first); `new_size` is the
-    length of the new cookie's `name=value`. The newest ones are kept while, with the new
-    one, there are at most `keep` and they take at most `budget` bytes; all older ones go.
+    created_at: float
+    size: int
+
+
+def choose_slot(held: Mapping[int, HeldLogin], slots: int, pick: int) -> int:
+    """The slot of a new login: a free one (`pick`, any number, chooses), else the oldest."""
+    free = [i for i in range(slots) if i not in held]
+    if free:
+        return free[pick % len(free)]
+    return min(held, key=lambda i: (held[i].created_at, i))
+
+
+def over_budget(
+    held: Mapping[int, HeldLogin], chosen: int, new_size: int, budget: int = LOGIN_COOKIE_BYTES
+) -> list[int]:
+    """The other held slots to expire so that they and the new login fit `budget` bytes.
+
+    The newest are kept while they fit; the first that does not goes, and so do all older ones.
     """
-    names = [name for name in jar if is_login(name)]
-    count, room = 1, budget - new_size
-    out: list[str] = []
-    for name in reversed(names):
-        size = len(name) + len(jar[name]) + 3  # "; " and "="
-        if out or count >= keep or size > room:
-            out.append(name)
-            continue
-        count, room = count + 1, room - size
+    others = sorted((i for i in held if i != chosen), key=lambda i: held[i].created_at, reverse=True)
+    room = budget - new_size
+    out: list[int] = []
+    for i in others:
+        if out or held[i].size > room:
+            out.append(i)
+        else:
+            room -= held[i].size
     return out
 
 

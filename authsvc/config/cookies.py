@@ -24,8 +24,8 @@ class CookieOptions(BaseModel):
     cookie_httponly: bool = True
     cookie_samesite: Literal["", "lax", "strict", "none"] = "lax"
     cookie_csrf_expire: Duration = 15 * 60.0
-    #: login-state cookies kept per browser, the newest (login_state.py); oauth2-proxy's name,
-    #: but never unlimited: 5 x ~310 bytes leave a 4 KB session room in nginx's 8 KB line
+    #: login-state cookie slots per browser (login_state.py); oauth2-proxy's name, but never
+    #: unlimited: 5 x ~310 bytes leave a 4 KB session room in nginx's 8 KB line
     cookie_csrf_per_request_limit: int = 5
     session_store_type: Literal["cookie", "redis"] = "cookie"
     #: verified sessions are reused this long in-process (session_cache.py); 0 = off
