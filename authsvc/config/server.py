@@ -38,13 +38,15 @@ class ServerOptions(BaseModel):
     request_header_timeout: Duration = REQUEST_HEADER_TIMEOUT
     #: logout tokens and login forms are a few KB; nothing authsvc reads is bigger
     max_request_body_bytes: int = 64 * 1024
+    #: from the first read of a body to its last byte (a few KB arrive in milliseconds)
+    request_body_timeout: Duration = 10.0
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _server_lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("shutdown_timeout", "request_header_timeout", mode="before")
+    @field_validator("shutdown_timeout", "request_header_timeout", "request_body_timeout", mode="before")
     @classmethod
     def _server_duration(cls, value: object) -> float:
         return parse_duration(value)
@@ -89,6 +91,8 @@ class ServerOptions(BaseModel):
             raise option_error("max_request_header_bytes", "must be between 8192 and 16777216 (16 MiB)")
         if not 0 < self.request_header_timeout <= 300:
             raise option_error("request_header_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
+        if not 0 < self.request_body_timeout <= 300:
+            raise option_error("request_body_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
         if not 1024 <= self.max_request_body_bytes <= 16 * 1024 * 1024:
             raise option_error("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
         if self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]:

@@ -25,6 +25,7 @@ from tests.support.processes import HOST, Process
 pytestmark = pytest.mark.integration
 
 HEADER_TIMEOUT = 1.0
+BODY_TIMEOUT = 2.5
 #: a closed connection is seen well within this (the timeout plus scheduling on a busy machine)
 CLOSE_DEADLINE = HEADER_TIMEOUT + 9.0
 MAX_HEAD = 64 * 1024  # the default of max_request_header_bytes
@@ -41,7 +42,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Process]:
             # never contacted: nothing here gets as far as the IdP
             "oidc_issuer_url": f"http://{HOST}:9/idp", "email_domains": ["example.com"],
             "session_store_type": "redis", "redis_connection_url": f"redis://{HOST}:{redis.port}",
-            "request_header_timeout": f"{HEADER_TIMEOUT}s",
+            "request_header_timeout": f"{HEADER_TIMEOUT}s", "request_body_timeout": f"{BODY_TIMEOUT}s",
         })  # fmt: skip
         try:
             yield authsvc
@@ -66,6 +67,24 @@ def read_to_close(sock: socket.socket) -> bytes:
     while chunk := sock.recv(65536):
         out += chunk
     return out
+
+
+def read_response(sock: socket.socket) -> bytes:
+    """One whole response (head and Content-Length body) from a kept-alive connection."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    length = next(int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+                  if line.startswith(b"content-length:"))  # fmt: skip
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "closed mid-body"
+        body += chunk
+    assert len(body) == length, "more than one response"
+    return head + b"\r\n\r\n" + body
 
 
 def status_of(answer: bytes) -> int:
@@ -130,7 +149,7 @@ def test_keep_alive_and_pipelining_still_work(served: Process) -> None:
     with socket.create_connection((HOST, served.port), timeout=10.0) as sock:
         for _ in range(3):  # one request after another on one connection
             sock.sendall(get("/ping", close=False))
-            assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+            assert status_of(read_response(sock)) == 200
         # two pipelined, the second with a large (allowed) head, then close
         sock.sendall(get("/ping", close=False) + get("/ping", b"X-Big: " + b"x" * (MAX_HEAD - 500)))
         answers = read_to_close(sock)
@@ -141,7 +160,7 @@ def test_an_idle_keep_alive_connection_outlives_the_header_timeout(served: Proce
     # idle between requests is uvicorn's keep-alive timeout (5s), not the head's deadline
     with socket.create_connection((HOST, served.port), timeout=10.0) as sock:
         sock.sendall(get("/ping", close=False))
-        assert sock.recv(65536).startswith(b"HTTP/1.1 200 ")
+        assert status_of(read_response(sock)) == 200
         with selectors.DefaultSelector() as sel:
             sel.register(sock, selectors.EVENT_READ)
             assert not sel.select(HEADER_TIMEOUT * 2), "the idle connection was closed"
@@ -275,11 +294,33 @@ def test_a_slow_body_is_not_cut_by_the_header_timeout(served: Process) -> None:
     body = b"logout_token=not-a-jwt"
     with socket.create_connection((HOST, served.port), timeout=10.0) as sock:
         sock.sendall(post(BACKCHANNEL, b"", b"Connection: close", content_length=len(body)))
-        with selectors.DefaultSelector() as sel:
+        with selectors.DefaultSelector() as sel:  # longer than the head may take, not the body
             sel.register(sock, selectors.EVENT_READ)
-            assert not sel.select(HEADER_TIMEOUT * 2), "cut off while sending its body"
+            assert not sel.select(HEADER_TIMEOUT * 1.5), "cut off while sending its body"
         sock.sendall(body)
         assert status_of(read_to_close(sock)) == 400
+
+
+HALF_BODIES = {
+    "nothing of it": (b"", 100),
+    "half of it": (b"logout_token=abc", 100),
+    "a trickle": (b"logout_token=" + b"t" * 200, 10_000),
+}
+
+
+def test_bodies_never_finished_are_cut_at_the_body_timeout(served: Process) -> None:
+    socks = [socket.create_connection((HOST, served.port), timeout=10.0) for _ in HALF_BODIES]
+    try:
+        started = time.monotonic()
+        for sock, (sent, length) in zip(socks, HALF_BODIES.values(), strict=True):
+            sock.sendall(post(BACKCHANNEL, sent, content_length=length))
+        answers = _wait_until_all_closed(socks, BODY_TIMEOUT + 9.0)
+        assert time.monotonic() - started >= BODY_TIMEOUT - 0.5
+    finally:
+        for sock in socks:
+            sock.close()
+    for name, answer in zip(HALF_BODIES, answers, strict=True):
+        assert status_of(answer) == 408, name
 
 
 # --- tokens -----------------------------------------------------------------------------------
