@@ -29,7 +29,7 @@ from dataclasses import dataclass
 #: what all login cookies together may add to the Cookie header: a 4 KB session cookie, these
 #: and some of the application's own still fit nginx's default 8 KB header line
 LOGIN_COOKIE_BYTES = 3072
-#: spent states remembered at most (about 100 bytes each); beyond, the oldest are forgotten
+#: spent states remembered at most (~180 bytes each, 18 MB in all); beyond, the oldest go
 MAX_SPENT_STATES = 100_000
 
 
