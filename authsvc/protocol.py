@@ -84,6 +84,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         #: bytes the current head may still take; None while no head is being read
         self._header_room: int | None = max_header_bytes
         self._header_timer: asyncio.TimerHandle | None = None
+        #: when the head being read must be complete (loop time)
+        self._head_deadline = 0.0
         #: a request has begun whose head is not complete yet
         self._head_started = False
         #: a request has begun that has not been read to its end
@@ -94,6 +96,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # --- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(cast(asyncio.Transport, _LingeringClose(transport, self)))
+        self._head_deadline = self.loop.time() + self._header_timeout
         self._arm_header_timer()  # a connection that never sends a byte is cut too
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -121,6 +124,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self._header_room -= len(data)
         if data:
             super().data_received(data)
+        # armed only for a head still open after this read: most arrive in one piece
+        if self._head_started and self._header_timer is None and not self.draining:
+            self._arm_header_timer()
 
     # --- httptools callbacks -----------------------------------------------------------------
     def on_message_begin(self) -> None:
@@ -129,7 +135,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.mid_request = True
         if self._header_room is None:  # pipelined after a body: count from here
             self._header_room = self._max_header_bytes
-        self._arm_header_timer()
+        if self._header_timer is None:  # not the first request: its deadline runs from now
+            self._head_deadline = self.loop.time() + self._header_timeout
 
     def on_headers_complete(self) -> None:
         self._header_room = None
@@ -145,7 +152,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # --- the limits ----------------------------------------------------------------------------
     def _arm_header_timer(self) -> None:
         self._disarm_header_timer()
-        self._header_timer = self.loop.call_later(self._header_timeout, self._header_timed_out)
+        self._header_timer = self.loop.call_at(self._head_deadline, self._header_timed_out)
 
     def _disarm_header_timer(self) -> None:
         if self._header_timer is not None:

@@ -151,6 +151,13 @@ def test_keep_alive_and_pipelining_still_work(served: Process) -> None:
         for _ in range(3):  # one request after another on one connection
             sock.sendall(get("/ping", close=False))
             assert status_of(read_response(sock)) == 200
+        head = get("/ping", close=False)  # a head in two reads, well within the deadline
+        sock.sendall(head[:20])
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            assert not sel.select(HEADER_TIMEOUT / 4), "answered or cut before the head was sent"
+        sock.sendall(head[20:])
+        assert status_of(read_response(sock)) == 200
         # two pipelined, the second with a large (allowed) head, then close
         sock.sendall(get("/ping", close=False) + get("/ping", b"X-Big: " + b"x" * (MAX_HEAD - 500)))
         answers = read_to_close(sock)
