@@ -34,34 +34,32 @@ log = logging.getLogger("authsvc.protocol")
 
 #: how long a refused connection goes on draining the client's bytes before it is closed
 LINGER = 5.0
+#: requests that carry no body in practice: their responses need no lingering close
+_BODILESS = frozenset({"GET", "HEAD"})
 
 
 class _LingeringClose:
-    """The connection's transport as uvicorn sees it: close() lingers while a request is unread."""
+    """A transport for one request's response cycle: close() lingers while its body is unread.
+
+    Only requests that may carry a body get one (bodiless GETs, the checks, use the transport
+    itself): the app's 413 or 408 closes the connection with the rest of the body still coming.
+    """
 
     def __init__(self, transport: asyncio.Transport, protocol: LimitedHttpToolsProtocol) -> None:
         self._transport = transport
         self._protocol = protocol
-        self._lingering = False
 
     def close(self) -> None:
-        transport = self._transport
-        if self._lingering or transport.is_closing():
-            return
-        if not self._protocol.mid_request or not transport.can_write_eof():
-            transport.close()
-            return
-        self._lingering = True
-        self._protocol.draining = True
-        transport.write_eof()
-        transport.resume_reading()  # drain, even if uvicorn's flow control had paused reading
-        self._protocol.loop.call_later(LINGER, transport.close)
+        if self._protocol.mid_request:
+            self._protocol.linger_close()
+        else:
+            self._transport.close()
 
     def is_closing(self) -> bool:
-        return self._lingering or self._transport.is_closing()
+        return self._protocol.lingering or self._transport.is_closing()
 
     def write(self, data: bytes) -> None:
-        if not self._lingering:  # nothing goes out after our FIN
+        if not self._protocol.lingering:  # nothing goes out after our FIN
             self._transport.write(data)
 
     def __getattr__(self, name: str) -> Any:
@@ -92,10 +90,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self.mid_request = False
         #: closing: everything the client sends from now on is dropped unread
         self.draining = False
+        #: our FIN is sent: nothing more goes out
+        self.lingering = False
 
     # --- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(cast(asyncio.Transport, _LingeringClose(transport, self)))
+        super().connection_made(transport)
         self._head_deadline = self.loop.time() + self._header_timeout
         self._arm_header_timer()  # a connection that never sends a byte is cut too
 
@@ -143,6 +143,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_started = False
         self._disarm_header_timer()
         super().on_headers_complete()
+        if self.scope["method"] not in _BODILESS and self.cycle is not None:
+            self.cycle.transport = cast(asyncio.Transport, _LingeringClose(self.transport, self))
 
     def on_message_complete(self) -> None:
         super().on_message_complete()
@@ -189,4 +191,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
                 body,
             ]
             self.transport.write(b"".join(head))
-        self.transport.close()
+        if status and self.mid_request:
+            self.linger_close()
+        else:
+            self.transport.close()
+
+    def linger_close(self) -> None:
+        """Close while the client may still be sending: FIN, drain for up to LINGER, close."""
+        transport = self.transport
+        if self.lingering or transport.is_closing():
+            return
+        self.draining = self.lingering = True
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        transport.resume_reading()  # drain, even if uvicorn's flow control had paused reading
+        self.loop.call_later(LINGER, transport.close)
