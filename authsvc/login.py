@@ -124,8 +124,8 @@ class LoginFlows:
             created_at=int(clock),
         )
         name = cookies.login_cookie_name(self.s.settings.cookie_name, login.state)
-        payload = json.dumps(  # created_at to the millisecond: which login is the oldest
-            [login.state, login.nonce, login.code_verifier, login.rd, round(clock, 3)],
+        payload = json.dumps(  # created_at as precise as the clock: which login is the oldest
+            [login.state, login.nonce, login.code_verifier, login.rd, clock],
             separators=(",", ":"),
         )
         sealed = self.s.login_sealer.seal(payload.encode(), name.encode())
