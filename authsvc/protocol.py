@@ -19,7 +19,8 @@ answer, then our FIN, then whatever the client still sends is read and dropped f
 which can destroy the answer before the client reads it.
 
 Once a request's head is complete nothing changes: keep-alive, pipelining and bodies are
-uvicorn's.
+uvicorn's, except that a body the app answered without reading may take no longer than a head
+to finish arriving (uvicorn discards it, and each chunk postponed its keep-alive timeout).
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._head_started = False
         #: a request has begun that has not been read to its end
         self.mid_request = False
+        #: requests begun on this connection
+        self._messages = 0
         #: closing: everything the client sends from now on is dropped unread
         self.draining = False
         #: our FIN is sent: nothing more goes out
@@ -133,6 +136,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._head_started = True
         self.mid_request = True
+        self._messages += 1
         if self._header_room is None:  # pipelined after a body: count from here
             self._header_room = self._max_header_bytes
         if self._header_timer is None:  # not the first request: its deadline runs from now
@@ -150,6 +154,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
         self.mid_request = False
         self._header_room = self._max_header_bytes  # whatever follows is the next request's head
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.mid_request and not self.lingering:
+            # answered before its body was read (a route that reads none): uvicorn discards the
+            # rest, and each chunk postpones its keep-alive timeout, so a trickle held the
+            # connection for ever. The rest gets as long as a head would, then the door closes.
+            message = self._messages
+            self.loop.call_later(self._header_timeout, self._unread_body_timed_out, message)
+
+    def _unread_body_timed_out(self, message: int) -> None:
+        if self.mid_request and message == self._messages and not self.transport.is_closing():
+            log.info("closing a connection whose unread request body took over %.0fs", self._header_timeout)
+            self.linger_close()
 
     # --- the limits ----------------------------------------------------------------------------
     def _arm_header_timer(self) -> None:

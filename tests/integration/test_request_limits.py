@@ -331,6 +331,24 @@ def test_bodies_never_finished_are_cut_at_the_body_timeout(served: Process) -> N
         assert status_of(answer) == 408, name
 
 
+def test_an_unread_body_trickled_after_the_answer_is_cut_off(served: Process) -> None:
+    # sign-out reads no body: it answers at once, and the trickle after it must not keep the
+    # connection (each chunk used to postpone the keep-alive timeout)
+    with socket.create_connection((HOST, served.port), timeout=5.0) as sock:
+        sock.sendall(post("/oauth2/sign_out", b"", content_length=100_000))
+        started, answer, closed = time.monotonic(), b"", False
+        with selectors.DefaultSelector() as sel:
+            sel.register(sock, selectors.EVENT_READ)
+            while not closed:
+                assert time.monotonic() - started < CLOSE_DEADLINE, "the trickle kept the connection"
+                if sel.select(HEADER_TIMEOUT / 10):
+                    chunk = sock.recv(65536)
+                    answer, closed = answer + chunk, not chunk
+                else:
+                    sock.sendall(b"x")
+    assert status_of(answer) == 302
+
+
 # --- tokens -----------------------------------------------------------------------------------
 def _b64(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
