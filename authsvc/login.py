@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from . import cookies
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
+from .login_state import HeldLogin, SpentStates, choose_slot, over_budget
 from .logout import end_session_target
 from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
@@ -68,8 +69,9 @@ class LoginFlows:
 
     def __init__(self, services: Services) -> None:
         self.s = services
-        self._used_states: dict[str, float] = {}
         settings = services.settings
+        #: states whose code exchange began: a replayed callback is refused (per process)
+        self._spent = SpentStates(settings.cookie_csrf_expire)
         # keep only the tokens a feature will use: the ID token repeats every claim (a 200-group
         # session doubles in size with it), and a token not kept cannot leak from a cookie
         refreshing = settings.cookie_refresh > 0
@@ -101,26 +103,58 @@ class LoginFlows:
 
     # --- endpoints ---------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
-        """302 to the IdP, with the login state in a cookie named after this attempt."""
+        """302 to the IdP, with the login state in a cookie of one of a few slots."""
         rd = self._requested_rd(request)
-        now = int(self.s.clock())
+        mode = request.headers.get("sec-fetch-mode")
+        if mode and mode != "navigate":
+            # Fetch Metadata: an <img>, a script or fetch() cannot sign anyone in, but each
+            # start would leave a login cookie behind (W3C Fetch Metadata, resource isolation)
+            return error_page(403, "Sign-in needs a page", "A sign-in starts from a page you open.",
+                              self.start_url(request, rd))  # fmt: skip
+        clock = self.s.clock()
+        jar = _jar(request)
+        held = self._held_logins(jar)
+        limit = self.s.settings.cookie_csrf_per_request_limit
+        slot = choose_slot(held, limit, self.s.random(1)[0])
         login = LoginState(
-            state=random_token(32, self.s.random),
+            state=f"{random_token(32, self.s.random)}.{slot}",  # the slot names its cookie
             nonce=random_token(32, self.s.random),
             code_verifier=random_token(48, self.s.random),
             rd=rd,
-            created_at=now,
+            created_at=int(clock),
         )
         name = cookies.login_cookie_name(self.s.settings.cookie_name, login.state)
-        payload = json.dumps(
-            [login.state, login.nonce, login.code_verifier, login.rd, login.created_at],
+        payload = json.dumps(  # created_at as precise as the clock: which login is the oldest
+            [login.state, login.nonce, login.code_verifier, login.rd, clock],
             separators=(",", ":"),
         )
         sealed = self.s.login_sealer.seal(payload.encode(), name.encode())
         _, host = self.s.public_origin(request)
-        set_cookie = cookies.login_set_cookie(name, sealed, self.s.cookie_settings, host)
+        cs = self.s.cookie_settings
+        # expired now: the slots that would take the header past the budget, and any other
+        # login cookie (older per-state names, or slots beyond a since lowered limit)
+        dropped = set(over_budget(held, slot, len(name) + len(sealed) + 3))
+        keep = {cookies.login_slot_name(cs.name, i) for i in held if i not in dropped} | {name}
+        stale = [n for n in jar if cookies.is_login_cookie(cs.name, n) and n not in keep]
+        set_cookies = [cookies.login_set_cookie(name, sealed, cs, host)]
+        set_cookies += [cookies.login_clear_cookie(n, cs, host) for n in stale]
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
-        return redirect(url, [set_cookie])
+        return redirect(url, set_cookies)
+
+    def _held_logins(self, jar: dict[str, str]) -> dict[int, HeldLogin]:
+        """The slots whose cookie the request carries and that open: when each login began."""
+        held: dict[int, HeldLogin] = {}
+        for slot in range(self.s.settings.cookie_csrf_per_request_limit):
+            name = cookies.login_slot_name(self.s.settings.cookie_name, slot)
+            sealed = jar.get(name)
+            if not sealed:
+                continue
+            try:
+                created = float(json.loads(self.s.login_sealer.unseal(sealed, name.encode()))[4])
+            except (InvalidSession, ValueError, TypeError, IndexError):
+                continue  # does not open (another key, tampered): the slot is free
+            held[slot] = HeldLogin(created, len(name) + len(sealed) + 3)  # "; " and "="
+        return held
 
     def _open_login(self, request: Request, state: str) -> tuple[LoginState, str]:
         if not state or len(state) > 256:
@@ -140,10 +174,8 @@ class LoginFlows:
         if now - login.created_at > self.s.settings.cookie_csrf_expire:
             raise LoginError("login took too long", status=403)
         # single use: a replayed callback finds the state spent (per replica, bounded)
-        self._used_states = {k: t for k, t in self._used_states.items() if now - t < 3600}
-        if state in self._used_states:
+        if self._spent.spent(state, now):
             raise LoginError("state already used", status=403)
-        self._used_states[state] = now
         return login, name
 
     async def callback(self, request: Request) -> Response:
@@ -163,6 +195,8 @@ class LoginFlows:
             code = params.get("code", "")
             if not code:
                 raise LoginError("missing code")
+            # spent only now that the code is exchanged, and with no await since the check
+            self._spent.spend(login.state, self.s.clock())
             identity, tokens = await self.s.provider.redeem(code, login, self._redirect_uri(request))
             decision = self.s.rules.authorize(identity, None)
             if not decision.allowed:

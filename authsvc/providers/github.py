@@ -22,6 +22,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..config.provider_specific import github_teams
 from ..errors import ProviderUnavailable, TokenError
+from ..jsonin import response_json
 from ..models import Identity, LoginState, Tokens
 from .github_api import GitHubAPI
 from .metadata import HTTP_TIMEOUT
@@ -151,7 +152,7 @@ class GitHubProvider:
         if response.status_code >= 500:
             raise ProviderUnavailable(f"GitHub token endpoint: HTTP {response.status_code}")
         try:
-            body = response.json()
+            body = response_json(response)
         except ValueError:
             body = None
         if not isinstance(body, dict):

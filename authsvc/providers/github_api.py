@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from ..errors import ProviderUnavailable, TokenError
+from ..jsonin import response_json
 from .metadata import HTTP_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -69,7 +70,7 @@ class GitHubAPI:
         """GET a JSON document (TokenError when it is not JSON)."""
         response = await self.request("GET", path, token)
         try:
-            return response.json()
+            return response_json(response)
         except ValueError:
             raise TokenError(f"GitHub API {path}: the answer is not JSON") from None
 
@@ -82,7 +83,7 @@ class GitHubAPI:
                 return items
             response = await self.request("GET", url, token)
             try:
-                page = response.json()
+                page = response_json(response)
             except ValueError:
                 page = None
             if not isinstance(page, list):
@@ -150,7 +151,7 @@ class GitHubAPI:
         if response.status_code == 404:
             return False  # private repositories the user cannot see answer 404
         try:
-            data = response.json()
+            data = response_json(response)
         except ValueError:
             return False
         perms = data.get("permissions") if isinstance(data, dict) else None

@@ -20,6 +20,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..config.provider_specific import gitlab_projects
 from ..errors import ProviderUnavailable, TokenError
+from ..jsonin import response_json
 from ..models import Identity
 from .idtoken import Claims
 from .metadata import HTTP_TIMEOUT
@@ -76,7 +77,7 @@ class GitLabProvider(OIDCProvider):
             hint = " (is read_api in scope?)" if response.status_code in (401, 403) else ""
             raise TokenError(f"GitLab API /projects: HTTP {response.status_code}{hint}")
         try:
-            project = response.json()
+            project = response_json(response)
         except ValueError:
             raise TokenError("GitLab API /projects: the answer is not JSON") from None
         if not isinstance(project, dict) or project.get("archived") is True:

@@ -20,6 +20,7 @@ from joserfc.jwk import Key, KeySet
 from ..clock import Clock
 from ..config import Settings
 from ..errors import ProviderUnavailable
+from ..jsonin import response_json
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +178,7 @@ class MetadataCache:
         if response.status_code != 200:
             raise ProviderUnavailable(f"{what} {url}: HTTP {response.status_code}")
         try:
-            return response.json()
+            return response_json(response)
         except ValueError:
             raise ProviderUnavailable(f"{what} {url}: not JSON") from None
 

@@ -8,6 +8,7 @@ from typing import Any
 import httpx
 
 from ..errors import ProviderUnavailable, TokenError
+from ..jsonin import response_json
 from .metadata import HTTP_TIMEOUT
 
 log = logging.getLogger(__name__)
@@ -61,7 +62,7 @@ class MicrosoftGraph:
             hint = " (is User.Read in scope?)" if status in (401, 403) else ""
             raise TokenError(f"Microsoft Graph {request.url.path}: HTTP {status}{hint}")
         try:
-            body = response.json()
+            body = response_json(response)
         except ValueError:
             body = None
         if not isinstance(body, dict):

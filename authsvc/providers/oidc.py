@@ -14,6 +14,7 @@ import httpx
 from ..clock import Clock
 from ..config import Settings
 from ..errors import ProviderUnavailable, TokenError
+from ..jsonin import response_json
 from ..models import Identity, LoginState, Tokens
 from .claims import has_claim, identity_from_claims
 from .idtoken import Claims, IDTokenVerifier
@@ -181,7 +182,7 @@ class OIDCProvider:
         if response.status_code != 200:
             raise TokenError(f"userinfo refused the access token: HTTP {response.status_code}")
         try:
-            data = response.json()
+            data = response_json(response)
         except ValueError:
             # a signed (application/jwt) userinfo answer is not supported
             raise TokenError("userinfo answer is not JSON") from None
@@ -212,7 +213,7 @@ class OIDCProvider:
         if response.status_code >= 500:
             raise ProviderUnavailable(f"token endpoint: HTTP {response.status_code}")
         try:
-            body = response.json()
+            body = response_json(response)
         except ValueError:
             body = None
         if not isinstance(body, dict):
