@@ -229,7 +229,7 @@ def create_app(
     ]
     # counted, timed and given a request id for the logs (metrics.py); no middleware
     routes = services.metrics.instrument_routes(routes, prefix, log_auth_requests=settings.log_requests)
-    if not settings.metrics_address:  # else `serve` exposes them on their own port
+    if settings.metrics_on_main_port:  # else `serve` exposes them on their own port (or, "-", nowhere)
         routes.append(Route("/metrics", services.metrics.endpoint(), methods=["GET"]))
 
     @contextlib.asynccontextmanager

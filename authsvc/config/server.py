@@ -16,7 +16,7 @@ class ServerOptions(BaseModel):
     proxy_prefix: str = "/oauth2"
     auth_success_status: int = 202
 
-    #: host:port of a separate /metrics listener; empty serves /metrics on http_address
+    #: host:port of a separate /metrics listener; empty serves /metrics on http_address, "-" nowhere
     metrics_address: str = ""
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -39,6 +39,9 @@ class ServerOptions(BaseModel):
     @field_validator("metrics_address")
     @classmethod
     def _server_metrics_address(cls, value: str) -> str:
+        if value == "-":  # oauth2-proxy's spelling of "off"
+            return value
+        value = value.removeprefix("http://")
         _host, sep, port = value.rpartition(":")
         if value and (not sep or not port.isdigit() or not 0 < int(port) < 65536):
             raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:9090); leave empty for the main port")
@@ -47,6 +50,7 @@ class ServerOptions(BaseModel):
     @field_validator("http_address")
     @classmethod
     def _server_address(cls, value: str) -> str:
+        value = value.removeprefix("http://")  # oauth2-proxy's [http://]<addr>:<port>
         _host, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:4180 or 0.0.0.0:4180)")
@@ -72,6 +76,18 @@ class ServerOptions(BaseModel):
             raise option_error("workers", f"{self.workers} is not between 1 and 64")
         if not 0 < self.shutdown_timeout <= 3600:
             raise option_error("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
-        if self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]:
+        if self.metrics_listener and (
+            self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]
+        ):
             raise option_error("metrics_address", "must use another port than http_address")
         return self
+
+    @property
+    def metrics_listener(self) -> str:
+        """host:port of the separate /metrics listener, or "" when there is none."""
+        return "" if self.metrics_address == "-" else self.metrics_address
+
+    @property
+    def metrics_on_main_port(self) -> bool:
+        """Whether /metrics is served on http_address (metrics_address empty)."""
+        return not self.metrics_address
