@@ -6,6 +6,7 @@ client-supplied copy when the auth answer lacks the header (proxy-contracts.md Â
 
 from __future__ import annotations
 
+import base64
 import re
 
 from .config import Settings
@@ -35,6 +36,10 @@ class IdentityHeaders:
         self.xauthrequest = settings.set_xauthrequest
         self.access_token = settings.set_xauthrequest and settings.pass_access_token
         self.authorization = settings.set_authorization_header
+        #: oauth2-proxy's set_basic_auth: Authorization: Basic base64(user:basic_auth_password)
+        self.basic = settings.set_basic_auth
+        self._basic_password = settings.basic_auth_password.get_secret_value()
+        self._basic_email = settings.prefer_email_to_user
         self._raw: dict[int, tuple[Session, list[tuple[bytes, bytes]]]] = {}
 
     @property
@@ -50,7 +55,7 @@ class IdentityHeaders:
             ]
         if self.access_token:
             out.append("X-Auth-Request-Access-Token")
-        if self.authorization:
+        if self.authorization or self.basic:
             out.append("Authorization")
         return tuple(out)
 
@@ -89,4 +94,9 @@ class IdentityHeaders:
         if self.authorization:
             token = session.tokens.id_token
             out["Authorization"] = header_value(f"Bearer {token}") if token else ""
+        elif self.basic:
+            # prefer_email_to_user: the e-mail, falling back to the user when there is none
+            name = (ident.email or ident.user) if self._basic_email else ident.user
+            pair = f"{name}:{self._basic_password}".encode()
+            out["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return out

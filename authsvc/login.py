@@ -19,6 +19,7 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from . import cookies
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
+from .login_params import with_login_params
 from .logout import end_session_target
 from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
@@ -120,7 +121,7 @@ class LoginFlows:
         _, host = self.s.public_origin(request)
         set_cookie = cookies.login_set_cookie(name, sealed, self.s.cookie_settings, host)
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
-        return redirect(url, [set_cookie])
+        return redirect(with_login_params(url, self.s.settings, request.query_params), [set_cookie])
 
     def _open_login(self, request: Request, state: str) -> tuple[LoginState, str]:
         if not state or len(state) > 256:
@@ -227,7 +228,8 @@ class LoginFlows:
             "<!doctype html><html><head><meta charset='utf-8'><title>Sign in</title></head>"
             "<body style='font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto'>"
             f"<h1>Sign in</h1><p><a href=\"{start}\" id='sign-in'>Sign in with "
-            f"{html.escape(self.s.provider.name)}</a></p></body></html>"
+            f"{html.escape(self.s.settings.provider_display_name or self.s.provider.name)}</a></p>"
+            "</body></html>"
         )
         return HTMLResponse(body, headers=NO_CACHE)
 

@@ -102,6 +102,8 @@ class OIDCProvider:
             {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
         )
         new = self._tokens(body, previous=tokens)
+        if self._settings.validate_url:
+            await self._validate(new.access_token)
         id_token = _field(body, "id_token")
         if not id_token:
             return None, new
@@ -163,6 +165,21 @@ class OIDCProvider:
                 raise TokenError("userinfo sub differs from the ID token sub")
             claims = {**userinfo, **{k: v for k, v in claims.items() if has_claim(claims, k)}}
         return identity_from_claims(claims, s)
+
+    async def _validate(self, access_token: str) -> None:
+        """oauth2-proxy's validate_url: the refreshed access token must be accepted there (2xx)."""
+        try:
+            response = await self._http.get(
+                self._settings.validate_url,
+                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+                timeout=HTTP_TIMEOUT,
+            )
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable(f"validate_url: {type(exc).__name__}") from None
+        if response.status_code >= 500:
+            raise ProviderUnavailable(f"validate_url: HTTP {response.status_code}")
+        if not 200 <= response.status_code < 300:
+            raise TokenError(f"validate_url refused the refreshed access token: HTTP {response.status_code}")
 
     async def _userinfo(self, access_token: str) -> dict[str, Any] | None:
         meta = await self.metadata.metadata()
