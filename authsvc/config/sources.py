@@ -114,8 +114,41 @@ def _env(environ: Mapping[str, str], fields: set[str]) -> tuple[dict[str, str], 
     return ours, theirs
 
 
+@dataclass
+class Gathered:
+    """Every source read and oauth2-proxy's settings translated, not yet validated."""
+
+    values: dict[str, Any]
+    origins: dict[str, str]
+    #: oauth2-proxy cfg key -> where it came from
+    o2p_origins: dict[str, str]
+    notes: list[o2p.Note]
+    errors: list[str]
+    warnings: list[str]
+    compat: bool
+
+
 def load(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Report:
     """Read every source, translate oauth2-proxy's settings and validate; ConfigError on a problem."""
+    got = gather(given, environ)
+    if got.errors:
+        raise ConfigError("\n".join(got.errors))
+    try:
+        settings = Settings(**got.values)
+    except ValidationError as exc:
+        raise ConfigError(describe(exc, got.origins)) from None
+    warnings = list(got.warnings)
+    if got.compat:
+        _compat_warnings(settings, got.values, warnings)
+    if settings.ssl_insecure_skip_verify:
+        warnings.append("ssl_insecure_skip_verify is on: the IdP's certificate is not verified, so "
+                        "anyone on the network path can impersonate it")
+    return Report(settings, got.origins, got.notes, got.compat, warnings, got.o2p_origins)
+
+
+def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gathered:
+    """Read every source and translate; problems are collected in `errors` (a file that cannot be
+    read at all raises ConfigError)."""
     environ = os.environ if environ is None else environ
     fields = set(Settings.model_fields)
     native = _Layered()
@@ -176,18 +209,7 @@ def load(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Report
     notes = [*alpha_notes, *translation.notes]
     warnings[:0] = [f"oauth2-proxy option {n.key} ({n.origin}): {n.status}: {n.message}"
                     for n in notes if n.warn]
-    if errors:
-        raise ConfigError("\n".join(errors))
-    try:
-        settings = Settings(**merged.values)
-    except ValidationError as exc:
-        raise ConfigError(describe(exc, merged.origins)) from None
-    if compat:
-        _compat_warnings(settings, merged, warnings)
-    if settings.ssl_insecure_skip_verify:
-        warnings.append("ssl_insecure_skip_verify is on: the IdP's certificate is not verified, so "
-                        "anyone on the network path can impersonate it")
-    return Report(settings, dict(merged.origins), notes, compat, warnings, dict(theirs.origins))
+    return Gathered(merged.values, merged.origins, theirs.origins, notes, errors, warnings, compat)
 
 
 def _compat_defaults(merged: _Layered, theirs: Mapping[str, Any], warnings: list[str]) -> None:
@@ -203,8 +225,8 @@ def _compat_defaults(merged: _Layered, theirs: Mapping[str, Any], warnings: list
             warnings.append(f"{key}: {why}")
 
 
-def _compat_warnings(settings: Settings, merged: _Layered, warnings: list[str]) -> None:
-    if settings.reverse_proxy and "trusted_proxy_ips" not in merged.values:
+def _compat_warnings(settings: Settings, values: Mapping[str, Any], warnings: list[str]) -> None:
+    if settings.reverse_proxy and "trusted_proxy_ips" not in values:
         warnings.append("trusted_proxy_ips: oauth2-proxy trusts forwarded headers from everyone by "
                         "default (CVE-2026-76835); authsvc keeps its default of loopback and private "
                         "ranges")
