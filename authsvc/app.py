@@ -19,9 +19,11 @@ from starlette.types import Receive, Scope, Send
 
 from .backchannel import BackchannelLogout
 from .bearer import bearer_token
+from .client_ip import TrustedIPs
 from .config import Settings
 from .errors import AuthsvcError, TokenError
 from .forwarded import HEADERS_READ
+from .htpasswd import Htpasswd
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .logs import note_outcome
 from .models import OriginalRequest
@@ -67,6 +69,10 @@ class AuthEndpoint:
         self.s = services
         self.success = services.settings.auth_success_status
         self.start = f"{services.settings.proxy_prefix}/start?rd="
+        settings = services.settings
+        #: oauth2-proxy's trusted_ips and htpasswd_file (client_ip.py, htpasswd.py); None when unset
+        self.trusted_ips = TrustedIPs(settings, services.forwarded) if settings.trusted_ips else None
+        self.htpasswd = Htpasswd(settings, services.clock) if settings.htpasswd_file else None
 
     def original(self, request: Request, headers: dict[str, str]) -> OriginalRequest:
         scope = request.scope
@@ -91,7 +97,9 @@ class AuthEndpoint:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(raw_headers) if k in _READ}
         original = self.original(request, headers)
         # public routes first: no session is read, every identity header is sent empty
-        if self.s.paths.skipped(original):
+        if self.s.paths.skipped(original) or (
+            self.trusted_ips is not None and self.trusted_ips.admits(request)
+        ):
             note_outcome("skipped")
             return Response(status_code=self.success, headers=self.s.headers.empty())
         loaded = await self.s.open_session(headers.get("cookie", ""), original.host)
@@ -99,12 +107,16 @@ class AuthEndpoint:
         if session is None:
             token = bearer_token(headers.get("authorization")) if self.s.bearer.enabled else None
             if token is None:
-                return self.unauthenticated(request, original)
-            try:
-                session = await self.s.bearer.session(token)
-            except TokenError as exc:
-                log.info("auth: bearer token refused: %s", exc.reason)
-                return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
+                basic = await self.htpasswd.session(headers.get("authorization")) if self.htpasswd else None
+                if basic is None:
+                    return self.unauthenticated(request, original)
+                session = basic
+            else:
+                try:
+                    session = await self.s.bearer.session(token)
+                except TokenError as exc:
+                    log.info("auth: bearer token refused: %s", exc.reason)
+                    return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
         decision = self.s.rules.authorize(session.identity, original)
         if decision.allowed:
             decision = self.route_rule(request).check(session.identity) or decision

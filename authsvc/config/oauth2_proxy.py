@@ -338,10 +338,6 @@ TREATMENTS: dict[str, Treatment] = {
     "custom_templates_dir": Unsupported("custom page templates are not available yet"),
     "show_debug_on_error": Builtin("error pages never show details", lambda v: not v),
     # not (yet) in authsvc; taken as "same" once an option of the name exists
-    "trusted_ips": Unsupported("bypassing authentication by client address is not available"),
-    "real_client_ip_header": Unsupported("only used with trusted_ips, which is not available"),
-    "htpasswd_file": Unsupported("htpasswd users are not available"),
-    "htpasswd_user_groups": Unsupported("htpasswd users are not available"),
     "cookie_csrf_per_request_limit": Unsupported("login cookies are not capped"),
 }
 

@@ -9,9 +9,11 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .access import AccessOptions
+from .client_ip import ClientIPOptions
 from .cookies import CookieOptions
 from .discovery import DiscoveryOptions
 from .headers import HeaderOptions
+from .htpasswd import HtpasswdOptions
 from .loading import ENV_PREFIX
 from .login_params import LoginParamOptions
 from .provider import ProviderOptions
@@ -27,6 +29,8 @@ from .tls import TLSOptions
 # listed in reverse: `model_fields` (one CLI flag each, README's table, check-config's output)
 # then runs server, operation, provider, ..., proxy, as it did before the split.
 class Settings(
+    HtpasswdOptions,
+    ClientIPOptions,
     LoginParamOptions,
     DiscoveryOptions,
     TLSOptions,

@@ -140,6 +140,9 @@ def load(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Report
     warnings = list(got.warnings)
     if got.compat:
         _compat_warnings(settings, got.values, warnings)
+    if settings.trusted_ips:
+        warnings.append("trusted_ips: requests from these addresses are let through without a session "
+                        "(2xx, no identity headers); an address is only as good as the proxy that reports it")
     if settings.ssl_insecure_skip_verify:
         warnings.append("ssl_insecure_skip_verify is on: the IdP's certificate is not verified, so "
                         "anyone on the network path can impersonate it")

@@ -12,17 +12,20 @@ docs' `$host` redirects expect. The IdP is the real node oidc-provider.
 from __future__ import annotations
 
 import base64
+import json
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import bcrypt
 import httpx
 import pytest
 
 from tests.integration.conftest import INGRESS_HOST
 from tests.support import contract
 from tests.support.components import REPO, OpenIDProvider, nginx_main, start_nginx
-from tests.support.echo import EchoUpstream
+from tests.support.echo import Echoed, EchoUpstream
 from tests.support.login import BROWSER_ACCEPT, HostMap, browse
 from tests.support.processes import (
     HOST,
@@ -54,9 +57,11 @@ def docs_server_block(listen: str, authsvc: str, backend: str) -> str:
     return replaced
 
 
-def oauth2_proxy_cfg(op: OpenIDProvider, port: int) -> str:
+def oauth2_proxy_cfg(op: OpenIDProvider, port: int, htpasswd: Path) -> str:
     """What an oauth2-proxy user has for this setup (and nothing authsvc-specific)."""
     return f"""\
+htpasswd_file = "{htpasswd}"
+htpasswd_user_groups = ["machines"]
 http_address = "127.0.0.1:{port}"
 provider = "oidc"
 provider_display_name = "Test OP"
@@ -89,7 +94,9 @@ def setup(tmp_path_factory: pytest.TempPathFactory, oidc_provider: OpenIDProvide
     work: Path = tmp_path_factory.mktemp("o2p-nginx")
     port = free_port()
     cfg = work / "oauth2-proxy.cfg"
-    cfg.write_text(oauth2_proxy_cfg(oidc_provider, port))
+    htpasswd = work / "htpasswd"
+    htpasswd.write_text(f"robot:{bcrypt.hashpw(b'r0b0t-pass', bcrypt.gensalt(rounds=4)).decode()}\n")
+    cfg.write_text(oauth2_proxy_cfg(oidc_provider, port, htpasswd))
     authsvc = start_process("authsvc", python_argv("-m", "authsvc", f"--config={cfg}"), port=port,
                             log_dir=work, cwd=REPO, ready=http_ready("/ping"))
     nginx_port = free_port()
@@ -154,3 +161,22 @@ def test_api_call_without_session_gets_401_and_the_start_up_line_names_sources(s
     log = setup.authsvc.log(1_000_000)
     assert "settings from file" in log and "oauth2-proxy default" in log
     assert SECRET not in log and "authsvc-test-client-secret" not in log
+
+
+def test_htpasswd_user_with_curl_u(setup: Setup) -> None:
+    """An htpasswd user through real nginx: `curl -u`, its Authorization reaches the check."""
+    port = setup.transport.mapping[INGRESS_HOST]
+
+    def curl(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["curl", "-sS", "--connect-to", f"{INGRESS_HOST}:80:{HOST}:{port}", "-o", "-",
+             "-w", "\n%{http_code}", *args, f"{BASE}/app/machine"],
+            capture_output=True, text=True, timeout=30, check=True)
+
+    ok = curl("-u", "robot:r0b0t-pass", "-H", "Accept: application/json")
+    body, status = ok.stdout.rsplit("\n", 1)
+    assert status == "200", ok.stdout
+    seen = Echoed.parse(json.loads(body))
+    assert seen.get("X-User") == "robot" and not seen.get("X-Email")
+    bad = curl("-u", "robot:wrong", "-H", "Accept: application/json")
+    assert bad.stdout.rsplit("\n", 1)[1] == "302"  # the docs' error_page: every 401 to sign_in
