@@ -186,7 +186,7 @@ _PROXY_MODE = "proxy mode only: authsvc answers the proxy's auth request and pro
 _LOG_FORMAT = "authsvc logs JSON or text lines (log_format); oauth2-proxy's templates do not apply"
 _LOG_FILE = "authsvc logs to stdout only (use the container runtime's log rotation)"
 _PAGES = "accepted; authsvc's sign-in page does not show it yet"
-_GOOGLE = "Google Workspace groups (the Directory API) are not available in authsvc yet"
+_GOOGLE_SCOPE = "admin.directory.group.member.readonly"
 
 
 def _strip_scheme(scheme: str, target: str) -> Transform:
@@ -301,10 +301,8 @@ TREATMENTS: dict[str, Treatment] = {
     "bitbucket_team": Unsupported("there is no bitbucket provider"),
     "bitbucket_repository": Unsupported("there is no bitbucket provider"),
     "google_group": Rename("google_groups", lambda v, _: {"google_groups": list(v)}),
-    **{k: Unsupported(_GOOGLE) for k in (
-        "google_groups", "google_admin_email", "google_service_account_json",
-        "google_use_application_default_credentials", "google_target_principal",
-        "google_admin_api_user_scope")},
+    "google_admin_api_user_scope": Unsupported("the Admin SDK is asked for group membership only "
+                                               f"({_GOOGLE_SCOPE})"),
     "google_use_organization_id": Unsupported("preferred_username is the Google account's name"),
     "oidc_public_key_files": Unsupported("ID token keys come from the IdP's JWKS (oidc_jwks_url with "
                                          "skip_oidc_discovery)"),

@@ -12,9 +12,10 @@ from .access import AccessOptions
 from .client_ip import ClientIPOptions
 from .cookies import CookieOptions
 from .discovery import DiscoveryOptions
+from .google_groups import GoogleGroupsOptions
 from .headers import HeaderOptions
 from .htpasswd import HtpasswdOptions
-from .loading import ENV_PREFIX
+from .loading import ENV_PREFIX, option_error
 from .login_params import LoginParamOptions
 from .provider import ProviderOptions
 from .provider_specific import ProviderSpecificOptions
@@ -29,6 +30,7 @@ from .tls import TLSOptions
 # listed in reverse: `model_fields` (one CLI flag each, README's table, check-config's output)
 # then runs server, operation, provider, ..., proxy, as it did before the split.
 class Settings(
+    GoogleGroupsOptions,
     HtpasswdOptions,
     ClientIPOptions,
     LoginParamOptions,
@@ -64,6 +66,8 @@ class Settings(
         self.resolve_client()
         self.check_cookie_lifetimes()
         self.check_headers()
+        if self.google_groups and self.provider != "google":
+            raise option_error("google_groups", "is for provider 'google' only")
         if self.session_store_type == "redis":
             self.check_redis()
         return self

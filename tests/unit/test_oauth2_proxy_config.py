@@ -159,7 +159,7 @@ def test_implicit_groups_scope(tmp_path: Path) -> None:
     ("key", "value", "says"),
     [
         ("custom_templates_dir", "/templates", "custom page templates"),
-        ("google_groups", ["admins@example.com"], "Google Workspace groups"),
+        ("auth_request_response_mode", "form_post", "the callback is a GET"),
         ("ping_user_agent", "GoogleHC/1.0", "CVE-2026-34457"),
         ("backend_logout_url", "https://idp/logout", "oidc_end_session"),
     ],
@@ -175,7 +175,7 @@ def test_unsupported_option_is_refused_with_the_reason(tmp_path: Path, key: str,
 
 def test_unsupported_option_at_its_default_is_accepted(tmp_path: Path) -> None:
     report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "gcp_healthchecks": False,
-                                                   "google_groups": []}))))
+                                                   "oidc_public_key_files": []}))))
     assert {n.key: n.status for n in report.notes}["gcp_healthchecks"] == "unsupported"
 
 
