@@ -271,6 +271,17 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     return options  # TLS1.2 is Python's own floor (ssl.PROTOCOL_TLS_SERVER)
 
 
+def _serve_metrics(settings: Settings, registry: Any) -> None:
+    """The separate /metrics listeners: plain (metrics_address) and HTTPS (metrics_secure_address)."""
+    from .metrics import serve_separately
+
+    if settings.metrics_listener:
+        serve_separately(settings.metrics_listener, registry)
+    if settings.metrics_secure_address:
+        serve_separately(settings.metrics_secure_address, registry, settings.metrics_tls_cert_file,
+                         settings.metrics_tls_key_file)
+
+
 def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     """Run uvicorn with the app built from settings, in `settings.workers` processes.
 
@@ -282,7 +293,7 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     import uvicorn
 
     from .app import create_app
-    from .metrics import multiprocess_registry, serve_separately
+    from .metrics import multiprocess_registry
 
     host, _, port = listen_address(settings).rpartition(":")
     options: dict[str, Any] = {
@@ -297,8 +308,7 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
         app = create_app(settings)
-        if settings.metrics_listener:
-            serve_separately(settings.metrics_listener, app.state.services.metrics.registry)
+        _serve_metrics(settings, app.state.services.metrics.registry)
         uvicorn.run(app, **options)
         return
     import shutil
@@ -314,8 +324,7 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
         "flags": dict(given.flags), "o2p_flags": dict(given.o2p_flags), "flag_names": dict(given.flag_names),
     })
     try:
-        if settings.metrics_listener:
-            serve_separately(settings.metrics_listener, multiprocess_registry(metrics_dir))
+        _serve_metrics(settings, multiprocess_registry(metrics_dir))
         uvicorn.run("authsvc.cli:app_from_env", factory=True, workers=settings.workers, **options)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)

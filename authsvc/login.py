@@ -20,7 +20,7 @@ from . import cookies
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
 from .login_params import with_login_params
-from .logout import end_session_target
+from .logout import backend_logout, end_session_target
 from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
 from .services import Services
@@ -76,7 +76,8 @@ class LoginFlows:
         refreshing = settings.cookie_refresh > 0
         self._keep_refresh = refreshing
         self._keep_access = refreshing or settings.pass_access_token
-        self._keep_id = refreshing or settings.set_authorization_header or settings.oidc_end_session
+        self._keep_id = (refreshing or settings.set_authorization_header or settings.oidc_end_session
+                         or bool(settings.backend_logout_url))
 
     # --- helpers -----------------------------------------------------------------------
     def _redirect_uri(self, request: Request) -> str:
@@ -209,6 +210,7 @@ class LoginFlows:
         value = cookies.read_chunked(jar, name)
         # before clearing: the IdP's logout wants the session's ID token as a hint
         target = await end_session_target(self.s, value, rd, scheme, host)
+        await backend_logout(self.s, value)
         if value:
             try:
                 await self.s.store.clear(value)

@@ -255,9 +255,6 @@ TREATMENTS: dict[str, Treatment] = {
                                       lambda v: not v),
     "relative_redirect_url": Builtin("an empty redirect_url is derived from each request's host"),
     "signature_key": Ignored(_PROXY_MODE + " (GAP-Signature is sent to upstreams)"),
-    "metrics_secure_address": Unsupported("/metrics over TLS: use metrics_address behind the proxy"),
-    "metrics_tls_cert_file": Unsupported("/metrics over TLS: use metrics_address behind the proxy"),
-    "metrics_tls_key_file": Unsupported("/metrics over TLS: use metrics_address behind the proxy"),
     "tls_cipher_suites": Unsupported("Python's ssl module picks the cipher suites; use "
                                      "tls_min_version = \"TLS1.3\" to restrict them"),
     # proxy mode only
@@ -296,8 +293,6 @@ TREATMENTS: dict[str, Treatment] = {
                                     "relaxed to Lax, so the IdP's redirect carries it)"),
     "session_cookie_minimal": Builtin("a token is kept in the session only if a feature uses it"),
     "azure_graph_group_field": Unsupported("Graph overage groups are object ids only"),
-    "entra_id_federated_token_auth": Unsupported("client assertions (Workload Identity) are not "
-                                                 "available; use client_secret(_file)"),
     "bitbucket_team": Unsupported("there is no bitbucket provider"),
     "bitbucket_repository": Unsupported("there is no bitbucket provider"),
     "google_group": Rename("google_groups", lambda v, _: {"google_groups": list(v)}),
@@ -310,8 +305,6 @@ TREATMENTS: dict[str, Treatment] = {
     "skip_claims_from_profile_url": Builtin("userinfo is read only when the ID token lacks the "
                                             "e-mail or groups claim"),
     "resource": Unsupported("Azure AD v1 `resource` is not available (entra-id speaks v2.0)"),
-    "backend_logout_url": Unsupported("no server-side logout call; oidc_end_session sends the "
-                                      "browser to the IdP's end_session_endpoint"),
     "jwt_key": Unsupported("there is no login.gov provider"),
     "jwt_key_file": Unsupported("there is no login.gov provider"),
     "pubjwk_url": Unsupported("there is no login.gov provider"),

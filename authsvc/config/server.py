@@ -89,5 +89,5 @@ class ServerOptions(BaseModel):
 
     @property
     def metrics_on_main_port(self) -> bool:
-        """Whether /metrics is served on http_address (metrics_address empty)."""
-        return not self.metrics_address
+        """Whether /metrics is served on http_address (no metrics listener of its own)."""
+        return not self.metrics_address and not getattr(self, "metrics_secure_address", "")

@@ -25,6 +25,10 @@ class TLSOptions(BaseModel):
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_min_version: Literal["", "TLS1.2", "TLS1.3"] = ""
+    #: a separate HTTPS listener for /metrics, with its own certificate and key
+    metrics_secure_address: str = ""
+    metrics_tls_cert_file: str = ""
+    metrics_tls_key_file: str = ""
 
     @field_validator("provider_ca_files", mode="before")
     @classmethod
@@ -40,9 +44,12 @@ class TLSOptions(BaseModel):
             return {"TLS1.": ""}.get(text, text)
         return value
 
-    @field_validator("https_address")
+    @field_validator("https_address", "metrics_secure_address")
     @classmethod
     def _tls_address(cls, value: str) -> str:
+        value = value.removeprefix("https://")
+        if not value:
+            return value
         _host, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:4443 or :443)")
@@ -58,20 +65,27 @@ class TLSOptions(BaseModel):
                                    f"({getattr(exc, 'strerror', None) or exc})") from None
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
             raise option_error("tls_cert_file", "and tls_key_file go together")
-        if self.tls_cert_file:
-            try:
-                ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(
-                    self.tls_cert_file, self.tls_key_file
-                )
-            except (OSError, ssl.SSLError) as exc:
-                raise option_error("tls_cert_file", f"with tls_key_file does not load: "
-                                   f"{getattr(exc, 'strerror', None) or exc}") from None
+        _check_pair("tls_cert_file", self.tls_cert_file, self.tls_key_file)
+        if self.metrics_secure_address and not (self.metrics_tls_cert_file and self.metrics_tls_key_file):
+            raise option_error("metrics_secure_address",
+                               "needs metrics_tls_cert_file and metrics_tls_key_file")
+        _check_pair("metrics_tls_cert_file", self.metrics_tls_cert_file, self.metrics_tls_key_file)
         return self
 
     @property
     def serves_tls(self) -> bool:
         """oauth2-proxy's rule: with a certificate, only the HTTPS listener runs."""
         return bool(self.tls_cert_file)
+
+
+def _check_pair(option: str, cert: str, key: str) -> None:
+    if not cert:
+        return
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise option_error(option, f"with its key file does not load: "
+                           f"{getattr(exc, 'strerror', None) or exc}") from None
 
 
 def provider_verify(options: TLSOptions) -> ssl.SSLContext | bool:

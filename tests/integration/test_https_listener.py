@@ -82,3 +82,16 @@ def test_https_address_without_certificate_is_a_no_op(tmp_path: Path, started: l
                        "--https-address=0.0.0.0:4443")
     started.append(start_process("authsvc-plain", argv, port=port, log_dir=tmp_path))
     assert httpx.get(f"http://{HOST}:{port}/ping").text == "OK"
+
+
+def test_metrics_over_tls(pki: PKI, tmp_path: Path, started: list[Process]) -> None:
+    port, metrics = free_port(), free_port()
+    argv = python_argv("-m", "authsvc", *BASE, f"--http-address={HOST}:{port}",
+                       f"--metrics-secure-address={HOST}:{metrics}",
+                       f"--metrics-tls-cert-file={pki.server_cert}",
+                       f"--metrics-tls-key-file={pki.server_key}")
+    started.append(start_process("authsvc-metrics-tls", argv, port=port, log_dir=tmp_path))
+    ca = ssl.create_default_context(cafile=str(pki.ca_cert))
+    r = httpx.get(f"https://{HOST}:{metrics}/metrics", verify=ca)
+    assert r.status_code == 200 and "authsvc_" in r.text
+    assert httpx.get(f"http://{HOST}:{port}/metrics").status_code == 404  # not on the main port

@@ -161,7 +161,7 @@ def test_implicit_groups_scope(tmp_path: Path) -> None:
         ("custom_templates_dir", "/templates", "custom page templates"),
         ("auth_request_response_mode", "form_post", "the callback is a GET"),
         ("ping_user_agent", "GoogleHC/1.0", "CVE-2026-34457"),
-        ("backend_logout_url", "https://idp/logout", "oidc_end_session"),
+        ("resource", "https://graph.windows.net", "Azure AD v1"),
     ],
 )
 def test_unsupported_option_is_refused_with_the_reason(tmp_path: Path, key: str, value: Any,

@@ -198,3 +198,47 @@ def test_http_scheme_in_addresses_is_accepted() -> None:
     s = load_settings(None, cookie_secret=SECRET_A, client_id="c", client_secret="s",
                       oidc_issuer_url="https://idp.example", http_address="http://0.0.0.0:4180")
     assert s.http_address == "0.0.0.0:4180"
+
+
+# --- sign-out, Entra ID Workload Identity -----------------------------------------------------------
+async def test_backend_logout_url_is_called_with_the_id_token() -> None:
+    fake = FakeIdP()
+    with respx.mock(assert_all_mocked=True, assert_all_called=False) as router:
+        fake.mount(router)
+        logout = router.get(url__startswith=fake.url("logout")).respond(200)
+        settings = fake_idp_settings(fake, backend_logout_url=fake.url("logout") + "?hint={id_token}")
+        async with browser_on(settings, fake) as browser:
+            assert (await browser.login()).status_code == 302
+            out = await browser.client.get("/oauth2/sign_out")
+            assert out.status_code == 302
+    hint = logout.calls.last.request.url.params["hint"]
+    assert hint.count(".") == 2  # the session's ID token (kept for this), URL-encoded in the query
+    assert not fake.errors
+
+
+async def test_entra_federated_token_is_the_client_assertion(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    tenant = "11111111-2222-3333-4444-555555555555"
+    token_file = tmp_path / "azure-identity-token"
+    token_file.write_text("projected.sa.token\n")
+    monkeypatch.setenv("AZURE_FEDERATED_TOKEN_FILE", str(token_file))
+    issuer = f"https://login.microsoftonline.com/{tenant}/v2.0"
+    settings = make_settings(provider="entra-id", entra_id_tenant=tenant, oidc_issuer_url=None,
+                             client_secret=None, entra_id_federated_token_auth=True)
+    with respx.mock(assert_all_mocked=True) as router:
+        router.get(f"{issuer}/.well-known/openid-configuration").respond(200, json={
+            "issuer": issuer, "authorization_endpoint": f"{issuer}/authorize",
+            "token_endpoint": f"{issuer}/token", "jwks_uri": f"{issuer}/keys"})
+        token = router.post(f"{issuer}/token").respond(400, json={"error": "invalid_grant"})
+        async with httpx.AsyncClient() as http:
+            from authsvc.providers import create_provider
+
+            provider = create_provider(settings, http, lambda: 0.0)
+            with pytest.raises(TokenError):
+                await provider.refresh(Tokens(refresh_token="r"))
+    form = parse_qs(token.calls.last.request.content.decode())
+    assert form["client_assertion"] == ["projected.sa.token"]
+    assert form["client_assertion_type"] == ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"]
+    assert "authorization" not in token.calls.last.request.headers
+    with pytest.raises(ConfigError, match="entra-id' only"):
+        make_settings(entra_id_federated_token_auth=True)
