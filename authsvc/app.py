@@ -234,9 +234,11 @@ def create_app(
         Route(f"{prefix}/sign_in", flows.sign_in, methods=["GET"]),
         Route(f"{prefix}/userinfo", flows.userinfo, methods=["GET"]),
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
-        Route("/ping", ping, methods=["GET", "HEAD"]),
-        Route("/ready", ready, methods=["GET", "HEAD"]),
+        Route(settings.ping_path, ping, methods=["GET", "HEAD"]),
+        Route(settings.ready_path, ready, methods=["GET", "HEAD"]),
         Route("/robots.txt", robots, methods=["GET"]),
+        *([Route("/liveness_check", ping, methods=["GET", "HEAD"]),
+           Route("/readiness_check", ready, methods=["GET", "HEAD"])] if settings.gcp_healthchecks else []),
         *(extra_routes or []),
     ]
     # counted, timed and given a request id for the logs (metrics.py); no middleware

@@ -264,6 +264,8 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
     import uvicorn
 
     options: dict[str, Any] = {"ssl_certfile": settings.tls_cert_file, "ssl_keyfile": settings.tls_key_file}
+    if settings.openssl_ciphers:
+        options["ssl_ciphers"] = settings.openssl_ciphers
     if settings.tls_min_version == "TLS1.3":
         if "ssl_context_factory" not in inspect.signature(uvicorn.Config).parameters:
             raise ConfigError("invalid option tls_min_version: TLS1.3 needs uvicorn 0.54 or newer")

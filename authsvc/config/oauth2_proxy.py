@@ -245,18 +245,13 @@ TREATMENTS: dict[str, Treatment] = {
     # server and proxy
     "http_address": Rename("http_address", _strip_scheme("http", "http_address")),
     "https_address": Rename("https_address", _strip_scheme("https", "https_address")),
-    "ping_path": Builtin("the liveness path is /ping", lambda v: v == "/ping"),
-    "ready_path": Builtin("the readiness path is /ready", lambda v: v == "/ready"),
-    "ping_user_agent": Unsupported("answering health checks by User-Agent was the hole of "
-                                   "CVE-2026-34457; probe /ping instead"),
-    "gcp_healthchecks": Unsupported("deprecated in oauth2-proxy; probe /ping and /ready"),
+    "ping_user_agent": Ignored("ping_path answers whatever the User-Agent; no other path answers "
+                               "by User-Agent (the hole of CVE-2026-34457)"),
     "force_https": Unsupported("the proxy in front terminates TLS and redirects to https"),
     "allow_query_semicolons": Builtin("query strings are split on '&' only (WHATWG URL)",
                                       lambda v: not v),
     "relative_redirect_url": Builtin("an empty redirect_url is derived from each request's host"),
     "signature_key": Ignored(_PROXY_MODE + " (GAP-Signature is sent to upstreams)"),
-    "tls_cipher_suites": Unsupported("Python's ssl module picks the cipher suites; use "
-                                     "tls_min_version = \"TLS1.3\" to restrict them"),
     # proxy mode only
     **{k: Ignored(_PROXY_MODE) for k in (
         "flush_interval", "pass_host_header", "proxy_websockets", "ssl_upstream_insecure_skip_verify",
@@ -517,3 +512,26 @@ KEPT_DEFAULTS: dict[str, str] = {
     "approval_prompt": "oauth2-proxy's default approval_prompt=force is not sent; set prompt "
                        "(e.g. consent) to ask for it",
 }
+
+
+# --- the migration guide's table ------------------------------------------------------------------
+def inventory_rows(fields: Iterable[str]) -> list[tuple[str, str, str, str]]:
+    """(cfg key, flag, what it is in authsvc, why/where) for every option, as the guide lists them."""
+    fields = set(fields)
+    rows = []
+    for option in OPTIONS:
+        how = treatment(option.key, fields)
+        if how is None:
+            rows.append((option.key, option.flag, "same", ""))
+        elif isinstance(how, Rename):
+            target = how.target
+            status = "same" if target == option.key else "renamed"
+            rows.append((option.key, option.flag, status, how.note or f"`{target}`"))
+        elif isinstance(how, Builtin):
+            rows.append((option.key, option.flag, "built in", how.reason))
+        elif isinstance(how, Ignored):
+            status = "proxy mode" if how.reason.startswith(_PROXY_MODE) else "ignored"
+            rows.append((option.key, option.flag, status, how.reason))
+        else:
+            rows.append((option.key, option.flag, "not supported", how.reason))
+    return rows

@@ -14,6 +14,11 @@ class ServerOptions(BaseModel):
 
     http_address: str = "127.0.0.1:4180"
     proxy_prefix: str = "/oauth2"
+    #: the liveness and readiness paths (oauth2-proxy's ping_path / ready_path)
+    ping_path: str = "/ping"
+    ready_path: str = "/ready"
+    #: also answer GKE's /liveness_check and /readiness_check (oauth2-proxy's, deprecated there)
+    gcp_healthchecks: bool = False
     auth_success_status: int = 202
 
     #: host:port of a separate /metrics listener; empty serves /metrics on http_address, "-" nowhere
@@ -54,6 +59,13 @@ class ServerOptions(BaseModel):
         _host, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:4180 or 0.0.0.0:4180)")
+        return value
+
+    @field_validator("ping_path", "ready_path")
+    @classmethod
+    def _server_probe_path(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) > 200 or any(c in value for c in " ?#%"):
+            raise ValueError(f"{value!r} must be a plain path starting with '/' (e.g. /ping)")
         return value
 
     @field_validator("proxy_prefix")

@@ -10,6 +10,22 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .loading import CommaList, option_error, split_list
 
+#: Go's (IANA) TLS 1.2 suite names -> OpenSSL's; the AEAD suites Python's ssl offers
+CIPHER_SUITES = {
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305": "ECDHE-ECDSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
+}
+#: TLS 1.3 suites: accepted and always on (Go does not let them be chosen either)
+TLS13_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256")
+
 
 class TLSOptions(BaseModel):
     """The trust store for calls to the IdP; the certificate and key of an HTTPS listener."""
@@ -25,15 +41,31 @@ class TLSOptions(BaseModel):
     tls_cert_file: str = ""
     tls_key_file: str = ""
     tls_min_version: Literal["", "TLS1.2", "TLS1.3"] = ""
+    #: TLS 1.2 cipher suites allowed, by Go's (IANA) names; TLS 1.3's are fixed, as in Go
+    tls_cipher_suites: CommaList = Field(default_factory=list)
     #: a separate HTTPS listener for /metrics, with its own certificate and key
     metrics_secure_address: str = ""
     metrics_tls_cert_file: str = ""
     metrics_tls_key_file: str = ""
 
-    @field_validator("provider_ca_files", mode="before")
+    @field_validator("provider_ca_files", "tls_cipher_suites", mode="before")
     @classmethod
     def _tls_list(cls, value: object) -> object:
         return split_list(value)
+
+    @field_validator("tls_cipher_suites")
+    @classmethod
+    def _tls_ciphers(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if name not in CIPHER_SUITES and name not in TLS13_SUITES:
+                raise ValueError(f"{name!r} is not a cipher suite authsvc can offer (one of "
+                                 f"{', '.join(CIPHER_SUITES)})")
+        return value
+
+    @property
+    def openssl_ciphers(self) -> str:
+        """tls_cipher_suites in OpenSSL's spelling ("" = Python's defaults)."""
+        return ":".join(CIPHER_SUITES[n] for n in self.tls_cipher_suites if n in CIPHER_SUITES)
 
     @field_validator("tls_min_version", mode="before")
     @classmethod

@@ -160,7 +160,7 @@ def test_implicit_groups_scope(tmp_path: Path) -> None:
     [
         ("custom_templates_dir", "/templates", "custom page templates"),
         ("auth_request_response_mode", "form_post", "the callback is a GET"),
-        ("ping_user_agent", "GoogleHC/1.0", "CVE-2026-34457"),
+        ("force_https", True, "terminates TLS"),
         ("resource", "https://graph.windows.net", "Azure AD v1"),
     ],
 )
@@ -174,9 +174,9 @@ def test_unsupported_option_is_refused_with_the_reason(tmp_path: Path, key: str,
 
 
 def test_unsupported_option_at_its_default_is_accepted(tmp_path: Path) -> None:
-    report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "gcp_healthchecks": False,
+    report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "force_https": False,
                                                    "oidc_public_key_files": []}))))
-    assert {n.key: n.status for n in report.notes}["gcp_healthchecks"] == "unsupported"
+    assert {n.key: n.status for n in report.notes}["force_https"] == "unsupported"
 
 
 def test_typo_gets_a_suggestion(tmp_path: Path) -> None:

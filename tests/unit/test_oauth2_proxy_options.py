@@ -242,3 +242,15 @@ async def test_entra_federated_token_is_the_client_assertion(tmp_path: Path,
     assert "authorization" not in token.calls.last.request.headers
     with pytest.raises(ConfigError, match="entra-id' only"):
         make_settings(entra_id_federated_token_auth=True)
+
+
+async def test_probe_paths(fake_idp: FakeIdP) -> None:
+    settings = fake_idp_settings(fake_idp, ping_path="/healthz", ready_path="/readyz", gcp_healthchecks=True)
+    async with browser_on(settings, fake_idp) as browser:
+        assert (await browser.client.get("/healthz")).text == "OK"
+        assert (await browser.client.get("/readyz")).status_code == 200
+        assert (await browser.client.get("/liveness_check")).text == "OK"
+        assert (await browser.client.get("/readiness_check")).status_code == 200
+        assert (await browser.client.get("/ping")).status_code == 404
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as browser:
+        assert (await browser.client.get("/liveness_check")).status_code == 404
