@@ -95,3 +95,23 @@ def test_metrics_over_tls(pki: PKI, tmp_path: Path, started: list[Process]) -> N
     r = httpx.get(f"https://{HOST}:{metrics}/metrics", verify=ca)
     assert r.status_code == 200 and "authsvc_" in r.text
     assert httpx.get(f"http://{HOST}:{port}/metrics").status_code == 404  # not on the main port
+
+
+def test_tls_cipher_suites_restrict_tls_12(pki: PKI, tmp_path: Path, started: list[Process]) -> None:
+    port = free_port()
+    argv = python_argv("-m", "authsvc", *BASE, f"--https-address={HOST}:{port}",
+                       f"--tls-cert-file={pki.server_cert}", f"--tls-key-file={pki.server_key}",
+                       "--tls-cipher-suite=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+    started.append(start_process("authsvc-ciphers", argv, port=port, log_dir=tmp_path,
+                                 ready=https_ready(pki.ca_cert)))
+
+    def tls12(cipher: str) -> ssl.SSLContext:
+        context = ssl.create_default_context(cafile=str(pki.ca_cert))
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers(cipher)
+        return context
+
+    ok = httpx.get(f"https://{HOST}:{port}/ping", verify=tls12("ECDHE-ECDSA-AES128-GCM-SHA256"))
+    assert ok.status_code == 200
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"https://{HOST}:{port}/ping", verify=tls12("ECDHE-ECDSA-AES256-GCM-SHA384"))
