@@ -123,8 +123,11 @@ def config_input(args: argparse.Namespace) -> ConfigInput:
             key = dest[4:]
             o2p_flags["google_groups" if key == "google_group" else key] = value
             names[key] = used.get(dest, "")
+    # --email-domain, --allowed-group, ...: spellings authsvc has only for oauth2-proxy's sake
+    spelling = any(name and name != f"--{key.replace('_', '-')}" for key, name in names.items()
+                   if key in flags)
     return ConfigInput(getattr(args, "config", None), getattr(args, "alpha_config", None),
-                       flags, o2p_flags, names)
+                       flags, o2p_flags, names, spelling)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -324,6 +327,7 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     os.environ[WORKER_ENV] = json.dumps({
         "config_file": given.config_file, "alpha_config": given.alpha_config,
         "flags": dict(given.flags), "o2p_flags": dict(given.o2p_flags), "flag_names": dict(given.flag_names),
+        "o2p_spelling": given.o2p_spelling,
     })
     try:
         _serve_metrics(settings, multiprocess_registry(metrics_dir))

@@ -49,6 +49,8 @@ class ConfigInput:
     o2p_flags: Mapping[str, Any] = field(default_factory=dict)
     #: flag name (with --) each value came from, for the start-up line
     flag_names: Mapping[str, str] = field(default_factory=dict)
+    #: a flag was spelt as only oauth2-proxy spells it (--email-domain): its configuration
+    o2p_spelling: bool = False
 
 
 @dataclass
@@ -184,7 +186,7 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
         alpha_options = alpha.options
     for key, value in ours_env.items():
         native.put(key, value, ENV, f"env {ENV_PREFIX}{key.upper()}")
-    compat = bool(theirs.values or given.o2p_flags or given.alpha_config)
+    compat = bool(theirs.values or given.o2p_flags or given.alpha_config or given.o2p_spelling)
     flags = dict(given.flags)
     for key, value in given.o2p_flags.items():
         theirs.put(key, value, O2P_FLAG, f"flag {given.flag_names.get(key, '--' + o2p.BY_KEY[key].flag)}")
