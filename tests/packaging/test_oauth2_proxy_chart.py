@@ -201,7 +201,7 @@ def test_the_rendered_pod_runs_and_answers_ping(name: str, tmp_path: Path) -> No
     run = materialise(pod(rendered(name)), tmp_path / "root")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AUTHSVC_", "OAUTH2_PROXY_"))}
     proc: Process = start_process(f"authsvc-{name}", run.argv, port=run.port, log_dir=tmp_path,
-                                  env={**env, **run.env}, cwd=tmp_path, ready=http_ready("/ping", 200))
+                                  env={**env, **run.env}, cwd=REPO, ready=http_ready("/ping", 200))
     try:
         assert httpx.get(f"{proc.url}/ping").text == "OK"
         if EXPECTED[name].get("metrics_address") != "-":
