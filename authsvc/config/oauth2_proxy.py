@@ -535,3 +535,19 @@ def inventory_rows(fields: Iterable[str]) -> list[tuple[str, str, str, str]]:
         else:
             rows.append((option.key, option.flag, "not supported", how.reason))
     return rows
+
+
+def markdown_table(fields: Iterable[str]) -> str:
+    """The option table of docs/migrating-from-oauth2-proxy.md (regenerate it with
+    `python -m authsvc.config.oauth2_proxy` after adding an option)."""
+    lines = ["| oauth2-proxy option (cfg key) | flag | in authsvc | note |", "| --- | --- | --- | --- |"]
+    for key, flag, status, why in inventory_rows(fields):
+        why = why.replace("|", "\\|")
+        lines.append(f"| `{key}` | `--{flag}` | {status} | {why} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":  # pragma: no cover - a docs helper
+    from .settings import Settings
+
+    print(markdown_table(Settings.model_fields), end="")

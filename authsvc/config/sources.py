@@ -226,7 +226,8 @@ def _compat_defaults(merged: _Layered, theirs: Mapping[str, Any], warnings: list
             and merged.values.get("allowed_groups")):
         merged.put("scope", "openid email profile groups", DEFAULT, "oauth2-proxy default")
     for key, why in o2p.KEPT_DEFAULTS.items():
-        if key not in theirs:
+        # approval_prompt is sent only without prompt: with prompt set, its default changes nothing
+        if key not in theirs and not (key == "approval_prompt" and "prompt" in merged.values):
             warnings.append(f"{key}: {why}")
 
 
