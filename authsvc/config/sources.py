@@ -167,6 +167,9 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
         data = read_toml(path)
         layer = theirs if is_o2p_file(path, data, fields) else native
         for key, value in data.items():
+            if layer is theirs and key not in o2p.BY_KEY and key in fields:
+                native.put(key, value, FILE, f"file {path}")  # an authsvc option in a .cfg
+                continue
             if layer is native and key not in fields:
                 errors.append(f"invalid option {key} (file {path}): is not an authsvc option"
                               f"{o2p.suggest(key, fields) or ' (see README, Configuration reference)'}")

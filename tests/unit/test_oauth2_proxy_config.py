@@ -353,3 +353,8 @@ def test_alpha_header_authsvc_cannot_send_is_refused(tmp_path: Path) -> None:
 def test_check_config_accepts_the_sample_secret(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     path = cfg(tmp_path, toml({**OIDC, "cookie_secret": SECRET_A}))
     assert main(["check-config", "--config", path]) == 0
+
+
+def test_authsvc_options_in_an_oauth2_proxy_cfg(tmp_path: Path) -> None:
+    s = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "proxy_kind": "nginx", "upstreams": []})))).settings
+    assert s.proxy_kind == "nginx" and s.cookie_name == "_oauth2_proxy"
