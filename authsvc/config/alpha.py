@@ -90,9 +90,29 @@ def substitute(text: str, environ: Mapping[str, str]) -> str:
     return _VAR.sub(value, text)
 
 
-def _lower(node: Any) -> Any:
+def _lower(node: Any) -> dict[str, Any]:
+    """A mapping with lower-cased keys (mapstructure matches keys in any case); anything that is
+    not a mapping is empty here, and `_mapping` reports it."""
     if isinstance(node, dict):
         return {str(k).lower(): v for k, v in node.items()}
+    return {}
+
+
+def _mapping(node: Any, where: str, out: Alpha) -> dict[str, Any]:
+    if node is None:
+        return {}
+    if not isinstance(node, dict):
+        out.errors.append(f"--alpha-config: {where} must be a mapping")
+        return {}
+    return _lower(node)
+
+
+def _list(node: Any, where: str, out: Alpha) -> list[Any]:
+    if node is None:
+        return []
+    if not isinstance(node, list):
+        out.errors.append(f"--alpha-config: {where} must be a list")
+        return []
     return node
 
 
@@ -115,19 +135,20 @@ def read_alpha(path: Path, environ: Mapping[str, str] | None = None) -> Alpha:
         at = f" (line {mark.line + 1})" if mark else ""
         out.errors.append(f"--alpha-config: {path} is not valid YAML{at}")
         return out
-    data = _lower(data if data is not None else {})
-    if not isinstance(data, dict):
+    if data is not None and not isinstance(data, dict):
         out.errors.append(f"--alpha-config: {path} is not a YAML mapping")
         return out
+    data = _lower(data)
     known = {"server", "metricsserver", "providers", "injectrequestheaders", "injectresponseheaders",
              "upstreamconfig"}
     for key in data:
         if key not in known:
             out.errors.append(f"--alpha-config: {path}: unknown section {key!r}"
                               f"{o2p.suggest(key, known)}")
-    _server(_lower(data.get("server") or {}), "http_address", "https_address", "tls", out, where)
-    _server(_lower(data.get("metricsserver") or {}), "metrics_address", "metrics_secure_address",
-            "metrics_tls", out, where)
+    _server(_mapping(data.get("server"), "server", out), "http_address", "https_address", "tls", out,
+            where)
+    _server(_mapping(data.get("metricsserver"), "metricsServer", out), "metrics_address",
+            "metrics_secure_address", "metrics_tls", out, where)
     _providers(data.get("providers") or [], out, where)
     _response_headers(data.get("injectresponseheaders"), out, where)
     for section, why in (("injectrequestheaders", "headers sent upstream"),
@@ -145,9 +166,9 @@ def _server(server: dict[str, Any], plain: str, secure: str, tls_prefix: str, ou
         out.cfg[plain] = bind
     if secure_bind not in (None, "", "-"):
         out.cfg[secure] = secure_bind
-    tls = _lower(server.get("tls") or {})
+    tls = _mapping(server.get("tls"), "tls", out)
     for part in ("cert", "key"):
-        source = _lower(tls.get(part) or {})
+        source = _mapping(tls.get(part), f"tls.{part}", out)
         if source.get("fromfile"):
             out.cfg[f"{tls_prefix}_{part}_file"] = source["fromfile"]
         elif source:
@@ -174,15 +195,15 @@ def _providers(providers: Any, out: Alpha, where: str) -> None:
         # oauth2-proxy itself uses only the first one (oauthproxy.go, providers[0])
         out.notes.append(o2p.Note("providers", "ignored", f"only the first of {len(providers)} providers "
                                   "is used, as in oauth2-proxy", where, warn=True))
-    provider = _lower(providers[0])
-    if not isinstance(provider, dict):
+    if not isinstance(providers[0], dict):
         out.errors.append(f"--alpha-config: providers[0] ({where}) must be a mapping")
         return
+    provider = _lower(providers[0])
     for key, value in provider.items():
         if key in _PROVIDER:
             out.cfg[_PROVIDER[key]] = value
         elif key in _SECTIONS:
-            for sub, sub_value in _lower(value or {}).items():
+            for sub, sub_value in _mapping(value, f"providers[0].{key}", out).items():
                 target = _SECTIONS[key].get(sub)
                 if target is None:
                     out.errors.append(f"option providers[0].{key}.{sub} ({where}) is not supported by "
@@ -205,14 +226,14 @@ def _providers(providers: Any, out: Alpha, where: str) -> None:
 def _login_params(params: Any, out: Alpha, where: str) -> None:
     fixed: list[str] = []
     allowed: list[str] = []
-    for raw in params or []:
-        param = _lower(raw)
+    for raw in _list(params, "loginURLParameters", out):
+        param = _mapping(raw, "loginURLParameters[]", out)
         name = str(param.get("name", ""))
-        for default in param.get("default") or []:
+        for default in _list(param.get("default"), f"loginURLParameters {name} default", out):
             fixed.append(f"{name}={default}")
         rules = []
-        for rule in param.get("allow") or []:
-            rule = _lower(rule)
+        for raw_rule in _list(param.get("allow"), f"loginURLParameters {name} allow", out):
+            rule = _mapping(raw_rule, f"loginURLParameters {name} allow[]", out)
             if "value" in rule:
                 rules.append(re.escape(str(rule["value"])))
             elif "pattern" in rule:
@@ -227,18 +248,17 @@ def _login_params(params: Any, out: Alpha, where: str) -> None:
 
 
 def _claim(header: dict[str, Any]) -> tuple[str, str, Any] | None:
-    values = header.get("values") or []
-    if len(values) != 1:
+    values = header.get("values")
+    if not isinstance(values, list) or len(values) != 1:
         return None
-    value = _lower(values[0])
-    source = _lower(value.get("claimsource") or {}) if isinstance(value, dict) else {}
+    source = _lower(_lower(values[0]).get("claimsource"))
     if not source:
         return None
     return str(source.get("claim", "")), str(source.get("prefix", "")), source.get("basicauthpassword")
 
 
-def _secret(source: Any, environ: Mapping[str, str] | None = None) -> str | None:
-    source = _lower(source or {})
+def _secret(raw: Any, environ: Mapping[str, str] | None = None) -> str | None:
+    source = _lower(raw)
     if "value" in source:
         import base64
 
@@ -266,7 +286,7 @@ def _response_headers(headers: Any, out: Alpha, where: str) -> None:
         out.errors.append(f"--alpha-config: injectResponseHeaders ({where}) must be a list")
         return
     for raw in headers:
-        header = _lower(raw)
+        header = _mapping(raw, "injectResponseHeaders[]", out)
         name = str(header.get("name", "")).lower()
         claim = _claim(header)
         label = f"injectResponseHeaders {header.get('name', '?')}"

@@ -346,6 +346,9 @@ _FALSE = {"0", "f", "false", "n", "no", "off", ""}
 
 def normalise(option: Option, value: Any) -> Any:
     """A value of the option's kind, read the way viper/pflag read it; ValueError if it is not."""
+    nested = isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+    if isinstance(value, dict) or nested:
+        raise ValueError("is a table or nested list, not a value")
     if option.kind == "list":
         items = value if isinstance(value, list | tuple) else [value]
         out: list[str] = []
