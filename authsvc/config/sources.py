@@ -1,6 +1,7 @@
 """Where settings come from, weakest first, and which source gave each value.
 
-  0  oauth2-proxy's defaults, when its configuration is read (COMPAT_DEFAULTS)
+  0  AUTHSVC_DEFAULT_* (a container image's defaults), then oauth2-proxy's defaults when its
+     configuration is read (COMPAT_DEFAULTS)
   1  the --config file: authsvc TOML, or an oauth2-proxy .cfg (told apart by extension or keys)
   2  OAUTH2_PROXY_* environment variables
   3  the --alpha-config YAML (oauth2-proxy reads its keys from nowhere else)
@@ -30,6 +31,8 @@ from .loading import ENV_PREFIX, describe
 from .settings import Settings
 
 O2P_ENV_PREFIX = "OAUTH2_PROXY_"
+#: defaults a container image sets: weaker than every source (the Dockerfile's listen address)
+DEFAULT_ENV_PREFIX = "AUTHSVC_DEFAULT_"
 DEFAULT, FILE, O2P_ENV, ALPHA, ENV, O2P_FLAG, FLAG = range(7)
 
 #: oauth2-proxy options whose flag has the same name as an authsvc option's, but another
@@ -107,6 +110,8 @@ def _env(environ: Mapping[str, str], fields: set[str]) -> tuple[dict[str, str], 
     theirs: dict[str, str] = {}
     for name, value in environ.items():
         upper = name.upper()
+        if upper.startswith(DEFAULT_ENV_PREFIX):
+            continue
         if upper.startswith(ENV_PREFIX) and upper[len(ENV_PREFIX):].lower() in fields:
             ours[upper[len(ENV_PREFIX):].lower()] = value
         # exact names only: Kubernetes' service links (OAUTH2_PROXY_SERVICE_HOST, ...) are no options
@@ -211,6 +216,10 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
         merged.put(key, value, ALPHA, f"alpha {given.alpha_config}")
     for key, value in native.values.items():
         merged.put(key, value, native.ranks[key], native.origins[key])
+    for name, value in environ.items():
+        key = name.upper().removeprefix(DEFAULT_ENV_PREFIX).lower()
+        if name.upper().startswith(DEFAULT_ENV_PREFIX) and key in fields and key not in merged.values:
+            merged.put(key, value, DEFAULT, f"env {name.upper()}")
     warnings: list[str] = []
     if compat:
         _compat_defaults(merged, theirs.values, warnings)

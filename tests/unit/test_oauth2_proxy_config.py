@@ -358,3 +358,14 @@ def test_check_config_accepts_the_sample_secret(capsys: pytest.CaptureFixture[st
 def test_authsvc_options_in_an_oauth2_proxy_cfg(tmp_path: Path) -> None:
     s = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "proxy_kind": "nginx", "upstreams": []})))).settings
     assert s.proxy_kind == "nginx" and s.cookie_name == "_oauth2_proxy"
+
+
+def test_the_images_listen_default_is_weaker_than_a_cfg(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUTHSVC_DEFAULT_HTTP_ADDRESS", "0.0.0.0:4180")
+    path = cfg(tmp_path, toml({**OIDC, "http_address": "0.0.0.0:8080"}))
+    assert load(ConfigInput(path)).settings.http_address == "0.0.0.0:8080"
+    report = load(ConfigInput(flags=OIDC))
+    assert report.settings.http_address == "0.0.0.0:4180"
+    assert report.origins["http_address"] == "env AUTHSVC_DEFAULT_HTTP_ADDRESS"
