@@ -20,9 +20,11 @@ from starlette.types import Receive, Scope, Send
 from .backchannel import BackchannelLogout
 from .bearer import bearer_token
 from .bodies import BodyTimeout, BodyTooLarge, capped_receive
+from .client_ip import TrustedIPs
 from .config import Settings
 from .errors import AuthsvcError, TokenError
 from .forwarded import DESCRIPTIONS, HEADERS_READ
+from .htpasswd import Htpasswd
 from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .logs import note_outcome
 from .models import OriginalRequest
@@ -86,6 +88,10 @@ class AuthEndpoint:
         self.s = services
         self.success = services.settings.auth_success_status
         self.start = f"{services.settings.proxy_prefix}/start?rd="
+        settings = services.settings
+        #: oauth2-proxy's trusted_ips and htpasswd_file (client_ip.py, htpasswd.py); None when unset
+        self.trusted_ips = TrustedIPs(settings, services.forwarded) if settings.trusted_ips else None
+        self.htpasswd = Htpasswd(settings, services.clock) if settings.htpasswd_file else None
 
     def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
@@ -114,7 +120,9 @@ class AuthEndpoint:
         repeats = _repeated(read) if len(read) != len(headers) else _NO_REPEATS
         original = self.original(request, headers, not repeats.isdisjoint(DESCRIPTIONS))
         # public routes first: no session is read, every identity header is sent empty
-        if self.s.paths.skipped(original):
+        if self.s.paths.skipped(original) or (
+            self.trusted_ips is not None and self.trusted_ips.admits(request)
+        ):
             note_outcome("skipped")
             return Response(status_code=self.success, headers=self.s.headers.empty())
         loaded = await self.s.open_session(headers.get("cookie", ""), original.host)
@@ -122,12 +130,16 @@ class AuthEndpoint:
         if session is None:
             token = bearer_token(headers.get("authorization")) if self.s.bearer.enabled else None
             if token is None:
-                return self.unauthenticated(request, original)
-            try:
-                session = await self.s.bearer.session(token)
-            except TokenError as exc:
-                log.info("auth: bearer token refused: %s", exc.reason)
-                return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
+                basic = await self.htpasswd.session(headers.get("authorization")) if self.htpasswd else None
+                if basic is None:
+                    return self.unauthenticated(request, original)
+                session = basic
+            else:
+                try:
+                    session = await self.s.bearer.session(token)
+                except TokenError as exc:
+                    log.info("auth: bearer token refused: %s", exc.reason)
+                    return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
         decision = self.s.rules.authorize(session.identity, original)
         if decision.allowed:
             rule = (
@@ -275,14 +287,16 @@ def create_app(
         Route(f"{prefix}/sign_in", flows.sign_in, methods=["GET"]),
         Route(f"{prefix}/userinfo", flows.userinfo, methods=["GET"]),
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
-        Route("/ping", ping, methods=["GET", "HEAD"]),
-        Route("/ready", ready, methods=["GET", "HEAD"]),
+        Route(settings.ping_path, ping, methods=["GET", "HEAD"]),
+        Route(settings.ready_path, ready, methods=["GET", "HEAD"]),
         Route("/robots.txt", robots, methods=["GET"]),
+        *([Route("/liveness_check", ping, methods=["GET", "HEAD"]),
+           Route("/readiness_check", ready, methods=["GET", "HEAD"])] if settings.gcp_healthchecks else []),
         *(extra_routes or []),
     ]
     # counted, timed and given a request id for the logs (metrics.py); no middleware
     routes = services.metrics.instrument_routes(routes, prefix, log_auth_requests=settings.log_requests)
-    if not settings.metrics_address:  # else `serve` exposes them on their own port
+    if settings.metrics_on_main_port:  # else `serve` exposes them on their own port (or, "-", nowhere)
         routes.append(Route("/metrics", services.metrics.endpoint(), methods=["GET"]))
 
     @contextlib.asynccontextmanager

@@ -19,8 +19,9 @@ from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Re
 from . import cookies
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
+from .login_params import with_login_params
 from .login_state import HeldLogin, SpentStates, choose_slot, over_budget
-from .logout import end_session_target
+from .logout import backend_logout, end_session_target
 from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
 from .services import Services
@@ -77,7 +78,8 @@ class LoginFlows:
         refreshing = settings.cookie_refresh > 0
         self._keep_refresh = refreshing
         self._keep_access = refreshing or settings.pass_access_token
-        self._keep_id = refreshing or settings.set_authorization_header or settings.oidc_end_session
+        self._keep_id = (refreshing or settings.set_authorization_header or settings.oidc_end_session
+                         or bool(settings.backend_logout_url))
 
     # --- helpers -----------------------------------------------------------------------
     def _redirect_uri(self, request: Request) -> str:
@@ -139,7 +141,7 @@ class LoginFlows:
         set_cookies = [cookies.login_set_cookie(name, sealed, cs, host)]
         set_cookies += [cookies.login_clear_cookie(n, cs, host) for n in stale]
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
-        return redirect(url, set_cookies)
+        return redirect(with_login_params(url, self.s.settings, request.query_params), set_cookies)
 
     def _held_logins(self, jar: dict[str, str]) -> dict[int, HeldLogin]:
         """The slots whose cookie the request carries and that open: when each login began."""
@@ -247,6 +249,7 @@ class LoginFlows:
         value = cookies.read_chunked(jar, name)
         # before clearing: the IdP's logout wants the session's ID token as a hint
         target = await end_session_target(self.s, value, rd, scheme, host)
+        await backend_logout(self.s, value)
         if value:
             try:
                 await self.s.store.clear(value)
@@ -266,7 +269,8 @@ class LoginFlows:
             "<!doctype html><html><head><meta charset='utf-8'><title>Sign in</title></head>"
             "<body style='font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto'>"
             f"<h1>Sign in</h1><p><a href=\"{start}\" id='sign-in'>Sign in with "
-            f"{html.escape(self.s.provider.name)}</a></p></body></html>"
+            f"{html.escape(self.s.settings.provider_display_name or self.s.provider.name)}</a></p>"
+            "</body></html>"
         )
         return HTMLResponse(body, headers=NO_CACHE)
 

@@ -15,6 +15,7 @@ from . import cookies
 from .bearer import BearerAuth
 from .clock import Clock, Random, system_clock, system_random
 from .config import Settings
+from .config.tls import provider_verify
 from .crypto import Sealer
 from .errors import InvalidSession
 from .forwarded import Forwarded, clean_host, clean_scheme, first_value
@@ -75,7 +76,10 @@ class Services:
         provider: Provider | None = None,
     ) -> Services:
         """Wire everything from settings; tests inject the clock, randomness and fakes."""
-        http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        # the IdP's TLS: certifi, or provider_ca_files / the OS store (config/tls.py)
+        http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0), follow_redirects=False, verify=provider_verify(settings)
+        )
         metrics = Metrics()
         metrics.instrument_client(http)  # authsvc_idp_request_seconds, by event hooks
         return cls(
