@@ -17,7 +17,7 @@ import os
 import secrets
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.util import find_spec
 from typing import Any, NoReturn
 
@@ -25,7 +25,7 @@ from . import __version__, logs
 from .config import Settings
 from .config import oauth2_proxy as o2p
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
-from .config.sources import ConfigInput, load
+from .config.sources import Checked, ConfigInput, check, load
 from .errors import ConfigError
 
 log = logging.getLogger("authsvc")
@@ -304,11 +304,73 @@ def _serve_metrics(settings: Settings, registry: Any) -> None:
                          settings.metrics_tls_key_file)
 
 
-def serve(settings: Settings, given: ConfigInput | None = None) -> None:
+def _secrets_of(settings: Settings) -> list[str]:
+    values = [s.get_secret_value() for s in settings.cookie_secret]
+    values += [getattr(settings, k).get_secret_value() for k in _SECRET_FIELDS]
+    return [v for v in values if len(v) >= 4]
+
+
+_SECRET_FIELDS = ("client_secret", "redis_password", "redis_sentinel_password", "basic_auth_password",
+                  "github_token")
+
+
+def preflight(settings: Settings) -> Any:
+    """Build everything `serve` builds before it listens, binding no socket and asking no IdP:
+    the app (provider, session store, rules, pages, routes), the TLS options and uvicorn's
+    configuration. The app, or ConfigError naming every part that cannot be built."""
+    import uvicorn
+
+    from .app import create_app
+
+    problems: list[str] = []
+    secrets_ = _secrets_of(settings)
+
+    def failed(what: str, exc: Exception) -> None:
+        if isinstance(exc, ConfigError):
+            problems.extend(str(exc).splitlines())
+            return
+        text = f"{type(exc).__name__}: {exc}"
+        for secret in secrets_:  # an exception's text is not ours to vouch for
+            text = text.replace(secret, "****")
+        problems.append(f"invalid configuration: {what} cannot be built ({text.splitlines()[0][:300]})")
+
+    app: Any = None
+    try:
+        app = create_app(settings)
+    except Exception as exc:
+        failed("the application", exc)
+    try:
+        host, _, port = listen_address(settings).rpartition(":")
+        options = {**uvicorn_options(settings.max_request_header_bytes, settings.request_header_timeout),
+                   "host": host.strip("[]") or "0.0.0.0", "port": int(port),  # noqa: S104
+                   "log_config": None, **_tls_options(settings)}
+        uvicorn.Config(app or _no_app, **options).load()
+    except Exception as exc:
+        failed("the listener", exc)
+    if problems:
+        if app is not None:
+            close_app(app)
+        raise ConfigError("\n".join(dict.fromkeys(problems)))
+    return app
+
+
+async def _no_app(scope: Any, receive: Any, send: Any) -> None:
+    """Stands in for an app that could not be built, so the listener's options are checked too."""
+
+
+def close_app(app: Any) -> None:
+    """Release what building the app opened (HTTP and Redis clients; nothing is connected yet)."""
+    import asyncio
+
+    asyncio.run(app.state.services.aclose())
+
+
+def serve(settings: Settings, given: ConfigInput | None = None, app: Any = None) -> None:
     """Run uvicorn with the app built from settings, in `settings.workers` processes.
 
     On SIGTERM uvicorn stops accepting connections, lets the requests in flight finish for up
     to `shutdown_timeout` seconds (then cancels them), runs the lifespan shutdown and returns.
+    `app` is the one `preflight` built (one worker), else it is built here.
     """
     import signal
 
@@ -329,10 +391,12 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     }
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
-        app = create_app(settings)
+        app = app or create_app(settings)
         _serve_metrics(settings, app.state.services.metrics.registry)
         uvicorn.run(app, **options)
         return
+    if app is not None:
+        close_app(app)  # each worker builds its own
     import shutil
     import tempfile
 
@@ -353,6 +417,25 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+def _quietly(build: Callable[[Settings], Any], settings: Settings) -> Any:
+    """check-config's output is the settings and its verdict, not building's INFO lines."""
+    logger = logging.getLogger("authsvc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        return build(settings)
+    finally:
+        logger.setLevel(level)
+
+
+def _report(errors: Sequence[str], warnings: Sequence[str]) -> None:
+    """Problems and warnings, one line each, on stderr (check-config, and serve that cannot start)."""
+    for line in errors:
+        print(f"authsvc: {line}", file=sys.stderr)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `authsvc` console script and `python -m authsvc`."""
     args = parse(argv)
@@ -371,16 +454,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .migrate import run_migrate
 
         return run_migrate(given, args.output)
+    checked = Checked(None, [], [])
     try:
-        report = load(given)
+        checked = check(given)  # ConfigError here: a file that cannot be read at all
+        if checked.report is None:
+            raise ConfigError("\n".join(checked.errors))
+        report = checked.report
+        settings = report.settings
+        app = _quietly(preflight, settings) if args.command == "check-config" else preflight(settings)
     except ConfigError as exc:
-        print(f"authsvc: {exc}", file=sys.stderr)
+        _report(str(exc).splitlines(), checked.warnings)
         return 2
-    settings = report.settings
     if args.command == "check-config":
+        close_app(app)
         print(json.dumps(settings.masked(), indent=2, sort_keys=True))
-        for warning in report.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+        _report([], report.warnings)
         if report.origins:
             print("sources: " + ", ".join(f"{k} <- {v}" for k, v in sorted(report.origins.items())),
                   file=sys.stderr)
@@ -391,8 +479,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning(warning)
     log_start(settings, report.origins)
     try:
-        serve(settings, given)
+        serve(settings, given, app)
     except ConfigError as exc:
-        print(f"authsvc: {exc}", file=sys.stderr)
+        _report(str(exc).splitlines(), [])
         return 2
+    except OSError as exc:  # a metrics listener's port taken (uvicorn reports its own)
+        print(f"authsvc: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from .loading import CommaList, Duration, option_error, parse_duration, secret_bytes, split_list
+from .loading import (
+    CommaList,
+    Duration,
+    Problems,
+    looks_like_placeholder,
+    option_error,
+    parse_duration,
+    secret_bytes,
+    split_list,
+)
+
+#: RFC 6265 §4.1.1: a path-value is any CHAR but controls and ";" (nor a space, here)
+_COOKIE_PATH = re.compile(r"/[^\x00-\x20\x7f;]*")
 
 
 class CookieOptions(BaseModel):
@@ -72,12 +84,34 @@ class CookieOptions(BaseModel):
     @classmethod
     def _cookie_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
         for secret in value:
+            # refused, not warned about: a key anyone can read in the docs lets anyone forge
+            # a session (the value itself is never repeated)
+            if looks_like_placeholder(secret.get_secret_value()):
+                raise ValueError(
+                    "looks like a placeholder, not a secret; make one with `authsvc generate-secret`"
+                )
             if len(secret_bytes(secret.get_secret_value())) < 16:
                 raise ValueError(
                     "each secret must hold at least 16 bytes (32 recommended); "
                     "make one with `authsvc generate-secret`"
                 )
         return value
+
+    @field_validator("cookie_path")
+    @classmethod
+    def _cookie_path(cls, value: str) -> str:
+        # it goes into every Set-Cookie as is: a ";" would add attributes of its own
+        if not _COOKIE_PATH.fullmatch(value):
+            raise ValueError(f"{value!r} must start with '/' and hold no space, ';' or control character")
+        return value
+
+    @model_validator(mode="after")
+    def _cookie_checks(self) -> Self:
+        problems = Problems()
+        problems.run(self.require_cookie_secret)
+        problems.run(self.check_cookie_lifetimes)
+        problems.raise_any()
+        return self
 
     @field_validator("cookie_name")
     @classmethod
@@ -86,8 +120,7 @@ class CookieOptions(BaseModel):
             raise ValueError(f"{value!r} may hold only letters, digits and _ - .")
         return value
 
-    # The two checks below are called by `Settings`, not model validators of their own, so the
-    # client-credential checks can run between them in the order errors were always reported.
+    # The two checks below run in `_cookie_checks`, each reporting its first problem.
     def require_cookie_secret(self) -> None:
         """Raise unless at least one cookie secret is given (there is no safe default)."""
         if not self.cookie_secret and self.cookie_secret_file:

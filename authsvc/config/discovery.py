@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, http_url, option_error, split_list
+from .loading import CommaList, Problems, http_url, split_list
 
 #: the JWS algorithms authsvc verifies: asymmetric only (providers/jws.py SUPPORTED_ALGS; never
 #: "none" or HS*, RFC 8725 2.1 and 3.1)
@@ -59,8 +59,10 @@ class DiscoveryOptions(BaseModel):
 
     @model_validator(mode="after")
     def _discovery_endpoints(self) -> Self:
+        problems = Problems()
         if self.skip_oidc_discovery:
             for option in ("login_url", "redeem_url", "oidc_jwks_url"):
                 if not getattr(self, option):
-                    raise option_error(option, "is required with skip_oidc_discovery")
+                    problems.add(option, "is required with skip_oidc_discovery")
+        problems.raise_any()
         return self

@@ -8,7 +8,7 @@ from typing import Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, Problems, split_list
 
 
 class GoogleGroupsOptions(BaseModel):
@@ -34,21 +34,24 @@ class GoogleGroupsOptions(BaseModel):
     def _google_groups(self) -> Self:
         if not self.google_groups:
             return self
+        problems = Problems()
         if not self.google_admin_email or "@" not in self.google_admin_email:
-            raise option_error("google_admin_email", "is required with google_groups (a Workspace "
-                               "admin the service account may act for)")
+            problems.add("google_admin_email", "is required with google_groups (a Workspace "
+                         "admin the service account may act for)")
         if self.google_use_application_default_credentials == bool(self.google_service_account_json):
-            raise option_error("google_service_account_json", "or google_use_application_default_"
-                               "credentials (exactly one) is required with google_groups")
+            problems.add("google_service_account_json", "or google_use_application_default_"
+                         "credentials (exactly one) is required with google_groups")
         if self.google_service_account_json:
             try:
                 key = json.loads(Path(self.google_service_account_json).read_text())
             except (OSError, ValueError) as exc:
-                raise option_error("google_service_account_json", "cannot be read as JSON: "
-                                   f"{getattr(exc, 'strerror', None) or 'not JSON'}") from None
-            if not isinstance(key, dict) or not all(
-                isinstance(key.get(k), str) for k in ("client_email", "private_key")
-            ):
-                raise option_error("google_service_account_json", "is not a service account key "
-                                   "(client_email and private_key are missing)")
+                problems.add("google_service_account_json", "cannot be read as JSON: "
+                             f"{getattr(exc, 'strerror', None) or 'not JSON'}")
+            else:
+                if not isinstance(key, dict) or not all(
+                    isinstance(key.get(k), str) for k in ("client_email", "private_key")
+                ):
+                    problems.add("google_service_account_json", "is not a service account key "
+                                 "(client_email and private_key are missing)")
+        problems.raise_any()
         return self

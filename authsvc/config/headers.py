@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from typing import Self
+
+from pydantic import BaseModel, SecretStr, model_validator
 
 from .loading import option_error
 
@@ -18,6 +20,11 @@ class HeaderOptions(BaseModel):
     basic_auth_password: SecretStr = SecretStr("")
     #: the e-mail, not the user, names the caller in the Basic header
     prefer_email_to_user: bool = False
+
+    @model_validator(mode="after")
+    def _header_checks(self) -> Self:
+        self.check_headers()
+        return self
 
     def check_headers(self) -> None:
         """Both set Authorization; oauth2-proxy would send a header no application can read."""

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from .loading import CommaList, Duration, http_url, option_error, parse_duration, split_list
+from .loading import CommaList, Duration, Problems, http_url, parse_duration, split_list
+
+#: the `provider` values (providers.PROVIDERS has an implementation for each; a test keeps them so)
+PROVIDER_NAMES = ("oidc", "github", "google", "entra-id", "azure", "gitlab", "keycloak-oidc", "keycloak")
 
 
 class ProviderOptions(BaseModel):
@@ -43,24 +47,34 @@ class ProviderOptions(BaseModel):
     def _provider_url(cls, value: str) -> str:
         return http_url(value)
 
-    def resolve_client(self) -> None:
-        """Read client_secret_file if needed; raise naming the first missing provider option.
+    @field_validator("provider")
+    @classmethod
+    def _provider_name(cls, value: str) -> str:
+        # checked here, not only when `serve` builds the provider: check-config must say it
+        if value not in PROVIDER_NAMES:
+            close = difflib.get_close_matches(value.lower(), PROVIDER_NAMES, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"is not a provider authsvc has; {hint}one of: "
+                             f"{', '.join(sorted(PROVIDER_NAMES))}")
+        return value
 
-        Not a model validator of its own: `Settings` runs it between its cookie checks so the
-        first error reported stays the one it always was.
-        """
+    def resolve_client(self, problems: Problems) -> None:
+        """Read client_secret_file if needed; record every missing provider option."""
+        unreadable = False
         if self.client_secret_file and not self.client_secret.get_secret_value():
             try:
                 text = Path(self.client_secret_file).read_text().strip()
             except OSError as exc:
-                raise option_error("client_secret_file", f"cannot be read: {exc.strerror}") from None
-            # the model is frozen; this is still validation, before anyone holds the settings
-            object.__setattr__(self, "client_secret", SecretStr(text))
+                problems.add("client_secret_file", f"cannot be read: {exc.strerror}")
+                unreadable = True
+            else:
+                # the model is frozen; this is still validation, before anyone holds the settings
+                object.__setattr__(self, "client_secret", SecretStr(text))
         if self.provider == "oidc" and not self.oidc_issuer_url:
-            raise option_error("oidc_issuer_url", "is required for provider 'oidc'")
+            problems.add("oidc_issuer_url", "is required for provider 'oidc'")
         if not self.client_id:
-            raise option_error("client_id", "is required")
-        if not self.client_secret.get_secret_value() and not getattr(
+            problems.add("client_id", "is required")
+        if not unreadable and not self.client_secret.get_secret_value() and not getattr(
             self, "entra_id_federated_token_auth", False
         ):
-            raise option_error("client_secret", "is required (or set client_secret_file)")
+            problems.add("client_secret", "is required (or set client_secret_file)")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import ssl
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from .loading import CommaList, Duration, option_error, parse_duration, split_list
+from .loading import CommaList, Duration, Problems, parse_duration, split_list
 
 _REDIS_URL = re.compile(r"^rediss?://[^\s/?#]*[^\s/?#@:](:\d{1,5})?(/\d{0,2})?$")
 
@@ -40,26 +41,34 @@ class RedisOptions(BaseModel):
         return parse_duration(value)
 
     # Called by `Settings` only when session_store_type = redis: unused Redis options are not errors.
-    def check_redis(self) -> None:
+    def check_redis(self, problems: Problems) -> None:
         """The Redis options must name one reachable deployment: standalone, Sentinel or Cluster."""
         if self.redis_use_sentinel and self.redis_use_cluster:
-            raise option_error("redis_use_sentinel", "and redis_use_cluster exclude each other")
+            problems.add("redis_use_sentinel", "and redis_use_cluster exclude each other")
+        elif self.redis_use_sentinel and not self.redis_sentinel_master_name:
+            problems.add("redis_sentinel_master_name", "is required with redis_use_sentinel")
         if self.redis_use_sentinel:
-            if not self.redis_sentinel_master_name:
-                raise option_error("redis_sentinel_master_name", "is required with redis_use_sentinel")
             urls, option = self.redis_sentinel_connection_urls, "redis_sentinel_connection_urls"
         elif self.redis_use_cluster:
             urls, option = self.redis_cluster_connection_urls, "redis_cluster_connection_urls"
         else:
             urls, option = [u for u in [self.redis_connection_url] if u], "redis_connection_url"
         if not urls:
-            raise option_error(option, "is required with session_store_type = redis")
-        for url in urls:
-            if not _REDIS_URL.match(url):
-                raise option_error(option, f"{mask_urls(url)!r} is not redis://host:port or rediss://...")
-        for option in ("redis_connect_timeout", "redis_command_timeout"):
-            if getattr(self, option) <= 0:
-                raise option_error(option, "must be greater than 0 (e.g. 1s, 500ms)")
+            problems.add(option, "is required with session_store_type = redis")
+        bad = [url for url in urls if not _REDIS_URL.match(url)]
+        if bad:
+            problems.add(option, f"{mask_urls(bad[0])!r} is not redis://host:port or rediss://...")
+        for timeout in ("redis_connect_timeout", "redis_command_timeout"):
+            if getattr(self, timeout) <= 0:
+                problems.add(timeout, "must be greater than 0 (e.g. 1s, 500ms)")
+        if self.redis_ca_path:
+            # read only when the first rediss:// connection is made: a bad path would fail
+            # every request with 503 instead of stopping start-up
+            try:
+                ssl.create_default_context(cafile=self.redis_ca_path)
+            except (OSError, ssl.SSLError) as exc:
+                problems.add("redis_ca_path", f"{self.redis_ca_path!r} is not a readable PEM CA file "
+                             f"({getattr(exc, 'strerror', None) or exc})")
 
 
 def mask_urls(value: object) -> Any:

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, field_validator, model_validator
 
-from .loading import Duration, option_error, parse_duration
+from .loading import Duration, Problems, parse_duration
 
 #: defaults of the request-head bounds (also what `uvicorn_options()` uses without settings)
 MAX_REQUEST_HEADER_BYTES = 64 * 1024
@@ -79,15 +79,17 @@ class ServerOptions(BaseModel):
     @field_validator("ping_path", "ready_path")
     @classmethod
     def _server_probe_path(cls, value: str) -> str:
-        if not value.startswith("/") or len(value) > 200 or any(c in value for c in " ?#%"):
+        # braces would be a Starlette route parameter ({name:convertor}), failing at start-up
+        if not value.startswith("/") or len(value) > 200 or any(c in value for c in " ?#%{}"):
             raise ValueError(f"{value!r} must be a plain path starting with '/' (e.g. /ping)")
         return value
 
     @field_validator("proxy_prefix")
     @classmethod
     def _server_prefix(cls, value: str) -> str:
-        if not value.startswith("/") or value.endswith("/") or " " in value:
-            raise ValueError(f"{value!r} must start with '/' and not end with '/' (e.g. /oauth2)")
+        if not value.startswith("/") or value.endswith("/") or any(c in value for c in " ?#%{}"):
+            raise ValueError(f"{value!r} must start with '/', not end with '/' and hold no space, ?, #, %, "
+                             "{ or } (e.g. /oauth2)")
         return value
 
     @field_validator("auth_success_status")
@@ -99,22 +101,24 @@ class ServerOptions(BaseModel):
 
     @model_validator(mode="after")
     def _server_operation(self) -> Self:
+        problems = Problems()
         if not 1 <= self.workers <= 64:
-            raise option_error("workers", f"{self.workers} is not between 1 and 64")
+            problems.add("workers", f"{self.workers} is not between 1 and 64")
         if not 0 < self.shutdown_timeout <= 3600:
-            raise option_error("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
+            problems.add("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
         if not 8 * 1024 <= self.max_request_header_bytes <= 16 * 1024 * 1024:
-            raise option_error("max_request_header_bytes", "must be between 8192 and 16777216 (16 MiB)")
+            problems.add("max_request_header_bytes", "must be between 8192 and 16777216 (16 MiB)")
         if not 0 < self.request_header_timeout <= 300:
-            raise option_error("request_header_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
+            problems.add("request_header_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
         if not 0 < self.request_body_timeout <= 300:
-            raise option_error("request_body_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
+            problems.add("request_body_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
         if not 1024 <= self.max_request_body_bytes <= 16 * 1024 * 1024:
-            raise option_error("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
+            problems.add("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
         if self.metrics_listener and (
             self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]
         ):
-            raise option_error("metrics_address", "must use another port than http_address")
+            problems.add("metrics_address", "must use another port than http_address")
+        problems.raise_any()
         return self
 
     @property

@@ -8,7 +8,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, Problems, split_list
 
 #: Go's (IANA) TLS 1.2 suite names -> OpenSSL's; the AEAD suites Python's ssl offers
 CIPHER_SUITES = {
@@ -89,19 +89,27 @@ class TLSOptions(BaseModel):
 
     @model_validator(mode="after")
     def _tls_files(self) -> Self:
+        problems = Problems()
         for path in self.provider_ca_files:
             try:
                 ssl.create_default_context(cafile=path)
             except (OSError, ssl.SSLError) as exc:
-                raise option_error("provider_ca_files", f"{path!r} is not a readable PEM CA file "
-                                   f"({getattr(exc, 'strerror', None) or exc})") from None
+                problems.add("provider_ca_files", f"{path!r} is not a readable PEM CA file "
+                             f"({getattr(exc, 'strerror', None) or exc})")
+                break
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
-            raise option_error("tls_cert_file", "and tls_key_file go together")
-        _check_pair("tls_cert_file", self.tls_cert_file, self.tls_key_file)
+            problems.add("tls_cert_file", "and tls_key_file go together")
+        else:
+            _check_pair(problems, "tls_cert_file", self.tls_cert_file, self.tls_key_file)
+        if self.tls_cert_file and not self.https_address:
+            # with a certificate only the HTTPS listener runs: it needs an address
+            problems.add("https_address", "is required with tls_cert_file (e.g. :443 or 0.0.0.0:4443)")
         if self.metrics_secure_address and not (self.metrics_tls_cert_file and self.metrics_tls_key_file):
-            raise option_error("metrics_secure_address",
-                               "needs metrics_tls_cert_file and metrics_tls_key_file")
-        _check_pair("metrics_tls_cert_file", self.metrics_tls_cert_file, self.metrics_tls_key_file)
+            problems.add("metrics_secure_address", "needs metrics_tls_cert_file and metrics_tls_key_file")
+        else:
+            _check_pair(problems, "metrics_tls_cert_file", self.metrics_tls_cert_file,
+                        self.metrics_tls_key_file)
+        problems.raise_any()
         return self
 
     @property
@@ -110,14 +118,13 @@ class TLSOptions(BaseModel):
         return bool(self.tls_cert_file)
 
 
-def _check_pair(option: str, cert: str, key: str) -> None:
+def _check_pair(problems: Problems, option: str, cert: str, key: str) -> None:
     if not cert:
         return
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
-        raise option_error(option, f"with its key file does not load: "
-                           f"{getattr(exc, 'strerror', None) or exc}") from None
+        problems.add(option, f"with its key file does not load: {getattr(exc, 'strerror', None) or exc}")
 
 
 def provider_verify(options: TLSOptions) -> ssl.SSLContext | bool:
