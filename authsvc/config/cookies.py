@@ -27,24 +27,84 @@ _COOKIE_PATH = re.compile(r"/[^\x00-\x20\x7f;]*")
 class CookieOptions(BaseModel):
     """Cookie name, secrets, scope, lifetimes and flags; the session store and cache."""
 
-    cookie_name: str = "_authsvc"
-    cookie_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    #: read the cookie secret from this file when cookie_secret is not set (k8s/Docker secrets)
-    cookie_secret_file: str = ""
-    cookie_domains: CommaList = Field(default_factory=list)
-    cookie_path: str = "/"
-    cookie_expire: Duration = 168 * 3600.0
-    cookie_refresh: Duration = 0.0
-    cookie_secure: bool = True
-    cookie_httponly: bool = True
-    cookie_samesite: Literal["", "lax", "strict", "none"] = "lax"
-    cookie_csrf_expire: Duration = 15 * 60.0
-    #: login-state cookie slots per browser (login_state.py); oauth2-proxy's name, but never
-    #: unlimited: 5 x ~310 bytes leave a 4 KB session room in nginx's 8 KB line
-    cookie_csrf_per_request_limit: int = 5
-    session_store_type: Literal["cookie", "redis"] = "cookie"
-    #: verified sessions are reused this long in-process (session_cache.py); 0 = off
-    session_cache_ttl: Duration = 5.0
+    cookie_name: str = Field(
+        "_authsvc",
+        description="session cookie name (split into `_authsvc_0`, `_1`… only above ~4 KB)",
+    )
+    cookie_secret: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "one or more secrets (≥16 bytes; `generate-secret` makes 32). The first "
+            "seals, all open: list the new one first to rotate"
+        ),
+        json_schema_extra={"default_note": "— (required)"},
+    )
+    cookie_secret_file: str = Field(
+        "",
+        description=(
+            "read the cookie secret(s) from this file (a Kubernetes or Docker secret) "
+            "when `cookie_secret` is not set"
+        ),
+    )
+    cookie_domains: CommaList = Field(
+        default_factory=list,
+        description="cookie domains; the longest one that matches the request host is used",
+        json_schema_extra={"default_note": "(host-only)"},
+    )
+    cookie_path: str = Field(
+        "/",
+        description="cookie path",
+    )
+    cookie_expire: Duration = Field(
+        168 * 3600.0,
+        description="session lifetime (enforced on the server side too); `0` = browser session",
+    )
+    cookie_refresh: Duration = Field(
+        0.0,
+        description="refresh the tokens when the session is older than this",
+        json_schema_extra={"default_note": "(off)"},
+    )
+    cookie_secure: bool = Field(
+        True,
+        description="`Secure` attribute (set `false` only for plain-http development)",
+    )
+    cookie_httponly: bool = Field(
+        True,
+        description="`HttpOnly` attribute",
+    )
+    cookie_samesite: Literal["", "lax", "strict", "none"] = Field(
+        "lax",
+        description="`lax`, `strict`, `none` (needs `cookie_secure`) or `\"\"`",
+    )
+    cookie_csrf_expire: Duration = Field(
+        15 * 60.0,
+        description="how long a login may take (lifetime of the login-state cookie)",
+    )
+    cookie_csrf_per_request_limit: int = Field(
+        5,
+        description=(
+            "login-state cookies a browser can hold (one per unfinished `/oauth2/start`, "
+            "so tabs can log in in parallel): there are only this many names, "
+            "`<cookie_name>_csrf_0`, `_1`…, so even racing starts stay within it; a new "
+            "login takes a free one, else the oldest's (1 to 20; unlike oauth2-proxy's, "
+            "never unlimited). Together they also stay under 3 KB, so the Cookie header "
+            "fits nginx's default 8 KB line. A start that is not a page navigation "
+            "(`Sec-Fetch-Mode` other than `navigate`: an `<img>`, a script, `fetch()`) "
+            "is a `403` and sets none"
+        ),
+    )
+    session_store_type: Literal["cookie", "redis"] = Field(
+        "cookie",
+        description="`cookie` (sealed in the cookie) or `redis`",
+    )
+    session_cache_ttl: Duration = Field(
+        5.0,
+        description=(
+            "reuse a verified session this long in-process (`0` = off); with Redis every "
+            "replica drops it at once on sign-out, back-channel logout and refresh (see "
+            "Sessions)"
+        ),
+    )
 
     @field_validator("cookie_domains", "cookie_secret", mode="before")
     @classmethod

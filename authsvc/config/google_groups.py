@@ -19,11 +19,36 @@ class GoogleGroupsOptions(BaseModel):
     `google_target_principal` through the IAM Credentials API.
     """
 
-    google_groups: CommaList = Field(default_factory=list)
-    google_admin_email: str = ""
-    google_service_account_json: str = ""
-    google_use_application_default_credentials: bool = False
-    google_target_principal: str = ""
+    google_groups: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`google`) only members of one of these Workspace groups (asked of the "
+            "Admin SDK Directory API); the groups they are in become theirs"
+        ),
+    )
+    google_admin_email: str = Field(
+        "",
+        description=(
+            "(`google`) the Workspace admin the service account acts for (domain-wide "
+            "delegation); required with `google_groups`"
+        ),
+    )
+    google_service_account_json: str = Field(
+        "",
+        description="(`google`) the service account key file",
+    )
+    google_use_application_default_credentials: bool = Field(
+        False,
+        description=(
+            "(`google`) no key file: the platform's credentials (GKE Workload Identity) "
+            "sign through the IAM Credentials API"
+        ),
+    )
+    google_target_principal: str = Field(
+        "",
+        description="(`google`) the service account that signs, with application default credentials",
+        json_schema_extra={"default_note": "(the workload's own)"},
+    )
 
     @field_validator("google_groups", mode="before")
     @classmethod

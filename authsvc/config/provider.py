@@ -16,21 +16,74 @@ PROVIDER_NAMES = ("oidc", "github", "google", "entra-id", "azure", "gitlab", "ke
 class ProviderOptions(BaseModel):
     """Which IdP, the client credentials, and how its ID tokens are read."""
 
-    provider: str = "oidc"
-    oidc_issuer_url: str = ""
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
-    client_secret_file: str = ""
-    redirect_url: str = ""
-    scope: str = "openid email profile"
-    oidc_email_claim: str = "email"
-    oidc_groups_claim: str = "groups"
-    user_id_claim: str = "sub"
-    oidc_extra_audiences: CommaList = Field(default_factory=list)
-    insecure_oidc_allow_unverified_email: bool = False
-    oidc_metadata_ttl: Duration = 3600.0
-    oidc_leeway: Duration = 60.0
-    skip_provider_button: bool = False
+    provider: str = Field(
+        "oidc",
+        description=(
+            "identity provider kind: `oidc`, `github`, `google`, `entra-id` (`azure`), "
+            "`gitlab`, `keycloak-oidc` (`keycloak`); see \"Identity providers\""
+        ),
+    )
+    oidc_issuer_url: str = Field(
+        "",
+        description="the issuer; metadata comes from `<issuer>/.well-known/openid-configuration`",
+        json_schema_extra={"default_note": "— (required for `oidc` and `keycloak-oidc`; derived for "
+                                           "`google`, `gitlab`, `entra-id`)"},
+    )
+    client_id: str = Field(
+        "",
+        description="OAuth2 client id",
+        json_schema_extra={"default_note": "— (required)"},
+    )
+    client_secret: SecretStr = Field(
+        SecretStr(""),
+        description="OAuth2 client secret",
+        json_schema_extra={"default_note": "— (required)"},
+    )
+    client_secret_file: str = Field(
+        "",
+        description="read the client secret from this file instead",
+    )
+    redirect_url: str = Field(
+        "",
+        description="the callback URL registered at the IdP",
+        json_schema_extra={"default_note": "(from the request: `<scheme>://<host><proxy_prefix>/callback`)"},
+    )
+    scope: str = Field(
+        "openid email profile",
+        description="scopes to request",
+    )
+    oidc_email_claim: str = Field(
+        "email",
+        description="claim holding the e-mail",
+    )
+    oidc_groups_claim: str = Field(
+        "groups",
+        description="claim holding the groups (dotted paths like `realm_access.roles` work)",
+    )
+    user_id_claim: str = Field(
+        "sub",
+        description="claim that becomes `X-Auth-Request-User`",
+    )
+    oidc_extra_audiences: CommaList = Field(
+        default_factory=list,
+        description="audiences accepted in ID tokens besides `client_id`",
+    )
+    insecure_oidc_allow_unverified_email: bool = Field(
+        False,
+        description="accept `email_verified: false`",
+    )
+    oidc_metadata_ttl: Duration = Field(
+        3600.0,
+        description="how long discovery and JWKS are cached (the last good copy is kept through IdP outages)",
+    )
+    oidc_leeway: Duration = Field(
+        60.0,
+        description="clock skew allowed on `exp`, `iat`, `nbf`",
+    )
+    skip_provider_button: bool = Field(
+        False,
+        description="`/oauth2/sign_in` goes straight to the IdP",
+    )
 
     @field_validator("oidc_extra_audiences", mode="before")
     @classmethod

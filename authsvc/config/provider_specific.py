@@ -35,22 +35,85 @@ GOOGLE_ISSUER = "https://accounts.google.com"
 class ProviderSpecificOptions(ProviderOptions):
     """The provider-specific options and their checks, run after the single-field ones."""
 
-    github_org: str = ""
-    github_team: CommaList = Field(default_factory=list)
-    github_repo: str = ""
-    github_token: SecretStr = SecretStr("")
-    github_user: CommaList = Field(default_factory=list)
-    github_base_url: str = "https://github.com"
-    github_api_url: str = ""
-    google_hosted_domains: CommaList = Field(default_factory=list)
-    entra_id_tenant: str = "common"
-    entra_id_allowed_tenants: CommaList = Field(default_factory=list)
-    #: authenticate to Entra ID with the Workload Identity token (AZURE_FEDERATED_TOKEN_FILE)
-    #: as a client assertion instead of client_secret
-    entra_id_federated_token_auth: bool = False
-    gitlab_base_url: str = "https://gitlab.com"
-    gitlab_group: CommaList = Field(default_factory=list)
-    gitlab_project: CommaList = Field(default_factory=list)
+    github_org: str = Field(
+        "",
+        description="(`github`) only members of this organisation",
+    )
+    github_team: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`github`) only members of one of these teams: `org:team`, or a team slug "
+            "within `github_org`"
+        ),
+    )
+    github_repo: str = Field(
+        "",
+        description=(
+            "(`github`) only collaborators on `owner/repo` (push access, or pull on a "
+            "private repository)"
+        ),
+    )
+    github_token: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "(`github`) a token that may list `github_repo`'s collaborators; the check "
+            "then asks GitHub with it"
+        ),
+    )
+    github_user: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`github`) these logins may sign in whatever the other `github_*` "
+            "restrictions say (alone: only they may)"
+        ),
+    )
+    github_base_url: str = Field(
+        "https://github.com",
+        description="(`github`) GitHub Enterprise Server: `https://github.example.com`",
+    )
+    github_api_url: str = Field(
+        "",
+        description="(`github`) the REST API's URL",
+        json_schema_extra={"default_note": "(`https://api.github.com`, or `<github_base_url>/api/v3`)"},
+    )
+    google_hosted_domains: CommaList = Field(
+        default_factory=list,
+        description="(`google`) only accounts whose ID token's `hd` claim is one of these Workspace domains",
+    )
+    entra_id_tenant: str = Field(
+        "common",
+        description="(`entra-id`) tenant id or domain; `common` / `organizations` for multi-tenant apps",
+    )
+    entra_id_allowed_tenants: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`entra-id`) tenant ids (`tid`) allowed to sign in; required for `common` / "
+            "`organizations` (`*` = any)"
+        ),
+    )
+    entra_id_federated_token_auth: bool = Field(
+        False,
+        description=(
+            "(`entra-id`) authenticate with the Workload Identity token "
+            "(`AZURE_FEDERATED_TOKEN_FILE`) as client assertion instead of "
+            "`client_secret`"
+        ),
+    )
+    gitlab_base_url: str = Field(
+        "https://gitlab.com",
+        description="(`gitlab`) the GitLab instance (the OIDC issuer)",
+    )
+    gitlab_group: CommaList = Field(
+        default_factory=list,
+        description="(`gitlab`) only members of one of these groups (full paths, e.g. `acme/ops`)",
+    )
+    gitlab_project: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`gitlab`) or of one of these projects: `group/project`, or "
+            "`group/project=<access level>` (default `20`, Reporter)"
+        ),
+    )
 
     @field_validator(
         "github_team", "github_user", "google_hosted_domains", "entra_id_allowed_tenants",

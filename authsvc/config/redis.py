@@ -16,19 +16,66 @@ _REDIS_URL = re.compile(r"^rediss?://[^\s/?#]*[^\s/?#@:](:\d{1,5})?(/\d{0,2})?$"
 class RedisOptions(BaseModel):
     """Where the Redis deployment is, how to authenticate, and how long to wait for it."""
 
-    redis_connection_url: str = ""
-    redis_use_sentinel: bool = False
-    redis_sentinel_master_name: str = ""
-    redis_sentinel_connection_urls: CommaList = Field(default_factory=list)
-    redis_sentinel_password: SecretStr = SecretStr("")
-    redis_use_cluster: bool = False
-    redis_cluster_connection_urls: CommaList = Field(default_factory=list)
-    redis_username: str = ""
-    redis_password: SecretStr = SecretStr("")
-    redis_ca_path: str = ""
-    redis_insecure_skip_tls_verify: bool = False
-    redis_connect_timeout: Duration = 1.0
-    redis_command_timeout: Duration = 0.5
+    redis_connection_url: str = Field(
+        "",
+        description="`redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS",
+        json_schema_extra={"default_note": "(required for standalone Redis)"},
+    )
+    redis_use_sentinel: bool = Field(
+        False,
+        description="find the master through Redis Sentinel (excludes `redis_use_cluster`)",
+    )
+    redis_sentinel_master_name: str = Field(
+        "",
+        description="the master's name at the sentinels",
+        json_schema_extra={"default_note": "(required with Sentinel)"},
+    )
+    redis_sentinel_connection_urls: CommaList = Field(
+        default_factory=list,
+        description=(
+            "sentinel addresses, `redis://host:26379,...` (the first URL's `/db` selects "
+            "the database)"
+        ),
+    )
+    redis_sentinel_password: SecretStr = Field(
+        SecretStr(""),
+        description="password of the sentinels themselves (`redis_password` is the master's)",
+    )
+    redis_use_cluster: bool = Field(
+        False,
+        description="talk to a Redis Cluster (excludes `redis_use_sentinel`)",
+    )
+    redis_cluster_connection_urls: CommaList = Field(
+        default_factory=list,
+        description="one or more cluster nodes, `redis://host:port,...`",
+    )
+    redis_username: str = Field(
+        "",
+        description="Redis ACL user",
+    )
+    redis_password: SecretStr = Field(
+        SecretStr(""),
+        description="Redis password",
+    )
+    redis_ca_path: str = Field(
+        "",
+        description="CA bundle for `rediss://`",
+    )
+    redis_insecure_skip_tls_verify: bool = Field(
+        False,
+        description="do not verify the Redis server's certificate (testing only)",
+    )
+    redis_connect_timeout: Duration = Field(
+        1.0,
+        description="how long opening a Redis connection may take",
+    )
+    redis_command_timeout: Duration = Field(
+        0.5,
+        description=(
+            "how long one Redis command may take; a request fails with `503` after at "
+            "most 2 x (connect + command) timeouts, never hangs"
+        ),
+    )
 
     @field_validator("redis_sentinel_connection_urls", "redis_cluster_connection_urls", mode="before")
     @classmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .loading import Duration, Problems, parse_duration
 
@@ -16,35 +16,105 @@ REQUEST_HEADER_TIMEOUT = 10.0
 class ServerOptions(BaseModel):
     """Listeners, the auth answer, and operation (README, "Operating it")."""
 
-    http_address: str = "127.0.0.1:4180"
-    proxy_prefix: str = "/oauth2"
-    #: the liveness and readiness paths (oauth2-proxy's ping_path / ready_path)
-    ping_path: str = "/ping"
-    ready_path: str = "/ready"
-    #: also answer GKE's /liveness_check and /readiness_check (oauth2-proxy's, deprecated there)
-    gcp_healthchecks: bool = False
-    auth_success_status: int = 202
+    http_address: str = Field(
+        "127.0.0.1:4180",
+        description="where to listen, `[http://]host:port` (`0.0.0.0:4180` in a container)",
+    )
+    proxy_prefix: str = Field(
+        "/oauth2",
+        description="path prefix of authsvc's endpoints",
+    )
+    ping_path: str = Field(
+        "/ping",
+        description="the liveness path (always 200 `OK`)",
+    )
+    ready_path: str = Field(
+        "/ready",
+        description="the readiness path (200 once the IdP's metadata and the session store answer, else 503)",
+    )
+    gcp_healthchecks: bool = Field(
+        False,
+        description="also answer GKE's `/liveness_check` and `/readiness_check`",
+    )
+    auth_success_status: int = Field(
+        202,
+        description=(
+            "status of an allowed `/oauth2/auth` answer; `200` for Envoy (it treats any "
+            "other 2xx as a denial)"
+        ),
+    )
 
-    #: host:port of a separate /metrics listener; empty serves /metrics on http_address, "-" nowhere
-    metrics_address: str = ""
-    log_format: Literal["json", "text"] = "json"
-    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
-    #: one access line per /oauth2/auth request (the login endpoints always log one)
-    log_requests: bool = False
-    workers: int = 1
-    #: how long in-flight requests may take to finish after SIGTERM (below k8s's 30s grace)
-    shutdown_timeout: Duration = 25.0
+    metrics_address: str = Field(
+        "",
+        description=(
+            "`host:port` of a separate listener for `/metrics` (then not served on the "
+            "main port); another port than `http_address`; `-`: no `/metrics` at all "
+            "(oauth2-proxy's default when its configuration is read)"
+        ),
+        json_schema_extra={"default_note": "(on `http_address`)"},
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`json` (one object per line) or `text`",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info",
+        description="`debug`, `info`, `warning`, `error`, `critical`",
+    )
+    log_requests: bool = Field(
+        False,
+        description=(
+            "also log one access line per `/oauth2/auth` request (the login endpoints "
+            "always log one)"
+        ),
+    )
+    workers: int = Field(
+        1,
+        description="worker processes (1 to 64); each is a full authsvc, `/metrics` sums them all",
+    )
+    shutdown_timeout: Duration = Field(
+        25.0,
+        description=(
+            "after SIGTERM, how long in-flight requests may run before they are cut; "
+            "keep it below the pod's `terminationGracePeriodSeconds` (30s)"
+        ),
+    )
 
     # Bounds on what an unauthenticated client can make one connection hold (protocol.py,
     # bodies.py). Headers: nginx passes at most 4 x 8 KiB (large_client_header_buffers) plus
     # the few it adds to the auth subrequest; Envoy's own default is 60 KiB.
-    max_request_header_bytes: int = MAX_REQUEST_HEADER_BYTES
-    #: from connect (or a request's first byte) to its last header byte; slower clients are cut
-    request_header_timeout: Duration = REQUEST_HEADER_TIMEOUT
-    #: logout tokens and login forms are a few KB; nothing authsvc reads is bigger
-    max_request_body_bytes: int = 64 * 1024
-    #: from the first read of a body to its last byte (a few KB arrive in milliseconds)
-    request_body_timeout: Duration = 10.0
+    max_request_header_bytes: int = Field(
+        MAX_REQUEST_HEADER_BYTES,
+        description=(
+            "the request line and headers of one request, at most; more is answered "
+            "`431` without being read (nginx forwards at most 4 x 8 KiB of client "
+            "headers, Envoy's own cap is 60 KiB). See docs/security.md, \"Limits\""
+        ),
+        json_schema_extra={"default_note": "(64 KiB)"},
+    )
+    request_header_timeout: Duration = Field(
+        REQUEST_HEADER_TIMEOUT,
+        description=(
+            "a client must send a request's whole head within this long of connecting "
+            "(or of its first byte, on a kept-alive connection); else `408` and the "
+            "connection is closed"
+        ),
+    )
+    max_request_body_bytes: int = Field(
+        64 * 1024,
+        description=(
+            "the body any endpoint reads, at most (a logout token is a few KB); more, or "
+            "a larger `Content-Length`, is `413`"
+        ),
+        json_schema_extra={"default_note": "(64 KiB)"},
+    )
+    request_body_timeout: Duration = Field(
+        10.0,
+        description=(
+            "a body an endpoint reads must arrive whole within this long of the first "
+            "read; else `408` and the connection is closed"
+        ),
+    )
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod

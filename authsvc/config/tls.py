@@ -30,23 +30,65 @@ TLS13_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA2
 class TLSOptions(BaseModel):
     """The trust store for calls to the IdP; the certificate and key of an HTTPS listener."""
 
-    #: PEM files of the CAs that sign the IdP's certificate (instead of the bundled certifi store)
-    provider_ca_files: CommaList = Field(default_factory=list)
-    #: also trust the operating system's store (with provider_ca_files, or instead of certifi)
-    use_system_trust_store: bool = False
-    #: do not verify the IdP's certificate at all (insecure; a warning at start-up)
-    ssl_insecure_skip_verify: bool = False
-    #: where to serve HTTPS when tls_cert_file and tls_key_file are set (then instead of http_address)
-    https_address: str = ":443"
-    tls_cert_file: str = ""
-    tls_key_file: str = ""
-    tls_min_version: Literal["", "TLS1.2", "TLS1.3"] = ""
-    #: TLS 1.2 cipher suites allowed, by Go's (IANA) names; TLS 1.3's are fixed, as in Go
-    tls_cipher_suites: CommaList = Field(default_factory=list)
-    #: a separate HTTPS listener for /metrics, with its own certificate and key
-    metrics_secure_address: str = ""
-    metrics_tls_cert_file: str = ""
-    metrics_tls_key_file: str = ""
+    provider_ca_files: CommaList = Field(
+        default_factory=list,
+        description=(
+            "PEM files of the CAs that sign the IdP's certificate (private-CA Keycloak, "
+            "ADFS, ...): only these are trusted, unless `use_system_trust_store`"
+        ),
+        json_schema_extra={"default_note": "(the bundled certifi store)"},
+    )
+    use_system_trust_store: bool = Field(
+        False,
+        description="trust the operating system's CA store (with `provider_ca_files`: both)",
+    )
+    ssl_insecure_skip_verify: bool = Field(
+        False,
+        description="do not verify the IdP's certificate at all (insecure; warned at start-up)",
+    )
+    https_address: str = Field(
+        ":443",
+        description=(
+            "with `tls_cert_file` and `tls_key_file`: serve HTTPS here **instead of** "
+            "`http_address` (oauth2-proxy's rule); without a certificate it does nothing"
+        ),
+    )
+    tls_cert_file: str = Field(
+        "",
+        description="PEM certificate (chain) of the HTTPS listener",
+    )
+    tls_key_file: str = Field(
+        "",
+        description="its private key",
+    )
+    tls_min_version: Literal["", "TLS1.2", "TLS1.3"] = Field(
+        "",
+        description="`TLS1.2` or `TLS1.3`",
+        json_schema_extra={"default_note": "(TLS 1.2)"},
+    )
+    tls_cipher_suites: CommaList = Field(
+        default_factory=list,
+        description=(
+            "TLS 1.2 suites allowed, by Go's names "
+            "(`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, ...); TLS 1.3's are fixed"
+        ),
+        json_schema_extra={"default_note": "(Python's defaults)"},
+    )
+    metrics_secure_address: str = Field(
+        "",
+        description=(
+            "`host:port` of a separate HTTPS listener for `/metrics` (with "
+            "`metrics_tls_cert_file` and `metrics_tls_key_file`)"
+        ),
+    )
+    metrics_tls_cert_file: str = Field(
+        "",
+        description="PEM certificate of the HTTPS `/metrics` listener",
+    )
+    metrics_tls_key_file: str = Field(
+        "",
+        description="its private key",
+    )
 
     @field_validator("provider_ca_files", "tls_cipher_suites", mode="before")
     @classmethod
