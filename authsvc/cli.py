@@ -14,6 +14,7 @@ import functools
 import json
 import logging
 import os
+import re
 import secrets
 import ssl
 import sys
@@ -22,13 +23,20 @@ from importlib.util import find_spec
 from typing import Any, NoReturn
 
 from . import __version__, logs
-from .config import Settings
+from .config import Settings, reference
 from .config import oauth2_proxy as o2p
+from .config.loading import list_items
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
 from .config.sources import Checked, ConfigInput, check, load
 from .errors import ConfigError
 
 log = logging.getLogger("authsvc")
+
+
+_COMMANDS = ("serve", "check-config", "migrate", "generate-secret", "demo")
+#: what an unknown flag is named as; anything else (a value, perhaps a secret, that starts
+#: with "-") is "an unexpected argument"
+_FLAG_NAME = re.compile(r"--[a-z0-9][a-z0-9-]{0,63}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -39,6 +47,13 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        # argparse quotes what it was given ("invalid int value: 'x'", "ignored explicit
+        # argument 'x'", "invalid choice: 'x'"): a command, a flag or a choice is named, any
+        # other quoted text is not repeated
+        known = {*_COMMANDS, *(f for a in self._actions for f in a.option_strings)}
+        message = re.sub(r"'([^']*)'", lambda m: m.group(0) if m.group(1) in known else "(a value)", message)
+        if message.endswith("expected one argument"):
+            message += " (a value that starts with '-' is written --flag=VALUE)"
         self.exit(2, f"authsvc: error: {message}\n")
 
 
@@ -58,7 +73,7 @@ class _Flag(argparse.Action):
         namespace._flag_names = names
         if self.kind == "list":  # repeated list flags accumulate, each comma-separated (pflag)
             previous = getattr(namespace, self.dest, None) or []
-            values = [*previous, *(p.strip() for p in str(values).split(",") if p.strip())]
+            values = [*previous, *list_items(str(values))]  # or a JSON array
         setattr(namespace, self.dest, values)
 
 
@@ -67,6 +82,18 @@ def _kind(name: str) -> str:
     if Settings.model_fields[name].annotation is bool or name == "redirect_browsers":
         return "bool"
     return "list" if annotation.startswith("list") else "str"
+
+
+def _metavar(name: str) -> str:
+    annotation = Settings.model_fields[name].annotation
+    kind = _kind(name)
+    if kind == "bool":
+        return "BOOL"
+    if kind == "list":
+        return "A,B"
+    if annotation is float:  # every float option is a Duration
+        return "DURATION"
+    return "N" if annotation is int else "VALUE"
 
 
 def option_flags() -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -100,9 +127,13 @@ def _add_option_flags(parser: argparse.ArgumentParser) -> None:
                         help="authsvc TOML, or oauth2-proxy's .cfg")
     parser.add_argument("--alpha-config", metavar="FILE", help="oauth2-proxy's alpha YAML")
     native, theirs = option_flags()
-    group = parser.add_argument_group("options (see README, Configuration reference)")
-    for name, flags in native.items():
-        group.add_argument(*flags, dest=f"opt_{name}", metavar="VALUE", action=_Flag, kind=_kind(name))
+    # one section per option group; each option's help is generated from the settings model
+    # (its README meaning, default and variable: config/reference.py)
+    for title, names in reference.groups():
+        group = parser.add_argument_group(f"options: {title}")
+        for name in names:
+            group.add_argument(*native[name], dest=f"opt_{name}", metavar=_metavar(name), action=_Flag,
+                               kind=_kind(name), help=reference.option_help(name).replace("%", "%%"))
     o2p_group = parser.add_argument_group("oauth2-proxy's flags (see docs/migrating-from-oauth2-proxy.md)")
     for flag, key in theirs.items():
         o2p_group.add_argument(flag, dest=f"o2p_{key}", metavar="VALUE", action=_Flag,
@@ -137,9 +168,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="authsvc", description="Forward-auth service.")
     parser.add_argument("--version", action="version", version=f"authsvc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    serve = sub.add_parser("serve", help="run the service (the default when only flags are given)")
+    epilog = ("Every option is also AUTHSVC_<OPTION> in the environment and a key of the --config "
+              "file (flags win, then the environment, then the file). oauth2-proxy's flags, "
+              "OAUTH2_PROXY_* variables and .cfg keys are read too: docs/migrating-from-oauth2-proxy.md.")
+    serve = sub.add_parser("serve", help="run the service (the default when only flags are given)",
+                           usage="authsvc serve [--config FILE] [--OPTION VALUE ...]",
+                           description="Run the service.", epilog=epilog)
     _add_option_flags(serve)
-    check = sub.add_parser("check-config", help="validate and print the effective settings")
+    check = sub.add_parser("check-config", help="validate and print the effective settings",
+                           description="Run every check serve runs, report every problem and warning "
+                           "(one line each), and print the effective settings with secrets masked.",
+                           usage="authsvc check-config [--config FILE] [--OPTION VALUE ...]", epilog=epilog)
     _add_option_flags(check)
     migrate = sub.add_parser("migrate", help="translate an oauth2-proxy configuration to authsvc TOML")
     _add_option_flags(migrate)
@@ -171,7 +210,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         lines = []
         for item in unknown:
             name = item.split("=", 1)[0]
-            if not name.startswith("-"):
+            if not _FLAG_NAME.fullmatch(name):
                 lines.append("authsvc: error: unexpected argument (values are not repeated here)")
                 continue
             if name == "--convert-config-to-alpha":

@@ -17,6 +17,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from . import cookies
+from .config.feedback import PlainHttpLogin
 from .crypto import random_token
 from .errors import AuthsvcError, InvalidSession, LoginError
 from .login_params import with_login_params
@@ -73,6 +74,7 @@ class LoginFlows:
         settings = services.settings
         #: states whose code exchange began: a replayed callback is refused (per process)
         self._spent = SpentStates(settings.cookie_csrf_expire)
+        self._plain_http = PlainHttpLogin(settings.cookie_secure)
         # keep only the tokens a feature will use: the ID token repeats every claim (a 200-group
         # session doubles in size with it), and a token not kept cannot leak from a cookie
         refreshing = settings.cookie_refresh > 0
@@ -131,7 +133,8 @@ class LoginFlows:
             separators=(",", ":"),
         )
         sealed = self.s.login_sealer.seal(payload.encode(), name.encode())
-        _, host = self.s.public_origin(request)
+        scheme, host = self.s.public_origin(request)
+        self._plain_http.check(scheme, host)  # the Secure cookie about to be dropped: say so, once
         cs = self.s.cookie_settings
         # expired now: the slots that would take the header past the budget, and any other
         # login cookie (older per-state names, or slots beyond a since lowered limit)
