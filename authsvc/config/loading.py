@@ -78,7 +78,7 @@ def list_items(text: str) -> list[str]:
 #: what a person writes where a secret is still to be filled in (README's own snippets once had
 #: `<output of generate-secret>` and "..."); matched against the whole value
 _PLACEHOLDER = re.compile(
-    r"<[^<>]*>|\$\{[^}]*\}|\$\(.*\)|\.{3,}|…|x{3,}|(?:change|replace)[-_ ]?(?:me|it)\b.*|"
+    r"<[^<>]*>|\$\{[^}]*\}|\$\(.*\)|\.{3,}|…|(?:change|replace)[-_ ]?(?:me|it)\b.*|"
     r"(?:todo|tbd|fixme)\b.*|(?:your|my)[-_ ].*|secret|password|placeholder|dummy",
     re.IGNORECASE,
 )
@@ -86,12 +86,13 @@ _PLACEHOLDER = re.compile(
 
 def looks_like_placeholder(value: str) -> bool:
     """Whether a secret's value is a stand-in left to be replaced, not a secret: `<...>`, an
-    unexpanded `${VAR}` or `$(command)`, `...`, changeme, TODO, REPLACE_ME, `secret`, xxx."""
+    unexpanded `${VAR}` or `$(command)`, `...`, changeme, TODO, REPLACE_ME, `secret`."""
     return bool(_PLACEHOLDER.fullmatch(value.strip().strip("\"'")))
 
 
 def one_repeated_character(value: str) -> bool:
-    """`aaaa...`: a fixed test key, not a secret (a warning, so tests may keep theirs)."""
+    """`aaaa...`, `XXXX...`: a fixed test key, or oauth2-proxy's Helm chart default cookie secret
+    (which oauth2-proxy accepts, so a drop-in must start with it): warned about, not refused."""
     return len(value) >= 3 and len(set(value)) == 1
 
 

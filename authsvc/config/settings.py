@@ -139,20 +139,14 @@ def _checked(group: type[BaseModel]) -> type[BaseModel]:
                                                                    "__module__": group.__module__}))
 
 
-def _checks_without(group: type[BaseModel], own: Mapping[str, Any], invalid: set[str],
-                    origins: Mapping[str, str] | None) -> list[str]:
-    """The group's own checks (its model validator, which pydantic skips while a field is
-    invalid), run with the invalid fields at their defaults; what they then say about those
-    fields, or in naming them, is left out (the default is not what was given)."""
+def _without(lines: list[str], invalid: set[str]) -> list[str]:
+    """`lines` less those about, or naming, an option whose given value was invalid (the checks
+    ran with its default, which is not what was given)."""
     if not invalid:
-        return []
-    try:
-        _checked(group)(**{k: v for k, v in own.items() if k not in invalid})
-    except ValidationError as exc:
-        named = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(invalid))) + r")\b")
-        return [line for line in describe_lines(exc.errors(), origins)
-                if not named.search(line.split(": ", 1)[-1]) and line.split(" ")[2] not in invalid]
-    return []
+        return lines
+    named = re.compile(r"\b(?:" + "|".join(map(re.escape, sorted(invalid))) + r")\b")
+    return [line for line in lines
+            if line.split(" ")[2] not in invalid and not named.search(line.split(": ", 1)[-1])]
 
 
 def validate(values: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> tuple[
@@ -160,28 +154,35 @@ def validate(values: Mapping[str, Any], origins: Mapping[str, str] | None = None
     """The settings, or every problem with them (one line each, `describe`'s form).
 
     pydantic stops at the first model validator that fails, and runs none while a field is
-    invalid; so on failure each group is validated alone, and the checks across groups run
-    on the groups that passed.
+    invalid. So on failure each group is validated alone; a group with invalid fields once
+    more with those at their defaults, for its own checks; and the checks across groups run
+    on the groups so built. What the defaults made them say is left out (`_without`).
     """
     try:
         return Settings(**values), []
     except ValidationError as exc:
         whole = exc
     lines = describe_lines([e for e in whole.errors() if e["type"] == "extra_forbidden"], origins)
-    valid: dict[type[BaseModel], Any] = {}
+    built: dict[type[BaseModel], Any] = {}
+    invalid: set[str] = set()
     for group in GROUPS:
         if any(other is not group and issubclass(other, group) for other in GROUPS):
             continue  # ProviderOptions: validated within ProviderSpecificOptions
         own = {k: v for k, v in values.items() if k in group.model_fields}
         try:
-            valid[group] = _checked(group)(**own)
+            built[group] = _checked(group)(**own)
+            continue
         except ValidationError as exc:
             lines += describe_lines(exc.errors(), origins)
-            lines += _checks_without(group, own, {str(e["loc"][0]) for e in exc.errors() if e["loc"]},
-                                     origins)
+            bad = {str(e["loc"][0]) for e in exc.errors() if e["loc"]}
+        invalid |= bad
+        try:
+            built[group] = _checked(group)(**{k: v for k, v in own.items() if k not in bad})
+        except ValidationError as exc:
+            lines += _without(describe_lines(exc.errors(), origins), bad)
 
     def passed(group: type[_G]) -> _G | None:
-        found = next((v for g, v in valid.items() if issubclass(g, group)), None)
+        found = next((v for g, v in built.items() if issubclass(g, group)), None)
         return cast("_G | None", found)
 
     problems = Problems()
@@ -189,8 +190,8 @@ def validate(values: Mapping[str, Any], origins: Mapping[str, str] | None = None
     try:
         problems.raise_any()
     except ValueError as exc:
-        lines += describe_lines([{"type": "value_error", "loc": (), "msg": str(exc), "input": None}],
-                                origins)
+        lines += _without(describe_lines(
+            [{"type": "value_error", "loc": (), "msg": str(exc), "input": None}], origins), invalid)
     return None, list(dict.fromkeys(lines or describe_lines(whole.errors(), origins)))
 
 
