@@ -522,7 +522,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         _report(str(exc).splitlines(), [])
         return 2
-    except OSError as exc:  # a metrics listener's port taken (uvicorn reports its own)
-        print(f"authsvc: cannot listen: {exc.strerror or exc}", file=sys.stderr)
+    except OSError as exc:  # a /metrics listener's port taken (uvicorn reports its own in one line)
+        print(f"authsvc: cannot listen for /metrics (metrics_address, metrics_secure_address): "
+              f"{exc.strerror or exc}", file=sys.stderr)
         return 1
     return 0
