@@ -6,6 +6,7 @@ import base64
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,20 @@ def test_help_gives_each_option_its_meaning_default_and_variable(
     # grouped as the settings are, every group with a heading of its own
     headings = [line[len("options: "):-1] for line in text.splitlines() if line.startswith("options: ")]
     assert headings == list(TITLES.values())
+
+
+def test_a_metrics_port_in_use_is_one_line() -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+        run = subprocess.run([sys.executable, "-m", "authsvc", "serve", *FLAGS, "--email-domains=a.example",
+                              f"--metrics-address=127.0.0.1:{port}", "--http-address=127.0.0.1:1"],
+                             capture_output=True, text=True, env=env, timeout=60)
+    assert run.returncode == 1
+    assert run.stderr.splitlines()[-1] == ("authsvc: cannot listen for /metrics (metrics_address, "
+                                           "metrics_secure_address): Address already in use")
+    assert "Traceback" not in run.stderr
