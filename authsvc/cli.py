@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from importlib.util import find_spec
 from typing import Any
 
-from . import __version__, logs
+from . import __version__
 from .config import Settings, load_settings
 from .errors import ConfigError
+from .web import logs
 
 log = logging.getLogger("authsvc")
 
@@ -92,7 +93,7 @@ def log_start(settings: Settings) -> None:
 
 def app_from_env() -> Any:
     """The app of one worker process (uvicorn's factory): the settings `serve` was given."""
-    from .app import create_app
+    from .web.app import create_app
 
     spec = json.loads(os.environ[WORKER_ENV])
     settings = load_settings(spec["config"], **spec["flags"])
@@ -114,8 +115,8 @@ def serve(settings: Settings, config_file: str | None = None, flags: dict[str, A
 
     import uvicorn
 
-    from .app import create_app
-    from .metrics import multiprocess_registry, serve_separately
+    from .web.app import create_app
+    from .web.metrics import multiprocess_registry, serve_separately
 
     host, _, port = settings.http_address.rpartition(":")
     options: dict[str, Any] = {
@@ -159,7 +160,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(generate_secret())
         return 0
     if args.command == "demo":
-        from .demo import run_demo
+        from .demo.run import run_demo
 
         run_demo(args.host, args.port)
         return 0

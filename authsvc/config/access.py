@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from ..routes import parse_route
+from ..check.paths import parse_route
 from .loading import CommaList, option_error, split_list
 
 

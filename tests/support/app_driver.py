@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from authsvc.app import create_app
 from authsvc.clock import Clock
 from authsvc.config import Settings
-from authsvc.services import Services
+from authsvc.context import Services
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 
 from .fake_idp import FakeIdP

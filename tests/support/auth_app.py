@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from authsvc.app import create_app
 from authsvc.config import Settings
+from authsvc.context import Services
 from authsvc.models import Identity, Session, Tokens
-from authsvc.services import Services
+from authsvc.web.app import create_app
 from tests.support.fake_idp import ManualClock
 
 PROXY = "127.0.0.1"

@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from authsvc.app import create_app
-from authsvc.services import Services
+from authsvc.context import Services
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.fake_idp import FakeIdP, ManualClock
 

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from authsvc.app import create_app
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 
 # header values: any visible Latin-1 text (what a client can put on the wire), long ones too

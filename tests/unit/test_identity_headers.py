@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authsvc.headers import (
+from authsvc.check.headers import (
     IdentityHeaders,
     Unrepresentable,
     decode_list,

@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from authsvc.app import create_app
-from authsvc.services import Services
+from authsvc.context import Services
+from authsvc.web.app import create_app
 from tests.conftest import SECRET_A, SECRET_B
 from tests.support.app_driver import (
     ORIGIN,

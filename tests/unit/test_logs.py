@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from authsvc import logs
-from authsvc.app import create_app
 from authsvc.cli import log_start
-from authsvc.services import Services
+from authsvc.context import Services
+from authsvc.web import logs
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.app_driver import asgi_client
 from tests.support.fake_idp import FakeIdP, ManualClock

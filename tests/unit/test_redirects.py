@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from authsvc.login.redirects import MAX_RD_LENGTH, RedirectPolicy, absolute_url, safe_redirect
 from authsvc.models import OriginalRequest
-from authsvc.redirects import MAX_RD_LENGTH, RedirectPolicy, absolute_url, safe_redirect
 
 HOST = "app.example.com"
 WHITELIST = [".example.com", "good.com", "host:8080", "anyport.test:*", ".bar.foo", "bücher.test"]

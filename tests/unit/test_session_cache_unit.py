@@ -12,7 +12,7 @@ import pytest
 
 from authsvc.errors import InvalidSession
 from authsvc.models import Identity, Session
-from authsvc.session_cache import FLUSH_ALL, SessionCache, SharedStore
+from authsvc.sessions.cache import FLUSH_ALL, SessionCache, SharedStore
 
 
 class Clock:

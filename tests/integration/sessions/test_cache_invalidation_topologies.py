@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from authsvc.session_cache import SessionCache
 from authsvc.sessions import RedisSessionStore
+from authsvc.sessions.cache import SessionCache
 from tests.conftest import make_settings
 from tests.support.redis_servers import store_options
 from tests.support.sessions import NOW, session

@@ -28,13 +28,13 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from . import cookies
-from .clock import Clock
-from .config import Settings
-from .errors import InvalidSession, ProviderUnavailable, TokenError
-from .models import Session
-from .providers.base import Provider
-from .sessions import LockingStore, SessionStore
+from .. import cookies
+from ..clock import Clock
+from ..config import Settings
+from ..errors import InvalidSession, ProviderUnavailable, TokenError
+from ..models import Session
+from ..providers.base import Provider
+from .base import LockingStore, SessionStore
 
 log = logging.getLogger("authsvc.refresh")
 

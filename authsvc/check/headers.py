@@ -27,8 +27,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote
 
-from .config import Settings
-from .models import Session
+from ..config import Settings
+from ..models import Session
 
 log = logging.getLogger("authsvc")
 

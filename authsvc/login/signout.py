@@ -5,8 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from .errors import AuthsvcError, ProviderUnavailable
-from .services import Services
+from ..context import Services
+from ..errors import AuthsvcError, ProviderUnavailable
 
 log = logging.getLogger("authsvc.logout")
 

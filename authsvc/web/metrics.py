@@ -32,8 +32,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..errors import StoreUnavailable
 from . import logs
-from .errors import StoreUnavailable
 
 access_log = logging.getLogger("authsvc.access")
 

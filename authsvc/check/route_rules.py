@@ -21,7 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode
 
-from .models import Decision, Identity
+from ..models import Decision, Identity
 from .rules import denied, email_domain_allowed, valid_email
 
 #: distinct auth-URL queries remembered; a config has a handful, a spray is bounded by this

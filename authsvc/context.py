@@ -12,24 +12,24 @@ import httpx
 from starlette.requests import Request
 
 from . import cookies
-from .bearer import BearerAuth
+from .check.forwarded import Forwarded, clean_host, clean_scheme, first_value
+from .check.headers import IdentityHeaders
+from .check.paths import PathRules
+from .check.route_rules import RouteRules
+from .check.rules import Rules
 from .clock import Clock, Random, system_clock, system_random
 from .config import Settings
 from .crypto import Sealer
 from .errors import InvalidSession
-from .forwarded import Forwarded, clean_host, clean_scheme, first_value
-from .headers import IdentityHeaders
-from .metrics import Metrics
+from .login.redirects import RedirectPolicy
 from .models import Session
 from .providers import create_provider
 from .providers.base import Provider
-from .redirects import RedirectPolicy
-from .refresh import NO_SESSION, Loaded, Refresher
-from .route_rules import RouteRules
-from .routes import PathRules
-from .rules import Rules
-from .session_cache import SessionCache
+from .providers.bearer import BearerAuth
 from .sessions import SessionStore, create_store
+from .sessions.cache import SessionCache
+from .sessions.refresh import NO_SESSION, Loaded, Refresher
+from .web.metrics import Metrics
 
 log = logging.getLogger("authsvc")
 

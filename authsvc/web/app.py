@@ -17,16 +17,16 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from ..check.forwarded import HEADERS_READ
+from ..check.route_rules import NO_RULE, RouteRule
+from ..config import Settings
+from ..context import Services
+from ..errors import AuthsvcError, TokenError
+from ..login.flows import NO_CACHE, LoginFlows, add_cookies, redirect
+from ..models import OriginalRequest
+from ..providers.bearer import bearer_token
 from .backchannel import BackchannelLogout
-from .bearer import bearer_token
-from .config import Settings
-from .errors import AuthsvcError, TokenError
-from .forwarded import HEADERS_READ
-from .login import NO_CACHE, LoginFlows, add_cookies, redirect
 from .logs import note_outcome
-from .models import OriginalRequest
-from .route_rules import NO_RULE, RouteRule
-from .services import Services
 
 log = logging.getLogger("authsvc")
 

@@ -17,11 +17,11 @@ from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from .errors import StoreUnavailable, TokenError
-from .providers.jws import JWSVerifier, check_registered_claims
-from .providers.metadata import MetadataCache
-from .services import Services
-from .sessions import LogoutIndex
+from ..context import Services
+from ..errors import StoreUnavailable, TokenError
+from ..providers.jws import JWSVerifier, check_registered_claims
+from ..providers.metadata import MetadataCache
+from ..sessions import LogoutIndex
 
 log = logging.getLogger("authsvc.backchannel")
 

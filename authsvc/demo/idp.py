@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 
-from .clock import Clock, system_clock
+from ..clock import Clock, system_clock
 
 BANNER = "DEVELOPMENT IDENTITY PROVIDER: accepts anyone. For `authsvc demo` only."
 _CODE_TTL = 120

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from urllib.parse import quote
 
-from .models import OriginalRequest
+from ..models import OriginalRequest
 
 MAX_RD_LENGTH = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}

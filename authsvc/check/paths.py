@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from .models import OriginalRequest
+from ..models import OriginalRequest
 
 log = logging.getLogger("authsvc.rules")
 
@@ -24,7 +24,7 @@ _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 
 
 @dataclass(frozen=True, slots=True)
-class Route:
+class SkipRule:
     """One `skip_auth_routes` entry: an optional method (or all but it) and a path regex."""
 
     method: str
@@ -39,12 +39,12 @@ class Route:
         return self.pattern.search(path) is not None
 
 
-def parse_route(entry: str) -> Route:
+def parse_route(entry: str) -> SkipRule:
     """`METHOD=regex`, `METHOD!=regex` or `regex`; re.error when the regex does not compile."""
     m = _METHOD_PART.fullmatch(entry)
     if m is None:
-        return Route("", False, re.compile(entry))
-    return Route(m.group(1).upper(), m.group(2) == "!", re.compile(m.group(3)))
+        return SkipRule("", False, re.compile(entry))
+    return SkipRule(m.group(1).upper(), m.group(2) == "!", re.compile(m.group(3)))
 
 
 def canonical_path(raw_path: str) -> str | None:

@@ -21,13 +21,13 @@ from typing import Any
 import httpx
 from joserfc.errors import ExpiredTokenError, JoseError
 
-from .clock import Clock
-from .config import Settings
-from .errors import TokenError
-from .models import Session, Tokens
-from .providers.claims import identity_from_claims
-from .providers.jws import JWSVerifier, check_registered_claims, unverified_claims
-from .providers.metadata import MetadataCache
+from ..clock import Clock
+from ..config import Settings
+from ..errors import TokenError
+from ..models import Session, Tokens
+from .claims import identity_from_claims
+from .jws import JWSVerifier, check_registered_claims, unverified_claims
+from .metadata import MetadataCache
 
 log = logging.getLogger("authsvc.bearer")
 

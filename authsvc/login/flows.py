@@ -16,13 +16,13 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
-from . import cookies
-from .crypto import random_token
-from .errors import AuthsvcError, InvalidSession, LoginError
-from .logout import end_session_target
-from .metrics import outcome_of
-from .models import Identity, LoginState, Session, Tokens
-from .services import Services
+from .. import cookies
+from ..context import Services
+from ..crypto import random_token
+from ..errors import AuthsvcError, InvalidSession, LoginError
+from ..models import Identity, LoginState, Session, Tokens
+from ..web.metrics import outcome_of
+from .signout import end_session_target
 
 log = logging.getLogger("authsvc.login")
 

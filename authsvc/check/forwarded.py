@@ -32,8 +32,8 @@ import ipaddress
 import re
 from collections.abc import Mapping
 
-from .config import Settings
-from .models import OriginalRequest
+from ..config import Settings
+from ..models import OriginalRequest
 
 MAX_URI = 8192
 MAX_HOST = 261  # 255 for the name, ":" and a 5-digit port

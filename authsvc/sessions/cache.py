@@ -31,7 +31,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
-from .models import Session
+from ..models import Session
 
 log = logging.getLogger("authsvc.session_cache")
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import secrets
 
-from .cli import generate_secret
-from .config import Settings, load_settings
-from .devidp import BANNER, DemoIdP
+from ..cli import generate_secret
+from ..config import Settings, load_settings
+from .idp import BANNER, DemoIdP
 
 
 def demo_settings(host: str, port: int) -> Settings:
@@ -49,7 +49,7 @@ def run_demo(host: str = "127.0.0.1", port: int = 4180) -> None:
     """Serve the demo until interrupted."""
     import uvicorn
 
-    from .app import create_app
+    from ..web.app import create_app
 
     settings = demo_settings(host, port)
     idp = DemoIdP(
@@ -57,6 +57,6 @@ def run_demo(host: str = "127.0.0.1", port: int = 4180) -> None:
     )
     app = create_app(settings, extra_routes=[idp.mount()])
     print(_banner(f"http://{host}:{port}", settings.proxy_prefix), flush=True)
-    from .cli import uvicorn_options
+    from ..cli import uvicorn_options
 
     uvicorn.run(app, **{**uvicorn_options(), "host": host, "port": port})

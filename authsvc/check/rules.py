@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .clock import Clock, system_clock
-from .config import Settings
+from ..clock import Clock, system_clock
+from ..config import Settings
+from ..models import ALLOW, Decision, Identity, OriginalRequest
 from .emails_file import EmailsFile
-from .models import ALLOW, Decision, Identity, OriginalRequest
 
 
 def valid_email(email: str) -> bool:

@@ -12,8 +12,8 @@ import logging
 import os
 from pathlib import Path
 
-from .clock import Clock
-from .errors import ConfigError
+from ..clock import Clock
+from ..errors import ConfigError
 
 log = logging.getLogger("authsvc.rules")
 
