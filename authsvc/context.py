@@ -20,15 +20,14 @@ from .check.rules import Rules
 from .clock import Clock, Random, system_clock, system_random
 from .config import Settings
 from .crypto import Sealer
-from .errors import InvalidSession
 from .login.redirects import RedirectPolicy
-from .models import Session
 from .providers import create_provider
 from .providers.base import Provider
 from .providers.bearer import BearerAuth
 from .sessions import SessionStore, create_store
 from .sessions.cache import SessionCache
-from .sessions.refresh import NO_SESSION, Loaded, Refresher
+from .sessions.loader import SessionLoader
+from .sessions.refresh import Refresher
 from .web.metrics import Metrics
 
 log = logging.getLogger("authsvc")
@@ -58,10 +57,15 @@ class Services:
     refresher: Refresher = field(init=False)
     #: verified sessions by cookie value, a few seconds (session_cache.py)
     session_cache: SessionCache = field(init=False)
+    #: cookie header -> session (sessions/loader.py)
+    loader: SessionLoader = field(init=False)
 
     def __post_init__(self) -> None:
         self.refresher = Refresher(self.settings, self.store, self.provider, self.clock)
         self.session_cache = SessionCache(self.settings.session_cache_ttl, self.store, self.clock)
+        self.loader = SessionLoader(
+            self.settings.cookie_name, self.store, self.session_cache, self.refresher, self.clock
+        )
 
     @classmethod
     def build(
@@ -116,30 +120,6 @@ class Services:
             scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or scheme
             host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
         return scheme, host
-
-    async def load_session(self, cookie_header: str, host: str = "") -> Session | None:
-        """The session behind the request's cookies, or None (bad cookies are 'no session')."""
-        return (await self.open_session(cookie_header, host)).session
-
-    async def open_session(self, cookie_header: str, host: str) -> Loaded:
-        """The session (refreshed when due, see refresh.py) and the Set-Cookie to send, if any."""
-        value = cookies.session_value(cookie_header, self.settings.cookie_name)
-        if not value:
-            return NO_SESSION
-        session = self.session_cache.get(value)
-        if session is None:
-            generation = self.session_cache.generation
-            try:
-                session = await self.store.load(value)
-            except InvalidSession as exc:
-                log.warning("session cookie rejected: %s", exc.reason, extra={"reason": exc.reason})
-                return NO_SESSION
-            self.session_cache.put(value, session, generation)
-        if session.expired(int(self.clock())):
-            return NO_SESSION
-        if not self.refresher.due(session):  # the usual case: no coroutine, no lock
-            return Loaded(session)
-        return await self.refresher.check(value, session, host)
 
     async def aclose(self) -> None:
         """Release network resources."""

@@ -7,54 +7,24 @@ state cookie (constant-time, single use), the code exchange with the PKCE verifi
 
 from __future__ import annotations
 
-import hmac
 import html
-import json
 import logging
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from .. import cookies
 from ..context import Services
 from ..crypto import random_token
-from ..errors import AuthsvcError, InvalidSession, LoginError
+from ..errors import AuthsvcError, LoginError
 from ..models import Identity, LoginState, Session, Tokens
 from ..web.metrics import outcome_of
+from ..web.responses import NO_CACHE, add_cookies, error_page, redirect
 from .signout import end_session_target
+from .state import LoginStates, UsedStates
 
 log = logging.getLogger("authsvc.login")
-
-NO_CACHE = {
-    "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0",
-    "Expires": "Thu, 01 Jan 1970 00:00:00 GMT",
-    "X-Accel-Expires": "0",
-}
-
-
-def add_cookies(response: Response, set_cookies: list[str]) -> Response:
-    """Attach Set-Cookie header values to a response."""
-    for value in set_cookies:
-        response.raw_headers.append((b"set-cookie", value.encode("latin-1")))
-    return response
-
-
-def redirect(location: str, set_cookies: list[str] | None = None) -> Response:
-    """A 302 that no cache keeps."""
-    response = RedirectResponse(location, 302, headers=NO_CACHE)
-    return add_cookies(response, set_cookies or [])
-
-
-def error_page(status: int, title: str, detail: str, retry: str = "") -> Response:
-    """A small HTML error page; `detail` is user-safe text, never a token."""
-    link = f'<p><a href="{html.escape(retry)}">Sign in again</a></p>' if retry else ""
-    body = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p>{link}"
-        "</body></html>"
-    )
-    return HTMLResponse(body, status, headers=NO_CACHE)
 
 
 def _jar(request: Request) -> dict[str, str]:
@@ -68,8 +38,11 @@ class LoginFlows:
 
     def __init__(self, services: Services) -> None:
         self.s = services
-        self._used_states: dict[str, float] = {}
         settings = services.settings
+        self.states = LoginStates(
+            services.login_sealer, settings.cookie_name, settings.cookie_csrf_expire, services.clock
+        )
+        self._used = UsedStates()
         # keep only the tokens a feature will use: the ID token repeats every claim (a 200-group
         # session doubles in size with it), and a token not kept cannot leak from a cookie
         refreshing = settings.cookie_refresh > 0
@@ -111,55 +84,25 @@ class LoginFlows:
             rd=rd,
             created_at=now,
         )
-        name = cookies.login_cookie_name(self.s.settings.cookie_name, login.state)
-        payload = json.dumps(
-            [login.state, login.nonce, login.code_verifier, login.rd, login.created_at],
-            separators=(",", ":"),
-        )
-        sealed = self.s.login_sealer.seal(payload.encode(), name.encode())
+        name, sealed = self.states.seal(login)
         _, host = self.s.public_origin(request)
         set_cookie = cookies.login_set_cookie(name, sealed, self.s.cookie_settings, host)
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
         return redirect(url, [set_cookie])
-
-    def _open_login(self, request: Request, state: str) -> tuple[LoginState, str]:
-        if not state or len(state) > 256:
-            raise LoginError("missing state", status=403)
-        name = cookies.login_cookie_name(self.s.settings.cookie_name, state)
-        sealed = _jar(request).get(name)
-        if not sealed:
-            raise LoginError("no login in progress for this state", status=403)
-        try:
-            raw = json.loads(self.s.login_sealer.unseal(sealed, name.encode()))
-            login = LoginState(str(raw[0]), str(raw[1]), str(raw[2]), str(raw[3]), int(raw[4]))
-        except (InvalidSession, ValueError, TypeError, IndexError, KeyError):
-            raise LoginError("login state cookie does not open", status=403) from None
-        if not hmac.compare_digest(login.state.encode(), state.encode()):
-            raise LoginError("state mismatch", status=403)
-        now = self.s.clock()
-        if now - login.created_at > self.s.settings.cookie_csrf_expire:
-            raise LoginError("login took too long", status=403)
-        # single use: a replayed callback finds the state spent (per replica, bounded)
-        self._used_states = {k: t for k, t in self._used_states.items() if now - t < 3600}
-        if state in self._used_states:
-            raise LoginError("state already used", status=403)
-        self._used_states[state] = now
-        return login, name
 
     async def callback(self, request: Request) -> Response:
         """Finish the login: verify everything, write the session, go back to `rd`."""
         params = request.query_params
         _, host = self.s.public_origin(request)
         state = params.get("state", "")
-        clear_login: list[str] = []
-        if state and len(state) <= 256:
-            name = cookies.login_cookie_name(self.s.settings.cookie_name, state)
-            clear_login = [cookies.expire_cookie(name, self.s.cookie_settings, host)]
+        name = self.states.name(state)
+        clear_login = [cookies.expire_cookie(name, self.s.cookie_settings, host)] if name else []
         login: LoginState | None = None
         try:
             if params.get("error"):
                 raise LoginError(f"identity provider answered error={params['error'][:64]}", status=403)
-            login, _ = self._open_login(request, state)
+            login = self.states.open(_jar(request), state)
+            self._used.spend(state, self.s.clock())
             code = params.get("code", "")
             if not code:
                 raise LoginError("missing code")
@@ -239,7 +182,7 @@ class LoginFlows:
     async def userinfo(self, request: Request) -> Response:
         """The caller's identity as JSON; 401 without a session."""
         _, host = self.s.public_origin(request)
-        loaded = await self.s.open_session(request.headers.get("cookie", ""), host)
+        loaded = await self.s.loader.load(request.headers.get("cookie", ""), host)
         session = loaded.session
         if session is None:
             return JSONResponse({"error": "unauthorized"}, 401, headers=NO_CACHE)

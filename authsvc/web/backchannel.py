@@ -10,70 +10,19 @@ of those browsers is 401. The cookie store has no server-side sessions to delete
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import Any
 
-from joserfc.errors import JoseError
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..context import Services
 from ..errors import StoreUnavailable, TokenError
-from ..providers.jws import JWSVerifier, check_registered_claims
+from ..providers.logout_token import MAX_AGE, LogoutTokenVerifier
 from ..providers.metadata import MetadataCache
 from ..sessions import LogoutIndex
 
 log = logging.getLogger("authsvc.backchannel")
 
-EVENT = "http://schemas.openid.net/event/backchannel-logout"
-#: a logout token older than this (iat) is refused, so its jti need only be kept this long
-MAX_AGE = 300
 NO_STORE = {"Cache-Control": "no-store"}  # §2.8
-
-
-def _logout_typ(header: Mapping[str, Any]) -> None:
-    """§2.4: typ "logout+jwt" is recommended; an ID token (typ JWT) is fine, anything else is not."""
-    if header.get("typ", "JWT") not in ("JWT", "logout+jwt", "application/logout+jwt"):
-        raise TokenError(f"logout token typ {header.get('typ')!r} is not a logout token")
-
-
-class LogoutTokenVerifier:
-    """Validates logout tokens (§2.6); every failure is a TokenError."""
-
-    def __init__(self, s: Services, metadata: MetadataCache) -> None:
-        self._settings = s.settings
-        self._clock = s.clock
-        self._jws = JWSVerifier(metadata, "logout token")
-        self._audiences = [s.settings.client_id, *s.settings.oidc_extra_audiences]
-
-    async def verify(self, token: str) -> Mapping[str, Any]:
-        """The claims of a valid logout token."""
-        claims = await self._jws.claims(token, check_header=_logout_typ)
-        self._check(claims)
-        return claims
-
-    def _check(self, claims: dict[str, Any]) -> None:
-        now, leeway = int(self._clock()), int(self._settings.oidc_leeway)
-        try:
-            check_registered_claims(  # also exp and nbf, when present
-                claims, now=now, leeway=leeway, issuer=self._settings.oidc_issuer_url,
-                audiences=self._audiences, required=("iat", "jti"),
-            )  # fmt: skip
-        except JoseError as exc:
-            raise TokenError(f"logout token claims: {exc.description or exc.error}") from None
-        iat = claims["iat"]
-        if not isinstance(iat, int | float) or iat < now - MAX_AGE - leeway:
-            raise TokenError("logout token iat is too old")
-        events = claims.get("events")
-        if not isinstance(events, dict) or not isinstance(events.get(EVENT), dict):
-            raise TokenError("logout token events lacks the back-channel logout event")
-        if "nonce" in claims:  # §2.4: prevents an ID token being used as a logout token
-            raise TokenError("logout token must not contain a nonce")
-        sid, sub = claims.get("sid"), claims.get("sub")
-        if not (isinstance(sid, str) and sid) and not (isinstance(sub, str) and sub):
-            raise TokenError("logout token has neither sid nor sub")
-        if not isinstance(claims["jti"], str) or not claims["jti"]:
-            raise TokenError("logout token jti is not a string")
 
 
 def _invalid(description: str, status: int = 400) -> Response:
@@ -90,7 +39,11 @@ class BackchannelLogout:
         metadata = getattr(s.provider, "metadata", None)
         if not isinstance(metadata, MetadataCache):  # providers without OIDC discovery
             metadata = MetadataCache(s.settings, s.http, s.clock)
-        self.verifier = LogoutTokenVerifier(s, metadata)
+        settings = s.settings
+        self.verifier = LogoutTokenVerifier(
+            settings.oidc_issuer_url, [settings.client_id, *settings.oidc_extra_audiences],
+            settings.oidc_leeway, metadata, s.clock,
+        )  # fmt: skip
 
     async def handle(self, request: Request) -> Response:
         """Verify the logout token, end the sessions it names, answer 200 (or 400)."""

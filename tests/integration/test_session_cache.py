@@ -25,8 +25,8 @@ from joserfc.jwk import RSAKey
 from authsvc.clock import system_clock
 from authsvc.config import load_settings
 from authsvc.models import Identity, Session, Tokens
+from authsvc.providers.logout_token import EVENT
 from authsvc.sessions.redis import RedisSessionStore
-from authsvc.web.backchannel import EVENT
 from tests.conftest import SECRET_A
 from tests.support.components import start_authsvc
 from tests.support.processes import HOST, Process, free_port, http_ready, python_argv, start_process

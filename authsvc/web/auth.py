@@ -1,0 +1,138 @@
+"""GET (any method) /oauth2/auth: the check's HTTP edge.
+
+It reads the ASGI scope and the few headers the check uses, then runs the check in its order:
+the original request (check/forwarded.py) -> public routes (check/paths.py) -> the session
+(sessions/loader.py) or a bearer token (providers/bearer.py) -> the rules (check/rules.py,
+check/route_rules.py) -> the identity headers (check/headers.py). The answer is 2xx with
+identity headers, 401 (or a sign-in redirect for a browser), or 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..check.forwarded import HEADERS_READ
+from ..check.route_rules import NO_RULE, RouteRule
+from ..context import Services
+from ..errors import TokenError
+from ..models import OriginalRequest
+from ..providers.bearer import bearer_token
+from .logs import note_outcome
+from .responses import add_cookies, redirect
+
+log = logging.getLogger("authsvc")
+
+#: the headers AuthEndpoint.handle decodes: forwarded.py's, and the credentials
+_READ = frozenset(name.encode() for name in (*HEADERS_READ, "cookie", "authorization"))
+
+UNAUTHORIZED = b"Unauthorized\n"
+FORBIDDEN = b"Forbidden\n"
+#: RFC 6750 §3.1; nginx's auth_request passes this header on with its 401
+INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+def is_browser_navigation(request: Request, original: OriginalRequest) -> bool:
+    """A top-level page load in a browser (gets the sign-in redirect); API calls get 401."""
+    headers = request.headers
+    if original.method not in ("GET", "HEAD"):
+        return False
+    # scripts and API clients: a redirect to an IdP page is no use to them
+    if headers.get("x-requested-with") or "authorization" in headers:
+        return False
+    accept = headers.get("accept", "")
+    if "application/json" in accept:
+        return False
+    mode = headers.get("sec-fetch-mode")
+    if mode and mode != "navigate":
+        return False
+    return "text/html" in accept
+
+
+class AuthEndpoint:
+    """GET (any method) /oauth2/auth: 2xx with identity headers, 401, or 403."""
+
+    def __init__(self, services: Services) -> None:
+        self.s = services
+        self.success = services.settings.auth_success_status
+        self.start = f"{services.settings.proxy_prefix}/start?rd="
+
+    def original(self, request: Request, headers: dict[str, str]) -> OriginalRequest:
+        scope = request.scope
+        raw = scope.get("raw_path") or scope["path"].encode()
+        qs = scope.get("query_string", b"")
+        path = raw.decode("latin-1") + ("?" + qs.decode("latin-1") if qs else "")
+        client = scope.get("client")
+        return self.s.forwarded.original_request(
+            headers,
+            scope["method"],
+            path,
+            headers.get("host", ""),
+            scope.get("scheme", "http"),
+            client[0] if client else None,  # Services.peer without building request.client
+        )
+
+    async def handle(self, request: Request) -> Response:
+        # one plain dict of the headers the check reads, first value of each name (what
+        # Headers.get returns): Starlette's Headers scans the whole list on every lookup, and
+        # a browser sends a dozen headers the check never looks at
+        raw_headers = request.scope["headers"]
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(raw_headers) if k in _READ}
+        original = self.original(request, headers)
+        # public routes first: no session is read, every identity header is sent empty
+        if self.s.paths.skipped(original):
+            note_outcome("skipped")
+            return Response(status_code=self.success, headers=self.s.headers.empty())
+        loaded = await self.s.loader.load(headers.get("cookie", ""), original.host)
+        session = loaded.session
+        if session is None:
+            token = bearer_token(headers.get("authorization")) if self.s.bearer.enabled else None
+            if token is None:
+                return self.unauthenticated(request, original)
+            try:
+                session = await self.s.bearer.session(token)
+            except TokenError as exc:
+                log.info("auth: bearer token refused: %s", exc.reason)
+                return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
+        decision = self.s.rules.authorize(session.identity, original)
+        if decision.allowed:
+            decision = self.route_rule(request).check(session.identity) or decision
+        if not decision.allowed:
+            log.info(
+                "auth: forbidden user=%s uri=%s reason=%s",
+                session.identity.user, original.path, decision.reason,
+                extra={"user": session.identity.user, "outcome": "forbidden", "reason": decision.reason},
+            )
+            return Response(FORBIDDEN, decision.status, media_type="text/plain")
+        raw = self.s.headers.raw_for_session(session)
+        if raw is None:
+            # no header value says exactly who this is (headers.py logged why): refuse, never
+            # send one that names someone else
+            note_outcome("forbidden", "identity cannot be sent as headers")
+            return Response(FORBIDDEN, 403, media_type="text/plain")
+        response = Response(status_code=self.success)
+        response.raw_headers += raw
+        # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
+        return add_cookies(response, [loaded.set_cookie] if loaded.set_cookie else [])
+
+    def route_rule(self, request: Request) -> RouteRule:
+        """Per-route rules: the auth URL's query, or Envoy's headers (route_rules.py)."""
+        kind = self.s.forwarded.kind
+        if kind == "envoy" or (kind == "auto" and "rest" in request.path_params):
+            # path_prefix mode: the query is the client's; rules come as trusted headers
+            return self.s.route_rules.from_headers(request.headers) if self.s.trusted(request) else NO_RULE
+        return self.s.route_rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
+
+    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
+        if (
+            self.s.settings.browser_redirects
+            and not self.s.paths.is_api(original)
+            and is_browser_navigation(request, original)
+        ):
+            # absolute: Traefik resolves a relative Location against the auth address
+            location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
+            return redirect(location)
+        return Response(UNAUTHORIZED, 401, media_type="text/plain")
