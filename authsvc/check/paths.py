@@ -14,11 +14,11 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
+from ..config.access import split_skip_route
 from ..models import OriginalRequest
 
 log = logging.getLogger("authsvc.rules")
 
-_METHOD_PART = re.compile(r"([A-Za-z]{1,32})(!?)=(.*)", re.DOTALL)
 _AMBIGUOUS = re.compile(r"(?i)%2f|%5c|%00|\\|[\x00-\x1f\x7f]")
 _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 
@@ -41,10 +41,8 @@ class SkipRule:
 
 def parse_route(entry: str) -> SkipRule:
     """`METHOD=regex`, `METHOD!=regex` or `regex`; re.error when the regex does not compile."""
-    m = _METHOD_PART.fullmatch(entry)
-    if m is None:
-        return SkipRule("", False, re.compile(entry))
-    return SkipRule(m.group(1).upper(), m.group(2) == "!", re.compile(m.group(3)))
+    method, negate, regex = split_skip_route(entry)
+    return SkipRule(method, negate, re.compile(regex))
 
 
 def canonical_path(raw_path: str) -> str | None:
