@@ -61,7 +61,10 @@ class Services:
     loader: SessionLoader = field(init=False)
 
     def __post_init__(self) -> None:
-        self.refresher = Refresher(self.settings, self.store, self.provider, self.clock)
+        self.refresher = Refresher(
+            self.settings.cookie_refresh, self.store, self.provider, self.clock,
+            record=self.metrics.record_refresh,
+        )  # fmt: skip
         self.session_cache = SessionCache(self.settings.session_cache_ttl, self.store, self.clock)
         self.loader = SessionLoader(
             self.settings.cookie_name, self.store, self.session_cache, self.refresher, self.clock

@@ -17,10 +17,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from .. import cookies
 from ..context import Services
 from ..crypto import random_token
-from ..errors import AuthsvcError, LoginError
+from ..errors import AuthsvcError, IdentityUnsendable, IdPLoginError, LoginError
 from ..models import Identity, LoginState, Session, Tokens
 from ..web.metrics import outcome_of
-from ..web.responses import NO_CACHE, add_cookies, error_page, redirect
+from ..web.responses import NO_CACHE, add_cookies, error_page, redirect, refreshed_cookie
 from .signout import end_session_target
 from .state import LoginStates, UsedStates
 
@@ -100,7 +100,7 @@ class LoginFlows:
         login: LoginState | None = None
         try:
             if params.get("error"):
-                raise LoginError(f"identity provider answered error={params['error'][:64]}", status=403)
+                raise IdPLoginError(f"identity provider answered error={params['error'][:64]}")
             login = self.states.open(_jar(request), state)
             self._used.spend(state, self.s.clock())
             code = params.get("code", "")
@@ -118,17 +118,17 @@ class LoginFlows:
             refusal = self.s.headers.refusal(session)
             if refusal:
                 # no header could say who this is (headers.py): a session would only get 403s
-                raise LoginError(f"identity cannot be sent as headers: {refusal}", status=403)
+                raise IdentityUnsendable(f"identity cannot be sent as headers: {refusal}")
             value = await self.s.store.save(session, None)
             present = list(_jar(request))
             set_cookies = cookies.session_set_cookies(value, self.s.cookie_settings, host, present)
         except AuthsvcError as exc:
             log.warning("login failed: %s (status %d)", exc.reason, exc.status,
-                        extra={"outcome": outcome_of(exc.status), "reason": exc.reason})
+                        extra={"outcome": outcome_of(exc.status), "reason": exc.reason, "code": exc.code})
             self.s.metrics.record_login("failed")
             self.s.metrics.record_error(exc)
             retry = self.start_url(request, login.rd if login else "/")
-            page = error_page(exc.status, "Sign-in failed", exc.public, retry)
+            page = error_page(exc.status, "Sign-in failed", exc.public, retry, exc.code)
             return add_cookies(page, clear_login)
         log.info("login: user=%s email=%s", identity.user, identity.email,
                  extra={"user": identity.user, "outcome": "allowed"})
@@ -182,7 +182,7 @@ class LoginFlows:
     async def userinfo(self, request: Request) -> Response:
         """The caller's identity as JSON; 401 without a session."""
         _, host = self.s.public_origin(request)
-        loaded = await self.s.loader.load(request.headers.get("cookie", ""), host)
+        loaded = await self.s.loader.load(request.headers.get("cookie", ""))
         session = loaded.session
         if session is None:
             return JSONResponse({"error": "unauthorized"}, 401, headers=NO_CACHE)
@@ -193,4 +193,7 @@ class LoginFlows:
         if ident.preferred_username:
             body["preferredUsername"] = ident.preferred_username
         response = JSONResponse(body, headers=NO_CACHE)
-        return add_cookies(response, [loaded.set_cookie] if loaded.set_cookie else [])
+        set_cookie = refreshed_cookie(
+            loaded.new_value, session, self.s.cookie_settings, host, int(self.s.clock())
+        )
+        return add_cookies(response, [set_cookie] if set_cookie else [])

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from .. import cookies
 from ..clock import Clock
 from ..crypto import Sealer
-from ..errors import InvalidSession, LoginError
+from ..errors import InvalidSession, LoginStateError
 from ..models import LoginState
 
 #: the longest state a callback may carry (ours are 43 characters)
@@ -54,19 +54,19 @@ class LoginStates:
         """The attempt a callback's `state` belongs to, from the request's cookies."""
         name = self.name(state)
         if name is None:
-            raise LoginError("missing state", status=403)
+            raise LoginStateError("missing state")
         sealed = jar.get(name)
         if not sealed:
-            raise LoginError("no login in progress for this state", status=403)
+            raise LoginStateError("no login in progress for this state")
         try:
             raw = json.loads(self._sealer.unseal(sealed, name.encode()))
             login = LoginState(str(raw[0]), str(raw[1]), str(raw[2]), str(raw[3]), int(raw[4]))
         except (InvalidSession, ValueError, TypeError, IndexError, KeyError):
-            raise LoginError("login state cookie does not open", status=403) from None
+            raise LoginStateError("login state cookie does not open") from None
         if not hmac.compare_digest(login.state.encode(), state.encode()):
-            raise LoginError("state mismatch", status=403)
+            raise LoginStateError("state mismatch")
         if self._clock() - login.created_at > self._lifetime:
-            raise LoginError("login took too long", status=403)
+            raise LoginStateError("login took too long")
         return login
 
 
@@ -77,8 +77,8 @@ class UsedStates:
         self._used: dict[str, float] = {}
 
     def spend(self, state: str, now: float) -> None:
-        """Mark `state` spent; LoginError when it already was."""
+        """Mark `state` spent; LoginStateError when it already was."""
         self._used = {k: t for k, t in self._used.items() if now - t < USED_TTL}
         if state in self._used:
-            raise LoginError("state already used", status=403)
+            raise LoginStateError("state already used")
         self._used[state] = now

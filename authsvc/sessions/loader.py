@@ -37,8 +37,8 @@ class SessionLoader:
         self._refresher = refresher
         self._clock = clock
 
-    async def load(self, cookie_header: str, host: str) -> Loaded:
-        """The session (refreshed when due, see refresh.py) and the Set-Cookie to send, if any."""
+    async def load(self, cookie_header: str) -> Loaded:
+        """The session (refreshed when due, see refresh.py) and its new cookie value, if any."""
         value = cookies.session_value(cookie_header, self._cookie_name)
         if not value:
             return NO_SESSION
@@ -55,4 +55,4 @@ class SessionLoader:
             return NO_SESSION
         if not self._refresher.due(session):  # the usual case: no coroutine, no lock
             return Loaded(session)
-        return await self._refresher.check(value, session, host)
+        return await self._refresher.check(value, session)

@@ -28,9 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from .. import cookies
 from ..clock import Clock
-from ..config import Settings
 from ..errors import InvalidSession, ProviderUnavailable, TokenError
 from ..models import Session
 from ..providers.base import Provider
@@ -49,10 +47,11 @@ _MAX_REMEMBERED = 10_000
 
 @dataclass(frozen=True, slots=True)
 class Loaded:
-    """A request's session (None: no valid session) and the one Set-Cookie to send, if any."""
+    """A request's session (None: no valid session) and, after a refresh that changed it, the
+    new cookie value (the edge formats the Set-Cookie: web/responses.refreshed_cookie)."""
 
     session: Session | None
-    set_cookie: str | None = None
+    new_value: str | None = None
 
 
 NO_SESSION = Loaded(None)
@@ -72,18 +71,20 @@ class Refresher:
 
     def __init__(
         self,
-        settings: Settings,
+        interval: float,
         store: SessionStore,
         provider: Provider,
         clock: Clock,
         monotonic: Callable[[], float] = time.monotonic,
+        record: Callable[[bool], None] = lambda success: None,
     ) -> None:
-        self._interval = settings.cookie_refresh
+        """`interval`: cookie_refresh; `record(success)` counts each refresh asked of the IdP."""
+        self._interval = interval
         self._store = store
         self._provider = provider
         self._clock = clock
         self._monotonic = monotonic
-        self._cookie_settings = cookies.CookieSettings.from_settings(settings)
+        self._record = record
         self._inflight: dict[str, asyncio.Task[_Outcome]] = {}
         self._memo: OrderedDict[str, tuple[float, _Outcome]] = OrderedDict()
 
@@ -92,7 +93,7 @@ class Refresher:
         age = int(self._clock()) - session.refreshed_at
         return bool(self._interval) and age > self._interval and bool(session.tokens.refresh_token)
 
-    async def check(self, value: str, session: Session, host: str) -> Loaded:
+    async def check(self, value: str, session: Session) -> Loaded:
         """The session to serve for a request carrying `value`, refreshed first when due."""
         if not self.due(session):
             return Loaded(session)
@@ -107,7 +108,7 @@ class Refresher:
             outcome = await asyncio.shield(task)
         if outcome.session is None:
             return NO_SESSION
-        return Loaded(outcome.session, self._set_cookie(outcome, host))
+        return Loaded(outcome.session, outcome.value)
 
     def _remembered(self, value: str, session: Session) -> _Outcome | None:
         hit = self._memo.get(value)
@@ -154,12 +155,15 @@ class Refresher:
         try:
             identity, tokens = await self._provider.refresh(session.tokens)
         except TokenError as exc:
+            self._record(False)
             log.info("refresh: refused for user=%s (%s); session ended", user, exc.reason)
             await self._store.clear(value)
             return _Outcome(None, memo="ended")
         except ProviderUnavailable as exc:
+            self._record(False)
             log.warning("refresh: IdP unavailable for user=%s (%s); session kept", user, exc.reason)
             return _Outcome(session, memo="backoff")
+        self._record(True)
         if identity is not None and not identity.sid:
             # IdPs often leave sid out of a refreshed ID token; back-channel logout needs it
             identity = replace(identity, sid=session.identity.sid)
@@ -172,16 +176,3 @@ class Refresher:
         if new_value == value:
             return _Outcome(fresh)
         return _Outcome(fresh, new_value, memo="replaced")
-
-    def _set_cookie(self, outcome: _Outcome, host: str) -> str | None:
-        """ONE Set-Cookie for the new value (nginx relays only one from an auth answer)."""
-        if outcome.value is None or outcome.session is None:
-            return None
-        left = outcome.session.expires_at - int(self._clock()) if outcome.session.expires_at else None
-        values = cookies.session_set_cookies(outcome.value, self._cookie_settings, host, (), left)
-        if len(values) == 1:
-            return values[0]
-        # chunked: more than one Set-Cookie would be needed; the old value keeps working
-        # through the memo for REPLACED_TTL only, so such sessions belong in Redis
-        log.warning("refresh: the refreshed session needs %d cookies; use the Redis store", len(values))
-        return None

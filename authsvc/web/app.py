@@ -36,7 +36,8 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, AuthsvcError)
     request.app.state.services.metrics.record_error(exc)
     level = logging.ERROR if exc.status >= 500 else logging.WARNING
-    log.log(level, "%s %s: %s (status %d)", request.method, request.url.path, exc.reason, exc.status)
+    log.log(level, "%s %s: %s (status %d)", request.method, request.url.path, exc.reason, exc.status,
+            extra={"code": exc.code})
     return PlainTextResponse(exc.public + "\n", exc.status, headers=NO_CACHE)
 
 

@@ -22,7 +22,7 @@ from ..errors import TokenError
 from ..models import OriginalRequest
 from ..providers.bearer import bearer_token
 from .logs import note_outcome
-from .responses import add_cookies, redirect
+from .responses import add_cookies, redirect, refreshed_cookie
 
 log = logging.getLogger("authsvc")
 
@@ -86,7 +86,7 @@ class AuthEndpoint:
         if self.s.paths.skipped(original):
             note_outcome("skipped")
             return Response(status_code=self.success, headers=self.s.headers.empty())
-        loaded = await self.s.loader.load(headers.get("cookie", ""), original.host)
+        loaded = await self.s.loader.load(headers.get("cookie", ""))
         session = loaded.session
         if session is None:
             token = bearer_token(headers.get("authorization")) if self.s.bearer.enabled else None
@@ -116,7 +116,10 @@ class AuthEndpoint:
         response = Response(status_code=self.success)
         response.raw_headers += raw
         # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
-        return add_cookies(response, [loaded.set_cookie] if loaded.set_cookie else [])
+        set_cookie = refreshed_cookie(
+            loaded.new_value, loaded.session, self.s.cookie_settings, original.host, int(self.s.clock())
+        )
+        return add_cookies(response, [set_cookie] if set_cookie else [])
 
     def route_rule(self, request: Request) -> RouteRule:
         """Per-route rules: the auth URL's query, or Envoy's headers (route_rules.py)."""

@@ -187,7 +187,7 @@ async def test_the_encoded_headers_are_remembered_per_session() -> None:
     async with AuthApp.start(make_settings(email_domains=["*"])) as app:
         headers = app.services.headers
         cookie = await app.cookie(user="ada", groups=("x,admins",))
-        session = (await app.services.loader.load(cookie, "")).session
+        session = (await app.services.loader.load(cookie)).session
         assert session is not None
         first = headers.raw_for_session(session)
         assert first is headers.raw_for_session(session)

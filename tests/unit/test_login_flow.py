@@ -100,11 +100,18 @@ async def test_replayed_callback_is_refused(browser: Browser, fake_idp: FakeIdP)
 
 
 @pytest.mark.parametrize(
-    "tamper",
-    ["missing_state", "forged_state", "other_browser", "idp_error", "missing_code", "huge_state"],
+    ("tamper", "status", "code"),
+    [
+        ("missing_state", 403, "invalid_state"),
+        ("forged_state", 403, "invalid_state"),
+        ("other_browser", 403, "invalid_state"),
+        ("idp_error", 403, "idp_error"),
+        ("missing_code", 400, "login_failed"),
+        ("huge_state", 403, "invalid_state"),
+    ],
 )
 async def test_callback_state_problems_fail_closed(
-    browser: Browser, fake_idp: FakeIdP, tamper: str
+    browser: Browser, fake_idp: FakeIdP, tamper: str, status: int, code: str
 ) -> None:
     start = await browser.start("/x")
     url = httpx.URL(fake_idp.callback_url(start.headers["location"]))
@@ -122,7 +129,8 @@ async def test_callback_state_problems_fail_closed(
     elif tamper == "huge_state":
         params["state"] = "s" * 5000
     response = await browser.client.get(url.copy_with(params=params))
-    assert response.status_code in (400, 403), response.status_code
+    assert response.status_code == status
+    assert f'<p id="error-code"><code>{code}</code></p>' in response.text
     assert not session_cookie_set(response)
     assert "text/html" in response.headers["content-type"]
     assert (await browser.auth()).status_code == 401
