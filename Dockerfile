@@ -31,9 +31,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     HOME=/tmp \
     AUTHSVC_HTTP_ADDRESS=0.0.0.0:4180
 
-# pip compiles the .pyc files at install time, so nothing is written at run time
+# pip compiles the .pyc files at install time, so nothing is written at run time. The wheel
+# file (not the name "authsvc") pins exactly the version built above (hadolint DL3013).
 RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    python -m pip install --no-index --find-links=/wheels authsvc \
+    python -m pip install --no-index --find-links=/wheels /wheels/authsvc-*.whl \
     && groupadd --system --gid "${AUTHSVC_UID}" authsvc \
     && useradd --system --uid "${AUTHSVC_UID}" --gid "${AUTHSVC_UID}" \
        --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin authsvc

@@ -77,9 +77,32 @@ class PathRules:
                             "anywhere in the path", entry)
         self._api = tuple(re.compile(e) for e in api_routes)
         self._preflight = skip_auth_preflight
+        #: checks an unverified description would have made public (logged once, counted)
+        self._refused = 0
 
     def skipped(self, original: OriginalRequest) -> bool:
-        """Whether the request is public: a CORS preflight (if enabled) or a skip route."""
+        """Whether the request is public: a CORS preflight (if enabled) or a skip route.
+
+        Only a verified original request can be public (forwarded.py): an unverified one may
+        have been described by the client, so it always goes through the session check.
+        """
+        if not self._preflight and not self._skip:
+            return False
+        if not original.verified:
+            if self._would_skip(original):
+                self._refused += 1
+                # the first one says why; the rest (an attack, or every public hit of a
+                # misconfigured proxy) would only repeat it
+                log.log(
+                    logging.WARNING if self._refused == 1 else logging.DEBUG,
+                    "public route not applied to %s %.200s: the proxy's headers do not prove "
+                    "the original request (proxy_kind, see docs/security.md)",
+                    original.method, original.path,
+                )
+            return False
+        return self._would_skip(original)
+
+    def _would_skip(self, original: OriginalRequest) -> bool:
         if self._preflight and original.method == "OPTIONS":
             return True
         if not self._skip:

@@ -5,10 +5,13 @@ One authsvc can guard many apps: each proxy location names its audience in the a
 comma-separated and a parameter may repeat: OR inside a parameter, AND across parameters
 (oauth2-proxy `checkAllowed*`). These rules only ever narrow the global ones.
 
-Envoy's `path_prefix` mode puts the *client's* query on the auth request, so under
-`proxy_kind = "envoy"` (and on `/oauth2/auth/<path>` in `auto` mode) the query is ignored and the
-rules come from `X-Authsvc-Allowed-Groups`, `-Emails` and `-Email-Domains` headers, which Envoy
-adds with `authorization_request.headers_to_add` (trusted peers only).
+Rules may also come as `X-Authsvc-Allowed-Groups`, `-Emails` and `-Email-Domains` headers
+(same syntax), which Envoy adds with `authorization_request.headers_to_add` (replacing a
+client's copy). Both sources hold at once, from any peer: a rule can only narrow access, so a
+client that adds one only locks itself out, and a rule that is found is never dropped (issue 11
+§3). The one query that is not read is that of Envoy's prefix form under `proxy_kind = "envoy"`
+(`/oauth2/auth/<path>?<client's query>`): it is the client's own URL, not a rule. Under `auto`
+such a query is read, since an operator may have put rules on an auth URL with a path.
 
 Fail closed where oauth2-proxy fails open: a parameter given with no value (a template that
 rendered empty) admits nobody, and an unknown `allowed_*` parameter (a typo such as
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
 from ..models import Decision, Identity
@@ -62,6 +66,26 @@ class RouteRule:
 
 
 NO_RULE = RouteRule()
+
+
+class RouteCheck(Protocol):
+    """A rule, or several that must all pass."""
+
+    def check(self, identity: Identity) -> Decision | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AllRules:
+    """Several rules at once (the query's and the headers'): the first refusal wins."""
+
+    rules: tuple[RouteRule, ...]
+
+    def check(self, identity: Identity) -> Decision | None:
+        for rule in self.rules:
+            refused = rule.check(identity)
+            if refused is not None:
+                return refused
+        return None
 
 
 def parse_rule(query: str) -> RouteRule:
@@ -108,6 +132,15 @@ class RouteRules:
         return rule
 
     def from_headers(self, headers: Mapping[str, str]) -> RouteRule:
-        """The rule Envoy sent as `X-Authsvc-Allowed-*` headers."""
+        """The rule sent as `X-Authsvc-Allowed-*` headers (Envoy's headers_to_add)."""
         present = [(param, headers[name]) for name, param in HEADERS.items() if name in headers]
         return self.from_query(urlencode(present)) if present else NO_RULE
+
+    @staticmethod
+    def both(first: RouteRule, second: RouteRule) -> RouteCheck:
+        """Both rules must pass (no allocation when one of them is empty, the usual case)."""
+        if second is NO_RULE:
+            return first
+        if first is NO_RULE:
+            return second
+        return AllRules((first, second))

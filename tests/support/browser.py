@@ -6,7 +6,7 @@ session; each test gets a fresh context (its own cookie jar).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -46,9 +46,12 @@ def chromium() -> Iterator[Browser]:
 
 
 @contextmanager
-def fresh_page(browser: Browser) -> Iterator[Page]:
-    """A page in a new context (no cookies), closed afterwards."""
-    context: BrowserContext = browser.new_context()
+def fresh_page(browser: Browser, proxy: Mapping[str, str] | None = None) -> Iterator[Page]:
+    """A page in a new context (no cookies), closed afterwards; `proxy`: Playwright's proxy
+    settings for the context (a public host name served by a proxy on loopback)."""
+    context: BrowserContext = (
+        browser.new_context(proxy=dict(proxy)) if proxy else browser.new_context()  # type: ignore[arg-type]
+    )
     context.set_default_timeout(15_000)
     try:
         yield context.new_page()

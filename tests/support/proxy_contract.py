@@ -22,10 +22,29 @@ from .tap import Tap, start_tap
 
 
 class ProxyStack(Protocol):
-    """What the shared scenarios need of a proxy's stack: the public URL clients use."""
+    """What the shared scenarios need of a proxy's stack: the public URL clients use.
+
+    A stack whose public URL is a name rather than loopback (the Gateway API examples serve
+    `app.example.com` on port 80) also has `transport()` (a HostMap for httpx) and `port` (where
+    the proxy really listens: the browser uses it as its HTTP proxy, so it sends absolute-form
+    requests the proxy serves as its own, and the websocket connects there).
+    """
 
     @property
     def base(self) -> str: ...
+
+
+def transport_of(stack: ProxyStack) -> contract.Transport:
+    """The stack's HostMap transport, or None when its base URL is reachable as is."""
+    make = getattr(stack, "transport", None)
+    return make() if callable(make) else None
+
+
+def browser_proxy_of(stack: ProxyStack) -> dict[str, str] | None:
+    """Playwright proxy settings sending the browser's requests for `base` to the proxy."""
+    if transport_of(stack) is None:
+        return None
+    return {"server": f"http://127.0.0.1:{stack.port}", "bypass": "127.0.0.1"}  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -37,7 +56,7 @@ class Stack:
 
 
 class Running(Protocol):
-    """A started proxy (a Process, or an in-process double)."""
+    """A started proxy (a Process)."""
 
     @property
     def url(self) -> str: ...
@@ -66,7 +85,7 @@ class ProxyContract:
     def test_browser_login_round_trip(self, stack: ProxyStack, browser: Browser) -> None:
         """1, in chromium: protected URL -> authsvc's 302 (relayed) -> IdP -> back on the exact URL."""
         target = stack.base + contract.TRICKY_PATH
-        with fresh_page(browser) as page:
+        with fresh_page(browser, proxy=browser_proxy_of(stack)) as page:
             page.goto(target)
             idp_login(page, "alice@example.com")
             page.wait_for_url(target)
@@ -78,36 +97,39 @@ class ProxyContract:
 
     def test_browser_fetch_without_session_gets_401(self, stack: ProxyStack, browser: Browser) -> None:
         """5, in chromium: a fetch() from the page gets 401, not a redirect."""
-        with fresh_page(browser) as page:
+        with fresh_page(browser, proxy=browser_proxy_of(stack)) as page:
             assert fetch_status(page, stack.base, "/app/api") == 401
 
     def test_login_round_trip(self, stack: ProxyStack) -> None:
         """1, over httpx: the redirect chain goes through <base>/oauth2/start and the IdP."""
-        walk = contract.assert_login_round_trip(stack.base)
+        walk = contract.assert_login_round_trip(stack.base, transport=transport_of(stack))
         assert walk.visited(f"{stack.base}/oauth2/start?rd=")
 
     def test_spoofed_identity_headers_never_reach_the_app(self, stack: ProxyStack) -> None:
-        with contract.signed_in(stack.base, "alice@example.com") as client:
+        transport = transport_of(stack)
+        with contract.signed_in(stack.base, "alice@example.com", transport=transport) as client:
             contract.assert_spoofing_stopped(stack.base, client)
-        contract.assert_anonymous_spoof_denied(stack.base)
+        contract.assert_anonymous_spoof_denied(stack.base, transport=transport_of(stack))
 
     def test_forbidden_domain_gets_403_not_a_loop(self, stack: ProxyStack) -> None:
-        contract.assert_forbidden_domain(stack.base)
+        contract.assert_forbidden_domain(stack.base, transport=transport_of(stack))
 
     def test_sign_out_sends_the_next_request_to_sign_in(self, stack: ProxyStack) -> None:
-        with contract.signed_in(stack.base, "alice@example.com") as client:
+        with contract.signed_in(stack.base, "alice@example.com", transport=transport_of(stack)) as client:
             contract.assert_sign_out(stack.base, client)
 
     def test_xhr_without_session_gets_401(self, stack: ProxyStack) -> None:
-        contract.assert_xhr_gets_401(stack.base)
+        contract.assert_xhr_gets_401(stack.base, transport=transport_of(stack))
 
     def test_session_over_4kb_passes(self, stack: ProxyStack) -> None:
-        contract.assert_big_session(stack.base)
+        contract.assert_big_session(stack.base, transport=transport_of(stack))
 
 
 class WebsocketContract:
-    """For proxies that pass websocket upgrades (all but the Traefik double)."""
+    """For proxies that pass websocket upgrades (every proxy tested)."""
 
     def test_websocket_upgrade_is_authorized(self, stack: ProxyStack) -> None:
-        with contract.signed_in(stack.base, "alice@example.com") as client:
-            contract.assert_websocket(stack.base, client)
+        transport = transport_of(stack)
+        with contract.signed_in(stack.base, "alice@example.com", transport=transport) as client:
+            port = getattr(stack, "port", None) if transport is not None else None
+            contract.assert_websocket(stack.base, client, port=port, transport=transport)

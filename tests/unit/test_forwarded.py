@@ -1,4 +1,9 @@
-"""Normalising each proxy's headers into OriginalRequest, trusting only configured peers."""
+"""Normalising each proxy's headers into OriginalRequest, trusting only configured peers.
+
+`verified` is the security property (issue 11 §1): only a verified description can make a
+path public, and it is verified only when it comes from headers the configured kind always
+overwrites (or Envoy's request line), complete, unrepeated and undisputed.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,7 @@ import pytest
 from authsvc.check.forwarded import Forwarded
 from authsvc.models import OriginalRequest
 from tests.conftest import make_settings
+from tests.support.spoofs import CASE_IDS, CASES, PROXIES, REAL_HOST, REAL_PATH
 
 PROXY = "10.0.0.2"
 STRANGER = "203.0.113.5"
@@ -28,8 +34,13 @@ def ask(
     host: str = AUTH_HOST,
     scheme: str = "http",
     peer: str | None = PROXY,
+    repeated: bool = False,
 ) -> OriginalRequest:
-    return fw.original_request(headers, method, path, host, scheme, peer)
+    return fw.original_request(headers, method, path, host, scheme, peer, repeated)
+
+
+def fields(got: OriginalRequest) -> tuple[str, str, str, str]:
+    return (got.method, got.scheme, got.host, got.uri)
 
 
 ITSELF = OriginalRequest("GET", "http", AUTH_HOST, "/oauth2/auth")
@@ -55,21 +66,27 @@ NGINX = {
 
 
 @pytest.mark.parametrize(
-    ("kind", "headers", "expected"),
+    ("kind", "headers", "expected", "verified"),
     [
-        ("ingress-nginx", INGRESS, ("POST", "https", "app.example.com", "/admin?x=1")),
-        ("traefik", TRAEFIK, ("DELETE", "https", "app.example.com", "/admin?x=1")),
-        ("caddy", TRAEFIK, ("DELETE", "https", "app.example.com", "/admin?x=1")),
-        ("nginx", NGINX, ("PUT", "https", "app.example.com", "/admin?x=1")),
-        ("auto", INGRESS, ("POST", "https", "app.example.com", "/admin?x=1")),
-        ("auto", TRAEFIK, ("DELETE", "https", "app.example.com", "/admin?x=1")),
-        ("auto", NGINX, ("PUT", "https", "app.example.com", "/admin?x=1")),
-        ("auto", {"x-auth-request-redirect": "/r"}, ("GET", "http", AUTH_HOST, "/r")),
-        ("auto", {}, ("GET", "http", AUTH_HOST, "/oauth2/auth")),
+        ("ingress-nginx", INGRESS, ("POST", "https", "app.example.com", "/admin?x=1"), True),
+        ("traefik", TRAEFIK, ("DELETE", "https", "app.example.com", "/admin?x=1"), True),
+        ("caddy", TRAEFIK, ("DELETE", "https", "app.example.com", "/admin?x=1"), True),
+        ("nginx", NGINX, ("PUT", "https", "app.example.com", "/admin?x=1"), True),
+        # auto describes (for the sign-in redirect) but never vouches: any header may be the
+        # client's when the proxy is unknown
+        ("auto", INGRESS, ("POST", "https", "app.example.com", "/admin?x=1"), False),
+        ("auto", TRAEFIK, ("DELETE", "https", "app.example.com", "/admin?x=1"), False),
+        ("auto", NGINX, ("PUT", "https", "app.example.com", "/admin?x=1"), False),
+        ("auto", {"x-auth-request-redirect": "/r"}, ("GET", "http", AUTH_HOST, "/r"), False),
+        ("auto", {}, ("GET", "http", AUTH_HOST, "/oauth2/auth"), False),
     ],
 )
-def test_each_kind(kind: str, headers: dict[str, str], expected: tuple[str, ...]) -> None:
-    assert ask(forwarded(proxy_kind=kind), headers) == OriginalRequest(*expected)
+def test_each_kind(
+    kind: str, headers: dict[str, str], expected: tuple[str, ...], verified: bool
+) -> None:
+    got = ask(forwarded(proxy_kind=kind), headers)
+    assert fields(got) == expected
+    assert got.verified is verified
 
 
 def test_ingress_nginx_ignores_host_and_blank_proto() -> None:
@@ -107,12 +124,16 @@ def test_ingress_nginx_original_url(url: str, expected: tuple[str, str, str]) ->
 )
 def test_nginx_kind_reads_only_its_own_headers(spoof: dict[str, str]) -> None:
     got = ask(forwarded(proxy_kind="nginx"), {**NGINX, **spoof})
-    assert got == OriginalRequest("PUT", "https", "app.example.com", "/admin?x=1")
+    assert fields(got) == ("PUT", "https", "app.example.com", "/admin?x=1")
+    # X-Original-URL and X-Forwarded-Uri are blanked by the nginx contract: present, the
+    # config is not ours (oauth2-proxy's sets X-Forwarded-Uri) and nothing is vouched for
+    assert got.verified is ("x-auth-request-redirect" in spoof)
 
 
 def test_nginx_without_forwarded_host_falls_back_to_host() -> None:
-    got = ask(forwarded(proxy_kind="nginx"), {"x-original-uri": "/a"}, host="App.Test")
-    assert got == OriginalRequest("GET", "http", "app.test", "/a")
+    got = ask(forwarded(proxy_kind="nginx"), {"x-original-uri": "/a", "x-original-method": "GET"},
+              host="App.Test")
+    assert got == OriginalRequest("GET", "http", "app.test", "/a", verified=True)
 
 
 @pytest.mark.parametrize(
@@ -203,7 +224,7 @@ def test_envoy_uses_proxy_prefix_setting() -> None:
 
 def test_auto_without_headers_strips_envoy_prefix_and_keeps_own_scheme() -> None:
     got = ask(forwarded(), {}, path="/oauth2/auth/a", scheme="https", host="app.test")
-    assert got == OriginalRequest("GET", "https", "app.test", "/a")
+    assert got == OriginalRequest("GET", "https", "app.test", "/a", verified=True)
 
 
 @pytest.mark.parametrize(
@@ -212,7 +233,8 @@ def test_auto_without_headers_strips_envoy_prefix_and_keeps_own_scheme() -> None
         # proxy chains append: the first value is the client-facing one
         ({"x-forwarded-proto": "https, http", "x-forwarded-host": "app.test, proxy.internal"},
          ("GET", "https", "app.test", "/u")),
-        ({"x-forwarded-method": "post, get"}, ("POST", "http", AUTH_HOST, "/u")),
+        # a method is one token: nobody appends to it
+        ({"x-forwarded-method": "post, get"}, ("GET", "http", AUTH_HOST, "/u")),
         # IPv6 and ports
         ({"x-forwarded-host": "[::1]:8080"}, ("GET", "http", "[::1]:8080", "/u")),
         ({"x-forwarded-host": "[2001:DB8::1]"}, ("GET", "http", "[2001:db8::1]", "/u")),
@@ -238,7 +260,7 @@ def test_auto_without_headers_strips_envoy_prefix_and_keeps_own_scheme() -> None
 )
 def test_traefik_values(headers: dict[str, str], expected: tuple[str, ...]) -> None:
     got = ask(forwarded(proxy_kind="traefik"), {"x-forwarded-uri": "/u", **headers})
-    assert got == OriginalRequest(*expected)
+    assert fields(got) == expected
 
 
 @pytest.mark.parametrize(
@@ -280,7 +302,8 @@ def test_request_itself_is_sanitised(
 ) -> None:
     got = ask(forwarded(proxy_kind="nginx"), {}, method=method, path=path, host=host,
               scheme=scheme, peer=STRANGER)
-    assert got == OriginalRequest(*expected)
+    assert fields(got) == expected
+    assert not got.verified  # not a trusted proxy's description
 
 
 def test_headers_read_lists_every_header_the_module_reads() -> None:
@@ -293,3 +316,195 @@ def test_headers_read_lists_every_header_the_module_reads() -> None:
     source = inspect.getsource(forwarded).split("HEADERS_READ = (", 1)[1].split(")", 1)[1]
     read = set(re.findall(r'"((?:x-[a-z-]+)|host)"', source))
     assert read <= set(forwarded.HEADERS_READ), read - set(forwarded.HEADERS_READ)
+
+
+# --- issue 11 §1: no client header makes a protected request look public ------------------
+SPOOF_VALUES = {
+    "x-original-url": "http://app.example.com/public/x",
+    "x-original-uri": "/public/x",
+    "x-forwarded-uri": "/public/x",
+    "x-auth-request-redirect": "/public/x",
+    "x-original-method": "OPTIONS",
+    "x-forwarded-method": "OPTIONS",
+    "x-forwarded-host": "app.example.com",
+    "x-forwarded-proto": "https",
+    "x-sent-from": "nginx-ingress-controller",
+}
+_NAMES = sorted(SPOOF_VALUES)
+#: every single header, every pair, and all of them at once
+SPOOFS = (
+    [(n,) for n in _NAMES]
+    + [(a, b) for i, a in enumerate(_NAMES) for b in _NAMES[i + 1:]]
+    + [tuple(_NAMES)]
+)
+
+
+def _is_public(got: OriginalRequest) -> bool:
+    return got.path.startswith("/public/") or got.method == "OPTIONS"
+
+
+def _lower(headers: list[tuple[str, str]]) -> dict[str, str]:
+    return {n.lower(): v for n, v in headers}
+
+
+@pytest.mark.parametrize(("proxy", "kind"), CASES, ids=CASE_IDS)
+def test_no_client_header_makes_a_protected_request_public(proxy: str, kind: str) -> None:
+    model = PROXIES[proxy]
+    fw = forwarded(proxy_kind=kind)
+    for spoof in SPOOFS:
+        check = _lower(model.with_client([(n, SPOOF_VALUES[n]) for n in spoof]))
+        for repeated in (False, True):
+            got = ask(fw, check, path=model.auth_path(), host=REAL_HOST, repeated=repeated)
+            assert not (got.verified and _is_public(got)), (spoof, repeated, got)
+
+
+@pytest.mark.parametrize(("proxy", "kind"), CASES, ids=CASE_IDS)
+def test_the_real_description_is_verified_only_where_the_kind_vouches(proxy: str, kind: str) -> None:
+    """The control for the test above: a named kind behind its own proxy vouches; auto never
+    does (but for Envoy's request line), nor nginx behind a config that breaks its contract."""
+    model = PROXIES[proxy]
+    got = ask(forwarded(proxy_kind=kind), _lower(model.sends), path=model.auth_path(),
+              host=REAL_HOST)
+    # (the nginx kind does not read oauth2-proxy's X-Forwarded-Uri; nothing describes a bare one)
+    unread = proxy == "nginx-bare" or (proxy, kind) == ("nginx-oauth2-proxy", "nginx")
+    assert got.path == ("/oauth2/auth" if unread else REAL_PATH)
+    assert got.verified is (kind in model.vouches)
+
+
+@pytest.mark.parametrize(
+    ("kind", "real", "other"),
+    [
+        ("ingress-nginx", INGRESS, {"x-original-uri": "/public/x"}),
+        ("ingress-nginx", INGRESS, {"x-forwarded-uri": "/admin?x=2"}),
+        ("ingress-nginx", INGRESS, {"x-forwarded-method": "OPTIONS"}),
+        ("ingress-nginx", INGRESS, {"x-forwarded-method": "post, get"}),
+        ("traefik", TRAEFIK, {"x-original-url": "https://app.example.com/public/x"}),
+        ("traefik", TRAEFIK, {"x-original-url": "not a url"}),
+        ("traefik", TRAEFIK, {"x-original-uri": "/admin?x=1&y"}),
+        ("traefik", TRAEFIK, {"x-original-method": "OPTIONS"}),
+        ("caddy", TRAEFIK, {"x-original-method": "GET"}),  # TRAEFIK says DELETE
+        ("envoy", {}, {"x-forwarded-uri": "/public/x"}),
+        ("envoy", {}, {"x-original-method": "OPTIONS"}),
+        ("envoy", {}, {"x-original-url": "http://app.test/public/x"}),
+    ],
+)
+def test_disagreeing_descriptions_are_not_evidence(
+    kind: str, real: dict[str, str], other: dict[str, str]
+) -> None:
+    fw = forwarded(proxy_kind=kind)
+    path = "/oauth2/auth/admin?x=1" if kind == "envoy" else "/oauth2/auth"
+    assert ask(fw, real, path=path).verified
+    got = ask(fw, {**real, **other}, path=path)
+    assert not got.verified
+    assert got.uri == "/admin?x=1"  # still described, for the sign-in redirect
+
+
+@pytest.mark.parametrize(
+    ("kind", "real", "same"),
+    [
+        # ingress-nginx with `auth-method` also sets X-Original-URI; the annotation
+        # `auth-request-redirect` may make X-Auth-Request-Redirect anything: never compared
+        ("ingress-nginx", INGRESS, {"x-original-uri": "/admin?x=1",
+                                    "x-auth-request-redirect": "https://elsewhere.test/"}),
+        ("traefik", TRAEFIK, {"x-original-method": "delete", "x-auth-request-redirect": "/z"}),
+        ("envoy", {}, {"x-forwarded-uri": "/admin?x=1", "x-forwarded-method": "GET"}),
+    ],
+)
+def test_agreeing_descriptions_stay_evidence(
+    kind: str, real: dict[str, str], same: dict[str, str]
+) -> None:
+    path = "/oauth2/auth/admin?x=1" if kind == "envoy" else "/oauth2/auth"
+    assert ask(forwarded(proxy_kind=kind), {**real, **same}, path=path).verified
+
+
+@pytest.mark.parametrize(
+    ("kind", "headers"),
+    [
+        # a header the kind reads is missing or malformed: incomplete, not evidence
+        ("ingress-nginx", {"x-original-url": "https://app.test/a"}),
+        ("ingress-nginx", {"x-original-url": "https://user@app.test/a", "x-original-method": "GET"}),
+        ("ingress-nginx", {"x-original-url": "https://app.test/a b", "x-original-method": "GET"}),
+        ("ingress-nginx", {"x-original-url": "/relative", "x-original-method": "GET"}),
+        ("ingress-nginx", {"x-original-method": "GET"}),
+        ("traefik", {"x-forwarded-uri": "/a"}),
+        ("traefik", {"x-forwarded-method": "GET"}),
+        ("traefik", {"x-forwarded-uri": "a", "x-forwarded-method": "GET"}),
+        ("caddy", {"x-forwarded-uri": "/a", "x-forwarded-method": "OPTIONS, GET"}),
+        ("caddy", {"x-forwarded-uri": "/a", "x-forwarded-method": ""}),
+        ("nginx", {"x-original-uri": "/a"}),
+        ("nginx", {"x-original-method": "OPTIONS"}),
+        ("nginx", {"x-original-uri": "/a\r\n", "x-original-method": "GET"}),
+        # the nginx contract blanks these three: present, the config is not ours
+        ("nginx", {"x-original-uri": "/a", "x-original-method": "GET", "x-forwarded-uri": "/a"}),
+        ("nginx", {"x-original-uri": "/a", "x-original-method": "GET", "x-forwarded-method": "GET"}),
+        ("nginx", {"x-original-uri": "/a", "x-original-method": "GET",
+                   "x-original-url": "http://h/a"}),
+        # Envoy's form is the prefix one; a bare check is not Envoy's
+        ("envoy", {}),
+    ],
+)
+def test_incomplete_descriptions_are_not_evidence(kind: str, headers: dict[str, str]) -> None:
+    assert not ask(forwarded(proxy_kind=kind), headers).verified
+
+
+@pytest.mark.parametrize("kind", ["auto", "nginx", "ingress-nginx", "traefik", "caddy", "envoy"])
+def test_a_repeated_description_is_not_evidence(kind: str) -> None:
+    real = {"auto": {}, "nginx": NGINX, "ingress-nginx": INGRESS, "traefik": TRAEFIK,
+            "caddy": TRAEFIK, "envoy": {}}[kind]
+    path = "/oauth2/auth/admin" if kind in ("envoy", "auto") else "/oauth2/auth"
+    fw = forwarded(proxy_kind=kind)
+    assert ask(fw, real, path=path).verified
+    assert not ask(fw, real, path=path, repeated=True).verified
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x_original_url", "x_original_uri", "x_original_method", "x_forwarded_uri",
+     "x_forwarded_method", "x_forwarded_host", "x_forwarded_proto", "x-original_url",
+     "x_original-uri", "x-forwarded_uri", "x.original.url", "x-original-url ", "x-original-urls"],
+)
+def test_alias_spellings_are_never_read(name: str) -> None:
+    """Servers lower-case header names but keep "_" and ".": another name, never ours."""
+    value = "http://evil.test/public/x" if "url" in name else (
+        "OPTIONS" if "method" in name else "/public/x")
+    for kind in ("auto", "nginx", "ingress-nginx", "traefik", "caddy"):
+        real = {"auto": {}, "nginx": NGINX, "ingress-nginx": INGRESS, "traefik": TRAEFIK,
+                "caddy": TRAEFIK}[kind]
+        fw = forwarded(proxy_kind=kind)
+        assert ask(fw, {**real, name: value}) == ask(fw, real), (kind, name)
+
+
+def test_the_header_memo_stays_bounded_and_never_pins_long_values() -> None:
+    fw = forwarded(proxy_kind="traefik")
+    for i in range(6000):
+        ask(fw, {**TRAEFIK, "x-forwarded-host": f"h{i}.test"})
+    assert len(fw._fwd) <= 4096
+    for i in range(50):
+        ask(fw, {**TRAEFIK, "x-forwarded-host": f"{i}" + "a" * 5000})
+    assert all(len(v or "") <= 261 for key in fw._fwd for v in key[:3])
+    assert ask(fw, TRAEFIK).verified  # still right after clearing
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({"proxy_kind": "auto", "skip_auth_routes": ["^/public/"]}, ["skip_auth_routes applies"]),
+        ({"proxy_kind": "auto", "skip_auth_preflight": True}, ["skip_auth_preflight applies"]),
+        ({"proxy_kind": "nginx", "skip_auth_routes": ["^/p/"], "skip_auth_preflight": True},
+         ["skip_auth_routes relies on X-Original-URI", "skip_auth_preflight relies on X-Original-URI"]),
+        ({"reverse_proxy": False, "skip_auth_routes": ["^/p/"]}, ["skip_auth_routes never"]),
+        ({"proxy_kind": "traefik", "skip_auth_routes": ["^/p/"], "skip_auth_preflight": True}, []),
+        ({"proxy_kind": "ingress-nginx", "skip_auth_routes": ["^/p/"]}, []),
+        ({"proxy_kind": "envoy", "skip_auth_preflight": True}, []),
+        ({"proxy_kind": "auto"}, []),
+    ],
+)
+def test_start_up_warns_about_rules_the_kind_cannot_back(
+    options: dict[str, Any], expected: list[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="authsvc.forwarded"):
+        forwarded(**options)
+    lines = [r.getMessage() for r in caplog.records if r.name == "authsvc.forwarded"]
+    assert len(lines) == len(expected), lines
+    for line, start in zip(lines, expected, strict=True):
+        assert line.startswith(start), line

@@ -13,6 +13,7 @@ import pytest
 
 from tests.conftest import make_settings
 from tests.support.auth_app import STRANGER, AuthApp
+from tests.support.spoofs import CASE_IDS, CASES, PROXIES, REAL_HOST, REAL_PATH, SKIP_ROUTES, spoof_sets
 
 pytestmark = pytest.mark.anyio
 
@@ -69,7 +70,9 @@ async def test_from_the_trusted_nginx_only_its_own_headers_count(headers: dict[s
         email_domains=["*"], proxy_kind="nginx", skip_auth_routes=PUBLIC, skip_jwt_bearer_tokens=True,
     )
     async with AuthApp.start(settings) as app:
-        response = await app.auth(headers={"X-Original-URI": "/private", **headers})
+        response = await app.auth(
+            headers={"X-Original-URI": "/private", "X-Original-Method": "GET", **headers}
+        )
         allowed = headers.get("X-Original-URI", "/private").startswith("/public/")
         assert response.status_code == (202 if allowed else 401)
 
@@ -84,3 +87,30 @@ async def test_a_session_identity_is_never_taken_from_request_headers() -> None:
         assert response.status_code == 202
         assert response.headers["x-auth-request-user"] == "ada"
         assert response.headers["x-auth-request-email"] == "ada@example.com"
+
+
+# --- issue 11 §1, through the app: real header names, spellings and repeats ---------------
+@pytest.mark.parametrize(("proxy", "kind"), CASES, ids=CASE_IDS)
+async def test_no_client_header_makes_a_protected_path_public(proxy: str, kind: str) -> None:
+    """Behind each proxy configuration (examples/ and oauth2-proxy's docs) and each kind an
+    operator may name for it, no header set a client adds turns the check into a 2xx."""
+    model = PROXIES[proxy]
+    settings = make_settings(
+        email_domains=["*"], proxy_kind=kind, skip_auth_routes=SKIP_ROUTES,
+        skip_auth_preflight=True,
+    )
+    async with AuthApp.start(settings) as app:
+        client = app.client()
+        for name, spoof in spoof_sets(REAL_HOST).items():
+            check = model.with_client([*spoof, ("Accept", "application/json")])
+            response = await client.get(model.auth_path(), headers=check)
+            assert response.status_code == 401, name
+        # the control: the proxy's own description of a public path, or of a preflight, is
+        # public exactly where the kind vouches for it
+        public = [(n, v.replace(REAL_PATH, "/public/x")) for n, v in model.sends]
+        response = await client.get(model.auth_path("/public/x"), headers=public)
+        assert response.status_code == (202 if kind in model.vouches else 401)
+        preflight = [(n, "OPTIONS" if n.endswith("Method") else v) for n, v in model.sends]
+        method = "OPTIONS" if model.prefix_form else "GET"
+        response = await client.request(method, model.auth_path(), headers=preflight)
+        assert response.status_code == (202 if kind in model.vouches else 401)

@@ -72,8 +72,8 @@ def rules(**options: Any) -> PathRules:
     return PathRules(options.get("skip", ROUTES), options.get("api", []), options.get("preflight", False))
 
 
-def req(method: str, uri: str) -> OriginalRequest:
-    return OriginalRequest(method, "https", "app.example.com", uri)
+def req(method: str, uri: str, verified: bool = True) -> OriginalRequest:
+    return OriginalRequest(method, "https", "app.example.com", uri, verified)
 
 
 @pytest.mark.parametrize(
@@ -118,6 +118,30 @@ def test_preflight() -> None:
     assert on.skipped(req("OPTIONS", "/admin"))
     assert not on.skipped(req("GET", "/admin"))
     assert not rules(skip=[]).skipped(req("OPTIONS", "/admin"))
+
+
+@pytest.mark.parametrize(("method", "uri"), [("GET", "/public/logo.png"), ("OPTIONS", "/admin"),
+                                           ("GET", "/status"), ("GET", "/hooks/x")])
+def test_an_unverified_request_is_never_public(
+    method: str, uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 11 §1: a description the proxy kind does not vouch for relaxes nothing."""
+    on = rules(preflight=True)
+    assert on.skipped(req(method, uri))
+    with caplog.at_level("DEBUG", logger="authsvc.rules"):
+        for _ in range(3):
+            assert not on.skipped(req(method, uri, verified=False))
+    # the first refusal says why at WARNING; the others only at DEBUG
+    levels = [r.levelname for r in caplog.records if "not applied" in r.getMessage()]
+    assert levels == ["WARNING", "DEBUG", "DEBUG"]
+
+
+def test_an_unverified_request_that_is_not_public_logs_nothing(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level("DEBUG", logger="authsvc.rules"):
+        assert not rules(preflight=True).skipped(req("GET", "/admin", verified=False))
+    assert "not applied" not in caplog.text
 
 
 def test_api_routes() -> None:
@@ -182,8 +206,9 @@ async def test_forwarded_uri_from_an_untrusted_peer_is_ignored(headers: dict[str
         )
         async with AuthApp.start(settings) as app:
             assert (await app.auth(headers=headers, peer=STRANGER)).status_code == 401, kind
-            # the same headers from the trusted proxy do make the route public (control)
-            if kind in ("traefik", "caddy", "auto") and "X-Forwarded-Uri" in headers:
+            # the same headers from the trusted proxy do make the route public (control), but
+            # only where the kind vouches for them: never under auto
+            if kind in ("traefik", "caddy") and "X-Forwarded-Uri" in headers:
                 assert (await app.auth(headers=headers)).status_code == 202
 
 
@@ -193,7 +218,13 @@ async def test_nginx_kind_reads_only_its_own_headers() -> None:
     async with AuthApp.start(settings) as app:
         # nginx never sets X-Forwarded-Uri in our example: a client's copy changes nothing
         assert (await app.auth(headers={"X-Forwarded-Uri": "/public/x"})).status_code == 401
-        assert (await app.auth(headers={"X-Original-URI": "/public/x"})).status_code == 202
+        ours = {"X-Original-URI": "/public/x", "X-Original-Method": "GET"}
+        assert (await app.auth(headers=ours)).status_code == 202
+        # the method is part of the contract: without it nothing is vouched for
+        assert (await app.auth(headers={"X-Original-URI": "/public/x"})).status_code == 401
+        # and the example blanks X-Forwarded-Uri: present, it is not our config
+        spoof = {**ours, "X-Forwarded-Uri": "/public/x"}
+        assert (await app.auth(headers=spoof)).status_code == 401
 
 
 @pytest.mark.anyio

@@ -170,9 +170,11 @@ async def test_per_route_rules_are_parsed_once_per_query() -> None:
 
 
 ENVOY = [
-    # path_prefix mode: the query is the client's own and never a rule
+    # path_prefix mode: under envoy the query is the client's own and never a rule
     ("envoy", "/oauth2/auth/app?allowed_groups=nobody", {}, BOB, 202),
-    ("auto", "/oauth2/auth/app?allowed_groups=nobody", {}, BOB, 202),
+    ("envoy", "/oauth2/auth/app?allowed=1&allowed_groups_x=2", {}, BOB, 202),
+    # a bare check is not Envoy's prefix form: its query is the auth URL's
+    ("envoy", "/oauth2/auth?allowed_groups=admins", {}, BOB, 403),
     # the rules come from headers Envoy adds (headers_to_add)
     ("envoy", "/oauth2/auth/app", {"X-Authsvc-Allowed-Groups": "admins"}, BOB, 403),
     ("envoy", "/oauth2/auth/app", {"X-Authsvc-Allowed-Groups": "admins"}, ADA, 202),
@@ -180,8 +182,11 @@ ENVOY = [
     ("envoy", "/oauth2/auth/app", {"X-Authsvc-Allowed-Email-Domains": "other.org"}, ADA, 403),
     ("envoy", "/oauth2/auth/app", {"X-Authsvc-Allowed-Groups": ""}, ADA, 403),
     ("auto", "/oauth2/auth/app", {"X-Authsvc-Allowed-Groups": "admins"}, BOB, 403),
-    # other kinds take the auth URL's query, never these headers
-    ("nginx", "/oauth2/auth", {"X-Authsvc-Allowed-Groups": "admins"}, BOB, 202),
+    # rules only narrow: the headers hold under every kind, beside the query
+    ("nginx", "/oauth2/auth", {"X-Authsvc-Allowed-Groups": "admins"}, BOB, 403),
+    ("traefik", "/oauth2/auth?allowed_groups=dev", {"X-Authsvc-Allowed-Groups": "admins"}, BOB, 403),
+    ("traefik", "/oauth2/auth?allowed_groups=dev", {"X-Authsvc-Allowed-Groups": "dev"}, BOB, 202),
+    ("envoy", "/oauth2/auth?allowed_groups=admins", {"X-Authsvc-Allowed-Groups": "dev"}, BOB, 403),
 ]
 
 
@@ -194,10 +199,61 @@ async def test_per_route_rules_under_envoy(
         assert response.status_code == status
 
 
-async def test_envoy_rule_headers_from_an_untrusted_peer_are_ignored() -> None:
+async def test_rule_headers_narrow_from_any_peer() -> None:
+    """A rule found is a rule kept (issue 11 §3): from a stranger it can only lock out."""
     async with AuthApp.start(make_settings(email_domains=["*"], proxy_kind="envoy")) as app:
         response = await app.auth(
             "/oauth2/auth/app", cookie=await app.cookie(**BOB),
             headers={"X-Authsvc-Allowed-Groups": "admins"}, peer=STRANGER,
         )
-        assert response.status_code == 202
+        assert response.status_code == 403
+
+
+NEVER_DROPPED = [
+    # issue 11 §3: an auth URL with a path (a trailing slash, a per-app path) under auto was
+    # read as Envoy's prefix form and its query ignored: everyone passed
+    ("auto", "/oauth2/auth/?allowed_groups=admins"),
+    ("auto", "/oauth2/auth/app?allowed_groups=admins"),
+    ("auto", "/oauth2/auth/app/x?allowed_emails=ada@example.com"),
+    ("auto", "/oauth2/auth/?allowed_email_domains=other.org"),
+    # a typo or an empty value there denies rather than being ignored
+    ("auto", "/oauth2/auth/app?allowed_group=dev"),
+    ("auto", "/oauth2/auth/app?allowed_groups="),
+    # the same auth URLs under the other kinds
+    ("traefik", "/oauth2/auth/?allowed_groups=admins"),
+    ("caddy", "/oauth2/auth/app?allowed_groups=admins"),
+    ("nginx", "/oauth2/auth/app?allowed_groups=admins"),
+    ("ingress-nginx", "/oauth2/auth/app?allowed_groups=admins"),
+]
+
+
+@pytest.mark.parametrize(("kind", "path"), NEVER_DROPPED)
+async def test_a_rule_on_an_auth_url_with_a_path_is_never_dropped(kind: str, path: str) -> None:
+    async with AuthApp.start(make_settings(email_domains=["*"], proxy_kind=kind)) as app:
+        response = await app.auth(path, cookie=await app.cookie(**BOB))
+        assert response.status_code == 403
+        # the control: the same auth URL without the rule lets bob in
+        bare = path.split("?", 1)[0]
+        assert (await app.auth(bare, cookie=await app.cookie(**BOB))).status_code == 202
+
+
+@pytest.mark.parametrize("kind", ["auto", "nginx", "traefik", "envoy"])
+@pytest.mark.parametrize(
+    "headers",
+    [
+        # which copy is the proxy's rule cannot be known: nobody passes
+        [("X-Authsvc-Allowed-Groups", "dev"), ("X-Authsvc-Allowed-Groups", "admins")],
+        [("X-Authsvc-Allowed-Groups", "admins"), ("X-Authsvc-Allowed-Groups", "dev")],
+        [("X-Authsvc-Allowed-Emails", "bob@example.com"), ("x-authsvc-allowed-emails", "x@y.z")],
+    ],
+)
+async def test_a_repeated_rule_header_denies(kind: str, headers: list[tuple[str, str]]) -> None:
+    async with AuthApp.start(make_settings(email_domains=["*"], proxy_kind=kind)) as app:
+        path = "/oauth2/auth/app" if kind == "envoy" else "/oauth2/auth"
+        cookie = await app.cookie(**BOB)
+        response = await app.client().get(path, headers=[*headers, ("Cookie", cookie)])
+        assert response.status_code == 403
+        # the control: bob passes the rule (dev, or his address) when it comes once
+        single = [headers[0], ("Cookie", cookie)]
+        expected = 403 if headers[0][1] == "admins" else 202
+        assert (await app.client().get(path, headers=single)).status_code == expected
