@@ -12,6 +12,7 @@ import httpx
 from starlette.requests import Request
 
 from . import cookies
+from .check.decide import Access
 from .check.forwarded import Forwarded, clean_host, clean_scheme, first_value
 from .check.headers import IdentityHeaders
 from .check.paths import PathRules
@@ -45,9 +46,9 @@ class Services:
     provider: Provider
     forwarded: Forwarded
     redirects: RedirectPolicy
-    rules: Rules
+    #: path, global and per-route rules (check/decide.py)
+    access: Access
     route_rules: RouteRules
-    paths: PathRules
     bearer: BearerAuth
     headers: IdentityHeaders
     cookie_settings: cookies.CookieSettings
@@ -94,11 +95,11 @@ class Services:
             provider=provider or create_provider(settings, http, clock),
             forwarded=Forwarded(settings),
             redirects=RedirectPolicy(settings.whitelist_domains),
-            rules=Rules(settings, clock),
-            route_rules=RouteRules(),
-            paths=PathRules(
-                settings.skip_auth_routes, settings.api_routes, settings.skip_auth_preflight
+            access=Access(
+                PathRules(settings.skip_auth_routes, settings.api_routes, settings.skip_auth_preflight),
+                Rules(settings, clock),
             ),
+            route_rules=RouteRules(),
             bearer=BearerAuth(settings, http, clock),
             headers=IdentityHeaders(settings),
             cookie_settings=cookies.CookieSettings.from_settings(settings),

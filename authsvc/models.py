@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,12 +101,8 @@ class Decision:
     """The answer to 'may this caller see this request?'."""
 
     allowed: bool
-    status: int
+    #: why not, for the log (never shown to the client); the edge answers a refusal with 403
     reason: str = ""
-    #: true when the route is public: answer 2xx without identity headers
-    skipped: bool = False
 
 
-ALLOW = Decision(True, 202)
-
-JSONDict = dict[str, Any]
+ALLOW = Decision(True)

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
-from ..models import Decision, Identity
+from ..models import ALLOW, Decision, Identity
 from .rules import denied, email_domain_allowed, valid_email
 
 #: distinct auth-URL queries remembered; a config has a handful, a spray is bounded by this
@@ -50,8 +50,8 @@ class RouteRule:
     #: set when the query itself is unusable: then nobody passes
     broken: str = ""
 
-    def check(self, identity: Identity) -> Decision | None:
-        """None when allowed, else the 403."""
+    def check(self, identity: Identity) -> Decision:
+        """ALLOW, or the refusal."""
         if self.broken:
             return denied(f"per-route rules: {self.broken}")
         if self.groups is not None and self.groups.isdisjoint(identity.groups):
@@ -62,7 +62,7 @@ class RouteRule:
             return denied("per-route allowed_emails")
         if self.domains is not None and not email_domain_allowed(identity.email, self.domains):
             return denied("per-route allowed_email_domains")
-        return None
+        return ALLOW
 
 
 NO_RULE = RouteRule()
@@ -71,7 +71,7 @@ NO_RULE = RouteRule()
 class RouteCheck(Protocol):
     """A rule, or several that must all pass."""
 
-    def check(self, identity: Identity) -> Decision | None: ...
+    def check(self, identity: Identity) -> Decision: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,12 +80,12 @@ class AllRules:
 
     rules: tuple[RouteRule, ...]
 
-    def check(self, identity: Identity) -> Decision | None:
+    def check(self, identity: Identity) -> Decision:
         for rule in self.rules:
-            refused = rule.check(identity)
-            if refused is not None:
-                return refused
-        return None
+            decision = rule.check(identity)
+            if not decision.allowed:
+                return decision
+        return ALLOW
 
 
 def parse_rule(query: str) -> RouteRule:

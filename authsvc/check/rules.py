@@ -11,7 +11,7 @@ from collections.abc import Iterable
 
 from ..clock import Clock, system_clock
 from ..config import Settings
-from ..models import ALLOW, Decision, Identity, OriginalRequest
+from ..models import ALLOW, Decision, Identity
 from .emails_file import EmailsFile
 
 
@@ -45,8 +45,8 @@ def email_domain_allowed(email: str, domains: Iterable[str]) -> bool:
 
 
 def denied(reason: str) -> Decision:
-    """403: signed in, but not allowed (401 would send the browser round a login loop)."""
-    return Decision(False, 403, reason)
+    """Signed in, but not allowed: a 403 (401 would send the browser round a login loop)."""
+    return Decision(False, reason)
 
 
 class Rules:
@@ -62,7 +62,7 @@ class Rules:
         self._groups = frozenset(settings.allowed_groups)
         self._allow_unverified = settings.insecure_oidc_allow_unverified_email
 
-    def authorize(self, identity: Identity, request: OriginalRequest | None = None) -> Decision:
+    def authorize(self, identity: Identity) -> Decision:
         """Allow, or 403 with a reason for the log (never shown to the client)."""
         email = identity.email
         if not valid_email(email):

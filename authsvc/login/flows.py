@@ -107,7 +107,7 @@ class LoginFlows:
             if not code:
                 raise LoginError("missing code")
             identity, tokens = await self.s.provider.redeem(code, login, self._redirect_uri(request))
-            decision = self.s.rules.authorize(identity, None)
+            decision = self.s.access.decide(identity)
             if not decision.allowed:
                 log.warning("login denied: user=%s reason=%s", identity.user, decision.reason,
                             extra={"user": identity.user, "outcome": "forbidden", "reason": decision.reason})

@@ -2,8 +2,8 @@
 
 It reads the ASGI scope and the few headers the check uses, then runs the check in its order:
 the original request (check/forwarded.py) -> public routes (check/paths.py) -> the session
-(sessions/loader.py) or a bearer token (providers/bearer.py) -> the rules (check/rules.py,
-check/route_rules.py) -> the identity headers (check/headers.py). The answer is 2xx with
+(sessions/loader.py) or a bearer token (providers/bearer.py) -> the rules (check/decide.py)
+-> the identity headers (check/headers.py). The answer is 2xx with
 identity headers, 401 (or a sign-in redirect for a browser), or 403.
 """
 
@@ -105,7 +105,7 @@ class AuthEndpoint:
         repeats = _repeated(read) if len(read) != len(headers) else _NO_REPEATS
         original = self.original(request, headers, not repeats.isdisjoint(DESCRIPTIONS))
         # public routes first: no session is read, every identity header is sent empty
-        if self.s.paths.skipped(original):
+        if self.s.access.public(original):
             note_outcome("skipped")
             return Response(status_code=self.success, headers=self.s.headers.empty())
         loaded = await self.s.loader.load(headers.get("cookie", ""))
@@ -119,22 +119,20 @@ class AuthEndpoint:
             except TokenError as exc:
                 log.info("auth: bearer token refused: %s", exc.reason)
                 return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
-        decision = self.s.rules.authorize(session.identity, original)
-        if decision.allowed:
-            rule = (
-                self.route_rule(request, headers)
-                if repeats.isdisjoint(RULE_HEADERS)
-                # only the first copy is in `headers`: the other might be the proxy's rule
-                else REPEATED_RULE
-            )
-            decision = rule.check(session.identity) or decision
+        rule = (
+            self.route_rule(request, headers)
+            if repeats.isdisjoint(RULE_HEADERS)
+            # only the first copy is in `headers`: the other might be the proxy's rule
+            else REPEATED_RULE
+        )
+        decision = self.s.access.decide(session.identity, rule)
         if not decision.allowed:
             log.info(
                 "auth: forbidden user=%s uri=%s reason=%s",
                 session.identity.user, original.path, decision.reason,
                 extra={"user": session.identity.user, "outcome": "forbidden", "reason": decision.reason},
             )
-            return Response(FORBIDDEN, decision.status, media_type="text/plain")
+            return Response(FORBIDDEN, 403, media_type="text/plain")
         raw = self.s.headers.raw_for_session(session)
         if raw is None:
             # no header value says exactly who this is (headers.py logged why): refuse, never
@@ -168,7 +166,7 @@ class AuthEndpoint:
     def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
         if (
             self.s.settings.browser_redirects
-            and not self.s.paths.is_api(original)
+            and not self.s.access.api(original)
             and is_browser_navigation(request, original)
         ):
             # absolute: Traefik resolves a relative Location against the auth address
