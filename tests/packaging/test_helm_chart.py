@@ -453,7 +453,7 @@ def test_traefik_middleware_crd() -> None:
     forward = middleware["spec"]["forwardAuth"]
     assert forward["address"] == f"http://{RELEASE}-authsvc.{NAMESPACE}.svc.cluster.local:4180/oauth2/auth"
     assert forward["trustForwardHeader"] is False
-    assert forward["authResponseHeaders"] == list(IDENTITY)
+    assert forward["authResponseHeaders"] == [*IDENTITY, "X-Auth-Request-Access-Token"]
     assert forward["addAuthCookiesToResponse"] == ["_auth"]  # config.cookie_name
     # the same forwardAuth as examples/traefik, which tests/integration/test_traefik.py runs
     dynamic = render_traefik_template((REPO / "examples/traefik/dynamic.yml").read_text(), {})
