@@ -96,7 +96,7 @@ class LoginFlows:
         _, host = self.s.public_origin(request)
         state = params.get("state", "")
         name = self.states.name(state)
-        clear_login = [cookies.expire_cookie(name, self.s.cookie_settings, host)] if name else []
+        clear_login = [cookies.login_clear_cookie(name, self.s.cookie_settings, host)] if name else []
         login: LoginState | None = None
         try:
             if params.get("error"):

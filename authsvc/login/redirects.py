@@ -15,10 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from urllib.parse import quote
-
-from ..models import OriginalRequest
 
 MAX_RD_LENGTH = 2048
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -140,23 +137,10 @@ class RedirectPolicy:
         return own is not None and own == (host, port)
 
 
-@lru_cache(maxsize=32)
-def _policy(whitelist: tuple[str, ...]) -> RedirectPolicy:
-    return RedirectPolicy(whitelist)
-
-
-def safe_redirect(
-    rd: str | None, request_host: str, whitelist: Sequence[str], scheme: str = "https"
-) -> str | None:
-    """The redirect target to use, or None when `rd` is unsafe (the caller uses "/")."""
-    return _policy(tuple(whitelist)).check(rd, request_host, scheme)
-
-
-def absolute_url(request: OriginalRequest, target: str) -> str:
-    """`target` made absolute against the original request's origin (for Traefik's Location).
-
-    Absolute targets are returned as they are; local ones must already be validated.
-    """
+def absolute_url(scheme: str, host: str, target: str) -> str:
+    """`target` made absolute against the origin `scheme://host` (an IdP wants an absolute
+    post-logout URL). Absolute targets are returned as they are; local ones must already be
+    validated."""
     if target.startswith("/") and not target.startswith("//"):
-        return f"{request.scheme}://{request.host}{target}"
+        return f"{scheme}://{host}{target}"
     return target

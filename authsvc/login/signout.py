@@ -7,6 +7,7 @@ import logging
 
 from ..context import Services
 from ..errors import AuthsvcError, ProviderUnavailable
+from .redirects import absolute_url
 
 log = logging.getLogger("authsvc.logout")
 
@@ -26,9 +27,7 @@ async def end_session_target(
         with contextlib.suppress(AuthsvcError):  # no session, or the store is down: no hint
             id_token = (await s.store.load(value)).tokens.id_token
     # RP-Initiated Logout §2: an absolute URL, registered at the IdP; rd was validated already
-    back = s.settings.oidc_post_logout_redirect_url or (
-        f"{scheme}://{host}{rd}" if rd.startswith("/") and not rd.startswith("//") else rd
-    )
+    back = s.settings.oidc_post_logout_redirect_url or absolute_url(scheme, host, rd)
     try:
         url = await s.provider.end_session_url(id_token, back)
     except ProviderUnavailable as exc:

@@ -125,11 +125,6 @@ class _Cached(Generic[T]):
             self._fresh_until = self._clock() + self._ttl
             return value
 
-    @property
-    def loaded(self) -> T | None:
-        """The last good value, fresh or not (None when never loaded)."""
-        return self._value
-
 
 class MetadataCache:
     """Discovery and JWKS for one issuer."""

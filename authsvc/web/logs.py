@@ -67,11 +67,6 @@ def begin_request(scope_headers: list[tuple[bytes, bytes]]) -> RequestContext:
     return ctx
 
 
-def current_request() -> RequestContext | None:
-    """The log context of the request being served, if any."""
-    return _current.get()
-
-
 class _RequestIdFilter(logging.Filter):
     """Stamps the request id on every record logged while a request is served, and keeps the
     first `user` and `reason` logged for the request's access line."""

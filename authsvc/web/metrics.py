@@ -113,12 +113,8 @@ class Metrics:
         self.login_results[result].inc()
 
     def record_refresh(self, success: bool) -> None:
-        """A token refresh at the IdP (issue 4's refresh path calls this)."""
+        """A token refresh asked of the IdP (sessions/refresh.py, through the context)."""
         self.refresh_results["success" if success else "failed"].inc()
-
-    def record_store_error(self) -> None:
-        """The session store could not be reached (StoreUnavailable)."""
-        self.store_errors.inc()
 
     def record_error(self, exc: Exception) -> None:
         """Count what an error that ended a request means (so far: store outages)."""
