@@ -93,12 +93,13 @@ def log_start(settings: Settings) -> None:
 
 def app_from_env() -> Any:
     """The app of one worker process (uvicorn's factory): the settings `serve` was given."""
+    from .context import Context
     from .web.app import create_app
 
     spec = json.loads(os.environ[WORKER_ENV])
     settings = load_settings(spec["config"], **spec["flags"])
     logs.configure(settings.log_format, settings.log_level)
-    return create_app(settings)
+    return create_app(Context.build(settings))
 
 
 def _exit_zero_after_sigterm(signum: int, frame: Any) -> None:
@@ -115,6 +116,7 @@ def serve(settings: Settings, config_file: str | None = None, flags: dict[str, A
 
     import uvicorn
 
+    from .context import Context
     from .web.app import create_app
     from .web.metrics import multiprocess_registry, serve_separately
 
@@ -130,9 +132,10 @@ def serve(settings: Settings, config_file: str | None = None, flags: dict[str, A
     log_start(settings)
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
-        app = create_app(settings)
+        context = Context.build(settings)
+        app = create_app(context)
         if settings.metrics_address:
-            serve_separately(settings.metrics_address, app.state.services.metrics.registry)
+            serve_separately(settings.metrics_address, context.metrics.registry)
         uvicorn.run(app, **options)
         return
     import shutil

@@ -1,19 +1,20 @@
-"""The process context: everything built once from settings and shared by all requests.
+"""The process context: everything built once per app from settings, shared by all requests.
 
-Nothing here is created per request (no clients, ciphers or regexes on the hot path).
+A frozen value, wired in one place (`Context.build`): handlers read their collaborators from
+it and never replace one. Nothing here is created per request (no clients, ciphers or regexes
+on the hot path), and nothing here knows about HTTP requests: the forwarded headers are read in
+`check/forwarded.py`, responses are made in `web/`.
 """
 
 from __future__ import annotations
 
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
-from starlette.requests import Request
 
 from . import cookies
 from .check.decide import Access
-from .check.forwarded import Forwarded, clean_host, clean_scheme, first_value
+from .check.forwarded import Forwarded
 from .check.headers import IdentityHeaders
 from .check.paths import PathRules
 from .check.route_rules import RouteRules
@@ -26,17 +27,15 @@ from .providers import create_provider
 from .providers.base import Provider
 from .providers.bearer import BearerAuth
 from .sessions import SessionStore, create_store
-from .sessions.cache import SessionCache
+from .sessions.cache import SessionCache, SharedStore
 from .sessions.loader import SessionLoader
 from .sessions.refresh import Refresher
 from .web.metrics import Metrics
 
-log = logging.getLogger("authsvc")
 
-
-@dataclass
-class Services:
-    """Shared, long-lived collaborators of the request handlers."""
+@dataclass(frozen=True, slots=True)
+class Context:
+    """Shared, long-lived collaborators of the request handlers (build with `Context.build`)."""
 
     settings: Settings
     clock: Clock
@@ -53,23 +52,13 @@ class Services:
     headers: IdentityHeaders
     cookie_settings: cookies.CookieSettings
     login_sealer: Sealer
-    #: Prometheus metrics of this app (metrics.py); record_refresh() is for the refresh path
-    metrics: Metrics = field(default_factory=Metrics)
-    refresher: Refresher = field(init=False)
-    #: verified sessions by cookie value, a few seconds (session_cache.py)
-    session_cache: SessionCache = field(init=False)
+    #: Prometheus metrics of this app (web/metrics.py)
+    metrics: Metrics
+    refresher: Refresher
+    #: verified sessions by cookie value, a few seconds (sessions/cache.py)
+    session_cache: SessionCache
     #: cookie header -> session (sessions/loader.py)
-    loader: SessionLoader = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.refresher = Refresher(
-            self.settings.cookie_refresh, self.store, self.provider, self.clock,
-            record=self.metrics.record_refresh,
-        )  # fmt: skip
-        self.session_cache = SessionCache(self.settings.session_cache_ttl, self.store, self.clock)
-        self.loader = SessionLoader(
-            self.settings.cookie_name, self.store, self.session_cache, self.refresher, self.clock
-        )
+    loader: SessionLoader
 
     @classmethod
     def build(
@@ -81,18 +70,28 @@ class Services:
         http: httpx.AsyncClient | None = None,
         store: SessionStore | None = None,
         provider: Provider | None = None,
-    ) -> Services:
+    ) -> Context:
         """Wire everything from settings; tests inject the clock, randomness and fakes."""
         http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
         metrics = Metrics()
         metrics.instrument_client(http)  # authsvc_idp_request_seconds, by event hooks
+        store = store or create_store(settings, clock)
+        provider = provider or create_provider(settings, http, clock)
+        refresher = Refresher(
+            settings.cookie_refresh, store, provider, clock, record=metrics.record_refresh
+        )
+        shared = store if isinstance(store, SharedStore) else None
+        cache = SessionCache(settings.session_cache_ttl, shared, clock)
+        if shared is not None and cache.ttl > 0:
+            # the store tells this process's cache at once, before it PUBLISHes to the others
+            shared.on_change(cache.drop)
         return cls(
             settings=settings,
             clock=clock,
             random=random,
             http=http,
-            store=store or create_store(settings, clock),
-            provider=provider or create_provider(settings, http, clock),
+            store=store,
+            provider=provider,
             forwarded=Forwarded(settings),
             redirects=RedirectPolicy(settings.whitelist_domains),
             access=Access(
@@ -105,25 +104,10 @@ class Services:
             cookie_settings=cookies.CookieSettings.from_settings(settings),
             login_sealer=Sealer(settings.secret_keys, "login-state"),
             metrics=metrics,
+            refresher=refresher,
+            session_cache=cache,
+            loader=SessionLoader(settings.cookie_name, store, cache, refresher, clock),
         )
-
-    def peer(self, request: Request) -> str | None:
-        """The direct peer's IP (the proxy, when deployed as intended)."""
-        return request.client.host if request.client else None
-
-    def trusted(self, request: Request) -> bool:
-        """Whether the direct peer may speak for the client through forwarded headers."""
-        return self.settings.reverse_proxy and self.forwarded.is_trusted(self.peer(request))
-
-    def public_origin(self, request: Request) -> tuple[str, str]:
-        """(scheme, host) the browser used, for redirect URIs and cookie domains."""
-        headers = request.headers
-        scheme = clean_scheme(request.url.scheme) or "http"
-        host = clean_host(headers.get("host")) or "localhost"
-        if self.trusted(request):
-            scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or scheme
-            host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
-        return scheme, host
 
     async def aclose(self) -> None:
         """Release network resources."""

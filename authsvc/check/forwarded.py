@@ -187,6 +187,19 @@ class Forwarded:
             self._trust[peer_ip] = verdict
         return verdict
 
+    def public_origin(
+        self, scheme: str, headers: Mapping[str, str], peer_ip: str | None
+    ) -> tuple[str, str]:
+        """(scheme, host) the browser used, for redirect URIs and cookie domains (the login
+        endpoints, which the browser reaches through the proxy): the request's own scheme and
+        Host, or a trusted peer's `X-Forwarded-Proto` / `X-Forwarded-Host`."""
+        scheme = clean_scheme(scheme) or "http"
+        host = clean_host(headers.get("host")) or "localhost"
+        if self.is_trusted(peer_ip):
+            scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or scheme
+            host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
+        return scheme, host
+
     def _check(self, peer_ip: str) -> bool:
         try:
             addr = ipaddress.ip_address(peer_ip)

@@ -49,13 +49,14 @@ def run_demo(host: str = "127.0.0.1", port: int = 4180) -> None:
     """Serve the demo until interrupted."""
     import uvicorn
 
+    from ..context import Context
     from ..web.app import create_app
 
     settings = demo_settings(host, port)
     idp = DemoIdP(
         settings.oidc_issuer_url, settings.client_id, settings.client_secret.get_secret_value()
     )
-    app = create_app(settings, extra_routes=[idp.mount()])
+    app = create_app(Context.build(settings), extra_routes=[idp.mount()])
     print(_banner(f"http://{host}:{port}", settings.proxy_prefix), flush=True)
     from ..cli import uvicorn_options
 

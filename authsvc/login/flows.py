@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 
 from .. import cookies
-from ..context import Services
+from ..context import Context
 from ..crypto import random_token
 from ..errors import AuthsvcError, IdentityUnsendable, IdPLoginError, LoginError
 from ..models import Identity, LoginState, Session, Tokens
@@ -27,6 +27,11 @@ from .state import LoginStates, UsedStates
 log = logging.getLogger("authsvc.login")
 
 
+def _peer(request: Request) -> str | None:
+    """The direct peer's IP (the proxy, when deployed as intended)."""
+    return request.client.host if request.client else None
+
+
 def _jar(request: Request) -> dict[str, str]:
     """The request's cookies, read as /oauth2/auth reads them (first value of a duplicated name
     wins), so sign-out clears the very session the checks were serving."""
@@ -34,9 +39,9 @@ def _jar(request: Request) -> dict[str, str]:
 
 
 class LoginFlows:
-    """Handlers for the login endpoints; all state comes from `Services`."""
+    """Handlers for the login endpoints; all state comes from `Context`."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Context) -> None:
         self.s = services
         settings = services.settings
         self.states = LoginStates(
@@ -51,20 +56,24 @@ class LoginFlows:
         self._keep_id = refreshing or settings.set_authorization_header or settings.oidc_end_session
 
     # --- helpers -----------------------------------------------------------------------
+    def _origin(self, request: Request) -> tuple[str, str]:
+        """(scheme, host) the browser used (check/forwarded.py)."""
+        return self.s.forwarded.public_origin(request.url.scheme, request.headers, _peer(request))
+
     def _redirect_uri(self, request: Request) -> str:
         settings = self.s.settings
         if settings.redirect_url:
             return settings.redirect_url
-        scheme, host = self.s.public_origin(request)
+        scheme, host = self._origin(request)
         return f"{scheme}://{host}{settings.proxy_prefix}/callback"
 
     def _safe_rd(self, request: Request, rd: str | None) -> str:
-        scheme, host = self.s.public_origin(request)
+        scheme, host = self._origin(request)
         return self.s.redirects.check(rd, host, scheme) or "/"
 
     def _requested_rd(self, request: Request) -> str:
         rd = request.query_params.get("rd")
-        if not rd and self.s.trusted(request):
+        if not rd and self.s.forwarded.is_trusted(_peer(request)):
             rd = request.headers.get("x-auth-request-redirect")
         return self._safe_rd(request, rd)
 
@@ -85,7 +94,7 @@ class LoginFlows:
             created_at=now,
         )
         name, sealed = self.states.seal(login)
-        _, host = self.s.public_origin(request)
+        _, host = self._origin(request)
         set_cookie = cookies.login_set_cookie(name, sealed, self.s.cookie_settings, host)
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
         return redirect(url, [set_cookie])
@@ -93,7 +102,7 @@ class LoginFlows:
     async def callback(self, request: Request) -> Response:
         """Finish the login: verify everything, write the session, go back to `rd`."""
         params = request.query_params
-        _, host = self.s.public_origin(request)
+        _, host = self._origin(request)
         state = params.get("state", "")
         name = self.states.name(state)
         clear_login = [cookies.login_clear_cookie(name, self.s.cookie_settings, host)] if name else []
@@ -150,7 +159,7 @@ class LoginFlows:
     async def sign_out(self, request: Request) -> Response:
         """Forget the session here and in its store; go to `rd` (validated)."""
         rd = self._requested_rd(request)
-        scheme, host = self.s.public_origin(request)
+        scheme, host = self._origin(request)
         name = self.s.settings.cookie_name
         jar = _jar(request)
         value = cookies.read_chunked(jar, name)
@@ -181,7 +190,7 @@ class LoginFlows:
 
     async def userinfo(self, request: Request) -> Response:
         """The caller's identity as JSON; 401 without a session."""
-        _, host = self.s.public_origin(request)
+        _, host = self._origin(request)
         loaded = await self.s.loader.load(request.headers.get("cookie", ""))
         session = loaded.session
         if session is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 
-from ..context import Services
+from ..context import Context
 from ..errors import AuthsvcError, ProviderUnavailable
 from .redirects import absolute_url
 
@@ -13,7 +13,7 @@ log = logging.getLogger("authsvc.logout")
 
 
 async def end_session_target(
-    s: Services, value: str | None, rd: str, scheme: str, host: str
+    s: Context, value: str | None, rd: str, scheme: str, host: str
 ) -> str:
     """Where /oauth2/sign_out sends the browser: `rd` (already validated), or first the IdP's
     end_session_endpoint with `id_token_hint` and an absolute `post_logout_redirect_uri`.

@@ -51,8 +51,11 @@ class SharedStore(Protocol):
 
     #: the pub/sub channel the store PUBLISHes session ids on
     channel: str
-    #: called by the store with the ids it just deleted or rewrote (this process's cache)
-    changed: Callable[[Sequence[str]], None] | None
+
+    def on_change(self, listener: Callable[[Sequence[str]], None]) -> None:
+        """Have the store call `listener(ids)` with the ids it just deleted or rewrote (in this
+        process, before it PUBLISHes them)."""
+        ...
 
     def session_id(self, value: str) -> str:
         """The id of the session behind a cookie value (InvalidSession when it does not open)."""
@@ -64,12 +67,17 @@ class SharedStore(Protocol):
 
 
 class SessionCache:
-    """cookie value -> (session, time put, session id); see the module docstring."""
+    """cookie value -> (session, time put, session id); see the module docstring.
+
+    With a shared store, whoever builds the two wires the store's changes to `drop`
+    (`store.on_change(cache.drop)`, the process context does): the cache never writes to the
+    store.
+    """
 
     def __init__(
         self,
         ttl: float,
-        store: object = None,
+        shared: SharedStore | None = None,
         clock: Callable[[], float] = time.time,
         max_entries: int = MAX_ENTRIES,
     ) -> None:
@@ -83,11 +91,9 @@ class SessionCache:
         self._by_id: dict[str, set[str]] = {}
         #: bumped by every invalidation: a load that started before one is not cached
         self.generation = 0
-        self._shared = store if isinstance(store, SharedStore) else None
+        self._shared = shared
         # the cookie store needs no invalidation: on at once. A shared store: once subscribed.
         self.active = ttl > 0 and self._shared is None
-        if self._shared is not None and ttl > 0:
-            self._shared.changed = self.drop
 
     # --- the hot path -------------------------------------------------------------------
     def get(self, value: str) -> Session | None:

@@ -8,7 +8,7 @@ Keys (one per record, so they spread over a Cluster's slots; no multi-key comman
     <cookie_name>:sub:<hmac>       set of ids of one IdP subject
     <cookie_name>:jti:<hmac>       a logout token already used (replay guard)
     <cookie_name>:invalidate       pub/sub channel: ids of sessions deleted or rewritten
-                                   (every replica's session cache drops them, session_cache.py)
+                                   (every replica's session cache drops them, sessions/cache.py)
 
 Index names are HMACs keyed from the cookie secrets, so a dump of Redis does not show which
 users are signed in. Every call is bounded by the Redis timeouts (see redis_client.Guard).
@@ -68,10 +68,10 @@ class RedisSessionStore:
         self._issuer = settings.oidc_issuer_url
         # newest first, like the sealer: index under the newest key, look up under all
         self._index_keys = [derive_key(k, "session-index") for k in settings.secret_keys]
-        #: where deleted or rewritten session ids are announced (session_cache.SharedStore)
+        #: where deleted or rewritten session ids are announced (sessions/cache.SharedStore)
         self.channel = f"{settings.cookie_name}:invalidate"
-        #: this process's session cache, told at once (before the PUBLISH reaches the others)
-        self.changed: Callable[[Sequence[str]], None] | None = None
+        #: this process's listeners (its session cache), told before the PUBLISH goes out
+        self._on_change: list[Callable[[Sequence[str]], None]] = []
 
     # --- SessionStore -------------------------------------------------------------------
     async def load(self, value: str) -> Session:
@@ -179,10 +179,14 @@ class RedisSessionStore:
         with contextlib.suppress(StoreUnavailable):
             await self._guard("DEL", self._client.delete(name))
 
-    # --- session cache invalidation (session_cache.py) ----------------------------------
+    # --- session cache invalidation (sessions/cache.py) ---------------------------------
     def session_id(self, value: str) -> str:
         """The id of the session behind a cookie value; InvalidSession when it does not open."""
         return self._codec.from_cookie(value).hex
+
+    def on_change(self, listener: Callable[[Sequence[str]], None]) -> None:
+        """Call `listener(ids)` in this process whenever sessions are deleted or rewritten."""
+        self._on_change.append(listener)
 
     async def subscriber(self) -> Any:
         """A new pub/sub connection on this store's client (not yet subscribed)."""
@@ -194,8 +198,8 @@ class RedisSessionStore:
 
     async def _announce(self, ids: list[str]) -> None:
         """After a DEL or an overwrite: drop `ids` here at once, then tell every replica."""
-        if self.changed is not None:
-            self.changed(ids)
+        for listener in self._on_change:
+            listener(ids)
         await self._guard("PUBLISH", self._client.publish(self.channel, " ".join(ids)))
 
     # --- helpers ------------------------------------------------------------------------

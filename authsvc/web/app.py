@@ -1,4 +1,4 @@
-"""create_app(settings): the routes, one error handler, the process lifespan, and the fast path.
+"""create_app(context): the routes, one error handler, the process lifespan, and the fast path.
 
 `/oauth2/auth` is the hot path (web/auth.py): `AuthsvcApp` answers it before any middleware.
 """
@@ -16,8 +16,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
-from ..config import Settings
-from ..context import Services
+from ..context import Context
 from ..errors import AuthsvcError
 from ..login.flows import LoginFlows
 from .auth import AuthEndpoint
@@ -34,7 +33,7 @@ ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 async def _on_error(request: Request, exc: Exception) -> Response:
     """Our errors become their status with a short text; never a token in the body."""
     assert isinstance(exc, AuthsvcError)
-    request.app.state.services.metrics.record_error(exc)
+    request.app.state.context.metrics.record_error(exc)
     level = logging.ERROR if exc.status >= 500 else logging.WARNING
     log.log(level, "%s %s: %s (status %d)", request.method, request.url.path, exc.reason, exc.status,
             extra={"code": exc.code})
@@ -79,14 +78,13 @@ class AuthsvcApp(Starlette):
         await response(scope, receive, send)
 
 
-def create_app(
-    settings: Settings, services: Services | None = None, extra_routes: list[BaseRoute] | None = None
-) -> Starlette:
-    """The ASGI application. `services` and `extra_routes` are for tests and the demo."""
-    services = services or Services.build(settings)
-    flows = LoginFlows(services)
-    auth = AuthEndpoint(services)
-    backchannel = BackchannelLogout(services)
+def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+    """The ASGI application of one process context (`Context.build(settings)`); `extra_routes`
+    are for the demo."""
+    settings = context.settings
+    flows = LoginFlows(context)
+    auth = AuthEndpoint(context)
+    backchannel = BackchannelLogout(context)
     prefix = settings.proxy_prefix
 
     async def ping(request: Request) -> Response:
@@ -94,8 +92,8 @@ def create_app(
 
     async def ready(request: Request) -> Response:
         try:
-            await services.provider.ready()
-            await services.store.ping()
+            await context.provider.ready()
+            await context.store.ping()
         except AuthsvcError as exc:
             log.warning("not ready: %s", exc.reason)
             return PlainTextResponse(f"not ready: {exc.public}\n", 503)
@@ -120,17 +118,17 @@ def create_app(
         *(extra_routes or []),
     ]
     # counted, timed and given a request id for the logs (metrics.py); no middleware
-    routes = services.metrics.instrument_routes(routes, prefix, log_auth_requests=settings.log_requests)
+    routes = context.metrics.instrument_routes(routes, prefix, log_auth_requests=settings.log_requests)
     if not settings.metrics_address:  # else `serve` exposes them on their own port
-        routes.append(Route("/metrics", services.metrics.endpoint(), methods=["GET"]))
+        routes.append(Route("/metrics", context.metrics.endpoint(), methods=["GET"]))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        # the Redis store's cache invalidations (session_cache.py): the cache is off until
+        # the Redis store's cache invalidations (sessions/cache.py): the cache is off until
         # this subscription is confirmed, so an app run without its lifespan never caches
-        async with services.session_cache.watching():
+        async with context.session_cache.watching():
             yield
-        await services.aclose()
+        await context.aclose()
 
     # the instrumented /oauth2/auth handler (metrics, log context) that the fast path calls
     auth_handler = next(r.endpoint for r in routes if isinstance(r, Route) and r.path == f"{prefix}/auth")
@@ -141,5 +139,5 @@ def create_app(
         exception_handlers={AuthsvcError: _on_error},
         lifespan=lifespan,
     )
-    app.state.services = services
+    app.state.context = context
     return app

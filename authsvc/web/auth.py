@@ -18,7 +18,7 @@ from starlette.responses import Response
 from ..check.forwarded import DESCRIPTIONS, HEADERS_READ
 from ..check.route_rules import HEADERS as RULE_HEADERS
 from ..check.route_rules import RouteCheck, RouteRule
-from ..context import Services
+from ..context import Context
 from ..errors import TokenError
 from ..models import OriginalRequest
 from ..providers.bearer import bearer_token
@@ -73,7 +73,7 @@ def is_browser_navigation(request: Request, original: OriginalRequest) -> bool:
 class AuthEndpoint:
     """GET (any method) /oauth2/auth: 2xx with identity headers, 401, or 403."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Context) -> None:
         self.s = services
         self.success = services.settings.auth_success_status
         self.start = f"{services.settings.proxy_prefix}/start?rd="
@@ -90,7 +90,7 @@ class AuthEndpoint:
             path,
             headers.get("host", ""),
             scope.get("scheme", "http"),
-            client[0] if client else None,  # Services.peer without building request.client
+            client[0] if client else None,  # Context.peer without building request.client
             repeated,
         )
 

@@ -14,7 +14,7 @@ import logging
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from ..context import Services
+from ..context import Context
 from ..errors import StoreUnavailable, TokenError
 from ..providers.logout_token import MAX_AGE, LogoutTokenVerifier
 from ..providers.metadata import MetadataCache
@@ -34,7 +34,7 @@ def _invalid(description: str, status: int = 400) -> Response:
 class BackchannelLogout:
     """The `POST /oauth2/backchannel_logout` endpoint."""
 
-    def __init__(self, s: Services) -> None:
+    def __init__(self, s: Context) -> None:
         self.s = s
         metadata = getattr(s.provider, "metadata", None)
         if not isinstance(metadata, MetadataCache):  # providers without OIDC discovery

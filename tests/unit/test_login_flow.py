@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from authsvc.context import Services
+from authsvc.context import Context
 from authsvc.web.app import create_app
 from tests.conftest import SECRET_A, SECRET_B
 from tests.support.app_driver import (
@@ -256,7 +256,7 @@ async def test_same_host_absolute_rd_is_kept(browser: Browser) -> None:
 
 async def test_forwarded_headers_from_untrusted_peer_are_ignored(fake_idp: FakeIdP) -> None:
     settings = fake_idp_settings(fake_idp, proxy_kind="traefik")
-    async with asgi_client(create_app(settings, Services.build(settings)), peer="203.0.113.9") as client:
+    async with asgi_client(create_app(Context.build(settings)), peer="203.0.113.9") as client:
         response = await client.get(
             "/oauth2/start",
             params={"rd": "https://evil.example/"},
@@ -315,7 +315,7 @@ async def test_session_keeps_only_the_tokens_a_feature_uses(
     settings = fake_idp_settings(fake_idp, **overrides)
     async with browser_on(settings, fake_idp) as b:
         await b.login("/", groups=[f"group-{i:03}" for i in range(100)])
-        services = Services.build(settings)
+        services = Context.build(settings)
         session = await services.store.load(b.client.cookies["_authsvc"])
         tokens = session.tokens
         present = {name for name, value in (("access", tokens.access_token), ("id", tokens.id_token),

@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from authsvc.cli import log_start
-from authsvc.context import Services
+from authsvc.context import Context
 from authsvc.web import logs
 from authsvc.web.app import create_app
 from tests.conftest import make_settings
@@ -128,9 +128,9 @@ async def test_logs_of_logins_and_bad_requests_hold_no_secret(
         cookie_refresh="1m", log_requests=True, skip_jwt_bearer_tokens=True, proxy_kind="nginx",
     )
     recorder = Recorder(fake_idp, monkeypatch)
-    services = Services.build(settings, clock=clock)
+    services = Context.build(settings, clock=clock)
     log_start(settings)
-    app = create_app(settings, services)
+    app = create_app(services)
 
     async def login(client: httpx.AsyncClient, **user: Any) -> httpx.Response:
         start = await client.get("/oauth2/start", params={"rd": "/x"})

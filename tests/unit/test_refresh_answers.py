@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from authsvc.context import Services
+from authsvc.context import Context
 from authsvc.cookies import MAX_CHUNKS, MAX_SET_COOKIE
 from authsvc.models import Session
 from authsvc.sessions.cookie import CookieSessionStore
@@ -65,7 +65,7 @@ async def test_a_refreshed_session_too_large_for_cookies_still_answers(
     and no Set-Cookie; the old cookie keeps working (the refresher's memo), and the log says why.
     (It was a 400 "login failed" from /oauth2/auth, which nginx answers as a 500.)"""
     settings = make_settings(**idp_options(fake_idp))
-    services = Services.build(settings, clock=clock, store=GrowsOnRefresh(settings, clock))
+    services = Context.build(settings, clock=clock, store=GrowsOnRefresh(settings, clock))
     app = AuthClient(services, fake_idp)
     try:
         value = await app.login(email="ada@example.com")

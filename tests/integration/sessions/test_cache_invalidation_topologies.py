@@ -41,6 +41,7 @@ async def test_a_clear_on_another_replica_drops_the_cached_session(
     here = RedisSessionStore(settings, clock)
     there = RedisSessionStore(settings, clock)
     cache = SessionCache(60.0, here, clock)
+    here.on_change(cache.drop)
     try:
         async with cache.watching():
             await until(lambda: cache.active, "the subscription")
