@@ -8,7 +8,8 @@
     │   ├── IdPLoginError (403)       the IdP answered the callback with `error=`
     │   └── IdentityUnsendable (403)  no identity header could say who this is
     ├── TokenError (403)              a token failed verification or was refused: an ID token, a
-    │                                 bearer or logout token, a refresh token, an API's answer
+    │   │                             bearer or logout token, a refresh token, an API's answer
+    │   └── ProviderRefused (403)     the IdP answered 4xx (its OAuth `error` kept), providers/http.py
     ├── SessionTooLarge (400)         a session does not fit in MAX_CHUNKS cookies
     ├── ProviderUnavailable (502)     the IdP (or its metadata/JWKS) cannot be reached; retry later
     └── StoreUnavailable (503)        the session store (Redis) cannot be reached
@@ -86,6 +87,17 @@ class TokenError(AuthsvcError):
     status = 403
     code = "invalid_token"
     public = "login rejected"
+
+
+class ProviderRefused(TokenError):
+    """The IdP refused a request of ours with a 4xx (not 429); `error` is the OAuth error code
+    it sent (RFC 6749 §5.2: invalid_grant, invalid_client, ...), "" when none."""
+
+    code = "provider_refused"
+
+    def __init__(self, reason: str = "", *, error: str = "") -> None:
+        super().__init__(reason)
+        self.error = error
 
 
 class SessionTooLarge(AuthsvcError):

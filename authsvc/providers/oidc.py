@@ -13,12 +13,13 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
-from ..errors import ProviderUnavailable, TokenError
+from ..errors import ProviderRefused, TokenError
 from ..models import Identity, LoginState, Tokens
+from . import http as idp
 from .claims import has_claim, identity_from_claims
 from .idtoken import Claims, IDTokenVerifier
 from .jws import unverified_claims
-from .metadata import HTTP_TIMEOUT, MetadataCache
+from .metadata import MetadataCache
 
 log = logging.getLogger(__name__)
 
@@ -168,26 +169,12 @@ class OIDCProvider:
         meta = await self.metadata.metadata()
         if not meta.userinfo_endpoint:
             return None
-        try:
-            response = await self._http.get(
-                meta.userinfo_endpoint,
-                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-                timeout=HTTP_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"userinfo: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"userinfo: HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise TokenError(f"userinfo refused the access token: HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            # a signed (application/jwt) userinfo answer is not supported
-            raise TokenError("userinfo answer is not JSON") from None
-        if not isinstance(data, dict):
-            raise TokenError("userinfo answer is not a JSON object")
-        return data
+        response = await idp.call(
+            self._http, "GET", meta.userinfo_endpoint, what="userinfo",
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )  # fmt: skip
+        # a signed (application/jwt) userinfo answer is not supported: "not JSON"
+        return idp.json_object(response, "userinfo")
 
     async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         """POST to the token endpoint with client authentication; errors mapped to ours."""
@@ -204,24 +191,20 @@ class OIDCProvider:
         else:
             form = {**form, "client_id": s.client_id, "client_secret": secret}
         try:
-            response = await self._http.post(
-                meta.token_endpoint, data=form, headers=headers, timeout=HTTP_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"token endpoint: HTTP {response.status_code}")
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise TokenError(f"token endpoint answered HTTP {response.status_code} without JSON")
-        if response.status_code != 200 or "error" in body:
-            error = _field(body, "error") or f"HTTP {response.status_code}"
+            response = await idp.call(
+                self._http, "POST", meta.token_endpoint, what="token endpoint", data=form,
+                headers=headers,
+            )  # fmt: skip
+        except ProviderRefused as exc:
+            if exc.error not in _REFUSALS:
+                log.warning("token endpoint refused with %r", exc.error or "no OAuth error")
+            raise
+        body = idp.json_object(response, "token endpoint")
+        if "error" in body:  # an error with HTTP 200
+            error = _field(body, "error")[:64]
             if error not in _REFUSALS:
-                log.warning("token endpoint error %r (HTTP %s)", error, response.status_code)
-            raise TokenError(f"token endpoint refused the grant: {error[:64]}")
+                log.warning("token endpoint refused with %r (HTTP 200)", error)
+            raise ProviderRefused(f"token endpoint refused the grant: {error}", error=error)
         return body
 
 

@@ -39,7 +39,7 @@ PURPOSE = "session-ticket"
 #: a session without any expiry still leaves Redis after this long
 FALLBACK_TTL = 7 * 86400
 #: how long one refresh may hold the lock before another replica may take over: longer than
-#: an IdP call may take (providers.metadata.HTTP_TIMEOUT, 10 s), or two replicas could present
+#: an IdP call may take (providers.http.HTTP_TIMEOUT, 10 s), or two replicas could present
 #: the same refresh token and the IdP, rotating it, would end the session
 LOCK_TTL_MS = 15_000
 _LOCK_POLL = 0.02
