@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import functools
 import json
 import logging
 import os
@@ -19,6 +20,7 @@ from typing import Any
 
 from . import __version__
 from .config import Settings, load_settings
+from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
 from .errors import ConfigError
 from .web import logs
 
@@ -61,16 +63,31 @@ def generate_secret() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-def uvicorn_options() -> dict[str, Any]:
-    """The uvicorn settings of `serve`; the benchmark's bare ceiling app runs on the same."""
+def uvicorn_options(
+    max_header_bytes: int = MAX_REQUEST_HEADER_BYTES, header_timeout: float = REQUEST_HEADER_TIMEOUT
+) -> dict[str, Any]:
+    """The uvicorn settings of `serve`; the benchmark's bare ceiling app runs on the same.
+
+    The request head is bounded in size and time (`max_request_header_bytes`,
+    `request_header_timeout`, protocol.py); without httptools only the size is (h11's cap).
+    """
+    http: Any = "h11"
+    if find_spec("httptools"):  # uvicorn[standard] brings it
+        from .web.protocol import LimitedHttpToolsProtocol
+
+        # a partial, not a subclass made here: workers get it pickled, by reference
+        http = functools.partial(
+            LimitedHttpToolsProtocol, max_header_bytes=max_header_bytes, header_timeout=header_timeout
+        )
     return {
         "log_level": "warning",
         "access_log": False,
-        "proxy_headers": False,  # forwarded headers are ours to judge (authsvc.forwarded)
+        "proxy_headers": False,  # forwarded headers are ours to judge (check/forwarded.py)
         "server_header": False,
-        # uvicorn[standard] brings both; said outright, so a missing one is plain to see
+        # uvicorn[standard] brings uvloop too; said outright, so a missing one is plain to see
         "loop": "uvloop" if find_spec("uvloop") else "asyncio",
-        "http": "httptools" if find_spec("httptools") else "h11",
+        "http": http,
+        "h11_max_incomplete_event_size": max_header_bytes,
         # authsvc serves no websockets: a check request that carries the client's
         # "Upgrade: websocket" (Caddy, Envoy forward it) must be answered as plain HTTP,
         # not refused by the websocket handshake with a 403 that reads as "denied"
@@ -122,7 +139,7 @@ def serve(settings: Settings, config_file: str | None = None, flags: dict[str, A
 
     host, _, port = settings.http_address.rpartition(":")
     options: dict[str, Any] = {
-        **uvicorn_options(),
+        **uvicorn_options(settings.max_request_header_bytes, settings.request_header_timeout),
         "host": host.strip("[]"),
         "port": int(port),
         "log_config": None,  # uvicorn's own lines go through our handler (logs.configure)

@@ -25,6 +25,8 @@ _EXPIRED = "Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT"
 # RFC 6265 section 4.1.1: cookie-octet, so no value can smuggle in an attribute or a CRLF
 _COOKIE_VALUE = re.compile(r"[\x21\x23-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7e]*")
 _CHUNK_SUFFIX = re.compile(r"_(\d{1,2})")
+_LOGIN_DIGEST = re.compile(r"[0-9a-f]{16}")
+_LOGIN_SLOT = re.compile(r"1?[0-9]")  # 0..19, the most cookie_csrf_per_request_limit allows
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,9 +186,31 @@ def clear_set_cookies(
 
 
 def login_cookie_name(cookie_name: str, state: str) -> str:
-    """The login-state cookie of one attempt, so parallel logins (two tabs) do not collide."""
+    """The login-state cookie of one attempt: the slot its state ends with (`<random>.<slot>`,
+    login_state.py), so parallel logins (two tabs) do not collide and their number is bounded.
+
+    A state without a slot (a login begun before slots) names its cookie by its own hash.
+    """
+    slot = state.rpartition(".")[2]
+    if "." in state and _LOGIN_SLOT.fullmatch(slot):
+        return login_slot_name(cookie_name, int(slot))
     digest = hashlib.sha256(state.encode("utf-8", "replace")).hexdigest()[:16]
     return f"{cookie_name}_csrf_{digest}"
+
+
+def login_slot_name(cookie_name: str, slot: int) -> str:
+    """The cookie name of login slot `slot`."""
+    return f"{cookie_name}_csrf_{slot}"
+
+
+def is_login_cookie(cookie_name: str, name: str) -> bool:
+    """Whether `name` is one of our login-state cookies, a slot or an older per-state one (and
+    not, say, an application's `x_csrf_token`)."""
+    prefix = f"{cookie_name}_csrf_"
+    if not name.startswith(prefix):
+        return False
+    rest = name[len(prefix) :]
+    return _LOGIN_SLOT.fullmatch(rest) is not None or _LOGIN_DIGEST.fullmatch(rest) is not None
 
 
 def login_set_cookie(name: str, value: str, cs: CookieSettings, host: str) -> str:

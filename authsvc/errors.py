@@ -11,6 +11,8 @@
     │   │                             bearer or logout token, a refresh token, an API's answer
     │   └── ProviderRefused (403)     the IdP answered 4xx (its OAuth `error` kept), providers/http.py
     ├── SessionTooLarge (400)         a session does not fit in MAX_CHUNKS cookies
+    ├── BodyTimeout (408)             a request body did not arrive in time (web/bodies.py)
+    ├── BodyTooLarge (413)            a request body over max_request_body_bytes
     ├── ProviderUnavailable (502)     the IdP (or its metadata/JWKS) cannot be reached; retry later
     └── StoreUnavailable (503)        the session store (Redis) cannot be reached
 
@@ -106,6 +108,22 @@ class SessionTooLarge(AuthsvcError):
     status = 400
     code = "session_too_large"
     public = "login failed"
+
+
+class BodyTimeout(AuthsvcError):
+    """A request body still incomplete `request_body_timeout` after the app began to read it."""
+
+    status = 408
+    code = "body_timeout"
+    public = "request body timeout"
+
+
+class BodyTooLarge(AuthsvcError):
+    """A request body over `max_request_body_bytes`."""
+
+    status = 413
+    code = "body_too_large"
+    public = "request body too large"
 
 
 class ProviderUnavailable(AuthsvcError):

@@ -24,6 +24,9 @@ class CookieOptions(BaseModel):
     cookie_httponly: bool = True
     cookie_samesite: Literal["", "lax", "strict", "none"] = "lax"
     cookie_csrf_expire: Duration = 15 * 60.0
+    #: login-state cookie slots per browser (login_state.py); oauth2-proxy's name, but never
+    #: unlimited: 5 x ~310 bytes leave a 4 KB session room in nginx's 8 KB line
+    cookie_csrf_per_request_limit: int = 5
     session_store_type: Literal["cookie", "redis"] = "cookie"
     #: verified sessions are reused this long in-process (session_cache.py); 0 = off
     session_cache_ttl: Duration = 5.0
@@ -45,6 +48,16 @@ class CookieOptions(BaseModel):
     def _cookie_cache_ttl(cls, value: float) -> float:
         if not 0 <= value <= 300:
             raise ValueError("must be between 0 (off) and 300 seconds; a few seconds is the idea")
+        return value
+
+    @field_validator("cookie_csrf_per_request_limit")
+    @classmethod
+    def _cookie_csrf_limit(cls, value: int) -> int:
+        if not 1 <= value <= 20:
+            raise ValueError(
+                f"{value} is not between 1 and 20 (authsvc always caps login cookies: each takes "
+                "~310 bytes of every request's Cookie header for cookie_csrf_expire)"
+            )
         return value
 
     @field_validator("cookie_samesite", mode="before")

@@ -8,6 +8,10 @@ from pydantic import BaseModel, field_validator, model_validator
 
 from .loading import Duration, option_error, parse_duration
 
+#: defaults of the request-head bounds (also what `uvicorn_options()` uses without settings)
+MAX_REQUEST_HEADER_BYTES = 64 * 1024
+REQUEST_HEADER_TIMEOUT = 10.0
+
 
 class ServerOptions(BaseModel):
     """Listeners, the auth answer, and operation (README, "Operating it")."""
@@ -26,12 +30,23 @@ class ServerOptions(BaseModel):
     #: how long in-flight requests may take to finish after SIGTERM (below k8s's 30s grace)
     shutdown_timeout: Duration = 25.0
 
+    # Bounds on what an unauthenticated client can make one connection hold (protocol.py,
+    # bodies.py). Headers: nginx passes at most 4 x 8 KiB (large_client_header_buffers) plus
+    # the few it adds to the auth subrequest; Envoy's own default is 60 KiB.
+    max_request_header_bytes: int = MAX_REQUEST_HEADER_BYTES
+    #: from connect (or a request's first byte) to its last header byte; slower clients are cut
+    request_header_timeout: Duration = REQUEST_HEADER_TIMEOUT
+    #: logout tokens and login forms are a few KB; nothing authsvc reads is bigger
+    max_request_body_bytes: int = 64 * 1024
+    #: from the first read of a body to its last byte (a few KB arrive in milliseconds)
+    request_body_timeout: Duration = 10.0
+
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
     def _server_lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value
 
-    @field_validator("shutdown_timeout", mode="before")
+    @field_validator("shutdown_timeout", "request_header_timeout", "request_body_timeout", mode="before")
     @classmethod
     def _server_duration(cls, value: object) -> float:
         return parse_duration(value)
@@ -72,6 +87,14 @@ class ServerOptions(BaseModel):
             raise option_error("workers", f"{self.workers} is not between 1 and 64")
         if not 0 < self.shutdown_timeout <= 3600:
             raise option_error("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
+        if not 8 * 1024 <= self.max_request_header_bytes <= 16 * 1024 * 1024:
+            raise option_error("max_request_header_bytes", "must be between 8192 and 16777216 (16 MiB)")
+        if not 0 < self.request_header_timeout <= 300:
+            raise option_error("request_header_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
+        if not 0 < self.request_body_timeout <= 300:
+            raise option_error("request_body_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
+        if not 1024 <= self.max_request_body_bytes <= 16 * 1024 * 1024:
+            raise option_error("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
         if self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]:
             raise option_error("metrics_address", "must use another port than http_address")
         return self

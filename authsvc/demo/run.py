@@ -60,4 +60,5 @@ def run_demo(host: str = "127.0.0.1", port: int = 4180) -> None:
     print(_banner(f"http://{host}:{port}", settings.proxy_prefix), flush=True)
     from ..cli import uvicorn_options
 
-    uvicorn.run(app, **{**uvicorn_options(), "host": host, "port": port})
+    options = uvicorn_options(settings.max_request_header_bytes, settings.request_header_timeout)
+    uvicorn.run(app, **{**options, "host": host, "port": port})

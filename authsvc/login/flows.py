@@ -17,12 +17,12 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from .. import cookies
 from ..context import Context
 from ..crypto import random_token
-from ..errors import AuthsvcError, IdentityUnsendable, IdPLoginError, LoginError
+from ..errors import AuthsvcError, IdentityUnsendable, IdPLoginError, LoginError, LoginStateError
 from ..models import Identity, LoginState, Session, Tokens
 from ..web.metrics import outcome_of
 from ..web.responses import NO_CACHE, add_cookies, error_page, redirect, refreshed_cookie
 from .signout import end_session_target
-from .state import LoginStates, UsedStates
+from .state import LoginStates, SpentStates, choose_slot, over_budget
 
 log = logging.getLogger("authsvc.login")
 
@@ -47,7 +47,8 @@ class LoginFlows:
         self.states = LoginStates(
             services.login_sealer, settings.cookie_name, settings.cookie_csrf_expire, services.clock
         )
-        self._used = UsedStates()
+        #: states whose code exchange began: a replayed callback is refused (per process)
+        self._spent = SpentStates(settings.cookie_csrf_expire)
         # keep only the tokens a feature will use: the ID token repeats every claim (a 200-group
         # session doubles in size with it), and a token not kept cannot leak from a cookie
         refreshing = settings.cookie_refresh > 0
@@ -83,21 +84,38 @@ class LoginFlows:
 
     # --- endpoints ---------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
-        """302 to the IdP, with the login state in a cookie named after this attempt."""
+        """302 to the IdP, with the login state in a cookie of one of a few slots (state.py)."""
         rd = self._requested_rd(request)
-        now = int(self.s.clock())
+        mode = request.headers.get("sec-fetch-mode")
+        if mode and mode != "navigate":
+            # Fetch Metadata: an <img>, a script or fetch() cannot sign anyone in, but each
+            # start would leave a login cookie behind (W3C Fetch Metadata, resource isolation)
+            return error_page(403, "Sign-in needs a page", "A sign-in starts from a page you open.",
+                              self.start_url(request, rd))  # fmt: skip
+        clock = self.s.clock()
+        jar = _jar(request)
+        limit = self.s.settings.cookie_csrf_per_request_limit
+        held = self.states.held(jar, limit)
+        slot = choose_slot(held, limit, self.s.random(1)[0])
         login = LoginState(
-            state=random_token(32, self.s.random),
+            state=f"{random_token(32, self.s.random)}.{slot}",  # the slot names its cookie
             nonce=random_token(32, self.s.random),
             code_verifier=random_token(48, self.s.random),
             rd=rd,
-            created_at=now,
+            created_at=int(clock),
         )
-        name, sealed = self.states.seal(login)
+        name, sealed = self.states.seal(login, clock)
         _, host = self._origin(request)
-        set_cookie = cookies.login_set_cookie(name, sealed, self.s.cookie_settings, host)
+        cs = self.s.cookie_settings
+        # expired now: the slots that would take the header past the budget, and any other
+        # login cookie (older per-state names, or slots beyond a since lowered limit)
+        dropped = set(over_budget(held, slot, len(name) + len(sealed) + 3))
+        keep = {cookies.login_slot_name(cs.name, i) for i in held if i not in dropped} | {name}
+        stale = [n for n in jar if cookies.is_login_cookie(cs.name, n) and n not in keep]
+        set_cookies = [cookies.login_set_cookie(name, sealed, cs, host)]
+        set_cookies += [cookies.login_clear_cookie(n, cs, host) for n in stale]
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
-        return redirect(url, [set_cookie])
+        return redirect(url, set_cookies)
 
     async def callback(self, request: Request) -> Response:
         """Finish the login: verify everything, write the session, go back to `rd`."""
@@ -111,10 +129,14 @@ class LoginFlows:
             if params.get("error"):
                 raise IdPLoginError(f"identity provider answered error={params['error'][:64]}")
             login = self.states.open(_jar(request), state)
-            self._used.spend(state, self.s.clock())
+            # single use: a replayed callback finds the state spent (per replica, bounded)
+            if self._spent.spent(state, self.s.clock()):
+                raise LoginStateError("state already used")
             code = params.get("code", "")
             if not code:
                 raise LoginError("missing code")
+            # spent only now that the code is exchanged, and with no await since the check
+            self._spent.spend(login.state, self.s.clock())
             identity, tokens = await self.s.provider.redeem(code, login, self._redirect_uri(request))
             decision = self.s.access.decide(identity)
             if not decision.allowed:

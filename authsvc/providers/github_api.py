@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 
 from ..errors import ProviderUnavailable, TokenError
+from ..jsonin import response_json
 from . import http as idp
 
 log = logging.getLogger(__name__)
@@ -137,7 +138,7 @@ class GitHubAPI:
         if response.status_code == 404:
             return False  # private repositories the user cannot see answer 404
         try:
-            data = response.json()
+            data = response_json(response)
         except ValueError:
             return False
         perms = data.get("permissions") if isinstance(data, dict) else None

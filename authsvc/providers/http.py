@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from ..errors import ProviderRefused, ProviderUnavailable, TokenError
+from ..jsonin import response_json
 
 #: seconds every HTTP call to the IdP may take (connect, each read, the whole pool wait)
 HTTP_TIMEOUT = 10.0
@@ -92,7 +93,7 @@ def retry_after(response: httpx.Response) -> float | None:
 def oauth_error(response: httpx.Response) -> str:
     """The `error` code of an OAuth error answer (RFC 6749 §5.2), at most 64 characters."""
     try:
-        body = response.json()
+        body = response_json(response)
     except ValueError:
         return ""
     error = body.get("error") if isinstance(body, dict) else None
@@ -103,7 +104,7 @@ def json_value(response: httpx.Response, what: str, *, public: bool = False) -> 
     """The JSON body; TokenError (ProviderUnavailable for a public document) when it is not
     JSON (e.g. a signed application/jwt userinfo answer, which is not supported)."""
     try:
-        return response.json()
+        return response_json(response)  # too deep a nesting is bad JSON too, not a crash
     except ValueError:
         error = ProviderUnavailable if public else TokenError
         raise error(f"{what}: the answer is not JSON") from None

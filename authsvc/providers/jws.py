@@ -9,7 +9,6 @@ checks (nonce, azp, events) and names its token in every TokenError.
 from __future__ import annotations
 
 import base64
-import json
 import warnings
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -19,6 +18,7 @@ from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwt import ClaimsOption, JWTClaimsRegistry
 
 from ..errors import TokenError
+from ..jsonin import loads
 from .metadata import MetadataCache
 
 #: asymmetric algorithms only: never "none", never HS* (an HMAC "verified" with a public key
@@ -42,7 +42,7 @@ def unverified_header(token: str) -> dict[str, Any]:
     if len(parts) != 3:
         raise TokenError("ID token malformed: not a compact JWS")
     try:
-        header = json.loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
+        header = loads(base64.urlsafe_b64decode(parts[0] + "=" * (-len(parts[0]) % 4)))
     except ValueError:
         raise TokenError("ID token malformed: header is not base64url JSON") from None
     if not isinstance(header, dict):
@@ -54,7 +54,7 @@ def unverified_claims(token: str) -> dict[str, Any]:
     """The payload of a token we verified earlier (e.g. the one sealed in a session)."""
     parts = token.split(".")
     try:
-        payload = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+        payload = loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
     except (ValueError, IndexError):
         return {}
     return payload if isinstance(payload, dict) else {}
@@ -95,9 +95,12 @@ class JWSVerifier:
             with warnings.catch_warnings():
                 # joserfc flags "EdDSA" as superseded by RFC 9864; IdPs still publish it
                 warnings.simplefilter("ignore", SecurityWarning)
-                return dict(jwt.decode(token, key, algorithms=[alg]).claims)
+                decoded = jwt.decode(token, key, algorithms=[alg])
         except (JoseError, ValueError, TypeError, KeyError):
             raise TokenError(f"{self._name} signature is invalid") from None
+        except RecursionError:  # joserfc's own json.loads, of a payload the issuer did sign
+            raise TokenError(f"{self._name} payload is nested too deeply") from None
+        return dict(decoded.claims)
 
 
 def check_registered_claims(

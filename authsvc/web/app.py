@@ -17,10 +17,11 @@ from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
 from ..context import Context
-from ..errors import AuthsvcError
+from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge
 from ..login.flows import LoginFlows
 from .auth import AuthEndpoint
 from .backchannel import BackchannelLogout
+from .bodies import capped_receive
 from .responses import NO_CACHE
 
 log = logging.getLogger("authsvc")
@@ -37,7 +38,10 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     level = logging.ERROR if exc.status >= 500 else logging.WARNING
     log.log(level, "%s %s: %s (status %d)", request.method, request.url.path, exc.reason, exc.status,
             extra={"code": exc.code})
-    return PlainTextResponse(exc.public + "\n", exc.status, headers=NO_CACHE)
+    headers = NO_CACHE
+    if isinstance(exc, BodyTooLarge | BodyTimeout):  # the rest of the body is not worth reading
+        headers = {**NO_CACHE, "Connection": "close"}
+    return PlainTextResponse(exc.public + "\n", exc.status, headers=headers)
 
 
 class AuthsvcApp(Starlette):
@@ -47,13 +51,19 @@ class AuthsvcApp(Starlette):
     middlewares, the route scan and the endpoint wrapper (bench/: about a fifth of a check's
     in-process cost). Its own handler is the same, instrumented one the router would call, and
     errors end the same way: our errors through `_on_error`, anything else as a logged 500.
+    The check never reads a body; every other route reads at most `max_body` bytes, within
+    `body_timeout` seconds (bodies.py).
     """
 
-    def __init__(self, auth_handler: Handler, auth_path: str, **kwargs: Any) -> None:
+    def __init__(
+        self, auth_handler: Handler, auth_path: str, max_body: int, body_timeout: float, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._auth_handler = auth_handler
         self._auth_path = auth_path
         self._auth_prefix = auth_path + "/"
+        self._max_body = max_body
+        self._body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -61,6 +71,7 @@ class AuthsvcApp(Starlette):
             if path == self._auth_path or path.startswith(self._auth_prefix):
                 await self._auth(scope, receive, send, path)
                 return
+            receive = capped_receive(scope, receive, self._max_body, self._body_timeout)
         await super().__call__(scope, receive, send)
 
     async def _auth(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
@@ -135,6 +146,8 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
     app = AuthsvcApp(
         auth_handler,
         f"{prefix}/auth",
+        settings.max_request_body_bytes,
+        settings.request_body_timeout,
         routes=routes,
         exception_handlers={AuthsvcError: _on_error},
         lifespan=lifespan,

@@ -1,0 +1,228 @@
+"""uvicorn's httptools protocol with a cap on the request head and a deadline for sending it.
+
+uvicorn bounds neither with httptools: it buffers a header line until it ends (a 32 MB line cost
+~60 MB of RSS, and its chunks are joined in quadratic time), and it waits forever for the rest
+of a half-sent head. So, per connection:
+
+- the request line and headers of one request may take at most `max_header_bytes`: bytes are
+  fed to the parser no further than the cap, and a head still open there gets 431 (RFC 6585 §5)
+  without one more byte being parsed;
+- a head must be complete `header_timeout` seconds after the connection opened, or after the
+  first byte of a later request on it; else 408 (RFC 9110 §15.5.9, only if the client sent
+  something) and the connection is closed. Like nginx's client_header_timeout, this is what
+  cuts off a client that sends half a header and waits.
+
+A connection closed while its client is still sending (a refused head, or the app's 413 for a
+body it will not read, bodies.py) is closed the way nginx does it, a "lingering close": the
+answer, then our FIN, then whatever the client still sends is read and dropped for at most
+`LINGER` seconds. Closing at once with unread bytes in the socket makes the kernel send a reset,
+which can destroy the answer before the client reads it.
+
+Once a request's head is complete nothing changes: keep-alive, pipelining and bodies are
+uvicorn's, except that a body the app answered without reading may take no longer than a head
+to finish arriving (uvicorn discards it, and each chunk postponed its keep-alive timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, cast
+
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+log = logging.getLogger("authsvc.protocol")
+
+#: how long a refused connection goes on draining the client's bytes before it is closed
+LINGER = 5.0
+#: requests that carry no body in practice: their responses need no lingering close
+_BODILESS = frozenset({"GET", "HEAD"})
+
+
+class _LingeringClose:
+    """A transport for one request's response cycle: close() lingers while its body is unread.
+
+    Only requests that may carry a body get one (bodiless GETs, the checks, use the transport
+    itself): the app's 413 or 408 closes the connection with the rest of the body still coming.
+    """
+
+    def __init__(self, transport: asyncio.Transport, protocol: LimitedHttpToolsProtocol) -> None:
+        self._transport = transport
+        self._protocol = protocol
+
+    def close(self) -> None:
+        if self._protocol.mid_request:
+            self._protocol.linger_close()
+        else:
+            self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._protocol.lingering or self._transport.is_closing()
+
+    def write(self, data: bytes) -> None:
+        if not self._protocol.lingering:  # nothing goes out after our FIN
+            self._transport.write(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class LimitedHttpToolsProtocol(HttpToolsProtocol):
+    """HttpToolsProtocol, with the head of every request bounded in size and time."""
+
+    def __init__(
+        self,
+        *args: Any,
+        max_header_bytes: int,
+        header_timeout: float,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._max_header_bytes = max_header_bytes
+        self._header_timeout = header_timeout
+        #: bytes the current head may still take; None while no head is being read
+        self._header_room: int | None = max_header_bytes
+        self._header_timer: asyncio.TimerHandle | None = None
+        #: when the head being read must be complete (loop time)
+        self._head_deadline = 0.0
+        #: a request has begun whose head is not complete yet
+        self._head_started = False
+        #: a request has begun that has not been read to its end
+        self.mid_request = False
+        #: requests begun on this connection
+        self._messages = 0
+        #: closing: everything the client sends from now on is dropped unread
+        self.draining = False
+        #: our FIN is sent: nothing more goes out
+        self.lingering = False
+
+    # --- asyncio.Protocol ------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._head_deadline = self.loop.time() + self._header_timeout
+        self._arm_header_timer()  # a connection that never sends a byte is cut too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self.draining:
+            return
+        # Feed no more than the head may still take. When the head ends inside a piece, the
+        # rest goes on through the loop (a body, or the next pipelined request).
+        while self._header_room is not None and len(data) > self._header_room:
+            room = self._header_room
+            if room:
+                piece, data = data[:room], data[room:]
+                self._header_room = 0
+                super().data_received(piece)
+                if self.draining or self.transport.is_closing():
+                    return
+            if self._header_room == 0:  # the head is still open at the cap
+                log.info("refusing a request head of over %d bytes (431)", self._max_header_bytes)
+                self._refuse_head(431, b"request header fields too large\n")
+                return
+        if self._header_room is not None:
+            self._header_room -= len(data)
+        if data:
+            super().data_received(data)
+        # armed only for a head still open after this read: most arrive in one piece
+        if self._head_started and self._header_timer is None and not self.draining:
+            self._arm_header_timer()
+
+    # --- httptools callbacks -----------------------------------------------------------------
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_started = True
+        self.mid_request = True
+        self._messages += 1
+        if self._header_room is None:  # pipelined after a body: count from here
+            self._header_room = self._max_header_bytes
+        if self._header_timer is None:  # not the first request: its deadline runs from now
+            self._head_deadline = self.loop.time() + self._header_timeout
+
+    def on_headers_complete(self) -> None:
+        self._header_room = None
+        self._head_started = False
+        self._disarm_header_timer()
+        super().on_headers_complete()
+        if self.scope["method"] not in _BODILESS and self.cycle is not None:
+            self.cycle.transport = cast(asyncio.Transport, _LingeringClose(self.transport, self))
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self.mid_request = False
+        self._header_room = self._max_header_bytes  # whatever follows is the next request's head
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self.mid_request and not self.lingering:
+            # answered before its body was read (a route that reads none): uvicorn discards the
+            # rest, and each chunk postpones its keep-alive timeout, so a trickle held the
+            # connection for ever. The rest gets as long as a head would, then the door closes.
+            message = self._messages
+            self.loop.call_later(self._header_timeout, self._unread_body_timed_out, message)
+
+    def _unread_body_timed_out(self, message: int) -> None:
+        if self.mid_request and message == self._messages and not self.transport.is_closing():
+            log.info("closing a connection whose unread request body took over %.0fs", self._header_timeout)
+            self.linger_close()
+
+    # --- the limits ----------------------------------------------------------------------------
+    def _arm_header_timer(self) -> None:
+        self._disarm_header_timer()
+        self._header_timer = self.loop.call_at(self._head_deadline, self._header_timed_out)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _header_timed_out(self) -> None:
+        self._header_timer = None
+        if self.transport.is_closing():
+            return
+        log.info("closing a connection whose request head took over %.0fs", self._header_timeout)
+        if self._head_started:
+            self._refuse_head(408, b"request header timeout\n")
+        else:
+            self._refuse_head(0, b"")  # nothing was asked: nothing to answer
+
+    def _refuse_head(self, status: int, body: bytes) -> None:
+        """Answer `status` (0: no answer), stop parsing and close (lingering, if asked)."""
+        self._disarm_header_timer()
+        self.draining = True
+        if self.cycle is not None and not self.cycle.response_complete:
+            # an earlier pipelined request is still being answered: it may finish, then the
+            # connection closes; an answer written now would land inside its response
+            self.cycle.keep_alive = False
+            self.flow.pause_reading()
+            return
+        if status:
+            head = [STATUS_LINE[status]]
+            head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+            head += [
+                b"content-type: text/plain; charset=utf-8\r\n",
+                b"content-length: " + str(len(body)).encode() + b"\r\n",
+                b"connection: close\r\n\r\n",
+                body,
+            ]
+            self.transport.write(b"".join(head))
+        if status and self.mid_request:
+            self.linger_close()
+        else:
+            self.transport.close()
+
+    def linger_close(self) -> None:
+        """Close while the client may still be sending: FIN, drain for up to LINGER, close."""
+        transport = self.transport
+        if self.lingering or transport.is_closing():
+            return
+        self.draining = self.lingering = True
+        if not transport.can_write_eof():
+            transport.close()
+            return
+        transport.write_eof()
+        transport.resume_reading()  # drain, even if uvicorn's flow control had paused reading
+        self.loop.call_later(LINGER, transport.close)
