@@ -7,6 +7,8 @@
 # Stage 1 builds the authsvc wheel and the wheels of its dependencies; stage 2 installs them
 # from a bind mount (nothing of the builder stays in the image) and runs as a numeric non-root
 # user. The image writes nothing outside /tmp, so it runs with readOnlyRootFilesystem.
+# It listens on 0.0.0.0:4180 unless the configuration says otherwise: AUTHSVC_DEFAULT_* is weaker
+# than every source (a file's or oauth2-proxy's http_address included), AUTHSVC_* would not be.
 
 ARG PYTHON_VERSION=3.11
 
@@ -29,7 +31,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     HOME=/tmp \
-    AUTHSVC_HTTP_ADDRESS=0.0.0.0:4180
+    AUTHSVC_DEFAULT_HTTP_ADDRESS=0.0.0.0:4180
 
 # pip compiles the .pyc files at install time, so nothing is written at run time. The wheel
 # file (not the name "authsvc") pins exactly the version built above (hadolint DL3013).
@@ -45,7 +47,7 @@ EXPOSE 4180
 
 # no curl in slim images: probe /ping with the standard library
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
-    CMD ["python", "-c", "import os, sys, urllib.request; port = os.environ.get('AUTHSVC_HTTP_ADDRESS', '0.0.0.0:4180').rpartition(':')[2]; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/ping', timeout=4).status == 200 else 1)"]
+    CMD ["python", "-c", "import os, sys, urllib.request; port = (os.environ.get('AUTHSVC_HTTP_ADDRESS') or os.environ.get('AUTHSVC_DEFAULT_HTTP_ADDRESS', '0.0.0.0:4180')).rpartition(':')[2]; sys.exit(0 if urllib.request.urlopen(f'http://127.0.0.1:{port}/ping', timeout=4).status == 200 else 1)"]
 
 ENTRYPOINT ["authsvc"]
 CMD ["serve"]

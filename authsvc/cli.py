@@ -1,7 +1,9 @@
-"""Command line: authsvc serve | check-config | generate-secret | demo.
+"""Command line: authsvc serve | check-config | migrate | generate-secret | demo.
 
 Every option is also a flag (`--cookie-name X`, `--email-domains a.com,b.com`); flags beat
-AUTHSVC_* environment variables, which beat the --config TOML file.
+AUTHSVC_* environment variables, which beat the --config file (config/sources.py has the whole
+order, with oauth2-proxy's sources). oauth2-proxy's command line works as it is: flags without a
+command run `serve`, its flag names are aliases, list flags accumulate, booleans may stand alone.
 """
 
 from __future__ import annotations
@@ -13,49 +15,173 @@ import json
 import logging
 import os
 import secrets
+import ssl
 import sys
 from collections.abc import Sequence
 from importlib.util import find_spec
-from typing import Any
+from typing import Any, NoReturn
 
 from . import __version__
-from .config import Settings, load_settings
+from .config import Settings
+from .config import oauth2_proxy as o2p
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
+from .config.sources import ConfigInput, load
 from .errors import ConfigError
 from .web import logs
 
 log = logging.getLogger("authsvc")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse without prefix matching, and errors that never repeat a value (it may be a secret)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"authsvc: error: {message}\n")
+
+
+class _Flag(argparse.Action):
+    """Stores the value; remembers which spelling was used (for the start-up line)."""
+
+    def __init__(self, *args: Any, kind: str = "str", **kwargs: Any) -> None:
+        self.kind = kind
+        if kind == "bool":  # --reverse-proxy alone means true (pflag); --reverse-proxy=false works
+            kwargs.update(nargs="?", const="true")
+        super().__init__(*args, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        names: dict[str, str] = getattr(namespace, "_flag_names", None) or {}
+        names[self.dest] = option_string or ""
+        namespace._flag_names = names
+        if self.kind == "list":  # repeated list flags accumulate, each comma-separated (pflag)
+            previous = getattr(namespace, self.dest, None) or []
+            values = [*previous, *(p.strip() for p in str(values).split(",") if p.strip())]
+        setattr(namespace, self.dest, values)
+
+
+def _kind(name: str) -> str:
+    annotation = str(Settings.model_fields[name].annotation)
+    if Settings.model_fields[name].annotation is bool or name == "redirect_browsers":
+        return "bool"
+    return "list" if annotation.startswith("list") else "str"
+
+
+def option_flags() -> tuple[dict[str, list[str]], dict[str, str]]:
+    """authsvc option -> its flags (its own, then oauth2-proxy's spellings of it), and the
+    flags only oauth2-proxy has -> the cfg key each sets."""
+    native = {name: [f"--{name.replace('_', '-')}"] for name in Settings.model_fields}
+    taken = {flag for flags in native.values() for flag in flags}
+    fields = set(native)
+    theirs: dict[str, str] = {}
+    for option in o2p.OPTIONS:
+        flag = f"--{option.flag}"
+        how = o2p.treatment(option.key, fields)
+        if how is None:
+            target: str | None = option.key
+        elif isinstance(how, o2p.Rename) and how.transform is None:
+            target = how.target
+        else:
+            target = None
+        if flag in taken:
+            continue  # the same flag, or one sources.shadowed() hands over in compat mode
+        if target is not None:
+            native[target].append(flag)
+        else:
+            theirs[flag] = option.key
+        taken.add(flag)
+    return native, theirs
+
+
 def _add_option_flags(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", "-c", metavar="FILE", help="TOML configuration file")
+    parser.add_argument("--config", "-c", metavar="FILE",
+                        help="authsvc TOML, or oauth2-proxy's .cfg")
+    parser.add_argument("--alpha-config", metavar="FILE", help="oauth2-proxy's alpha YAML")
+    native, theirs = option_flags()
     group = parser.add_argument_group("options (see README, Configuration reference)")
-    for name in Settings.model_fields:
-        group.add_argument(f"--{name.replace('_', '-')}", dest=f"opt_{name}", metavar="VALUE")
+    for name, flags in native.items():
+        group.add_argument(*flags, dest=f"opt_{name}", metavar="VALUE", action=_Flag, kind=_kind(name))
+    o2p_group = parser.add_argument_group("oauth2-proxy's flags (see docs/migrating-from-oauth2-proxy.md)")
+    for flag, key in theirs.items():
+        o2p_group.add_argument(flag, dest=f"o2p_{key}", metavar="VALUE", action=_Flag,
+                               kind=o2p.BY_KEY[key].kind, help=argparse.SUPPRESS)
 
 
-def _flags(args: argparse.Namespace) -> dict[str, Any]:
-    return {
-        key.removeprefix("opt_"): value
-        for key, value in vars(args).items()
-        if key.startswith("opt_") and value is not None
-    }
+def config_input(args: argparse.Namespace) -> ConfigInput:
+    """What the parsed command line says about configuration."""
+    flags: dict[str, Any] = {}
+    o2p_flags: dict[str, Any] = {}
+    names: dict[str, str] = {}
+    used: dict[str, str] = getattr(args, "_flag_names", None) or {}
+    for dest, value in vars(args).items():
+        if value is None:
+            continue
+        if dest.startswith("opt_"):
+            flags[dest[4:]] = value
+            names[dest[4:]] = used.get(dest, "")
+        elif dest.startswith("o2p_"):
+            key = dest[4:]
+            o2p_flags["google_groups" if key == "google_group" else key] = value
+            names[key] = used.get(dest, "")
+    # --email-domain, --allowed-group, ...: spellings authsvc has only for oauth2-proxy's sake
+    spelling = any(name and name != f"--{key.replace('_', '-')}" for key, name in names.items()
+                   if key in flags)
+    return ConfigInput(getattr(args, "config", None), getattr(args, "alpha_config", None),
+                       flags, o2p_flags, names, spelling)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for tests and docs)."""
-    parser = argparse.ArgumentParser(prog="authsvc", description="Forward-auth service.")
+    parser = _Parser(prog="authsvc", description="Forward-auth service.")
     parser.add_argument("--version", action="version", version=f"authsvc {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="run the service")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    serve = sub.add_parser("serve", help="run the service (the default when only flags are given)")
     _add_option_flags(serve)
     check = sub.add_parser("check-config", help="validate and print the effective settings")
     _add_option_flags(check)
+    migrate = sub.add_parser("migrate", help="translate an oauth2-proxy configuration to authsvc TOML")
+    _add_option_flags(migrate)
+    migrate.add_argument("--output", "-o", metavar="FILE", help="write the TOML here (default: stdout)")
     sub.add_parser("generate-secret", help="print a new random cookie secret")
     demo = sub.add_parser("demo", help="run with a built-in DEVELOPMENT identity provider")
     demo.add_argument("--port", type=int, default=4180)
     demo.add_argument("--host", default="127.0.0.1")
     return parser
+
+
+def _with_command(argv: list[str]) -> list[str]:
+    """oauth2-proxy's invocation (flags, no command) is `serve`; `--config-test` is check-config."""
+    if not argv or not argv[0].startswith("-") or argv[0] in ("-h", "--help", "--version"):
+        return argv
+    if "--config-test" in argv:
+        return ["check-config", *(a for a in argv if a != "--config-test")]
+    return ["serve", *argv]
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parse the command line; an unknown flag is named (never with its value) and exits 2."""
+    args_list = _with_command(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(args_list)
+    if unknown:
+        native, theirs = option_flags()
+        known = [f for flags in native.values() for f in flags] + list(theirs)
+        lines = []
+        for item in unknown:
+            name = item.split("=", 1)[0]
+            if not name.startswith("-"):
+                lines.append("authsvc: error: unexpected argument (values are not repeated here)")
+                continue
+            if name == "--convert-config-to-alpha":
+                lines.append("authsvc: error: --convert-config-to-alpha is not supported by authsvc: "
+                             "use `authsvc migrate`, which writes authsvc TOML")
+                continue
+            lines.append(f"authsvc: error: unknown flag {name}{o2p.suggest(name, known)}")
+        parser.exit(2, "\n".join(dict.fromkeys(lines)) + "\n")
+    return args
 
 
 def generate_secret() -> str:
@@ -99,12 +225,34 @@ def uvicorn_options(
 WORKER_ENV = "_AUTHSVC_WORKER_SETTINGS"
 
 
-def log_start(settings: Settings) -> None:
-    """The start-up line: version, address, and every effective setting with secrets masked."""
+def listen_address(settings: Settings) -> str:
+    """host:port served: https_address with a TLS certificate (oauth2-proxy's rule), else http_address."""
+    return settings.https_address if settings.serves_tls else settings.http_address
+
+
+def summarise_sources(origins: dict[str, str]) -> str:
+    """ "file x.cfg: 5, env OAUTH2_PROXY_*: 3, flags: 2" (no values)."""
+    counts: dict[str, int] = {}
+    for origin in origins.values():
+        kind = origin
+        if origin.startswith("env "):
+            kind = "env " + origin[4:].split("_", 1)[0] + ("_PROXY_*" if "OAUTH2_PROXY_" in origin else "_*")
+        elif origin.startswith("flag "):
+            kind = "flags"
+        counts[kind] = counts.get(kind, 0) + 1
+    return ", ".join(f"{kind}: {n}" for kind, n in counts.items()) or "defaults only"
+
+
+def log_start(settings: Settings, origins: dict[str, str] | None = None) -> None:
+    """The start-up line: version, address, where the settings came from, and every effective
+    setting with secrets masked (the sources name files, variables and flags, never values)."""
+    origins = origins or {}
+    scheme = "https" if settings.serves_tls else "http"
     log.info(
-        "authsvc %s starting on %s (%d worker%s)", __version__, settings.http_address,
-        settings.workers, "" if settings.workers == 1 else "s",
-        extra={"version": __version__, "settings": settings.masked()},
+        "authsvc %s starting on %s://%s (%d worker%s); settings from %s", __version__, scheme,
+        listen_address(settings), settings.workers, "" if settings.workers == 1 else "s",
+        summarise_sources(origins),
+        extra={"version": __version__, "settings": settings.masked(), "sources": origins},
     )
 
 
@@ -114,7 +262,7 @@ def app_from_env() -> Any:
     from .web.app import create_app
 
     spec = json.loads(os.environ[WORKER_ENV])
-    settings = load_settings(spec["config"], **spec["flags"])
+    settings = load(ConfigInput(**spec)).settings
     logs.configure(settings.log_format, settings.log_level)
     return create_app(Context.build(settings))
 
@@ -123,7 +271,42 @@ def _exit_zero_after_sigterm(signum: int, frame: Any) -> None:
     """uvicorn re-raises SIGTERM once its graceful shutdown is done; that is a clean exit."""
 
 
-def serve(settings: Settings, config_file: str | None = None, flags: dict[str, Any] | None = None) -> None:
+def tls13_context(config: Any, default: Any) -> ssl.SSLContext:
+    """uvicorn's TLS context, refusing anything below TLS 1.3 (tls_min_version = "TLS1.3")."""
+    context: ssl.SSLContext = default()
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    return context
+
+
+def _tls_options(settings: Settings) -> dict[str, Any]:
+    if not settings.serves_tls:
+        return {}
+    import inspect
+
+    import uvicorn
+
+    options: dict[str, Any] = {"ssl_certfile": settings.tls_cert_file, "ssl_keyfile": settings.tls_key_file}
+    if settings.openssl_ciphers:
+        options["ssl_ciphers"] = settings.openssl_ciphers
+    if settings.tls_min_version == "TLS1.3":
+        if "ssl_context_factory" not in inspect.signature(uvicorn.Config).parameters:
+            raise ConfigError("invalid option tls_min_version: TLS1.3 needs uvicorn 0.54 or newer")
+        options["ssl_context_factory"] = tls13_context
+    return options  # TLS1.2 is Python's own floor (ssl.PROTOCOL_TLS_SERVER)
+
+
+def _serve_metrics(settings: Settings, registry: Any) -> None:
+    """The separate /metrics listeners: plain (metrics_address) and HTTPS (metrics_secure_address)."""
+    from .web.metrics import serve_separately
+
+    if settings.metrics_listener:
+        serve_separately(settings.metrics_listener, registry)
+    if settings.metrics_secure_address:
+        serve_separately(settings.metrics_secure_address, registry, settings.metrics_tls_cert_file,
+                         settings.metrics_tls_key_file)
+
+
+def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     """Run uvicorn with the app built from settings, in `settings.workers` processes.
 
     On SIGTERM uvicorn stops accepting connections, lets the requests in flight finish for up
@@ -135,24 +318,23 @@ def serve(settings: Settings, config_file: str | None = None, flags: dict[str, A
 
     from .context import Context
     from .web.app import create_app
-    from .web.metrics import multiprocess_registry, serve_separately
+    from .web.metrics import multiprocess_registry
 
-    host, _, port = settings.http_address.rpartition(":")
+    host, _, port = listen_address(settings).rpartition(":")
     options: dict[str, Any] = {
         **uvicorn_options(settings.max_request_header_bytes, settings.request_header_timeout),
-        "host": host.strip("[]"),
+        "host": host.strip("[]") or "0.0.0.0",  # noqa: S104 (":4180" means every interface, as in Go)
         "port": int(port),
         "log_config": None,  # uvicorn's own lines go through our handler (logs.configure)
         "log_level": settings.log_level,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
+        **_tls_options(settings),
     }
-    log_start(settings)
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
         context = Context.build(settings)
         app = create_app(context)
-        if settings.metrics_address:
-            serve_separately(settings.metrics_address, context.metrics.registry)
+        _serve_metrics(settings, context.metrics.registry)
         uvicorn.run(app, **options)
         return
     import shutil
@@ -162,10 +344,14 @@ def serve(settings: Settings, config_file: str | None = None, flags: dict[str, A
     # and /metrics (any worker's, or the separate listener here) sums them
     metrics_dir = tempfile.mkdtemp(prefix="authsvc-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir
-    os.environ[WORKER_ENV] = json.dumps({"config": config_file, "flags": flags or {}})
+    given = given or ConfigInput()
+    os.environ[WORKER_ENV] = json.dumps({
+        "config_file": given.config_file, "alpha_config": given.alpha_config,
+        "flags": dict(given.flags), "o2p_flags": dict(given.o2p_flags), "flag_names": dict(given.flag_names),
+        "o2p_spelling": given.o2p_spelling,
+    })
     try:
-        if settings.metrics_address:
-            serve_separately(settings.metrics_address, multiprocess_registry(metrics_dir))
+        _serve_metrics(settings, multiprocess_registry(metrics_dir))
         uvicorn.run("authsvc.cli:app_from_env", factory=True, workers=settings.workers, **options)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
@@ -173,7 +359,7 @@ def serve(settings: Settings, config_file: str | None = None, flags: dict[str, A
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `authsvc` console script and `python -m authsvc`."""
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry full URLs
     if args.command == "generate-secret":
@@ -184,15 +370,33 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         run_demo(args.host, args.port)
         return 0
+    given = config_input(args)
+    if args.command == "migrate":
+        from .config.migrate import run_migrate
+
+        return run_migrate(given, args.output)
     try:
-        settings = load_settings(args.config, **_flags(args))
+        report = load(given)
     except ConfigError as exc:
         print(f"authsvc: {exc}", file=sys.stderr)
         return 2
+    settings = report.settings
     if args.command == "check-config":
         print(json.dumps(settings.masked(), indent=2, sort_keys=True))
+        for warning in report.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if report.origins:
+            print("sources: " + ", ".join(f"{k} <- {v}" for k, v in sorted(report.origins.items())),
+                  file=sys.stderr)
         print("configuration OK", file=sys.stderr)
         return 0
     logs.configure(settings.log_format, settings.log_level)
-    serve(settings, args.config, _flags(args))
+    for warning in report.warnings:
+        log.warning(warning)
+    log_start(settings, report.origins)
+    try:
+        serve(settings, given)
+    except ConfigError as exc:
+        print(f"authsvc: {exc}", file=sys.stderr)
+        return 2
     return 0

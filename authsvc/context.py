@@ -21,6 +21,7 @@ from .check.route_rules import RouteRules
 from .check.rules import Rules
 from .clock import Clock, Random, system_clock, system_random
 from .config import Settings
+from .config.tls import provider_verify
 from .crypto import Sealer
 from .login.redirects import RedirectPolicy
 from .providers import create_provider
@@ -72,7 +73,10 @@ class Context:
         provider: Provider | None = None,
     ) -> Context:
         """Wire everything from settings; tests inject the clock, randomness and fakes."""
-        http = http or httpx.AsyncClient(timeout=httpx.Timeout(10.0), follow_redirects=False)
+        # the IdP's TLS: certifi, or provider_ca_files / the OS store (config/tls.py)
+        http = http or httpx.AsyncClient(
+            timeout=httpx.Timeout(10.0), follow_redirects=False, verify=provider_verify(settings)
+        )
         metrics = Metrics()
         metrics.instrument_client(http)  # authsvc_idp_request_seconds, by event hooks
         store = store or create_store(settings, clock)

@@ -76,7 +76,7 @@ class OriginalRequest:
     uri: str
     #: whether method and path are evidence of the original request: the request line of a
     #: trusted proxy's check, or headers the configured proxy kind always sets (overwriting the
-    #: client's copy), with no other description disagreeing (forwarded.py). Only then may a
+    #: client's copy), with no other description disagreeing (check/forwarded.py). Only then may a
     #: rule relax the decision (skip_auth_routes, skip_auth_preflight); the rest (sign-in
     #: redirect target, api_routes) uses the best description there is.
     verified: bool = False

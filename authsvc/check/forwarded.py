@@ -8,7 +8,7 @@ CVE-2026-76835: a spoofed `X-Forwarded-Uri` matched oauth2-proxy's skip rules).
 
 Every check yields an `OriginalRequest`; its `verified` flag says whether method and path are
 such evidence. Only a verified request can be made public by `skip_auth_routes` or
-`skip_auth_preflight` (routes.py); an unverified one still gets the normal session check and a
+`skip_auth_preflight` (paths.py); an unverified one still gets the normal session check and a
 sign-in redirect built from the best description there is. What each kind reads, and why a
 client cannot choose it (docs/security.md has the same as a table):
 

@@ -22,6 +22,7 @@ unchanged: such a session gets a 403 and a log line, never a header that says so
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 from collections.abc import Iterable
@@ -96,6 +97,10 @@ class IdentityHeaders:
         self.xauthrequest = settings.set_xauthrequest
         self.access_token = settings.set_xauthrequest and settings.pass_access_token
         self.authorization = settings.set_authorization_header
+        #: oauth2-proxy's set_basic_auth: Authorization: Basic base64(user:basic_auth_password)
+        self.basic = settings.set_basic_auth
+        self._basic_password = settings.basic_auth_password.get_secret_value()
+        self._basic_email = settings.prefer_email_to_user
         self._raw: dict[int, tuple[Session, Raw | None]] = {}
 
     @property
@@ -111,7 +116,7 @@ class IdentityHeaders:
             ]
         if self.access_token:
             out.append("X-Auth-Request-Access-Token")
-        if self.authorization:
+        if self.authorization or self.basic:
             out.append("Authorization")
         return tuple(out)
 
@@ -169,4 +174,12 @@ class IdentityHeaders:
         if self.authorization:
             token = session.tokens.id_token
             out["Authorization"] = f"Bearer {token_value(token)}" if token else ""
+        elif self.basic:
+            # prefer_email_to_user: the e-mail, falling back to the user when there is none
+            name = (ident.email or ident.user) if self._basic_email else ident.user
+            try:
+                pair = f"{name}:{self._basic_password}".encode()
+            except UnicodeEncodeError:
+                raise Unrepresentable("not valid Unicode text (a lone surrogate)") from None
+            out["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
         return out

@@ -13,6 +13,7 @@ from ..clock import Clock, system_clock
 from ..config import Settings
 from ..models import ALLOW, Decision, Identity
 from .emails_file import EmailsFile
+from .htpasswd import HTPASSWD
 
 
 def valid_email(email: str) -> bool:
@@ -65,6 +66,10 @@ class Rules:
     def authorize(self, identity: Identity) -> Decision:
         """Allow, or 403 with a reason for the log (never shown to the client)."""
         email = identity.email
+        # htpasswd users have no e-mail to judge (oauth2-proxy checks an e-mail only if there is one)
+        if identity.extra and HTPASSWD in identity.extra:
+            return denied("not in allowed_groups") if self._groups and self._groups.isdisjoint(
+                identity.groups) else ALLOW
         if not valid_email(email):
             return denied("invalid e-mail not allowed")
         # claims.py refuses these at login; checked again for sessions and bearer identities

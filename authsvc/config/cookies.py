@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
@@ -16,6 +17,8 @@ class CookieOptions(BaseModel):
 
     cookie_name: str = "_authsvc"
     cookie_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    #: read the cookie secret from this file when cookie_secret is not set (k8s/Docker secrets)
+    cookie_secret_file: str = ""
     cookie_domains: CommaList = Field(default_factory=list)
     cookie_path: str = "/"
     cookie_expire: Duration = 168 * 3600.0
@@ -87,8 +90,24 @@ class CookieOptions(BaseModel):
     # client-credential checks can run between them in the order errors were always reported.
     def require_cookie_secret(self) -> None:
         """Raise unless at least one cookie secret is given (there is no safe default)."""
+        if not self.cookie_secret and self.cookie_secret_file:
+            self._read_cookie_secret_file()
         if not self.cookie_secret:
             raise option_error("cookie_secret", "is required; make one with `authsvc generate-secret`")
+
+    def _read_cookie_secret_file(self) -> None:
+        try:
+            text = Path(self.cookie_secret_file).read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
+            raise option_error("cookie_secret_file", f"cannot be read: {reason}") from None
+        secrets = [SecretStr(part.strip()) for part in text.split(",") if part.strip()]
+        try:
+            secrets = self._cookie_secrets(secrets)
+        except ValueError as exc:
+            raise option_error("cookie_secret_file", str(exc)) from None
+        # the model is frozen; this is still validation, before anyone holds the settings
+        object.__setattr__(self, "cookie_secret", secrets)
 
     def check_cookie_lifetimes(self) -> None:
         """Raise if the refresh interval or SameSite setting contradicts another cookie option."""

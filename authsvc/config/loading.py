@@ -1,4 +1,4 @@
-"""How settings are read: value parsers, the TOML source and the one-line error messages.
+"""How settings are read: value parsers and the one-line error messages (sources.py reads them).
 
 Nothing here knows the options themselves; the option groups use the parsers and
 `option_error`, and `settings.py` plugs the TOML source and `describe` into `Settings`.
@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import base64
 import re
-import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from pathlib import Path
-from typing import Annotated, Any
+from collections.abc import Mapping
+from typing import Annotated
 
 from pydantic import ValidationError
-from pydantic_settings import NoDecode, PydanticBaseSettingsSource
-
-from ..errors import ConfigError
+from pydantic_settings import NoDecode
 
 ENV_PREFIX = "AUTHSVC_"
 
@@ -84,41 +78,14 @@ def option_error(option: str, problem: str) -> ValueError:
     return ValueError(f"@{option}@ {problem}")
 
 
-_toml_path: ContextVar[Path | None] = ContextVar("authsvc_toml_path", default=None)
+def _secret_option(name: str) -> bool:
+    return any(word in name for word in ("secret", "password", "token", "key"))
 
 
-@contextmanager
-def reading_toml(config_file: str | Path | None) -> Iterator[None]:
-    """Make `TomlSource` read `config_file` while settings are built in this context."""
-    # a ContextVar, not a class attribute: pydantic-settings builds the source itself
-    token = _toml_path.set(Path(config_file) if config_file else None)
-    try:
-        yield
-    finally:
-        _toml_path.reset(token)
-
-
-class TomlSource(PydanticBaseSettingsSource):
-    """Reads the `--config` TOML file; unknown keys are refused by the model (extra=forbid)."""
-
-    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
-        raise NotImplementedError  # __call__ below does all the work
-
-    def __call__(self) -> dict[str, Any]:
-        path = _toml_path.get()
-        if path is None:
-            return {}
-        try:
-            with path.open("rb") as fh:
-                return tomllib.load(fh)
-        except FileNotFoundError:
-            raise ConfigError(f"--config: file not found: {path}") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"--config: {path} is not valid TOML: {exc}") from None
-
-
-def describe(exc: ValidationError) -> str:
-    """One line per problem, naming the option and its environment variable."""
+def describe(exc: ValidationError, origins: Mapping[str, str] | None = None) -> str:
+    """One line per problem, naming the option and its environment variable (and, when it came
+    from elsewhere, that source). Values of secret options are never repeated."""
+    origins = origins or {}
     lines = []
     for err in exc.errors():
         loc = ".".join(str(p) for p in err["loc"])
@@ -130,11 +97,15 @@ def describe(exc: ValidationError) -> str:
             msg = "is not an authsvc option (check the spelling; see README, Configuration)"
         elif err["type"] == "literal_error":
             msg = f"{err['input']!r} is not one of the allowed values: {msg.split(': ', 1)[-1]}"
-        elif "input" in err and err["type"] not in ("missing",) and "secret" not in loc:
+        elif "input" in err and err["type"] not in ("missing",) and not _secret_option(loc):
             msg = f"{err['input']!r}: {msg}"
         if not loc:
             lines.append(f"invalid configuration: {msg}")
             continue
-        env = f"{ENV_PREFIX}{loc.split('.')[0].upper()}"
-        lines.append(f"invalid option {loc} ({env}): {msg}")
+        option = loc.split(".")[0]
+        env = f"{ENV_PREFIX}{option.upper()}"
+        origin = origins.get(option, "")
+        where = f"{env}; from {origin}" if origin and not origin.endswith(env) and not origin.startswith(
+            "flag") else env
+        lines.append(f"invalid option {loc} ({where}): {msg}")
     return "\n".join(lines)

@@ -60,5 +60,7 @@ class ProviderOptions(BaseModel):
             raise option_error("oidc_issuer_url", "is required for provider 'oidc'")
         if not self.client_id:
             raise option_error("client_id", "is required")
-        if not self.client_secret.get_secret_value():
+        if not self.client_secret.get_secret_value() and not getattr(
+            self, "entra_id_federated_token_auth", False
+        ):
             raise option_error("client_secret", "is required (or set client_secret_file)")

@@ -45,6 +45,9 @@ class ProviderSpecificOptions(ProviderOptions):
     google_hosted_domains: CommaList = Field(default_factory=list)
     entra_id_tenant: str = "common"
     entra_id_allowed_tenants: CommaList = Field(default_factory=list)
+    #: authenticate to Entra ID with the Workload Identity token (AZURE_FEDERATED_TOKEN_FILE)
+    #: as a client assertion instead of client_secret
+    entra_id_federated_token_auth: bool = False
     gitlab_base_url: str = "https://gitlab.com"
     gitlab_group: CommaList = Field(default_factory=list)
     gitlab_project: CommaList = Field(default_factory=list)
@@ -123,6 +126,8 @@ def _check_github(s: ProviderSpecificOptions) -> None:
 
 
 def _check_entra(s: ProviderSpecificOptions) -> None:
+    if s.entra_id_federated_token_auth and s.provider not in ("entra-id", "azure"):
+        raise option_error("entra_id_federated_token_auth", "is for provider 'entra-id' only")
     if not _TENANT.fullmatch(s.entra_id_tenant):
         raise option_error("entra_id_tenant", f"{s.entra_id_tenant!r} is not a tenant id, domain, "
                            "'common' or 'organizations'")

@@ -18,9 +18,14 @@ class ServerOptions(BaseModel):
 
     http_address: str = "127.0.0.1:4180"
     proxy_prefix: str = "/oauth2"
+    #: the liveness and readiness paths (oauth2-proxy's ping_path / ready_path)
+    ping_path: str = "/ping"
+    ready_path: str = "/ready"
+    #: also answer GKE's /liveness_check and /readiness_check (oauth2-proxy's, deprecated there)
+    gcp_healthchecks: bool = False
     auth_success_status: int = 202
 
-    #: host:port of a separate /metrics listener; empty serves /metrics on http_address
+    #: host:port of a separate /metrics listener; empty serves /metrics on http_address, "-" nowhere
     metrics_address: str = ""
     log_format: Literal["json", "text"] = "json"
     log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
@@ -54,6 +59,9 @@ class ServerOptions(BaseModel):
     @field_validator("metrics_address")
     @classmethod
     def _server_metrics_address(cls, value: str) -> str:
+        if value == "-":  # oauth2-proxy's spelling of "off"
+            return value
+        value = value.removeprefix("http://")
         _host, sep, port = value.rpartition(":")
         if value and (not sep or not port.isdigit() or not 0 < int(port) < 65536):
             raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:9090); leave empty for the main port")
@@ -62,9 +70,17 @@ class ServerOptions(BaseModel):
     @field_validator("http_address")
     @classmethod
     def _server_address(cls, value: str) -> str:
+        value = value.removeprefix("http://")  # oauth2-proxy's [http://]<addr>:<port>
         _host, sep, port = value.rpartition(":")
         if not sep or not port.isdigit() or not 0 < int(port) < 65536:
             raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:4180 or 0.0.0.0:4180)")
+        return value
+
+    @field_validator("ping_path", "ready_path")
+    @classmethod
+    def _server_probe_path(cls, value: str) -> str:
+        if not value.startswith("/") or len(value) > 200 or any(c in value for c in " ?#%"):
+            raise ValueError(f"{value!r} must be a plain path starting with '/' (e.g. /ping)")
         return value
 
     @field_validator("proxy_prefix")
@@ -95,6 +111,18 @@ class ServerOptions(BaseModel):
             raise option_error("request_body_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
         if not 1024 <= self.max_request_body_bytes <= 16 * 1024 * 1024:
             raise option_error("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
-        if self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]:
+        if self.metrics_listener and (
+            self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]
+        ):
             raise option_error("metrics_address", "must use another port than http_address")
         return self
+
+    @property
+    def metrics_listener(self) -> str:
+        """host:port of the separate /metrics listener, or "" when there is none."""
+        return "" if self.metrics_address == "-" else self.metrics_address
+
+    @property
+    def metrics_on_main_port(self) -> bool:
+        """Whether /metrics is served on http_address (no metrics listener of its own)."""
+        return not self.metrics_address and not getattr(self, "metrics_secure_address", "")

@@ -5,26 +5,37 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError, model_validator
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ..errors import ConfigError
 from .access import AccessOptions
+from .client_ip import ClientIPOptions
 from .cookies import CookieOptions
+from .discovery import DiscoveryOptions
+from .google_groups import GoogleGroupsOptions
 from .headers import HeaderOptions
-from .loading import ENV_PREFIX, TomlSource, describe, reading_toml
+from .htpasswd import HtpasswdOptions
+from .loading import ENV_PREFIX, option_error
+from .login_params import LoginParamOptions
 from .provider import ProviderOptions
 from .provider_specific import ProviderSpecificOptions
 from .proxy import ProxyOptions
 from .redis import RedisOptions, mask_urls
 from .server import ServerOptions
 from .signout import SignOutOptions
+from .tls import TLSOptions
 
 
 # pydantic collects fields and validators from the last base to the first, so the groups are
 # listed in reverse: `model_fields` (one CLI flag each, README's table, check-config's output)
 # then runs server, operation, provider, ..., proxy, as it did before the split.
 class Settings(
+    GoogleGroupsOptions,
+    HtpasswdOptions,
+    ClientIPOptions,
+    LoginParamOptions,
+    DiscoveryOptions,
+    TLSOptions,
     ProxyOptions,
     HeaderOptions,
     AccessOptions,
@@ -54,6 +65,9 @@ class Settings(
         self.require_cookie_secret()
         self.resolve_client()
         self.check_cookie_lifetimes()
+        self.check_headers()
+        if self.google_groups and self.provider != "google":
+            raise option_error("google_groups", "is for provider 'google' only")
         if self.session_store_type == "redis":
             self.check_redis()
         return self
@@ -61,7 +75,7 @@ class Settings(
     def masked(self) -> dict[str, Any]:
         """The effective settings with every secret masked, for check-config and logs."""
         out = self.model_dump(mode="json")
-        for key in ("client_secret", "redis_password", "redis_sentinel_password"):
+        for key in ("client_secret", "redis_password", "redis_sentinel_password", "basic_auth_password"):
             out[key] = "****" if getattr(self, key).get_secret_value() else ""
         for key in ("redis_connection_url", "redis_sentinel_connection_urls",
                     "redis_cluster_connection_urls"):  # fmt: skip
@@ -78,17 +92,17 @@ class Settings(
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # first wins: flags (init kwargs), then the environment, then the TOML file
-        return (init_settings, env_settings, TomlSource(settings_cls))
+        # sources.py reads the files and the environment itself (it also reads oauth2-proxy's
+        # and says where each value came from); the model takes only what it is given
+        return (init_settings,)
 
 
 def load_settings(config_file: str | Path | None = None, **flags: Any) -> Settings:
-    """Build the settings from a TOML file, the environment and flags (strongest last).
+    """Build the settings from a config file, the environment and flags (strongest last).
 
     Raises ConfigError with a readable message on any invalid or missing option.
     """
-    with reading_toml(config_file):
-        try:
-            return Settings(**{k: v for k, v in flags.items() if v is not None})
-        except ValidationError as exc:
-            raise ConfigError(describe(exc)) from None
+    from .sources import ConfigInput, load
+
+    given = {k: v for k, v in flags.items() if v is not None}
+    return load(ConfigInput(str(config_file) if config_file else None, flags=given)).settings

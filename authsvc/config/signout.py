@@ -13,8 +13,10 @@ class SignOutOptions(BaseModel):
     #: continue /oauth2/sign_out to the IdP's end_session_endpoint (RP-Initiated Logout)
     oidc_end_session: bool = False
     oidc_post_logout_redirect_url: str = ""
+    #: a server-side GET on sign-out (oauth2-proxy's), `{id_token}` replaced by the ID token
+    backend_logout_url: str = ""
 
-    @field_validator("oidc_post_logout_redirect_url")
+    @field_validator("oidc_post_logout_redirect_url", "backend_logout_url")
     @classmethod
     def _signout_url(cls, value: str) -> str:
         return http_url(value)

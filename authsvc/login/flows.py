@@ -21,7 +21,8 @@ from ..errors import AuthsvcError, IdentityUnsendable, IdPLoginError, LoginError
 from ..models import Identity, LoginState, Session, Tokens
 from ..web.metrics import outcome_of
 from ..web.responses import NO_CACHE, add_cookies, error_page, redirect, refreshed_cookie
-from .signout import end_session_target
+from .params import with_login_params
+from .signout import backend_logout, end_session_target
 from .state import LoginStates, SpentStates, choose_slot, over_budget
 
 log = logging.getLogger("authsvc.login")
@@ -54,7 +55,8 @@ class LoginFlows:
         refreshing = settings.cookie_refresh > 0
         self._keep_refresh = refreshing
         self._keep_access = refreshing or settings.pass_access_token
-        self._keep_id = refreshing or settings.set_authorization_header or settings.oidc_end_session
+        self._keep_id = (refreshing or settings.set_authorization_header or settings.oidc_end_session
+                         or bool(settings.backend_logout_url))
 
     # --- helpers -----------------------------------------------------------------------
     def _origin(self, request: Request) -> tuple[str, str]:
@@ -115,7 +117,7 @@ class LoginFlows:
         set_cookies = [cookies.login_set_cookie(name, sealed, cs, host)]
         set_cookies += [cookies.login_clear_cookie(n, cs, host) for n in stale]
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
-        return redirect(url, set_cookies)
+        return redirect(with_login_params(url, self.s.settings, request.query_params), set_cookies)
 
     async def callback(self, request: Request) -> Response:
         """Finish the login: verify everything, write the session, go back to `rd`."""
@@ -148,7 +150,7 @@ class LoginFlows:
             session = self._new_session(identity, tokens)
             refusal = self.s.headers.refusal(session)
             if refusal:
-                # no header could say who this is (headers.py): a session would only get 403s
+                # no header could say who this is (check/headers.py): a session would only get 403s
                 raise IdentityUnsendable(f"identity cannot be sent as headers: {refusal}")
             value = await self.s.store.save(session, None)
             present = list(_jar(request))
@@ -187,6 +189,7 @@ class LoginFlows:
         value = cookies.read_chunked(jar, name)
         # before clearing: the IdP's logout wants the session's ID token as a hint
         target = await end_session_target(self.s, value, rd, scheme, host)
+        await backend_logout(self.s, value)
         if value:
             try:
                 await self.s.store.clear(value)
@@ -206,7 +209,8 @@ class LoginFlows:
             "<!doctype html><html><head><meta charset='utf-8'><title>Sign in</title></head>"
             "<body style='font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto'>"
             f"<h1>Sign in</h1><p><a href=\"{start}\" id='sign-in'>Sign in with "
-            f"{html.escape(self.s.provider.name)}</a></p></body></html>"
+            f"{html.escape(self.s.settings.provider_display_name or self.s.provider.name)}</a></p>"
+            "</body></html>"
         )
         return HTMLResponse(body, headers=NO_CACHE)
 

@@ -4,12 +4,37 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from urllib.parse import quote
+
+import httpx
 
 from ..context import Context
 from ..errors import AuthsvcError, ProviderUnavailable
 from .redirects import absolute_url
 
 log = logging.getLogger("authsvc.logout")
+
+#: seconds the backend logout call may take; sign-out goes on either way
+BACKEND_LOGOUT_TIMEOUT = 5.0
+
+
+async def backend_logout(s: Context, value: str | None) -> None:
+    """oauth2-proxy's backend_logout_url: a server-side GET before the session is forgotten,
+    `{id_token}` replaced by the session's ID token (URL-encoded). A failure is logged only."""
+    url = s.settings.backend_logout_url
+    if not url or not value:
+        return
+    id_token = ""
+    with contextlib.suppress(AuthsvcError):
+        id_token = (await s.store.load(value)).tokens.id_token
+    target = url.replace("{id_token}", quote(id_token, safe=""))
+    try:
+        response = await s.http.get(target, timeout=BACKEND_LOGOUT_TIMEOUT)
+    except httpx.HTTPError as exc:
+        log.warning("sign-out: backend_logout_url failed: %s", type(exc).__name__)
+        return
+    if response.status_code != 200:
+        log.warning("sign-out: backend_logout_url answered HTTP %d", response.status_code)
 
 
 async def end_session_target(

@@ -7,6 +7,7 @@ URL. What counts is the `hd` claim of the *signed ID token*, checked here.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -16,6 +17,7 @@ from ..config import Settings
 from ..config.provider_specific import GOOGLE_ISSUER
 from ..errors import TokenError
 from ..models import Identity, LoginState
+from .google_groups import DirectoryGroups
 from .idtoken import Claims
 from .issuers import IssuerChoosingVerifier
 from .metadata import ProviderMetadata
@@ -38,6 +40,8 @@ class GoogleProvider(OIDCProvider):
         super().__init__(settings.model_copy(update={"oidc_issuer_url": ISSUER}), http, clock)
         self.verifier = IssuerChoosingVerifier(self._settings, self.metadata, clock, _google_issuer)
         self._domains = frozenset(d.lower() for d in settings.google_hosted_domains)
+        #: google_groups: membership asked of the Directory API (google_groups.py)
+        self._directory = DirectoryGroups(settings, http, clock) if settings.google_groups else None
 
     async def login_url(self, login: LoginState, redirect_uri: str) -> str:
         """The OIDC authorization URL plus Google's `hd` hint (and offline access to refresh)."""
@@ -59,4 +63,11 @@ class GoogleProvider(OIDCProvider):
                                  "Workspace account of google_hosted_domains")
             if hd.lower() not in self._domains:
                 raise TokenError(f"Google hosted domain {hd!r} is not in google_hosted_domains")
-        return await super()._identity(claims, access_token)
+        identity = await super()._identity(claims, access_token)
+        if self._directory is None:
+            return identity
+        member_of = await self._directory.member_of(identity.email)
+        if not member_of:
+            raise TokenError("the Google account is in none of google_groups")
+        added = tuple(g for g in member_of if g not in identity.groups)
+        return replace(identity, groups=(*identity.groups, *added))

@@ -10,8 +10,9 @@
 
 The status decides, not who asks: a 429 means "come back later" from a token endpoint, userinfo,
 GitHub's, GitLab's or Graph's API alike (it was a refusal at userinfo and a retry elsewhere).
-Documents that carry no credential of ours (discovery, JWKS: `public=True`) are never a
-refusal: an IdP that will not serve them cannot be used, so every failure is unavailability.
+A call that carries no user's credential (discovery, JWKS, a service account's: `service=True`)
+is never a refusal of the user: what it is refused is ours to fix, so every failure is
+unavailability (and fails closed).
 Callers let through the statuses that mean something to them (`ok`, e.g. GitHub's 404 for
 "not a collaborator") and add a hint to a 401, 403 or 404 (`hint`: the scope that may be
 missing).
@@ -39,14 +40,14 @@ async def call(
     *,
     what: str,
     ok: tuple[int, ...] = (200,),
-    public: bool = False,
+    service: bool = False,
     hint: str = "",
     **kwargs: Any,
 ) -> httpx.Response:
     """One request to the IdP (`what` names it in errors and logs, never the token); the
     answer when its status is in `ok`, else the error the module docstring says."""
     response = await send(http, method, url, what=what, **kwargs)
-    return check(response, what, ok=ok, public=public, hint=hint)
+    return check(response, what, ok=ok, service=service, hint=hint)
 
 
 async def send(
@@ -66,14 +67,14 @@ def check(
     what: str,
     *,
     ok: tuple[int, ...] = (200,),
-    public: bool = False,
+    service: bool = False,
     hint: str = "",
 ) -> httpx.Response:
     """`response` when its status is in `ok`; else ProviderUnavailable or ProviderRefused."""
     status = response.status_code
     if status in ok:
         return response
-    if status >= 500 or status == 429 or public:
+    if status >= 500 or status == 429 or service:
         raise ProviderUnavailable(f"{what}: HTTP {status}", retry_after=retry_after(response))
     error = oauth_error(response)
     detail = f" {error}" if error else ""
@@ -100,20 +101,20 @@ def oauth_error(response: httpx.Response) -> str:
     return error[:64] if isinstance(error, str) else ""
 
 
-def json_value(response: httpx.Response, what: str, *, public: bool = False) -> Any:
-    """The JSON body; TokenError (ProviderUnavailable for a public document) when it is not
+def json_value(response: httpx.Response, what: str, *, service: bool = False) -> Any:
+    """The JSON body; TokenError (ProviderUnavailable for a `service` call) when it is not
     JSON (e.g. a signed application/jwt userinfo answer, which is not supported)."""
     try:
         return response_json(response)  # too deep a nesting is bad JSON too, not a crash
     except ValueError:
-        error = ProviderUnavailable if public else TokenError
+        error = ProviderUnavailable if service else TokenError
         raise error(f"{what}: the answer is not JSON") from None
 
 
-def json_object(response: httpx.Response, what: str, *, public: bool = False) -> dict[str, Any]:
+def json_object(response: httpx.Response, what: str, *, service: bool = False) -> dict[str, Any]:
     """The JSON body, which must be an object."""
-    body = json_value(response, what, public=public)
+    body = json_value(response, what, service=service)
     if not isinstance(body, dict):
-        error = ProviderUnavailable if public else TokenError
+        error = ProviderUnavailable if service else TokenError
         raise error(f"{what}: the answer is not a JSON object")
     return body

@@ -41,7 +41,9 @@ class IssuerChoosingVerifier(IDTokenVerifier):
         if verifier is None:
             if len(self._by_issuer) >= _MAX_ISSUERS:
                 self._by_issuer.clear()
-            settings = self._settings.model_copy(update={"oidc_issuer_url": issuer})
+            settings = self._settings.model_copy(
+                update={"oidc_issuer_url": issuer, "insecure_oidc_skip_issuer_verification": False}
+            )
             verifier = IDTokenVerifier(settings, self._metadata, self._clock)
             self._by_issuer[issuer] = verifier
         return await verifier.verify(id_token, nonce)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Generic, TypeVar
 
 import httpx
@@ -46,10 +46,16 @@ class ProviderMetadata:
     token_endpoint_auth_methods_supported: tuple[str, ...] = ()
 
     @classmethod
-    def from_json(cls, data: object, expected_issuer: str) -> ProviderMetadata:
-        """Validate a discovery document; ValueError names the field at fault."""
+    def from_json(cls, data: object, expected_issuer: str, any_issuer: bool = False) -> ProviderMetadata:
+        """Validate a discovery document; ValueError names the field at fault.
+
+        `any_issuer` (insecure_oidc_skip_issuer_verification) takes the document's own issuer,
+        which ID tokens must then carry.
+        """
         if not isinstance(data, dict):
             raise ValueError("discovery document is not a JSON object")
+        if any_issuer and isinstance(data.get("issuer"), str) and data["issuer"]:
+            expected_issuer = data["issuer"]
         # OIDC Discovery §4.3: the issuer MUST be identical to the one used for discovery
         if data.get("issuer") != expected_issuer:
             raise ValueError(
@@ -133,6 +139,9 @@ class MetadataCache:
     ) -> None:
         #: `issuer` names another issuer than the provider's (extra_jwt_issuers)
         self._issuer = issuer if issuer is not None else settings.oidc_issuer_url
+        #: the provider's own endpoint options apply to its issuer, not to extra_jwt_issuers
+        self._own = issuer is None or issuer == settings.oidc_issuer_url
+        self._settings = settings
         self._http = http
         self._clock = clock
         ttl = settings.oidc_metadata_ttl
@@ -165,17 +174,33 @@ class MetadataCache:
         # public documents: any failure means the IdP cannot be used now (providers/http.py)
         named = f"{what} {url}"
         response = await idp.call(
-            self._http, "GET", url, what=named, public=True, headers={"Accept": "application/json"}
+            self._http, "GET", url, what=named, service=True, headers={"Accept": "application/json"}
         )
-        return idp.json_value(response, named, public=True)
+        return idp.json_value(response, named, service=True)
 
     async def _fetch_metadata(self) -> ProviderMetadata:
+        s = self._settings
+        if self._own and s.skip_oidc_discovery:
+            # the endpoints as configured (oauth2-proxy's skip_oidc_discovery); RS256 unless told
+            return ProviderMetadata(
+                issuer=self._issuer, authorization_endpoint=s.login_url, token_endpoint=s.redeem_url,
+                jwks_uri=s.oidc_jwks_url, userinfo_endpoint=s.profile_url,
+                id_token_signing_alg_values_supported=tuple(s.oidc_enabled_signing_algs or ("RS256",)),
+            )
         url = f"{self._issuer.rstrip('/')}/.well-known/openid-configuration"
         data = await self._get_json("OIDC discovery", url)
         try:
-            return ProviderMetadata.from_json(data, self._issuer)
+            meta = ProviderMetadata.from_json(
+                data, self._issuer, self._own and s.insecure_oidc_skip_issuer_verification
+            )
         except ValueError as exc:
             raise ProviderUnavailable(f"OIDC discovery {url}: {exc}") from None
+        if self._own and s.oidc_enabled_signing_algs:
+            # only the algorithms both sides allow (an empty list leaves nothing acceptable)
+            listed = meta.id_token_signing_alg_values_supported or ("RS256",)
+            enabled = tuple(a for a in listed if a in s.oidc_enabled_signing_algs)
+            meta = replace(meta, id_token_signing_alg_values_supported=enabled or ("-none-",))
+        return meta
 
     async def _fetch_jwks(self) -> KeySet:
         url = (await self.metadata()).jwks_uri

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import logging
+import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -27,6 +29,10 @@ log = logging.getLogger(__name__)
 _REFUSALS = frozenset(
     {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"}
 )
+
+
+#: what validate_url may answer for a valid token
+_SUCCESS = tuple(range(200, 300))
 
 
 def s256_challenge(verifier: str) -> str:
@@ -103,6 +109,8 @@ class OIDCProvider:
             {"grant_type": "refresh_token", "refresh_token": tokens.refresh_token}
         )
         new = self._tokens(body, previous=tokens)
+        if self._settings.validate_url:
+            await self._validate(new.access_token)
         id_token = _field(body, "id_token")
         if not id_token:
             return None, new
@@ -165,6 +173,13 @@ class OIDCProvider:
             claims = {**userinfo, **{k: v for k, v in claims.items() if has_claim(claims, k)}}
         return identity_from_claims(claims, s)
 
+    async def _validate(self, access_token: str) -> None:
+        """oauth2-proxy's validate_url: the refreshed access token must be accepted there (2xx)."""
+        await idp.call(
+            self._http, "GET", self._settings.validate_url, what="validate_url", ok=_SUCCESS,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )  # fmt: skip
+
     async def _userinfo(self, access_token: str) -> dict[str, Any] | None:
         meta = await self.metadata.metadata()
         if not meta.userinfo_endpoint:
@@ -183,8 +198,12 @@ class OIDCProvider:
         secret = s.client_secret.get_secret_value()
         headers = {"Accept": "application/json"}
         methods = meta.token_endpoint_auth_methods_supported
-        # OIDC Discovery §3: when the list is absent the default is client_secret_basic
-        if not methods or "client_secret_basic" in methods or "client_secret_post" not in methods:
+        if s.entra_id_federated_token_auth:
+            # Azure Workload Identity: the projected service account token is the client
+            # assertion (RFC 7521 4.2, RFC 7523 2.2); read anew each time, it is rotated
+            form = {**form, "client_id": s.client_id, "client_assertion_type": _JWT_ASSERTION,
+                    "client_assertion": federated_token()}
+        elif not methods or "client_secret_basic" in methods or "client_secret_post" not in methods:
             # RFC 6749 §2.3.1: id and secret are form-urlencoded before base64
             pair = f"{quote(s.client_id, safe='')}:{quote(secret, safe='')}"
             headers["Authorization"] = "Basic " + base64.b64encode(pair.encode()).decode()
@@ -206,6 +225,18 @@ class OIDCProvider:
                 log.warning("token endpoint refused with %r (HTTP 200)", error)
             raise ProviderRefused(f"token endpoint refused the grant: {error}", error=error)
         return body
+
+
+_JWT_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+def federated_token() -> str:
+    """The Workload Identity token the Azure webhook projects (AZURE_FEDERATED_TOKEN_FILE)."""
+    path = os.environ.get("AZURE_FEDERATED_TOKEN_FILE", "")
+    try:
+        return Path(path).read_text().strip() if path else ""
+    except OSError:
+        return ""
 
 
 def _field(body: Mapping[str, Any], name: str) -> str:

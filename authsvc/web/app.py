@@ -123,14 +123,16 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         Route(f"{prefix}/sign_in", flows.sign_in, methods=["GET"]),
         Route(f"{prefix}/userinfo", flows.userinfo, methods=["GET"]),
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
-        Route("/ping", ping, methods=["GET", "HEAD"]),
-        Route("/ready", ready, methods=["GET", "HEAD"]),
+        Route(settings.ping_path, ping, methods=["GET", "HEAD"]),
+        Route(settings.ready_path, ready, methods=["GET", "HEAD"]),
         Route("/robots.txt", robots, methods=["GET"]),
+        *([Route("/liveness_check", ping, methods=["GET", "HEAD"]),
+           Route("/readiness_check", ready, methods=["GET", "HEAD"])] if settings.gcp_healthchecks else []),
         *(extra_routes or []),
     ]
     # counted, timed and given a request id for the logs (metrics.py); no middleware
     routes = context.metrics.instrument_routes(routes, prefix, log_auth_requests=settings.log_requests)
-    if not settings.metrics_address:  # else `serve` exposes them on their own port
+    if settings.metrics_on_main_port:  # else `serve` exposes them on their own port (or, "-", nowhere)
         routes.append(Route("/metrics", context.metrics.endpoint(), methods=["GET"]))
 
     @contextlib.asynccontextmanager

@@ -15,7 +15,9 @@ from urllib.parse import quote
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..check.client_ip import TrustedIPs
 from ..check.forwarded import DESCRIPTIONS, HEADERS_READ
+from ..check.htpasswd import Htpasswd
 from ..check.route_rules import HEADERS as RULE_HEADERS
 from ..check.route_rules import RouteCheck, RouteRule
 from ..context import Context
@@ -77,6 +79,10 @@ class AuthEndpoint:
         self.s = services
         self.success = services.settings.auth_success_status
         self.start = f"{services.settings.proxy_prefix}/start?rd="
+        settings = services.settings
+        #: oauth2-proxy's trusted_ips and htpasswd_file (check/client_ip.py, check/htpasswd.py)
+        self.trusted_ips = TrustedIPs(settings, services.forwarded) if settings.trusted_ips else None
+        self.htpasswd = Htpasswd(settings, services.clock) if settings.htpasswd_file else None
 
     def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
@@ -101,11 +107,13 @@ class AuthEndpoint:
         read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"] if k in _READ]
         headers = dict(reversed(read))
         # a header sent twice: the proxy sets each of these once, so one copy is the client's
-        # (forwarded.py); the common case costs one length comparison
+        # (check/forwarded.py); the common case costs one length comparison
         repeats = _repeated(read) if len(read) != len(headers) else _NO_REPEATS
         original = self.original(request, headers, not repeats.isdisjoint(DESCRIPTIONS))
         # public routes first: no session is read, every identity header is sent empty
-        if self.s.access.public(original):
+        if self.s.access.public(original) or (
+            self.trusted_ips is not None and self.trusted_ips.admits(request.scope)
+        ):
             note_outcome("skipped")
             return Response(status_code=self.success, headers=self.s.headers.empty())
         loaded = await self.s.loader.load(headers.get("cookie", ""))
@@ -113,12 +121,16 @@ class AuthEndpoint:
         if session is None:
             token = bearer_token(headers.get("authorization")) if self.s.bearer.enabled else None
             if token is None:
-                return self.unauthenticated(request, original)
-            try:
-                session = await self.s.bearer.session(token)
-            except TokenError as exc:
-                log.info("auth: bearer token refused: %s", exc.reason)
-                return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
+                basic = await self.htpasswd.session(headers.get("authorization")) if self.htpasswd else None
+                if basic is None:
+                    return self.unauthenticated(request, original)
+                session = basic
+            else:
+                try:
+                    session = await self.s.bearer.session(token)
+                except TokenError as exc:
+                    log.info("auth: bearer token refused: %s", exc.reason)
+                    return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
         rule = (
             self.route_rule(request, headers)
             if repeats.isdisjoint(RULE_HEADERS)
@@ -135,7 +147,7 @@ class AuthEndpoint:
             return Response(FORBIDDEN, 403, media_type="text/plain")
         raw = self.s.headers.raw_for_session(session)
         if raw is None:
-            # no header value says exactly who this is (headers.py logged why): refuse, never
+            # no header value says exactly who this is (check/headers.py logged why): refuse, never
             # send one that names someone else
             note_outcome("forbidden", "identity cannot be sent as headers")
             return Response(FORBIDDEN, 403, media_type="text/plain")

@@ -255,9 +255,11 @@ def _access(
     access_log.info("request", extra=fields)
 
 
-def serve_separately(address: str, collector: Collector) -> None:
-    """Expose `collector` on its own host:port (metrics_address), in a daemon thread."""
+def serve_separately(address: str, collector: Collector, certfile: str = "", keyfile: str = "") -> None:
+    """Expose `collector` on its own host:port (metrics_address), in a daemon thread; over
+    HTTPS with a certificate (metrics_secure_address)."""
     from prometheus_client import start_http_server
 
     host, _, port = address.rpartition(":")
-    start_http_server(int(port), host.strip("[]") or "0.0.0.0", registry=collector)  # noqa: S104
+    start_http_server(int(port), host.strip("[]") or "0.0.0.0", registry=collector,  # noqa: S104
+                      certfile=certfile or None, keyfile=keyfile or None)

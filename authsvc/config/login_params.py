@@ -1,0 +1,81 @@
+"""The authorization request's extra parameters, and the name on the sign-in button."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
+
+from .loading import CommaList, option_error, split_list
+
+#: parameters authsvc sets itself: never taken from configuration or the request (state,
+#: PKCE and nonce protect the login, OIDC Core 3.1.2.1)
+PROTECTED = frozenset({"response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+                       "code_challenge", "code_challenge_method", "request", "request_uri"})
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class LoginParamOptions(BaseModel):
+    """OIDC `prompt`, `acr_values`, legacy `approval_prompt`, other fixed or allowed parameters."""
+
+    prompt: str = ""
+    approval_prompt: str = ""
+    acr_values: str = ""
+    #: fixed extra parameters, `name=value` (e.g. `login_hint=`, `organization=acme`)
+    login_url_parameters: CommaList = Field(default_factory=list)
+    #: parameters /oauth2/start may pass on from its own query, `name=<regex of allowed values>`
+    login_url_parameters_allowed: CommaList = Field(default_factory=list)
+    #: the name on the sign-in button ("Sign in with <name>"); empty: the provider's
+    provider_display_name: str = ""
+
+    @field_validator("login_url_parameters", "login_url_parameters_allowed", mode="before")
+    @classmethod
+    def _login_lists(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("prompt", "approval_prompt", "acr_values", "provider_display_name")
+    @classmethod
+    def _login_text(cls, value: str, info: ValidationInfo) -> str:
+        if _CONTROL.search(value) or len(value) > 200:
+            raise option_error(str(info.field_name), "must be one line of at most 200 characters")
+        return value.strip()
+
+    @field_validator("login_url_parameters", "login_url_parameters_allowed")
+    @classmethod
+    def _login_params(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        option = str(info.field_name)
+        for entry in value:
+            name, eq, rest = entry.partition("=")
+            if not eq or not _NAME.fullmatch(name):
+                raise option_error(option, f"entry {entry!r} is not name=value")
+            if name in PROTECTED:
+                raise option_error(option, f"{name} is set by authsvc itself and cannot be configured")
+            if option.endswith("_allowed"):
+                try:
+                    re.compile(rest)
+                except re.error as exc:
+                    raise option_error(option, f"entry {entry!r}: not a valid regex: {exc}") from None
+        return value
+
+    def login_params(self) -> dict[str, str]:
+        """The fixed parameters added to every authorization request (oauth2-proxy's order)."""
+        out: dict[str, str] = {}
+        if self.acr_values:
+            out["acr_values"] = self.acr_values
+        if self.prompt:
+            out["prompt"] = self.prompt
+        elif self.approval_prompt:
+            out["approval_prompt"] = self.approval_prompt
+        for entry in self.login_url_parameters:
+            name, _, value = entry.partition("=")
+            out[name] = value
+        return out
+
+    def allowed_params(self) -> dict[str, re.Pattern[str]]:
+        """name -> the values /oauth2/start may pass on for it (full match)."""
+        out: dict[str, re.Pattern[str]] = {}
+        for entry in self.login_url_parameters_allowed:
+            name, _, pattern = entry.partition("=")
+            out[name] = re.compile(pattern)
+        return out

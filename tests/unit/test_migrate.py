@@ -1,0 +1,67 @@
+"""`authsvc migrate`: a line per oauth2-proxy option, and a TOML that means the same without them."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from authsvc.cli import main
+from authsvc.config.sources import ConfigInput, load
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL = ROOT / "tests" / "fixtures" / "oauth2-proxy" / "contrib" / "local-environment"
+SECRETS = {"CLIENT_ID": "sample-client", "CLIENT_SECRET": "sample-client-secret",
+           "COOKIE_SECRET": "OQINaROshtE9TcZkNAm-5Zs2Pv3xaWytBmc5W7sPX7w="}
+
+
+@pytest.fixture(autouse=True)
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("AUTHSVC_", "OAUTH2_PROXY_")):
+            monkeypatch.delenv(key)
+
+
+@pytest.mark.parametrize("name", ["oauth2-proxy-nginx.cfg", "oauth2-proxy-traefik.cfg",
+                                  "oauth2-proxy-keycloak.cfg", "oauth2-proxy-gitea.cfg"])
+def test_migrated_toml_means_the_same(name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    for key, value in SECRETS.items():
+        monkeypatch.setenv(f"OAUTH2_PROXY_{key}", value)
+    cfg = LOCAL / name
+    before = load(ConfigInput(str(cfg))).settings
+    out = tmp_path / "authsvc.toml"
+    assert main(["migrate", "--config", str(cfg), "--output", str(out)]) == 0
+    report = capsys.readouterr().err
+    assert "upstreams" in report and "ignored" in report
+    text = out.read_text()
+    for key in ("CLIENT_SECRET", "COOKIE_SECRET"):
+        assert SECRETS[key] not in text + report
+    tomllib.loads(text)
+    # the same settings from authsvc's own TOML, secrets as AUTHSVC_* variables
+    for key, value in SECRETS.items():
+        monkeypatch.delenv(f"OAUTH2_PROXY_{key}")
+        monkeypatch.setenv(f"AUTHSVC_{key}", value)
+    after = load(ConfigInput(str(out)))
+    assert not after.compat
+    assert after.settings.masked() == before.masked()
+
+
+def test_report_says_renamed_and_not_supported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "x.cfg"
+    cfg.write_text('github_users = ["ada"]\nprovider = "github"\nclient_id = "c"\n'
+                   'custom_templates_dir = "/etc/templates"\nupstreams = ["static://202"]\n')
+    assert main(["migrate", "--config", str(cfg)]) == 1
+    out, err = capsys.readouterr()
+    lines = {line.split()[0]: line for line in err.splitlines() if line and not line.startswith("cannot")}
+    assert "renamed" in lines["github_users"] and "github_user" in lines["github_users"]
+    assert "not supported" in lines["custom_templates_dir"]
+    assert "cannot migrate: option custom_templates_dir" in err
+    assert 'github_user = ["ada"]' in out
+
+
+def test_migrate_needs_an_oauth2_proxy_configuration(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["migrate"]) == 2
+    assert "no oauth2-proxy configuration" in capsys.readouterr().err

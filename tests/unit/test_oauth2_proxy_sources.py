@@ -1,0 +1,155 @@
+"""Every option added for oauth2-proxy users, read from every source: its .cfg, OAUTH2_PROXY_*,
+its flags (repeated list flags, bare booleans), AUTHSVC_* and authsvc's TOML."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authsvc.cli import config_input, parse
+from authsvc.config import oauth2_proxy as o2p
+from authsvc.config.sources import ConfigInput, load
+from tests.support.pki import make_pki
+
+COOKIE = "OQINaROshtE9TcZkNAm-5Zs2Pv3xaWytBmc5W7sPX7w="
+BASE = {"provider": "oidc", "oidc_issuer_url": "https://idp.example", "client_id": "c",
+        "client_secret": "s", "cookie_secret": COOKIE}
+TENANT = "11111111-2222-3333-4444-555555555555"
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    import bcrypt
+
+    d = tmp_path_factory.mktemp("files")
+    pki = make_pki(d / "pki")
+    (d / "cookie").write_text(COOKIE)
+    (d / "htpasswd").write_text(f"ada:{bcrypt.hashpw(b'x', bcrypt.gensalt(rounds=4)).decode()}\n")
+    (d / "sa.json").write_text(json.dumps({"client_email": "sa@p.iam.gserviceaccount.com",
+                                           "private_key": "-----BEGIN PRIVATE KEY-----"}))
+    return {"ca": str(pki.ca_cert), "cert": str(pki.server_cert), "key": str(pki.server_key),
+            "cookie": str(d / "cookie"), "htpasswd": str(d / "htpasswd"), "sa": str(d / "sa.json")}
+
+
+def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """option -> (the options to set, as oauth2-proxy users write them; what authsvc must read)."""
+    return {
+        "cookie_secret_file": ({"cookie_secret_file": f["cookie"]},
+                               {"cookie_secret_file": f["cookie"]}),
+        "provider_ca_files": ({"provider_ca_files": [f["ca"], f["ca"]]},
+                              {"provider_ca_files": [f["ca"], f["ca"]]}),
+        "use_system_trust_store": ({"use_system_trust_store": True}, {"use_system_trust_store": True}),
+        "ssl_insecure_skip_verify": ({"ssl_insecure_skip_verify": True}, {"ssl_insecure_skip_verify": True}),
+        "https+tls": ({"https_address": "0.0.0.0:4443", "tls_cert_file": f["cert"], "tls_key_file": f["key"],
+                       "tls_min_version": "TLS1.3",
+                       "tls_cipher_suites": ["TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+                                             "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"]},
+                      {"https_address": "0.0.0.0:4443", "serves_tls": True, "tls_min_version": "TLS1.3",
+                       "openssl_ciphers": "ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES128-GCM-SHA256"}),
+        "metrics_tls": ({"metrics_secure_address": "0.0.0.0:9443", "metrics_tls_cert_file": f["cert"],
+                         "metrics_tls_key_file": f["key"]},
+                        {"metrics_secure_address": "0.0.0.0:9443", "metrics_tls_key_file": f["key"]}),
+        "skip_oidc_discovery": ({"skip_oidc_discovery": True, "login_url": "https://idp.example/auth",
+                                 "redeem_url": "https://idp.example/token",
+                                 "profile_url": "https://idp.example/me",
+                                 "oidc_jwks_url": "https://idp.example/keys",
+                                 "validate_url": "https://idp.example/validate"},
+                                {"skip_oidc_discovery": True, "redeem_url": "https://idp.example/token",
+                                 "oidc_jwks_url": "https://idp.example/keys"}),
+        "token checks": ({"oidc_enabled_signing_algs": ["RS256", "ES256"],
+                          "oidc_audience_claims": ["aud", "azp"],
+                          "insecure_oidc_skip_issuer_verification": True},
+                         {"oidc_enabled_signing_algs": ["RS256", "ES256"],
+                          "oidc_audience_claims": ["aud", "azp"],
+                          "insecure_oidc_skip_issuer_verification": True}),
+        "login parameters": ({"prompt": "select_account", "approval_prompt": "force", "acr_values": "urn:mfa",
+                              "provider_display_name": "Corp SSO"},
+                             {"prompt": "select_account", "acr_values": "urn:mfa",
+                              "provider_display_name": "Corp SSO", "approval_prompt": "force"}),
+        "basic auth": ({"set_basic_auth": True, "basic_auth_password": "pw", "prefer_email_to_user": True},
+                       {"set_basic_auth": True, "prefer_email_to_user": True}),
+        "htpasswd": ({"htpasswd_file": f["htpasswd"], "htpasswd_user_groups": ["a", "b"]},
+                     {"htpasswd_file": f["htpasswd"], "htpasswd_user_groups": ["a", "b"]}),
+        "trusted_ips": ({"trusted_ips": ["10.0.0.0/8", "192.0.2.1"],
+                         "real_client_ip_header": "X-Forwarded-For"},
+                        {"trusted_ips": ["10.0.0.0/8", "192.0.2.1"],
+                         "real_client_ip_header": "X-Forwarded-For"}),
+        "google_groups": ({"provider": "google", "oidc_issuer_url": "",
+                           "google_groups": ["g1@x.com", "g2@x.com"],
+                           "google_admin_email": "admin@x.com", "google_service_account_json": f["sa"]},
+                          {"google_groups": ["g1@x.com", "g2@x.com"], "google_admin_email": "admin@x.com"}),
+        "entra federated": ({"provider": "entra-id", "oidc_issuer_url": "", "azure_tenant": TENANT,
+                             "entra_id_federated_token_auth": True},
+                            {"entra_id_federated_token_auth": True, "entra_id_tenant": TENANT}),
+        "sign-out and probes": ({"backend_logout_url": "https://idp.example/logout?t={id_token}",
+                                 "ping_path": "/healthz", "ready_path": "/readyz", "gcp_healthchecks": True},
+                                {"backend_logout_url": "https://idp.example/logout?t={id_token}",
+                                 "ping_path": "/healthz", "gcp_healthchecks": True}),
+    }
+
+
+SOURCES = ("o2p-cfg", "o2p-env", "o2p-flags", "authsvc-env", "authsvc-toml")
+
+
+def _toml(value: Any) -> str:
+    return json.dumps(value)
+
+
+def _env(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return ",".join(value) if isinstance(value, list) else str(value)
+
+
+@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("case", sorted(cases(dict.fromkeys(("ca", "cert", "key", "cookie", "htpasswd", "sa"),
+                                                           ""))))
+def test_option_from_every_source(case: str, source: str, files: dict[str, str], tmp_path: Path,
+                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("AUTHSVC_", "OAUTH2_PROXY_")):
+            monkeypatch.delenv(key)
+    given, want = cases(files)[case]
+    options = {**BASE, **given}
+    # oauth2-proxy's spelling of the one renamed key used here
+    theirs = {("azure_tenant" if k == "entra_id_tenant" else k): v for k, v in options.items()}
+    ours = {("entra_id_tenant" if k == "azure_tenant" else k): v for k, v in options.items()}
+    if source == "o2p-cfg":
+        path = tmp_path / "oauth2-proxy.cfg"
+        path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in theirs.items()))
+        report = load(ConfigInput(str(path)))
+    elif source == "o2p-env":
+        for k, v in theirs.items():
+            monkeypatch.setenv(f"OAUTH2_PROXY_{k.upper()}", _env(v))
+        report = load(ConfigInput())
+    elif source == "o2p-flags":
+        argv: list[str] = []
+        for k, v in theirs.items():
+            flag = "--" + o2p.BY_KEY[k].flag
+            if v is True:
+                argv.append(flag)  # a bare boolean
+            elif isinstance(v, list):
+                argv += [f"{flag}={item}" for item in v]  # repeated, accumulating
+            else:
+                argv += [flag, str(v)]
+        report = load(config_input(parse(argv)))
+    elif source == "authsvc-env":
+        for k, v in ours.items():
+            monkeypatch.setenv(f"AUTHSVC_{k.upper()}", _env(v))
+        report = load(ConfigInput())
+    else:
+        path = tmp_path / "authsvc.toml"
+        path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in ours.items()))
+        report = load(ConfigInput(str(path)))
+    s = report.settings
+    for key, value in want.items():
+        assert getattr(s, key) == value, (case, source, key)
+    if source == "o2p-flags":  # only a spelling of oauth2-proxy's own says whose flags they are
+        field = {"azure_tenant": "entra_id_tenant"}
+        assert report.compat == any(o2p.BY_KEY[k].flag != field.get(k, k).replace("_", "-") for k in theirs)
+    else:
+        assert report.compat == source.startswith("o2p")
