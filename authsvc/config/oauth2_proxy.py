@@ -233,6 +233,12 @@ def _github_redeem_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Valu
     return {} if ctx.get("provider") == "github" else {"redeem_url": value}
 
 
+def _csrf_limit(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
+    # oauth2-proxy's 0 means "no limit": authsvc always caps its login cookies (issue 11 §4), so
+    # 0 keeps authsvc's default and is reported as ignored
+    return {"cookie_csrf_per_request_limit": value} if value else {}
+
+
 def _standard_logging(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     return {} if value else {"log_level": "warning"}
 
@@ -323,6 +329,8 @@ TREATMENTS: dict[str, Treatment] = {
     **{k: Ignored(_PAGES) for k in ("custom_sign_in_logo", "banner", "footer")},
     "custom_templates_dir": Unsupported("custom page templates are not available yet"),
     "show_debug_on_error": Builtin("error pages never show details", lambda v: not v),
+    # not (yet) in authsvc; taken as "same" once an option of the name exists
+    "cookie_csrf_per_request_limit": Rename("cookie_csrf_per_request_limit", _csrf_limit),
 }
 
 #: treatments that apply only while authsvc has no option of the name
@@ -487,6 +495,8 @@ def _translate_one(option: Option, value: Any, ctx: Mapping[str, Any], origin: s
 def _ignored_rename(key: str) -> str:
     if key == "allowed_roles":
         return "roles are read for provider keycloak-oidc only (as in oauth2-proxy)"
+    if key == "cookie_csrf_per_request_limit":
+        return "0 (no limit) is not offered: authsvc keeps its cap of login cookies (default 5)"
     if key == "redeem_url":
         return "the github provider derives its token endpoint from login_url"
     return "no effect with this provider"

@@ -369,3 +369,15 @@ def test_the_images_listen_default_is_weaker_than_a_cfg(
     report = load(ConfigInput(flags=OIDC))
     assert report.settings.http_address == "0.0.0.0:4180"
     assert report.origins["http_address"] == "env AUTHSVC_DEFAULT_HTTP_ADDRESS"
+
+
+@pytest.mark.parametrize(("value", "limit", "status"), [(0, 5, "ignored"), (3, 3, "same"), (20, 20, "same")])
+def test_cookie_csrf_per_request_limit_zero_keeps_the_cap(tmp_path: Path, value: int, limit: int,
+                                                           status: str) -> None:
+    """oauth2-proxy's 0 (its default) means "no limit"; authsvc never lets login cookies grow
+    unbounded, so 0 keeps authsvc's cap instead of stopping start-up."""
+    options = {**OIDC, "email_domains": ["*"], "cookie_csrf_per_request_limit": value}
+    report = load(ConfigInput(cfg(tmp_path, toml(options))))
+    assert report.settings.cookie_csrf_per_request_limit == limit
+    note = next(n for n in report.notes if n.key == "cookie_csrf_per_request_limit")
+    assert note.status == status
