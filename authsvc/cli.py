@@ -26,6 +26,7 @@ from .config import Settings
 from .config import oauth2_proxy as o2p
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
 from .config.sources import ConfigInput, load
+from .config.tls import TLSOptions
 from .errors import ConfigError
 from .web import logs
 
@@ -278,7 +279,7 @@ def tls13_context(config: Any, default: Any) -> ssl.SSLContext:
     return context
 
 
-def _tls_options(settings: Settings) -> dict[str, Any]:
+def _tls_options(settings: TLSOptions) -> dict[str, Any]:
     if not settings.serves_tls:
         return {}
     import inspect

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from .config import Settings
+from .config.cookies import CookieOptions
 from .errors import SessionTooLarge
 
 #: the whole Set-Cookie value (name, value and attributes) stays under this many bytes
@@ -45,7 +45,7 @@ class CookieSettings:
     csrf_max_age: int = 900
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CookieSettings:
+    def from_settings(cls, settings: CookieOptions) -> CookieSettings:
         """Build from validated Settings (longest domain first, so the first match wins)."""
         domains = sorted(
             {d.strip().lower() for d in settings.cookie_domains if d.strip(". ")},

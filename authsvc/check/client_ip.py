@@ -12,7 +12,7 @@ import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import Settings
+from ..config.client_ip import ClientIPOptions
 from .forwarded import Forwarded
 
 #: distinct addresses whose verdict is remembered
@@ -22,7 +22,7 @@ _MEMO = 4096
 class TrustedIPs:
     """Whether a check request comes from a client in `trusted_ips`."""
 
-    def __init__(self, settings: Settings, forwarded: Forwarded) -> None:
+    def __init__(self, settings: ClientIPOptions, forwarded: Forwarded) -> None:
         self._networks = tuple(ipaddress.ip_network(n, strict=False) for n in settings.trusted_ips)
         self._header = settings.real_client_ip_header.lower().encode("latin-1")
         self._forwarded = forwarded

@@ -28,7 +28,7 @@ import re
 from collections.abc import Iterable
 from urllib.parse import unquote
 
-from ..config import Settings
+from ..config.headers import HeaderOptions
 from ..models import Session
 
 log = logging.getLogger("authsvc")
@@ -93,7 +93,7 @@ def token_value(token: str) -> str:
 class IdentityHeaders:
     """Which headers to send, decided once from settings."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: HeaderOptions) -> None:
         self.xauthrequest = settings.set_xauthrequest
         self.access_token = settings.set_xauthrequest and settings.pass_access_token
         self.authorization = settings.set_authorization_header

@@ -18,8 +18,7 @@ from pathlib import Path
 import anyio
 
 from ..clock import Clock
-from ..config import Settings
-from ..config.htpasswd import parse_htpasswd
+from ..config.htpasswd import HtpasswdOptions, parse_htpasswd
 from ..models import Identity, Session
 
 log = logging.getLogger("authsvc.htpasswd")
@@ -50,7 +49,7 @@ def verify(password: str, hashed: str) -> bool:
 class Htpasswd:
     """The users of one htpasswd file."""
 
-    def __init__(self, settings: Settings, clock: Clock) -> None:
+    def __init__(self, settings: HtpasswdOptions, clock: Clock) -> None:
         self._path = Path(settings.htpasswd_file)
         self._groups = tuple(settings.htpasswd_user_groups)
         self._clock = clock

@@ -11,14 +11,13 @@ from collections.abc import Mapping
 
 import httpx
 
-from ..config import Settings
-from ..config.login_params import PROTECTED
+from ..config.login_params import PROTECTED, LoginParamOptions
 
 #: longest value taken from the /oauth2/start query for an allowed parameter
 _MAX_VALUE = 256
 
 
-def with_login_params(url: str, settings: Settings, query: Mapping[str, str]) -> str:
+def with_login_params(url: str, settings: LoginParamOptions, query: Mapping[str, str]) -> str:
     """`url` (the provider's authorization URL) with the configured and allowed parameters."""
     params = settings.login_params()
     for name, allowed in settings.allowed_params().items():

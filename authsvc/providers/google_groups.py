@@ -19,7 +19,7 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from ..clock import Clock
-from ..config import Settings
+from ..config.google_groups import GoogleGroupsOptions
 from ..errors import ProviderUnavailable
 from . import http as idp
 
@@ -35,7 +35,7 @@ _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 class DirectoryGroups:
     """Group membership of Google users; one access token, reused until shortly before expiry."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, settings: GoogleGroupsOptions, http: httpx.AsyncClient, clock: Clock) -> None:
         self._groups = tuple(settings.google_groups)
         self._admin = settings.google_admin_email
         self._adc = settings.google_use_application_default_credentials
