@@ -15,8 +15,9 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from . import logs
 from .backchannel import BackchannelLogout
 from .bearer import bearer_token
 from .config import Settings
@@ -27,6 +28,7 @@ from .logs import note_outcome
 from .models import OriginalRequest
 from .route_rules import NO_RULE, RouteRule
 from .services import Services
+from .web.request_id import HEADER as REQUEST_ID
 
 log = logging.getLogger("authsvc")
 
@@ -155,6 +157,17 @@ async def _on_error(request: Request, exc: Exception) -> Response:
     return PlainTextResponse(exc.public + "\n", exc.status, headers=NO_CACHE)
 
 
+def _echo_request_id(send: Send, ctx: logs.RequestContext) -> Send:
+    """`send`, with X-Request-ID added to the response's headers."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), (REQUEST_ID, ctx.id.encode())]}
+        await send(message)
+
+    return sending
+
+
 class AuthsvcApp(Starlette):
     """Starlette, with /oauth2/auth answered before its middleware stack and router.
 
@@ -172,13 +185,25 @@ class AuthsvcApp(Starlette):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            ctx = self._begin(scope)
             path = scope["path"]
-            if path == self._auth_path or path.startswith(self._auth_prefix):
-                await self._auth(scope, receive, send, path)
+            if path == self._auth_path or path.startswith(self._auth_prefix):  # is_check, inline
+                await self._auth(scope, receive, send, path, ctx)
                 return
+            send = _echo_request_id(send, ctx)
         await super().__call__(scope, receive, send)
 
-    async def _auth(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    def _begin(self, scope: Scope) -> logs.RequestContext:
+        """The request's log context; its X-Request-ID is believed from trusted proxies only."""
+        services: Services = self.state.services
+        client = scope.get("client")
+        peer = client[0] if client else None
+        trusted = services.settings.reverse_proxy and services.forwarded.is_trusted(peer)
+        return logs.begin_request(scope["headers"], trusted)
+
+    async def _auth(
+        self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext
+    ) -> None:
         scope["app"] = self
         # Envoy's path_prefix mode: what the router would have put in path_params
         scope["path_params"] = {"rest": path[len(self._auth_prefix):]} if path != self._auth_path else {}
@@ -190,6 +215,7 @@ class AuthsvcApp(Starlette):
         except Exception:
             log.exception("%s %s: unexpected error", scope["method"], path)
             response = PlainTextResponse("internal error\n", 500, headers=NO_CACHE)
+        response.raw_headers.append((REQUEST_ID, ctx.id.encode()))
         await response(scope, receive, send)
 
 

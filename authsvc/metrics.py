@@ -172,7 +172,7 @@ class Metrics:
         children = self.outcomes["auth"]
         observe = self.auth_seconds.observe
         clock = time.perf_counter
-        begin = logs.begin_request
+        begin = logs.request_for  # the context AuthsvcApp began
 
         async def auth(request: Request) -> Response:
             ctx = begin(request.scope["headers"])
@@ -198,7 +198,7 @@ class Metrics:
     def _endpoint(self, name: str, handle: Handler) -> Handler:
         children = self.outcomes[name]
         clock = time.perf_counter
-        begin = logs.begin_request
+        begin = logs.request_for  # the context AuthsvcApp began
 
         async def endpoint(request: Request) -> Response:
             ctx = begin(request.scope["headers"])

@@ -1,0 +1,55 @@
+"""X-Request-ID: one id per request, echoed on its response, shown on its pages, in its logs.
+
+A proxy's id is taken only from a trusted peer (`trusted_proxy_ips`) and only when it is plain
+and short: it is written into every log line and every page of the request, so a client must
+not choose it. Otherwise one is made here. `/oauth2/auth` makes one for every check, so making
+one must cost next to nothing: a random per-process prefix and a counter (no syscall, no uuid),
+32 hex digits like nginx's `$request_id`.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import secrets
+
+HEADER = b"x-request-id"
+#: what a proxy's id may look like (it ends up in log lines and pages): nginx's `$request_id`,
+#: UUIDs, Envoy's and Traefik's ids all fit
+PLAIN = re.compile(rb"[A-Za-z0-9._:/+=\-]{1,128}")
+
+
+class _Ids:
+    """24 random hex digits per process, then 8 of a counter: unique across workers and replicas."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.prefix = secrets.token_hex(12)
+        self.counter = itertools.count(1)
+
+    def new(self) -> str:
+        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFF:08x}"
+
+
+_ids = _Ids()
+# a forked worker must not repeat its parent's ids
+os.register_at_fork(after_in_child=_ids.reset)
+
+
+def new_request_id() -> str:
+    """A fresh id (32 lower-case hex digits)."""
+    return _ids.new()
+
+
+def request_id(headers: list[tuple[bytes, bytes]], trusted: bool) -> str:
+    """The trusted proxy's plain X-Request-ID, else a fresh id."""
+    if trusted:
+        for name, value in headers:
+            if name == HEADER:
+                if PLAIN.fullmatch(value):
+                    return value.decode("ascii")
+                break
+    return _ids.new()
