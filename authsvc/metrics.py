@@ -33,7 +33,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from . import logs
-from .errors import StoreUnavailable
+from .errors import AuthsvcError, StoreUnavailable
 
 access_log = logging.getLogger("authsvc.access")
 
@@ -205,9 +205,12 @@ class Metrics:
             started = clock()
             try:
                 response = await handle(request)
-            except Exception:
-                children["error"].inc()
-                _access(name, request, 500, "error", clock() - started, ctx)
+            except Exception as exc:
+                # our errors become their own status (app.py's handler): log that one, not 500
+                status = exc.status if isinstance(exc, AuthsvcError) else 500
+                outcome = outcome_of(status)
+                children[outcome].inc()
+                _access(name, request, status, outcome, clock() - started, ctx)
                 raise
             outcome = ctx.outcome or outcome_of(response.status_code)
             children[outcome].inc()
