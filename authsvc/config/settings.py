@@ -13,6 +13,7 @@ from .access import AccessOptions
 from .cookies import CookieOptions
 from .headers import HeaderOptions
 from .loading import ENV_PREFIX, TomlSource, describe, reading_toml
+from .pages import PagesOptions
 from .provider import ProviderOptions
 from .provider_specific import ProviderSpecificOptions
 from .proxy import ProxyOptions
@@ -25,6 +26,7 @@ from .signout import SignOutOptions
 # listed in reverse: `model_fields` (one CLI flag each, README's table, check-config's output)
 # then runs server, operation, provider, ..., proxy, as it did before the split.
 class Settings(
+    PagesOptions,
     ProxyOptions,
     HeaderOptions,
     AccessOptions,
