@@ -28,6 +28,7 @@ from .logs import note_outcome
 from .models import OriginalRequest
 from .route_rules import NO_RULE, RouteRule
 from .services import Services
+from .web import causes
 from .web.request_id import HEADER as REQUEST_ID
 
 log = logging.getLogger("authsvc")
@@ -116,6 +117,8 @@ class AuthEndpoint:
                 session.identity.user, original.path, decision.reason,
                 extra={"user": session.identity.user, "outcome": "forbidden", "reason": decision.reason},
             )
+            if decision.status == 403 and self.shows_pages(request, original):
+                return self.forbidden_page(original, session.identity.email or session.identity.user)
             return Response(FORBIDDEN, decision.status, media_type="text/plain")
         raw = self.s.headers.raw_for_session(session)
         if raw is None:
@@ -136,12 +139,26 @@ class AuthEndpoint:
             return self.s.route_rules.from_headers(request.headers) if self.s.trusted(request) else NO_RULE
         return self.s.route_rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
 
-    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
-        if (
+    def shows_pages(self, request: Request, original: OriginalRequest) -> bool:
+        """A browser navigation behind a proxy that relays our answer to it (Traefik, Caddy,
+        Envoy): it gets the redirect, or the page, itself. nginx shows its own pages."""
+        return (
             self.s.settings.browser_redirects
             and not self.s.paths.is_api(original)
             and is_browser_navigation(request, original)
-        ):
+        )
+
+    def forbidden_page(self, original: OriginalRequest, user: str) -> Response:
+        """The 403 as a page: who is signed in, that a rule denies it (never which), ways out."""
+        prefix = self.s.settings.proxy_prefix
+        again = quote(f"{prefix}/sign_in?rd={quote(original.url, safe='')}", safe="")
+        return self.s.pages.forbidden(
+            host=original.host, request_id=logs.current_id(), user=user, signed_in=True,
+            switch_url=f"{prefix}/sign_out?rd={again}", sign_out_url=f"{prefix}/sign_out",
+        )
+
+    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
+        if self.shows_pages(request, original):
             # absolute: Traefik resolves a relative Location against the auth address
             location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
             return redirect(location)
@@ -149,11 +166,27 @@ class AuthEndpoint:
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
-    """Our errors become their status with a short text; never a token in the body."""
+    """Our errors become their status with a short text, or for a browser the error page of
+    their cause; never a token in the body."""
     assert isinstance(exc, AuthsvcError)
-    request.app.state.services.metrics.record_error(exc)
+    services: Services = request.app.state.services
+    services.metrics.record_error(exc)
     level = logging.ERROR if exc.status >= 500 else logging.WARNING
     log.log(level, "%s %s: %s (status %d)", request.method, request.url.path, exc.reason, exc.status)
+    # the check's answers stay plain: nginx never shows them, and they must stay small
+    check = isinstance(request.app, AuthsvcApp) and request.app.is_check(request.scope["path"])
+    if not check and request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
+        _, host = services.public_origin(request)
+        # /oauth2/start failed (the IdP is unreachable): the same start is the retry
+        retry = request.url.path + ("?" + request.url.query if request.url.query else "")
+        return services.pages.error(
+            causes.for_error(exc, services.pages.idp), host=host, request_id=logs.current_id(),
+            retry_url=retry if request.url.path.endswith("/start") else "",
+        )
+    return _plain_error(exc)
+
+
+def _plain_error(exc: AuthsvcError) -> Response:
     return PlainTextResponse(exc.public + "\n", exc.status, headers=NO_CACHE)
 
 
@@ -182,6 +215,10 @@ class AuthsvcApp(Starlette):
         self._auth_handler = auth_handler
         self._auth_path = auth_path
         self._auth_prefix = auth_path + "/"
+
+    def is_check(self, path: str) -> bool:
+        """Whether `path` is /oauth2/auth (or under it, for Envoy)."""
+        return path == self._auth_path or path.startswith(self._auth_prefix)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -252,6 +289,7 @@ def create_app(
         Route(f"{prefix}/callback", flows.callback, methods=["GET"]),
         Route(f"{prefix}/sign_out", flows.sign_out, methods=["GET", "POST"]),
         Route(f"{prefix}/sign_in", flows.sign_in, methods=["GET"]),
+        Route(f"{prefix}/signed_out", flows.signed_out, methods=["GET"]),
         Route(f"{prefix}/userinfo", flows.userinfo, methods=["GET"]),
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
         Route("/ping", ping, methods=["GET", "HEAD"]),
