@@ -7,9 +7,9 @@ keeps raising the errors it always raised; this module only reads them.
 
 Statuses: a malformed callback (no state, no code) is 400; one that does not belong to a live
 login of this browser is 403 (its login cookie is missing, expired, foreign or spent:
-oauth2-proxy's status for a bad CSRF cookie); the user or the IdP refusing is 403; the IdP failing or refusing our own
-client is 502 Bad Gateway (RFC 9110 §15.6.3: an upstream's answer was no good), the IdP saying
-it is overloaded or the session store being down 503 (§15.6.4).
+oauth2-proxy's status for a bad CSRF cookie); the user or the IdP refusing is 403; the IdP
+failing or refusing our own client is 502 Bad Gateway (RFC 9110 §15.6.3: an upstream's answer
+was no good), the IdP saying it is overloaded or the session store being down 503 (§15.6.4).
 """
 
 from __future__ import annotations

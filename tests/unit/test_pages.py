@@ -19,8 +19,10 @@ from tests.conftest import make_settings
 
 HOSTILE = '<script>alert(1)</script>"\'&'
 NONCE = re.compile(r"style-src 'nonce-([A-Za-z0-9_-]{20,})'")
-PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                    "1f15c4890000000d49444154789c6360000002000100e527de570000000049454e44ae426082")  # fmt: skip
+PNG = bytes.fromhex(  # a 1x1 image
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000100e527de570000000049454e44ae426082"
+)
 
 
 def pages(**options: Any) -> Pages:
@@ -179,7 +181,8 @@ def test_an_operators_own_layout_gets_the_nonce(tmp_path: Path) -> None:
         '<!doctype html><html lang="de"><head><style nonce="{{ csp_nonce }}">p{}</style></head>'
         "<body><main>{% block content %}{% endblock %}</main></body></html>"
     )
-    response = pages(custom_templates_dir=str(tmp_path)).signed_out(host="h", request_id="r", sign_in_url="/s")
+    p = pages(custom_templates_dir=str(tmp_path))
+    response = p.signed_out(host="h", request_id="r", sign_in_url="/s")
     match = NONCE.search(response.headers["content-security-policy"])
     assert match and f'<style nonce="{match.group(1)}">' in html(response) and 'lang="de"' in html(response)
 
@@ -193,13 +196,17 @@ def test_an_operators_own_layout_gets_the_nonce(tmp_path: Path) -> None:
         ("base.html", "{% block content %}{% endblock %}{{ oops.x }}", "oops"),
     ],
 )
-def test_a_broken_template_stops_start_up_naming_it(tmp_path: Path, name: str, text: str, problem: str) -> None:
+def test_a_broken_template_stops_start_up_naming_it(
+    tmp_path: Path, name: str, text: str, problem: str
+) -> None:
     (tmp_path / name).write_text(text)
     with pytest.raises(ConfigError, match=rf"custom_templates_dir: .*{problem}"):
         pages(custom_templates_dir=str(tmp_path))
 
 
-def test_a_file_authsvc_does_not_use_is_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_a_file_authsvc_does_not_use_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     (tmp_path / "signin.html").write_text("typo'd name")
     with caplog.at_level(logging.WARNING):
         pages(custom_templates_dir=str(tmp_path))
@@ -207,7 +214,7 @@ def test_a_file_authsvc_does_not_use_is_warned_about(tmp_path: Path, caplog: pyt
 
 
 def test_custom_templates_dir_must_be_a_directory(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="custom_templates_dir .*is not a directory"):
+    with pytest.raises(ConfigError, match=r"custom_templates_dir .*is not a directory"):
         make_settings(custom_templates_dir=str(tmp_path / "missing"))
 
 
