@@ -39,7 +39,7 @@ access_log = logging.getLogger("authsvc.access")
 
 OUTCOMES = ("allowed", "unauthenticated", "forbidden", "skipped", "error")
 #: the endpoints counted in authsvc_requests_total (paths under proxy_prefix)
-ENDPOINTS = ("auth", "start", "callback", "sign_out", "sign_in", "userinfo")
+ENDPOINTS = ("auth", "start", "callback", "sign_out", "signed_out", "sign_in", "userinfo")
 LOGIN_RESULTS = ("success", "denied", "failed")
 REFRESH_RESULTS = ("success", "failed")
 IDP_ENDPOINTS = ("discovery", "jwks", "token", "userinfo", "other")
