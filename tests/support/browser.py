@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def chromium() -> Iterator[Browser]:
+def chromium(extra_args: list[str] | None = None) -> Iterator[Browser]:
     """Launch headless chromium from /usr/bin (skip/fail when absent); close it afterwards."""
     executable = require_tool("chromium")
     with sync_playwright() as pw:
@@ -34,7 +34,7 @@ def chromium() -> Iterator[Browser]:
             browser = pw.chromium.launch(
                 executable_path=str(Path(executable).resolve()),
                 headless=True,
-                args=CHROMIUM_ARGS,
+                args=CHROMIUM_ARGS + (extra_args or []),
                 timeout=60_000,
             )
         except Exception as exc:  # a broken install: report it like a missing one
