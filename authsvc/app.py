@@ -190,6 +190,10 @@ def _plain_error(exc: AuthsvcError) -> Response:
     return PlainTextResponse(exc.public + "\n", exc.status, headers=NO_CACHE)
 
 
+def _nobody(peer: str | None) -> bool:
+    return False
+
+
 def _echo_request_id(send: Send, ctx: logs.RequestContext) -> Send:
     """`send`, with X-Request-ID added to the response's headers."""
 
@@ -230,13 +234,18 @@ class AuthsvcApp(Starlette):
             send = _echo_request_id(send, ctx)
         await super().__call__(scope, receive, send)
 
+    #: whether a peer's X-Request-ID is believed (Forwarded.is_trusted), set on first use
+    _trusts: Callable[[str | None], bool] | None = None
+
     def _begin(self, scope: Scope) -> logs.RequestContext:
         """The request's log context; its X-Request-ID is believed from trusted proxies only."""
-        services: Services = self.state.services
+        trusts = self._trusts
+        if trusts is None:
+            services: Services = self.state.services
+            trusts = services.forwarded.is_trusted if services.settings.reverse_proxy else _nobody
+            self._trusts = trusts
         client = scope.get("client")
-        peer = client[0] if client else None
-        trusted = services.settings.reverse_proxy and services.forwarded.is_trusted(peer)
-        return logs.begin_request(scope["headers"], trusted)
+        return logs.begin_request(scope["headers"], trusts(client[0]) if client else False)
 
     async def _auth(
         self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext

@@ -31,7 +31,7 @@ class _Ids:
         self.counter = itertools.count(1)
 
     def new(self) -> str:
-        return f"{self.prefix}{next(self.counter) & 0xFFFFFFFF:08x}"
+        return self.prefix + "%08x" % (next(self.counter) & 0xFFFFFFFF)
 
 
 _ids = _Ids()
