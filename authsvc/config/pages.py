@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import jinja2
 from pydantic import BaseModel, ValidationInfo, field_validator
 
 from .loading import option_error
@@ -21,6 +22,9 @@ LOGO_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".jpeg": "image/jpeg",
 #: every sign-in page carries the logo inline: keep it small
 LOGO_MAX_BYTES = 256 * 1024
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # tab and newline are fine
+#: the templates web/pages.py renders or includes; custom_templates_dir may replace any of them
+TEMPLATE_NAMES = ("sign_in.html", "error.html", "forbidden.html", "signed_out.html", "demo.html",
+                  "base.html", "style.css")  # fmt: skip
 _HTTPS_URL = re.compile(r"https://[A-Za-z0-9.\-]+(:\d+)?/[^\s\"'<>;,]*")
 
 
@@ -63,23 +67,48 @@ class PagesOptions(BaseModel):
             raise ValueError("an http:// logo would be blocked as mixed content; use https:// or a file")
         if value.startswith("https://"):
             if not _HTTPS_URL.fullmatch(value):
-                raise ValueError(f"{value!r} is not a plain https URL (https://host/path)")
+                raise ValueError("is not a plain https URL (https://host/path)")
             return value
         path = Path(value)
         kind = LOGO_TYPES.get(path.suffix.lower())
         if kind is None:
-            raise ValueError(f"{value!r}: use a {', '.join(sorted(LOGO_TYPES))} file or an https:// URL")
+            raise ValueError(f"use a {', '.join(sorted(LOGO_TYPES))} file or an https:// URL")
         try:
             size = path.stat().st_size
         except OSError as exc:
-            raise ValueError(f"{value!r} cannot be read: {exc.strerror}") from None
+            raise ValueError(f"cannot be read: {exc.strerror}") from None
         if size > LOGO_MAX_BYTES:
-            raise ValueError(f"{value!r} is {size} bytes; at most {LOGO_MAX_BYTES} (every page inlines it)")
+            raise ValueError(f"is {size} bytes; at most {LOGO_MAX_BYTES} (every page inlines it)")
         return value
 
     @field_validator("custom_templates_dir")
     @classmethod
     def _pages_templates(cls, value: str) -> str:
-        if value and not Path(value).is_dir():
-            raise ValueError(f"{value!r} is not a directory")
+        if not value:
+            return value
+        if not Path(value).is_dir():
+            raise ValueError("is not a directory")
+        problem = template_syntax_problem(Path(value))
+        if problem:
+            raise ValueError(problem)
         return value
+
+
+def template_syntax_problem(folder: Path) -> str:
+    """The first syntax error among the templates in `folder` (so check-config reports it, in
+    one line); web/pages.py renders each one at start-up for the rest (unknown variables)."""
+    env = jinja2.Environment(autoescape=True)
+    for name in TEMPLATE_NAMES:
+        path = folder / name
+        if not path.is_file():
+            continue
+        try:
+            env.parse(path.read_text(encoding="utf-8"), name=name)
+        except (OSError, UnicodeDecodeError) as exc:
+            return f"{name} cannot be read: {exc}"
+        except jinja2.TemplateSyntaxError as exc:
+            hint = ""
+            if "{{." in (exc.source or "").replace(" ", ""):
+                hint = " (an oauth2-proxy Go template? authsvc's are Jinja2: see docs/pages.md)"
+            return f"{name} line {exc.lineno}: {exc.message}{hint}"
+    return ""

@@ -94,7 +94,9 @@ def login_failure(
     callback's state belongs to a login that already finished in this process.
     """
     limit = duration_words(login_lifetime)
-    code = STATE_REASONS.get(exc.reason) if type(exc) is LoginError else None
+    # the callback's own checks (LoginError and any subclass but the IdP's token errors)
+    state_check = isinstance(exc, LoginError) and not isinstance(exc, TokenError)
+    code = STATE_REASONS.get(exc.reason) if state_check else None
     if code == "login_cookie_missing" and insecure_http:
         return Cause("insecure_cookie", 403, "Sign-in cookie blocked",
                      "This address is plain http, but authsvc marks its cookies Secure "

@@ -21,7 +21,7 @@ import jinja2
 from starlette.responses import HTMLResponse, Response
 
 from ..config import ConfigError, Settings
-from ..config.pages import LOGO_TYPES
+from ..config.pages import LOGO_TYPES, TEMPLATE_NAMES
 from .causes import Cause
 
 log = logging.getLogger("authsvc.pages")
@@ -62,7 +62,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     },
 }
 #: templates that only others include or extend
-PARTS = ("base.html", "style.css")
+PARTS = tuple(name for name in TEMPLATE_NAMES if name not in SAMPLES)
 _HEADERS = {
     "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0",
     "Expires": "Thu, 01 Jan 1970 00:00:00 GMT",
@@ -205,7 +205,7 @@ class Pages:
     def _check_custom_dir(self) -> None:
         if not self.custom_dir:
             return
-        known = {*SAMPLES, *PARTS}
+        known = set(TEMPLATE_NAMES)
         for path in sorted(Path(self.custom_dir).iterdir()):
             if path.is_file() and path.name not in known:
                 log.warning("custom_templates_dir: %s is not a template authsvc uses (it uses %s)",

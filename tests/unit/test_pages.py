@@ -200,7 +200,7 @@ def test_a_broken_template_stops_start_up_naming_it(
     tmp_path: Path, name: str, text: str, problem: str
 ) -> None:
     (tmp_path / name).write_text(text)
-    with pytest.raises(ConfigError, match=rf"custom_templates_dir: .*{problem}"):
+    with pytest.raises(ConfigError, match=rf"custom_templates_dir.*{problem}"):
         pages(custom_templates_dir=str(tmp_path))
 
 
@@ -211,6 +211,13 @@ def test_a_file_authsvc_does_not_use_is_warned_about(
     with caplog.at_level(logging.WARNING):
         pages(custom_templates_dir=str(tmp_path))
     assert "signin.html is not a template authsvc uses" in caplog.text
+
+
+def test_a_syntax_error_is_a_settings_error_check_config_reports(tmp_path: Path) -> None:
+    (tmp_path / "error.html").write_text("<p>\n{% if %}")
+    one_line = r"^invalid option custom_templates_dir \(AUTHSVC_\w+\): '.*': error\.html line 2: "
+    with pytest.raises(ConfigError, match=one_line):
+        make_settings(custom_templates_dir=str(tmp_path))
 
 
 def test_custom_templates_dir_must_be_a_directory(tmp_path: Path) -> None:
