@@ -238,3 +238,12 @@ def test_docs_name_every_template_and_its_variables() -> None:
         assert len(section) == 2, f"docs/pages.md has no section for {name}"
         for variable in sample:
             assert f"`{variable}`" in section[1].split("\n### ", 1)[0], f"{name}: {variable} undocumented"
+
+
+def test_troubleshooting_explains_every_code_a_page_can_show() -> None:
+    source = (Path(__file__).resolve().parents[2] / "authsvc" / "web" / "causes.py").read_text()
+    codes = set(re.findall(r'Cause\(\s*"([a-z_]+)"', source)) | {"denied", "login_denied"}
+    assert len(codes) > 15
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "troubleshooting.md").read_text()
+    missing = sorted(code for code in codes if f"`{code}`" not in doc)
+    assert not missing, f"docs/troubleshooting.md does not explain {missing}"
