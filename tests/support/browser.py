@@ -70,7 +70,8 @@ def fetch_status(page: Page, base: str, path: str) -> int:
     A real browser's XHR: `Accept: */*`, `Sec-Fetch-Mode: cors`. A redirect to the IdP would be
     followed across origins and fail, so a plain status number proves there was none.
     """
-    page.goto(base + "/oauth2/sign_in")
+    # a same-origin page without a CSP: the sign-in page's (default-src 'none') forbids fetch()
+    page.goto(base + "/oauth2/userinfo")
     status = page.evaluate(
         "async (path) => (await fetch(path, {redirect: 'manual'})).status", path
     )
