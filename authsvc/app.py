@@ -15,7 +15,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from . import logs
 from .backchannel import BackchannelLogout
@@ -30,6 +30,7 @@ from .route_rules import NO_RULE, RouteRule
 from .services import Services
 from .web import causes
 from .web.request_id import HEADER as REQUEST_ID
+from .web.request_id import echo_request_id, nobody
 
 log = logging.getLogger("authsvc")
 
@@ -190,21 +191,6 @@ def _plain_error(exc: AuthsvcError) -> Response:
     return PlainTextResponse(exc.public + "\n", exc.status, headers=NO_CACHE)
 
 
-def _nobody(peer: str | None) -> bool:
-    return False
-
-
-def _echo_request_id(send: Send, ctx: logs.RequestContext) -> Send:
-    """`send`, with X-Request-ID added to the response's headers."""
-
-    async def sending(message: Message) -> None:
-        if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), (REQUEST_ID, ctx.id.encode())]}
-        await send(message)
-
-    return sending
-
-
 class AuthsvcApp(Starlette):
     """Starlette, with /oauth2/auth answered before its middleware stack and router.
 
@@ -231,7 +217,7 @@ class AuthsvcApp(Starlette):
             if path == self._auth_path or path.startswith(self._auth_prefix):  # is_check, inline
                 await self._auth(scope, receive, send, path, ctx)
                 return
-            send = _echo_request_id(send, ctx)
+            send = echo_request_id(send, ctx)
         await super().__call__(scope, receive, send)
 
     #: whether a peer's X-Request-ID is believed (Forwarded.is_trusted), set on first use
@@ -242,7 +228,7 @@ class AuthsvcApp(Starlette):
         trusts = self._trusts
         if trusts is None:
             services: Services = self.state.services
-            trusts = services.forwarded.is_trusted if services.settings.reverse_proxy else _nobody
+            trusts = services.forwarded.is_trusted if services.settings.reverse_proxy else nobody
             self._trusts = trusts
         client = scope.get("client")
         return logs.begin_request(scope["headers"], trusts(client[0]) if client else False)

@@ -13,6 +13,9 @@ import itertools
 import os
 import re
 import secrets
+from typing import Protocol
+
+from starlette.types import Message, Send
 
 HEADER = b"x-request-id"
 #: what a proxy's id may look like (it ends up in log lines and pages): nginx's `$request_id`,
@@ -53,3 +56,24 @@ def request_id(headers: list[tuple[bytes, bytes]], trusted: bool) -> str:
                     return value.decode("ascii")
                 break
     return _ids.new()
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+def nobody(peer: str | None) -> bool:
+    """No peer is trusted (reverse_proxy = false)."""
+    return False
+
+
+def echo_request_id(send: Send, ctx: _HasId) -> Send:
+    """`send`, with X-Request-ID (`ctx.id`, made on first use) added to the response's headers."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", ()), (HEADER, ctx.id.encode())]}
+        await send(message)
+
+    return sending
