@@ -107,12 +107,17 @@ def visit(browser: Browser, shots: Path, axe: str) -> Iterator[Visit]:
         context.close()
 
 
+ERROR_PAGE = "main[data-error-code]"
+
+
 def sign_in_at_idp(v: Visit, base: str, login: str | None, rd: str = "/oauth2/userinfo") -> None:
-    """The sign-in page, its button, and the IdP's form (filled in as `login`, unless None)."""
+    """The sign-in page, its button, and the IdP's form (filled in as `login`, unless None);
+    then wait until the browser is back at `base` (an error page, or `rd`)."""
     v.page.goto(f"{base}/oauth2/sign_in?rd={rd}")
     v.page.click("#sign-in")
     if login is not None:
         idp_login(v.page, login)
+        v.page.wait_for_url(lambda url: url.startswith(base + "/"))  # back from the IdP
         v.page.wait_for_load_state()
 
 
@@ -129,7 +134,7 @@ def test_cancelled_at_the_idp(visit: Visit, authsvc: Process) -> None:
     sign_in_at_idp(visit, authsvc.url, login=None)
     visit.page.wait_for_selector("input[name=login]")
     visit.page.click("text=[ Cancel ]")  # oidc-provider's abort: error=access_denied
-    visit.page.wait_for_selector("main[data-error-code]")
+    visit.page.wait_for_selector(ERROR_PAGE)
     assert visit.error_code() == "access_denied"
     assert "End-User aborted interaction" in visit.text("#detail")
     assert visit.page.is_visible("#retry") and visit.page.is_visible("#back")
@@ -189,7 +194,7 @@ def test_expired_login(visit: Visit, start_authsvc_for: AuthsvcFactory) -> None:
         assert time.monotonic() < deadline, "the login cookie did not expire"
         visit.page.wait_for_timeout(100)
     idp_login(visit.page, "alice@example.com")
-    visit.page.wait_for_selector("main[data-error-code]")
+    visit.page.wait_for_selector(ERROR_PAGE)
     assert visit.error_code() == "login_cookie_missing"
     assert "longer than 1 second" in visit.text() and visit.page.is_visible("#retry")
     rid = visit.shown("error-login-expired", 403)
@@ -200,7 +205,7 @@ def test_idp_down(visit: Visit, start_authsvc_for: AuthsvcFactory) -> None:
     down = start_authsvc_for(oidc_issuer_url=f"http://{HOST}:{free_port()}", **BRANDING)
     visit.page.goto(f"{down.url}/oauth2/sign_in?rd=/oauth2/userinfo")
     visit.page.click("#sign-in")
-    visit.page.wait_for_selector("main[data-error-code]")
+    visit.page.wait_for_selector(ERROR_PAGE)
     assert visit.error_code() == "idp_unreachable" and visit.page.is_visible("#retry")
     rid = visit.shown("error-idp-unreachable", 502)
     line = log_record(down, rid, "request")
@@ -235,7 +240,7 @@ def test_forbidden_page_through_caddy(
         base = f"http://{HOST}:{port}"
         visit.page.goto(f"{base}/reports")  # no session: the 302 to sign in, relayed
         idp_login(visit.page, "alice@example.com")
-        visit.page.wait_for_selector("main[data-error-code]")
+        visit.page.wait_for_selector(ERROR_PAGE)
         assert visit.page.url == f"{base}/reports"
         assert visit.error_code() == "denied"
         assert "You are signed in as alice@example.com" in visit.text() and "nobody" not in visit.text()
@@ -276,7 +281,7 @@ def test_demo_home_and_the_idp_form_sent_again(
         page.wait_for_selector("input[name=email]")
         page.fill("input[name=email]", "ada@example.com")
         page.click("button[type=submit]")
-        page.wait_for_selector("main[data-error-code]")
+        page.wait_for_selector(ERROR_PAGE)
         assert visit.error_code() == "state_used"
         visit.shown("error-state-used", 403)  # (the demo logs text lines, not JSON)
         page.goto(f"{demo.url}/oauth2/sign_out?rd=%2F")
