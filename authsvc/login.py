@@ -124,7 +124,7 @@ class LoginFlows:
             cause = causes.login_failure(
                 exc, pages.idp, login_lifetime=self.s.settings.cookie_csrf_expire,
                 insecure_http=self.s.settings.cookie_secure and scheme == "http",
-                spent=self._spent(state),
+                spent=self._finished(state),
             )
         log.warning("login failed: %s (status %d)", exc.reason, cause.status,
                     extra={"outcome": outcome_of(cause.status), "reason": exc.reason, "code": cause.code})
@@ -152,8 +152,9 @@ class LoginFlows:
         except LoginError:
             return None
 
-    def _spent(self, state: str) -> bool:
-        """Whether `state` already finished a login here (a callback sent again)."""
+    def _finished(self, state: str) -> bool:
+        """Whether `state` already finished a login here (a callback sent again). (Where spent
+        states are a SpentStates, this is `self._spent.spent(state, self.s.clock())`.)"""
         return bool(state) and state in self._used_states
 
     # --- endpoints ---------------------------------------------------------------------
