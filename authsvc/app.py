@@ -17,6 +17,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from . import logs
 from .backchannel import BackchannelLogout
 from .bearer import bearer_token
 from .bodies import BodyTimeout, BodyTooLarge, capped_receive
@@ -31,6 +32,9 @@ from .models import OriginalRequest
 from .route_rules import HEADERS as RULE_HEADERS
 from .route_rules import RouteCheck, RouteRule
 from .services import Services
+from .web import causes
+from .web.request_id import HEADER as REQUEST_ID
+from .web.request_id import echo_request_id, nobody
 
 log = logging.getLogger("authsvc")
 
@@ -155,6 +159,8 @@ class AuthEndpoint:
                 session.identity.user, original.path, decision.reason,
                 extra={"user": session.identity.user, "outcome": "forbidden", "reason": decision.reason},
             )
+            if decision.status == 403 and self.shows_pages(request, original):
+                return self.forbidden_page(original, session.identity.email or session.identity.user)
             return Response(FORBIDDEN, decision.status, media_type="text/plain")
         raw = self.s.headers.raw_for_session(session)
         if raw is None:
@@ -183,12 +189,26 @@ class AuthEndpoint:
         by_query = rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
         return rules.both(by_query, by_headers)
 
-    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
-        if (
+    def shows_pages(self, request: Request, original: OriginalRequest) -> bool:
+        """A browser navigation behind a proxy that relays our answer to it (Traefik, Caddy,
+        Envoy): it gets the redirect, or the page, itself. nginx shows its own pages."""
+        return (
             self.s.settings.browser_redirects
             and not self.s.paths.is_api(original)
             and is_browser_navigation(request, original)
-        ):
+        )
+
+    def forbidden_page(self, original: OriginalRequest, user: str) -> Response:
+        """The 403 as a page: who is signed in, that a rule denies it (never which), ways out."""
+        prefix = self.s.settings.proxy_prefix
+        again = quote(f"{prefix}/sign_in?rd={quote(original.url, safe='')}", safe="")
+        return self.s.pages.forbidden(
+            host=original.host, request_id=logs.current_id(), user=user, signed_in=True,
+            switch_url=f"{prefix}/sign_out?rd={again}", sign_out_url=f"{prefix}/sign_out",
+        )
+
+    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
+        if self.shows_pages(request, original):
             # absolute: Traefik resolves a relative Location against the auth address
             location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
             return redirect(location)
@@ -196,11 +216,27 @@ class AuthEndpoint:
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
-    """Our errors become their status with a short text; never a token in the body."""
+    """Our errors become their status with a short text, or for a browser the error page of
+    their cause; never a token in the body."""
     assert isinstance(exc, AuthsvcError)
-    request.app.state.services.metrics.record_error(exc)
+    services: Services = request.app.state.services
+    services.metrics.record_error(exc)
     level = logging.ERROR if exc.status >= 500 else logging.WARNING
     log.log(level, "%s %s: %s (status %d)", request.method, request.url.path, exc.reason, exc.status)
+    # the check's answers stay plain: nginx never shows them, and they must stay small
+    check = isinstance(request.app, AuthsvcApp) and request.app.is_check(request.scope["path"])
+    if not check and request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
+        _, host = services.public_origin(request)
+        # /oauth2/start failed (the IdP is unreachable): the same start is the retry
+        retry = request.url.path + ("?" + request.url.query if request.url.query else "")
+        return services.pages.error(
+            causes.for_error(exc, services.pages.idp), host=host, request_id=logs.current_id(),
+            retry_url=retry if request.url.path.endswith("/start") else "",
+        )
+    return _plain_error(exc)
+
+
+def _plain_error(exc: AuthsvcError) -> Response:
     headers = NO_CACHE
     if isinstance(exc, BodyTooLarge | BodyTimeout):  # the rest of the body is not worth reading
         headers = {**NO_CACHE, "Connection": "close"}
@@ -228,16 +264,37 @@ class AuthsvcApp(Starlette):
         self._max_body = max_body
         self._body_timeout = body_timeout
 
+    def is_check(self, path: str) -> bool:
+        """Whether `path` is /oauth2/auth (or under it, for Envoy)."""
+        return path == self._auth_path or path.startswith(self._auth_prefix)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            ctx = self._begin(scope)
             path = scope["path"]
-            if path == self._auth_path or path.startswith(self._auth_prefix):
-                await self._auth(scope, receive, send, path)
+            if path == self._auth_path or path.startswith(self._auth_prefix):  # is_check, inline
+                await self._auth(scope, receive, send, path, ctx)
                 return
             receive = capped_receive(scope, receive, self._max_body, self._body_timeout)
+            send = echo_request_id(send, ctx)
         await super().__call__(scope, receive, send)
 
-    async def _auth(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    #: whether a peer's X-Request-ID is believed (Forwarded.is_trusted), set on first use
+    _trusts: Callable[[str | None], bool] | None = None
+
+    def _begin(self, scope: Scope) -> logs.RequestContext:
+        """The request's log context; its X-Request-ID is believed from trusted proxies only."""
+        trusts = self._trusts
+        if trusts is None:
+            services: Services = self.state.services
+            trusts = services.forwarded.is_trusted if services.settings.reverse_proxy else nobody
+            self._trusts = trusts
+        client = scope.get("client")
+        return logs.begin_request(scope["headers"], trusts(client[0]) if client else False)
+
+    async def _auth(
+        self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext
+    ) -> None:
         scope["app"] = self
         # Envoy's path_prefix mode: what the router would have put in path_params
         scope["path_params"] = {"rest": path[len(self._auth_prefix):]} if path != self._auth_path else {}
@@ -249,6 +306,7 @@ class AuthsvcApp(Starlette):
         except Exception:
             log.exception("%s %s: unexpected error", scope["method"], path)
             response = PlainTextResponse("internal error\n", 500, headers=NO_CACHE)
+        response.raw_headers.append((REQUEST_ID, ctx.id.encode()))
         await response(scope, receive, send)
 
 
@@ -285,6 +343,7 @@ def create_app(
         Route(f"{prefix}/callback", flows.callback, methods=["GET"]),
         Route(f"{prefix}/sign_out", flows.sign_out, methods=["GET", "POST"]),
         Route(f"{prefix}/sign_in", flows.sign_in, methods=["GET"]),
+        Route(f"{prefix}/signed_out", flows.signed_out, methods=["GET"]),
         Route(f"{prefix}/userinfo", flows.userinfo, methods=["GET"]),
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
         Route(settings.ping_path, ping, methods=["GET", "HEAD"]),

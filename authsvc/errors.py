@@ -5,6 +5,7 @@
     ├── InvalidSession (401)     a cookie or ticket that does not open: tampered, expired, foreign
     ├── LoginError (400)         the login flow cannot go on: bad/missing/replayed state, IdP error=
     │   └── TokenError (403)     the IdP's answer failed verification (ID token, nonce, claims)
+    │       └── ClientRejected (502) the IdP refused our client credentials (invalid_client)
     ├── Forbidden (403)          signed in, but a rule denies
     ├── ProviderUnavailable (502) the IdP (or its metadata/JWKS) cannot be reached
     └── StoreUnavailable (503)   the session store (Redis) cannot be reached
@@ -53,6 +54,14 @@ class TokenError(LoginError):
 
     status = 403
     public = "login rejected"
+
+
+class ClientRejected(TokenError):
+    """The IdP refused authsvc's own client credentials: a configuration problem, not the user's
+    (RFC 6749 §5.2 `invalid_client`, or a 401 from the token endpoint). Retrying cannot help."""
+
+    status = 502
+    public = "the identity provider refused this service's client credentials"
 
 
 class Forbidden(AuthsvcError):

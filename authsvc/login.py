@@ -22,9 +22,11 @@ from .errors import AuthsvcError, InvalidSession, LoginError
 from .login_params import with_login_params
 from .login_state import HeldLogin, SpentStates, choose_slot, over_budget
 from .logout import backend_logout, end_session_target
+from .logs import current_id
 from .metrics import outcome_of
 from .models import Identity, LoginState, Session, Tokens
 from .services import Services
+from .web import causes
 
 log = logging.getLogger("authsvc.login")
 
@@ -102,6 +104,62 @@ class LoginFlows:
     def start_url(self, request: Request, rd: str) -> str:
         """Where the sign-in button points."""
         return f"{self.s.settings.proxy_prefix}/start?rd={quote(rd, safe='')}"
+
+    def _rd_given(self, request: Request) -> bool:
+        """Whether the request names where to go next (rd, or a trusted X-Auth-Request-Redirect)."""
+        if request.query_params.get("rd"):
+            return True
+        return self.s.trusted(request) and bool(request.headers.get("x-auth-request-redirect"))
+
+    # --- the pages a login can end on -------------------------------------------------------
+    def _failed(self, request: Request, exc: AuthsvcError, state: str, login: LoginState | None) -> Response:
+        """Log a failed callback and answer with the page of its cause (web/causes.py)."""
+        params = request.query_params
+        scheme, host = self.s.public_origin(request)
+        pages = self.s.pages
+        if params.get("error"):
+            # RFC 6749 §4.1.2.1. Anyone can send a victim a callback link with words of their
+            # choosing in error_description (content spoofing): shown only when the state is
+            # that of a login this very browser began
+            login = login or self._login_of(request, state)
+            description = params.get("error_description", "") if login else ""
+            cause = causes.idp_error(params["error"], description, pages.idp)
+        else:
+            cause = causes.login_failure(
+                exc, pages.idp, login_lifetime=self.s.settings.cookie_csrf_expire,
+                insecure_http=self.s.settings.cookie_secure and scheme == "http",
+                spent=self._finished(state),
+            )
+        log.warning("login failed: %s (status %d)", exc.reason, cause.status,
+                    extra={"outcome": outcome_of(cause.status), "reason": exc.reason, "code": cause.code})
+        self.s.metrics.record_login("failed")
+        self.s.metrics.record_error(exc)
+        back = login.rd if login else ("/" if cause.code == "state_used" else "")
+        return pages.error(
+            cause, host=host, request_id=current_id(),
+            retry_url=self.start_url(request, login.rd if login else "/"), back_url=back,
+        )
+
+    def _refused(self, request: Request, identity: Identity, login: LoginState) -> Response:
+        """A login the access rules refused: say who signed in, and that no session was kept."""
+        _, host = self.s.public_origin(request)
+        prefix = self.s.settings.proxy_prefix
+        return self.s.pages.forbidden(
+            host=host, request_id=current_id(), user=identity.email or identity.user, signed_in=False,
+            switch_url=f"{prefix}/sign_in?rd={quote(login.rd, safe='')}", code="login_denied",
+        )
+
+    def _login_of(self, request: Request, state: str) -> LoginState | None:
+        """The login this browser began with `state`, if it did (and it is still valid)."""
+        try:
+            return self._open_login(request, state)[0]
+        except LoginError:
+            return None
+
+    def _finished(self, state: str) -> bool:
+        """Whether `state` already finished a login here (a callback sent again). (Where spent
+        states are a SpentStates, this is `self._spent.spent(state, self.s.clock())`.)"""
+        return bool(state) and state in self._used_states
 
     # --- endpoints ---------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
@@ -205,8 +263,7 @@ class LoginFlows:
                 log.warning("login denied: user=%s reason=%s", identity.user, decision.reason,
                             extra={"user": identity.user, "outcome": "forbidden", "reason": decision.reason})
                 self.s.metrics.record_login("denied")
-                page = error_page(403, "Access denied", "You are signed in, but not allowed here.")
-                return add_cookies(page, clear_login)
+                return add_cookies(self._refused(request, identity, login), clear_login)
             session = self._new_session(identity, tokens)
             refusal = self.s.headers.refusal(session)
             if refusal:
@@ -216,13 +273,7 @@ class LoginFlows:
             present = list(_jar(request))
             set_cookies = cookies.session_set_cookies(value, self.s.cookie_settings, host, present)
         except AuthsvcError as exc:
-            log.warning("login failed: %s (status %d)", exc.reason, exc.status,
-                        extra={"outcome": outcome_of(exc.status), "reason": exc.reason})
-            self.s.metrics.record_login("failed")
-            self.s.metrics.record_error(exc)
-            retry = self.start_url(request, login.rd if login else "/")
-            page = error_page(exc.status, "Sign-in failed", exc.public, retry)
-            return add_cookies(page, clear_login)
+            return add_cookies(self._failed(request, exc, state, login), clear_login)
         log.info("login: user=%s email=%s", identity.user, identity.email,
                  extra={"user": identity.user, "outcome": "allowed"})
         self.s.metrics.record_login("success")
@@ -241,8 +292,11 @@ class LoginFlows:
                        refreshed_at=now)
 
     async def sign_out(self, request: Request) -> Response:
-        """Forget the session here and in its store; go to `rd` (validated)."""
+        """Forget the session here and in its store; go to `rd` (validated), or to the
+        signed-out page when none was asked for (with oidc_end_session: `/`, as registered)."""
         rd = self._requested_rd(request)
+        if not self._rd_given(request) and not self.s.settings.oidc_end_session:
+            rd = f"{self.s.settings.proxy_prefix}/signed_out"
         scheme, host = self.s.public_origin(request)
         name = self.s.settings.cookie_name
         jar = _jar(request)
@@ -264,15 +318,15 @@ class LoginFlows:
         rd = self._requested_rd(request)
         if self.s.settings.skip_provider_button:
             return redirect(self.start_url(request, rd))
-        start = html.escape(self.start_url(request, rd))
-        body = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>Sign in</title></head>"
-            "<body style='font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto'>"
-            f"<h1>Sign in</h1><p><a href=\"{start}\" id='sign-in'>Sign in with "
-            f"{html.escape(self.s.settings.provider_display_name or self.s.provider.name)}</a></p>"
-            "</body></html>"
+        _, host = self.s.public_origin(request)
+        return self.s.pages.sign_in(host=host, request_id=current_id(), start_url=self.start_url(request, rd))
+
+    async def signed_out(self, request: Request) -> Response:
+        """Where /oauth2/sign_out ends when no `rd` was given."""
+        _, host = self.s.public_origin(request)
+        return self.s.pages.signed_out(
+            host=host, request_id=current_id(), sign_in_url=f"{self.s.settings.proxy_prefix}/sign_in"
         )
-        return HTMLResponse(body, headers=NO_CACHE)
 
     async def userinfo(self, request: Request) -> Response:
         """The caller's identity as JSON; 401 without a session."""

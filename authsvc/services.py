@@ -31,6 +31,7 @@ from .routes import PathRules
 from .rules import Rules
 from .session_cache import SessionCache
 from .sessions import SessionStore, create_store
+from .web.pages import Pages
 
 log = logging.getLogger("authsvc")
 
@@ -59,10 +60,13 @@ class Services:
     refresher: Refresher = field(init=False)
     #: verified sessions by cookie value, a few seconds (session_cache.py)
     session_cache: SessionCache = field(init=False)
+    #: the HTML pages (web/pages.py): templates compiled and checked once, here
+    pages: Pages = field(init=False)
 
     def __post_init__(self) -> None:
         self.refresher = Refresher(self.settings, self.store, self.provider, self.clock)
         self.session_cache = SessionCache(self.settings.session_cache_ttl, self.store, self.clock)
+        self.pages = Pages(self.settings)
 
     @classmethod
     def build(

@@ -21,7 +21,7 @@ import httpx
 from ..clock import Clock
 from ..config import Settings
 from ..config.provider_specific import github_teams
-from ..errors import ProviderUnavailable, TokenError
+from ..errors import ClientRejected, ProviderUnavailable, TokenError
 from ..jsonin import response_json
 from ..models import Identity, LoginState, Tokens
 from .github_api import GitHubAPI
@@ -161,7 +161,10 @@ class GitHubProvider:
         error = body.get("error")
         if response.status_code != 200 or error or not isinstance(body.get("access_token"), str):
             reason = error if isinstance(error, str) else f"HTTP {response.status_code}"
-            raise TokenError(f"GitHub token endpoint refused the grant: {reason[:64]}")
+            # a wrong client_id/secret is the operator's problem, not the user's login
+            client = reason == "incorrect_client_credentials" or response.status_code == 401
+            raise (ClientRejected if client else TokenError)(
+                f"GitHub token endpoint refused the grant: {reason[:64]}")
         return body
 
     def _tokens(self, body: dict[str, Any], previous: Tokens) -> Tokens:

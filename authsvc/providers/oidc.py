@@ -15,7 +15,7 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
-from ..errors import ProviderUnavailable, TokenError
+from ..errors import ClientRejected, ProviderUnavailable, TokenError
 from ..jsonin import response_json
 from ..models import Identity, LoginState, Tokens
 from .claims import has_claim, identity_from_claims
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _REFUSALS = frozenset(
     {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"}
 )
+#: of those, the ones about this client itself (an operator's problem: ClientRejected)
+_CLIENT_REFUSALS = frozenset({"invalid_client", "unauthorized_client"})
 
 
 def s256_challenge(verifier: str) -> str:
@@ -240,12 +242,16 @@ class OIDCProvider:
         except ValueError:
             body = None
         if not isinstance(body, dict):
-            raise TokenError(f"token endpoint answered HTTP {response.status_code} without JSON")
+            problem = TokenError if response.status_code != 401 else ClientRejected
+            raise problem(f"token endpoint answered HTTP {response.status_code} without JSON")
         if response.status_code != 200 or "error" in body:
             error = _field(body, "error") or f"HTTP {response.status_code}"
             if error not in _REFUSALS:
                 log.warning("token endpoint error %r (HTTP %s)", error, response.status_code)
-            raise TokenError(f"token endpoint refused the grant: {error[:64]}")
+            # RFC 6749 §5.2: our own credentials (or grant rights) are wrong, not the user's login
+            client = error in _CLIENT_REFUSALS or response.status_code == 401
+            problem = ClientRejected if client else TokenError
+            raise problem(f"token endpoint refused the grant: {error[:64]}")
         return body
 
 
