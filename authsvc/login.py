@@ -157,9 +157,8 @@ class LoginFlows:
             return None
 
     def _finished(self, state: str) -> bool:
-        """Whether `state` already finished a login here (a callback sent again). (Where spent
-        states are a SpentStates, this is `self._spent.spent(state, self.s.clock())`.)"""
-        return bool(state) and state in self._used_states
+        """Whether `state` already began its code exchange here (a callback sent again)."""
+        return bool(state) and self._spent.spent(state, self.s.clock())
 
     # --- endpoints ---------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
