@@ -46,9 +46,11 @@ def redirect(location: str, set_cookies: list[str] | None = None) -> Response:
     return add_cookies(response, set_cookies or [])
 
 
-def error_page(status: int, title: str, detail: str, retry: str = "") -> Response:
+def error_page(
+    status: int, title: str, detail: str, retry: str = "", retry_label: str = "Sign in again"
+) -> Response:
     """A small HTML error page; `detail` is user-safe text, never a token."""
-    link = f'<p><a href="{html.escape(retry)}">Sign in again</a></p>' if retry else ""
+    link = f'<p><a href="{html.escape(retry)}">{html.escape(retry_label)}</a></p>' if retry else ""
     body = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p>{link}"
@@ -200,21 +202,44 @@ class LoginFlows:
                        refreshed_at=now)
 
     async def sign_out(self, request: Request) -> Response:
-        """Forget the session here and in its store; go to `rd` (validated)."""
+        """End the session in its store and expire the cookies; go to `rd` (validated).
+
+        A session the store could not delete is never reported as signed out: a 503 page says
+        so, the browser's cookie is expired all the same, and the ticket waits in the sign-out
+        cookie (read by nothing but this endpoint) so that "Try again" can still delete it.
+        """
         rd = self._requested_rd(request)
         scheme, host = self.s.public_origin(request)
-        name = self.s.settings.cookie_name
+        name, cs = self.s.settings.cookie_name, self.s.cookie_settings
         jar = _jar(request)
         value = cookies.read_chunked(jar, name)
+        pending_name = cookies.signout_cookie_name(name)
+        pending = jar.get(pending_name) or None
         # before clearing: the IdP's logout wants the session's ID token as a hint
-        target = await end_session_target(self.s, value, rd, scheme, host)
-        if value:
+        target = await end_session_target(self.s, value or pending, rd, scheme, host)
+        failed = ""
+        for each in dict.fromkeys(v for v in (value, pending) if v):
             try:
-                await self.s.store.clear(value)
+                await self.s.store.clear(each)
             except AuthsvcError as exc:
-                log.warning("sign-out: could not clear the stored session: %s", exc.reason)
+                log.warning("sign-out: the session could not be ended: %s", exc.reason,
+                            extra={"outcome": "error", "reason": exc.reason})  # fmt: skip
                 self.s.metrics.record_error(exc)
-        clear = cookies.clear_set_cookies(name, list(jar) or [name], self.s.cookie_settings, host)
+                failed = failed or each
+        clear = cookies.clear_set_cookies(name, list(jar) or [name], cs, host)
+        if failed:
+            retry = f"{self.s.settings.proxy_prefix}/sign_out?rd={quote(rd, safe='')}"
+            page = error_page(
+                503, "Sign-out did not complete",
+                "Your session could not be ended on the server: the session store did not "
+                "answer. This browser no longer uses it, but the session stays valid until it "
+                "expires or a sign-out succeeds. Please try again in a moment.",
+                retry, "Try again",
+            )  # fmt: skip
+            keep = cookies.set_cookie(pending_name, failed, cs, host, cs.max_age)
+            return add_cookies(page, [*clear, keep])
+        if pending:
+            clear.append(cookies.expire_cookie(pending_name, cs, host))
         return redirect(target, clear)
 
     async def sign_in(self, request: Request) -> Response:
