@@ -235,3 +235,18 @@ async def test_sign_out_stays_local_by_default(fake_idp: FakeIdP, clock: ManualC
     async with AuthClient.open(fake_idp, clock) as app:
         answer = await app.http.get("/oauth2/sign_out", params={"rd": "/bye"})
     assert answer.headers["location"] == "/bye"
+
+
+async def test_cookie_store_sign_out_cannot_revoke_a_copied_cookie(
+    fake_idp: FakeIdP, clock: ManualClock
+) -> None:
+    """No server side (docs/security.md): sign-out expires the browser's cookie and cannot fail,
+    but a copy of the cookie stays valid until it expires."""
+    async with AuthClient.open(fake_idp, clock) as app:
+        value = await login(app)
+        answer = await app.http.get(
+            "/oauth2/sign_out", params={"rd": "/bye"}, headers={"cookie": f"_authsvc={value}"}
+        )
+        assert (answer.status_code, answer.headers["location"]) == (302, "/bye")
+        assert any(h.startswith("_authsvc=;") and "Max-Age=0" in h for h in set_cookies(answer))
+        assert await auth(app, value) == 202
