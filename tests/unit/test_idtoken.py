@@ -147,13 +147,31 @@ def test_groups_claim_shapes(fake_idp: FakeIdP, value: Any, groups: tuple[str, .
     assert identity_from_claims({"sub": "s", "groups": value}, settings(fake_idp)).groups == groups
 
 
-@pytest.mark.parametrize("verified", [False, "false"])
-def test_unverified_email_is_refused(fake_idp: FakeIdP, verified: Any) -> None:
+@pytest.mark.parametrize(
+    "verified",
+    [False, "false", "FALSE", "0", 0, 0.0, "no", "f", "n", " false", "false ", None, 1, "1", "t",
+     "yes", "on", " true", "true\n", "verified", "", [], [True], {}, {"value": True}],
+)  # fmt: skip
+def test_anything_but_true_is_not_verified(fake_idp: FakeIdP, verified: Any) -> None:
+    """Anything but an explicit true fails closed (it used to read as "unknown" and pass)."""
     claims = {"sub": "s", "email": "a@x.test", "email_verified": verified}
     with pytest.raises(TokenError, match="email_verified"):
         identity_from_claims(claims, settings(fake_idp))
+    # the escape hatch still works, and the identity says "not verified" (rules.py reads it)
     allowed = settings(fake_idp, insecure_oidc_allow_unverified_email=True)
     assert identity_from_claims(claims, allowed).email_verified is False
+
+
+@pytest.mark.parametrize("verified", [True, "true", "True", "TRUE"])
+def test_true_is_verified(fake_idp: FakeIdP, verified: Any) -> None:
+    claims = {"sub": "s", "email": "a@x.test", "email_verified": verified}
+    assert identity_from_claims(claims, settings(fake_idp)).email_verified is True
+
+
+def test_an_absent_email_verified_is_unknown_and_accepted(fake_idp: FakeIdP) -> None:
+    """As in oauth2-proxy (provider_data.go: "must be present and explicitly set to false")."""
+    identity = identity_from_claims({"sub": "s", "email": "a@x.test"}, settings(fake_idp))
+    assert identity.email_verified is None
 
 
 def test_namespaced_claim_names_win_over_paths() -> None:
