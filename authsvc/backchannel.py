@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .errors import StoreUnavailable, TokenError
-from .providers.jws import JWSVerifier, check_registered_claims
+from .providers.jws import LOGOUT_TOKEN_TYPES, JWSVerifier, check_registered_claims, typed
 from .providers.metadata import MetadataCache
 from .services import Services
 from .sessions import LogoutIndex
@@ -33,12 +33,6 @@ MAX_AGE = 300
 NO_STORE = {"Cache-Control": "no-store"}  # §2.8
 
 
-def _logout_typ(header: Mapping[str, Any]) -> None:
-    """§2.4: typ "logout+jwt" is recommended; an ID token (typ JWT) is fine, anything else is not."""
-    if header.get("typ", "JWT") not in ("JWT", "logout+jwt", "application/logout+jwt"):
-        raise TokenError(f"logout token typ {header.get('typ')!r} is not a logout token")
-
-
 class LogoutTokenVerifier:
     """Validates logout tokens (§2.6); every failure is a TokenError."""
 
@@ -46,11 +40,14 @@ class LogoutTokenVerifier:
         self._settings = s.settings
         self._clock = s.clock
         self._jws = JWSVerifier(metadata, "logout token")
+        # §2.4: typ logout+jwt is recommended; an untyped or JWT-typed one is still told apart
+        # by events and no nonce (§4.1); at+jwt and any other type say it is something else
+        self._typed = typed("logout token", LOGOUT_TOKEN_TYPES)
         self._audiences = [s.settings.client_id, *s.settings.oidc_extra_audiences]
 
     async def verify(self, token: str) -> Mapping[str, Any]:
         """The claims of a valid logout token."""
-        claims = await self._jws.claims(token, check_header=_logout_typ)
+        claims = await self._jws.claims(token, check_header=self._typed)
         self._check(claims)
         return claims
 

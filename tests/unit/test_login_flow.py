@@ -150,9 +150,15 @@ async def test_login_that_took_too_long_is_refused(fake_idp: FakeIdP) -> None:
         {"signing": "none"},
         {"signing": "hs_public"},
         {"kid": "unknown-kid"},
+        {"jose_typ": "at+jwt"},
+        {"jose_typ": "logout+jwt"},
+        {"events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+        {"email_verified": "0"},
+        {"email_verified": "no"},
     ],
     ids=["wrong_iss", "wrong_aud", "wrong_nonce", "expired", "bad_signature", "alg_none",
-         "hs256_public_key", "unknown_kid"],
+         "hs256_public_key", "unknown_kid", "typ_access_token", "typ_logout_token",
+         "events_claim", "email_verified_0", "email_verified_no"],
 )
 async def test_bad_id_token_is_refused(
     browser: Browser, fake_idp: FakeIdP, overrides: dict[str, Any]
