@@ -1,8 +1,9 @@
 """The browser flows: /start, /callback, /sign_out, /sign_in, /userinfo.
 
 The callback checks, in this order (DESIGN.md §1, authlib's order): the IdP's `error`, the login
-state cookie (constant-time, single use), the code exchange with the PKCE verifier, the ID token
-(inside the provider), the access rules; only then is a session written.
+state cookie (constant-time, single use), the response's `iss` (RFC 9207), the code exchange with
+the PKCE verifier, the ID token (inside the provider), the access rules; only then is a session
+written.
 """
 
 from __future__ import annotations
@@ -162,6 +163,8 @@ class LoginFlows:
             if params.get("error"):
                 raise LoginError(f"identity provider answered error={params['error'][:64]}", status=403)
             login, _ = self._open_login(request, state)
+            # RFC 9207 before the code goes anywhere: an answer meant for another IdP is refused
+            await self.s.provider.check_response_issuer(params.get("iss"))
             code = params.get("code", "")
             if not code:
                 raise LoginError("missing code")

@@ -349,3 +349,56 @@ async def test_sign_out_clears_the_session_the_checks_serve(fake_idp: FakeIdP) -
         b.services.store.clear = recording_clear  # type: ignore[method-assign]
         await b.client.get("/oauth2/sign_out", headers=both)
         assert cleared == [served]
+
+
+# --- RFC 9207: the authorization response's iss (the mix-up defence) ---------------------------
+async def _callback_with(browser: Browser, fake_idp: FakeIdP, iss: str | None) -> httpx.Response:
+    start = await browser.start("/x")
+    url = httpx.URL(fake_idp.callback_url(start.headers["location"]))
+    if iss is not None:
+        url = url.copy_merge_params({"iss": iss})
+    return await browser.client.get(url)
+
+
+WRONG_ISSUERS = [
+    "https://evil.example", "", "https://idp.example.test/", "https://IDP.example.test",
+    "https://idp.example.test/other", "idp.example.test", "https://idp.example.test ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("advertised", [True, False])
+@pytest.mark.parametrize("iss", WRONG_ISSUERS)
+async def test_callback_from_another_issuer_is_refused_before_the_code_is_used(
+    fake_idp: FakeIdP, advertised: bool, iss: str
+) -> None:
+    if advertised:
+        fake_idp.discovery_overrides["authorization_response_iss_parameter_supported"] = True
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as browser:
+        response = await _callback_with(browser, fake_idp, iss)
+        assert response.status_code == 403
+        assert "did not come from the configured identity provider" in response.text
+        assert not session_cookie_set(response)
+        assert fake_idp.calls["token"] == 0  # the code never went anywhere
+
+
+@pytest.mark.parametrize(("advertised", "iss", "status"), [
+    (True, None, 403),  # promised but missing: a mix-up (or a misconfigured IdP)
+    (True, "https://idp.example.test", 302),
+    (False, None, 302),  # an IdP without RFC 9207
+    (False, "https://idp.example.test", 302),
+])  # fmt: skip
+async def test_callback_iss_when_advertised_or_not(
+    fake_idp: FakeIdP, advertised: bool, iss: str | None, status: int
+) -> None:
+    fake_idp.discovery_overrides["authorization_response_iss_parameter_supported"] = advertised
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as browser:
+        response = await _callback_with(browser, fake_idp, iss)
+        assert response.status_code == status, response.text
+        assert session_cookie_set(response) == (status == 302)
+
+
+@pytest.mark.parametrize("value", ["true", 1, "yes"])
+async def test_only_a_json_true_advertises_the_iss_parameter(fake_idp: FakeIdP, value: Any) -> None:
+    fake_idp.discovery_overrides["authorization_response_iss_parameter_supported"] = value
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as browser:
+        assert (await _callback_with(browser, fake_idp, None)).status_code == 302
