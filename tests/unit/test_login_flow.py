@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -402,3 +403,25 @@ async def test_only_a_json_true_advertises_the_iss_parameter(fake_idp: FakeIdP, 
     fake_idp.discovery_overrides["authorization_response_iss_parameter_supported"] = value
     async with browser_on(fake_idp_settings(fake_idp), fake_idp) as browser:
         assert (await _callback_with(browser, fake_idp, None)).status_code == 302
+
+
+# --- __Host- cookies ----------------------------------------------------------------------------
+async def test_a_host_prefixed_cookie_name_keeps_its_rules_on_every_cookie(fake_idp: FakeIdP) -> None:
+    """Session (and its chunks), login-state and sign-out cookies: Secure, Path=/, no Domain."""
+    name = "__Host-authsvc"
+    async with browser_on(fake_idp_settings(fake_idp, cookie_name=name), fake_idp) as browser:
+        start = await browser.start("/x")
+        done = await browser.client.get(fake_idp.callback_url(
+            start.headers["location"], groups=[hashlib.sha256(b"%d" % i).hexdigest() for i in range(120)]))
+        out = await browser.client.get("/oauth2/sign_out")
+        set_cookies = [*start.headers.get_list("set-cookie"), *done.headers.get_list("set-cookie"),
+                       *out.headers.get_list("set-cookie")]  # fmt: skip
+    names = {h.split("=", 1)[0] for h in set_cookies}
+    assert {f"{name}_0", f"{name}_1"} <= names  # chunked: too large for one cookie
+    assert any(n.startswith(f"{name}_csrf_") for n in names)
+    for header in set_cookies:
+        attributes = [a.strip().lower() for a in header.split(";")[1:]]
+        assert header.startswith(name), header
+        assert "secure" in attributes and "path=/" in attributes, header
+        assert not any(a.startswith("domain") for a in attributes), header
+    assert done.status_code == 302
