@@ -2,9 +2,11 @@
 
 `POST /oauth2/backchannel_logout` with a form field `logout_token`, a JWT the IdP signs. It is
 checked as §2.6 says (signature by the IdP's JWKS, iss, aud, iat, `events`, no `nonce`, `sid`
-or `sub`), its `jti` is remembered so it cannot be replayed, and every session of that IdP
-session (`sid`), or else of that user (`sub`), is deleted from Redis: the next /oauth2/auth
-of those browsers is 401. The cookie store has no server-side sessions to delete: 501.
+or `sub`), and every session of that IdP session (`sid`), or else of that user (`sub`), is
+deleted from Redis and from every replica's cache: the next /oauth2/auth of those browsers is
+401. Only then is its `jti` remembered (a replay is 400) and 200 answered; when Redis cannot
+delete them the answer is 503, so the IdP knows the logout did not happen and may retry it.
+The cookie store has no server-side sessions to delete: 501.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .errors import StoreUnavailable, TokenError
-from .providers.jws import JWSVerifier, check_registered_claims
+from .providers.jws import LOGOUT_TOKEN_TYPES, JWSVerifier, check_registered_claims, typed
 from .providers.metadata import MetadataCache
 from .services import Services
 from .sessions import LogoutIndex
@@ -31,12 +33,6 @@ MAX_AGE = 300
 NO_STORE = {"Cache-Control": "no-store"}  # §2.8
 
 
-def _logout_typ(header: Mapping[str, Any]) -> None:
-    """§2.4: typ "logout+jwt" is recommended; an ID token (typ JWT) is fine, anything else is not."""
-    if header.get("typ", "JWT") not in ("JWT", "logout+jwt", "application/logout+jwt"):
-        raise TokenError(f"logout token typ {header.get('typ')!r} is not a logout token")
-
-
 class LogoutTokenVerifier:
     """Validates logout tokens (§2.6); every failure is a TokenError."""
 
@@ -44,11 +40,14 @@ class LogoutTokenVerifier:
         self._settings = s.settings
         self._clock = s.clock
         self._jws = JWSVerifier(metadata, "logout token")
+        # §2.4: typ logout+jwt is recommended; an untyped or JWT-typed one is still told apart
+        # by events and no nonce (§4.1); at+jwt and any other type say it is something else
+        self._typed = typed("logout token", LOGOUT_TOKEN_TYPES)
         self._audiences = [s.settings.client_id, *s.settings.oidc_extra_audiences]
 
     async def verify(self, token: str) -> Mapping[str, Any]:
         """The claims of a valid logout token."""
-        claims = await self._jws.claims(token, check_header=_logout_typ)
+        claims = await self._jws.claims(token, check_header=self._typed)
         self._check(claims)
         return claims
 
@@ -110,13 +109,20 @@ class BackchannelLogout:
             return _invalid(exc.reason)
         sid, sub = str(claims.get("sid") or ""), str(claims.get("sub") or "")
         marker = f"{claims['iss']}\x00{claims['jti']}"
-        if not await store.first_use(marker, MAX_AGE + 2 * int(self.s.settings.oidc_leeway) + 60):
-            log.warning("back-channel logout refused: jti replayed")
-            return _invalid("logout token replayed")
         try:
+            if await store.seen(marker):
+                log.warning("back-channel logout refused: jti replayed")
+                return _invalid("logout token replayed")
             ended = await store.end_sessions(sid, sub)
-        except StoreUnavailable:
-            await store.forget_use(marker)  # let the IdP retry the same token
-            raise
+            # the jti is spent only once the logout happened: the IdP's retry of a failed one
+            # must not be refused as a replay (ending the same sessions twice is harmless)
+            await store.first_use(marker, MAX_AGE + 2 * int(self.s.settings.oidc_leeway) + 60)
+        except StoreUnavailable as exc:
+            # §2.8: 200 means the logout succeeded; a 5xx says "not done, try again"
+            log.error("back-channel logout failed: %s", exc.reason)
+            self.s.metrics.record_error(exc)
+            body = {"error": "temporarily_unavailable",
+                    "error_description": "the sessions could not be ended; retry later"}  # fmt: skip
+            return JSONResponse(body, 503, headers={**NO_STORE, "Retry-After": "5"})
         log.info("back-channel logout: sid=%s sub=%s, %d session(s) ended", sid or "-", sub or "-", ended)
         return Response(status_code=200, headers=NO_STORE)

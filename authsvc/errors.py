@@ -4,6 +4,7 @@
     ├── ConfigError              a setting is invalid (start-up; not an HTTP error)
     ├── InvalidSession (401)     a cookie or ticket that does not open: tampered, expired, foreign
     ├── LoginError (400)         the login flow cannot go on: bad/missing/replayed state, IdP error=
+    │   ├── IssuerMismatch (403) the authorization response names another issuer (RFC 9207)
     │   └── TokenError (403)     the IdP's answer failed verification (ID token, nonce, claims)
     │       └── ClientRejected (502) the IdP refused our client credentials (invalid_client)
     ├── Forbidden (403)          signed in, but a rule denies
@@ -47,6 +48,14 @@ class LoginError(AuthsvcError):
 
     status = 400
     public = "login failed"
+
+
+class IssuerMismatch(LoginError):
+    """The authorization response's `iss` is not our IdP's, or is missing though the IdP
+    promises it: the mix-up attack RFC 9207 defends against (or a misconfiguration)."""
+
+    status = 403
+    public = "the sign-in answer did not come from the configured identity provider"
 
 
 class TokenError(LoginError):

@@ -1,20 +1,20 @@
 """The browser flows: /start, /callback, /sign_out, /sign_in, /userinfo.
 
 The callback checks, in this order (DESIGN.md §1, authlib's order): the IdP's `error`, the login
-state cookie (constant-time, single use), the code exchange with the PKCE verifier, the ID token
-(inside the provider), the access rules; only then is a session written.
+state cookie (constant-time, single use), the response's `iss` (RFC 9207), the code exchange with
+the PKCE verifier, the ID token (inside the provider), the access rules; only then is a session
+written.
 """
 
 from __future__ import annotations
 
 import hmac
-import html
 import json
 import logging
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from . import cookies
 from .crypto import random_token
@@ -48,17 +48,6 @@ def redirect(location: str, set_cookies: list[str] | None = None) -> Response:
     """A 302 that no cache keeps."""
     response = RedirectResponse(location, 302, headers=NO_CACHE)
     return add_cookies(response, set_cookies or [])
-
-
-def error_page(status: int, title: str, detail: str, retry: str = "") -> Response:
-    """A small HTML error page; `detail` is user-safe text, never a token."""
-    link = f'<p><a href="{html.escape(retry)}">Sign in again</a></p>' if retry else ""
-    body = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p>{link}"
-        "</body></html>"
-    )
-    return HTMLResponse(body, status, headers=NO_CACHE)
 
 
 def _jar(request: Request) -> dict[str, str]:
@@ -168,8 +157,9 @@ class LoginFlows:
         if mode and mode != "navigate":
             # Fetch Metadata: an <img>, a script or fetch() cannot sign anyone in, but each
             # start would leave a login cookie behind (W3C Fetch Metadata, resource isolation)
-            return error_page(403, "Sign-in needs a page", "A sign-in starts from a page you open.",
-                              self.start_url(request, rd))  # fmt: skip
+            _, host = self.s.public_origin(request)
+            return self.s.pages.error(causes.NOT_A_PAGE, host=host, request_id=current_id(),
+                                      retry_url=self.start_url(request, rd))
         clock = self.s.clock()
         jar = _jar(request)
         held = self._held_logins(jar)
@@ -251,6 +241,8 @@ class LoginFlows:
             if params.get("error"):
                 raise LoginError(f"identity provider answered error={params['error'][:64]}", status=403)
             login, _ = self._open_login(request, state)
+            # RFC 9207 before the code goes anywhere: an answer meant for another IdP is refused
+            await self.s.provider.check_response_issuer(params.get("iss"))
             code = params.get("code", "")
             if not code:
                 raise LoginError("missing code")
@@ -291,25 +283,43 @@ class LoginFlows:
                        refreshed_at=now)
 
     async def sign_out(self, request: Request) -> Response:
-        """Forget the session here and in its store; go to `rd` (validated), or to the
-        signed-out page when none was asked for (with oidc_end_session: `/`, as registered)."""
+        """End the session in its store and expire the cookies; go to `rd` (validated), or to
+        the signed-out page when none was asked for (with oidc_end_session: `/`, as registered).
+
+        A session the store could not delete is never reported as signed out: a 503 page says
+        so, the browser's cookie is expired all the same, and the ticket waits in the sign-out
+        cookie (read by nothing but this endpoint) so that "Try again" can still delete it.
+        """
         rd = self._requested_rd(request)
         if not self._rd_given(request) and not self.s.settings.oidc_end_session:
             rd = f"{self.s.settings.proxy_prefix}/signed_out"
         scheme, host = self.s.public_origin(request)
-        name = self.s.settings.cookie_name
+        name, cs = self.s.settings.cookie_name, self.s.cookie_settings
         jar = _jar(request)
         value = cookies.read_chunked(jar, name)
+        pending_name = cookies.signout_cookie_name(name)
+        pending = jar.get(pending_name) or None
         # before clearing: the IdP's logout wants the session's ID token as a hint
-        target = await end_session_target(self.s, value, rd, scheme, host)
+        target = await end_session_target(self.s, value or pending, rd, scheme, host)
         await backend_logout(self.s, value)
-        if value:
+        failed = ""
+        for each in dict.fromkeys(v for v in (value, pending) if v):
             try:
-                await self.s.store.clear(value)
+                await self.s.store.clear(each)
             except AuthsvcError as exc:
-                log.warning("sign-out: could not clear the stored session: %s", exc.reason)
+                log.warning("sign-out: the session could not be ended: %s", exc.reason,
+                            extra={"outcome": "error", "reason": exc.reason})  # fmt: skip
                 self.s.metrics.record_error(exc)
-        clear = cookies.clear_set_cookies(name, list(jar) or [name], self.s.cookie_settings, host)
+                failed = failed or each
+        clear = cookies.clear_set_cookies(name, list(jar) or [name], cs, host)
+        if failed:
+            retry = f"{self.s.settings.proxy_prefix}/sign_out?rd={quote(rd, safe='')}"
+            page = self.s.pages.error(causes.SIGNOUT_FAILED, host=host, request_id=current_id(),
+                                      retry_url=retry)
+            keep = cookies.set_cookie(pending_name, failed, cs, host, cs.max_age)
+            return add_cookies(page, [*clear, keep])
+        if pending:
+            clear.append(cookies.expire_cookie(pending_name, cs, host))
         return redirect(target, clear)
 
     async def sign_in(self, request: Request) -> Response:

@@ -62,6 +62,11 @@ class GitHubProvider:
             self.authorize_url, self._settings.client_id, redirect_uri, self.scope, login
         )
 
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """GitHub publishes no issuer identifier to compare an `iss` with (RFC 9207 needs
+        metadata); one provider per instance leaves no other to mix it up with."""
+        return None
+
     async def redeem(
         self, code: str, login: LoginState, redirect_uri: str
     ) -> tuple[Identity, Tokens]:

@@ -15,13 +15,13 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
-from ..errors import ClientRejected, ProviderUnavailable, TokenError
+from ..errors import ClientRejected, IssuerMismatch, ProviderUnavailable, TokenError
 from ..jsonin import response_json
 from ..models import Identity, LoginState, Tokens
 from .claims import has_claim, identity_from_claims
 from .idtoken import Claims, IDTokenVerifier
 from .jws import unverified_claims
-from .metadata import HTTP_TIMEOUT, MetadataCache
+from .metadata import HTTP_TIMEOUT, MetadataCache, ProviderMetadata
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +78,24 @@ class OIDCProvider:
             meta.authorization_endpoint, self._settings.client_id, redirect_uri,
             self._settings.scope, login, nonce=login.nonce,
         )
+
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207 §2.4: an `iss` in the authorization response must be our IdP's issuer, and
+        one that advertises `authorization_response_iss_parameter_supported` must send it;
+        checked before the code goes anywhere (the mix-up attack sends it to the wrong IdP)."""
+        meta = await self.metadata.metadata()
+        if iss is None:
+            if meta.authorization_response_iss_parameter_supported:
+                raise IssuerMismatch("authorization response has no iss, though the IdP "
+                                     "advertises authorization_response_iss_parameter_supported")
+            return
+        if not self._our_issuer(iss, meta):
+            raise IssuerMismatch(f"authorization response iss {iss[:100]!r} is not the issuer "
+                                 f"{meta.issuer!r} (RFC 9207)")
+
+    def _our_issuer(self, iss: str, meta: ProviderMetadata) -> bool:
+        """Whether `iss` is the issuer identifier (simple string comparison, RFC 9207 §2.4)."""
+        return iss == meta.issuer
 
     async def redeem(
         self, code: str, login: LoginState, redirect_uri: str

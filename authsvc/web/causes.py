@@ -40,6 +40,25 @@ class Cause:
     operator: bool = False
     #: the identity provider's own words (`error_description`), shown quoted and escaped
     detail: str = ""
+    #: the words on the retry button
+    retry_label: str = "Sign in again"
+
+
+#: /oauth2/start from an <img>, a script or fetch() (Sec-Fetch-Mode other than navigate): no
+#: login cookie is set, so such requests cannot crowd out real logins (issue 11 §4)
+NOT_A_PAGE = Cause(
+    "not_a_page", 403, "Sign-in needs a page",
+    "A sign-in starts from a page you open in the browser, not from an image, a script or a "
+    "background request. Open the sign-in link itself.",
+)  # fmt: skip
+
+#: /oauth2/sign_out could not delete the session from its store (issue 11 §5): never "signed out"
+SIGNOUT_FAILED = Cause(
+    "signout_failed", 503, "Sign-out did not complete",
+    "Your session could not be ended on the server: the session store did not answer. This "
+    "browser no longer uses it, but the session stays valid until it expires or a sign-out "
+    "succeeds. Please try again in a moment.", retry_label="Try again",
+)  # fmt: skip
 
 
 #: RFC 6749 §4.1.2.1 errors that mean our authorization request itself is wrong

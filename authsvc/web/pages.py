@@ -139,7 +139,8 @@ class Pages:
         return self._page(
             "error.html", cause.status, host, request_id, status=cause.status, code=cause.code,
             title=cause.title, message=cause.message, detail=cause.detail[:300],
-            operator=cause.operator, retry_url=retry_url if cause.retry else "", back_url=back_url,
+            operator=cause.operator, retry_url=retry_url if cause.retry else "",
+            retry_label=cause.retry_label, back_url=back_url,
             sign_out_url=sign_out_url,
         )
 
