@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ..errors import (
     AuthsvcError,
     ClientRejected,
+    IssuerMismatch,
     LoginError,
     ProviderUnavailable,
     StoreUnavailable,
@@ -143,6 +144,10 @@ def login_failure(
     if code == "callback_invalid":
         return Cause("callback_invalid", 400, "Sign-in failed",
                      f"The answer from {idp} was incomplete (it named no sign-in, or held no code).")
+    if isinstance(exc, IssuerMismatch):  # RFC 9207: a mix-up attack, or a misconfigured issuer
+        return Cause("issuer_mismatch", 403, "Sign-in failed",
+                     "The answer to this sign-in did not come from the configured identity "
+                     f"provider ({idp}), so it was not used.")
     if isinstance(exc, ClientRejected):
         return Cause("client_rejected", 502, "Sign-in is misconfigured",
                      f"The credentials this site uses at {idp} (its client_id and client_secret) "

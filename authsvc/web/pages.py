@@ -48,6 +48,7 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "error.html": {
         "status": 403, "code": "access_denied", "title": "Sign-in cancelled", "message": "Sample.",
         "detail": "Sample description", "operator": True, "retry_url": "/oauth2/start?rd=%2F",
+        "retry_label": "Sign in again",
         "back_url": "/", "sign_out_url": "/oauth2/sign_out",
     },
     "forbidden.html": {
