@@ -32,6 +32,7 @@ from .sessions.cache import SessionCache, SharedStore
 from .sessions.loader import SessionLoader
 from .sessions.refresh import Refresher
 from .web.metrics import Metrics
+from .web.pages import Pages
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,8 @@ class Context:
     session_cache: SessionCache
     #: cookie header -> session (sessions/loader.py)
     loader: SessionLoader
+    #: the HTML pages (web/pages.py): templates compiled and checked once, here
+    pages: Pages
 
     @classmethod
     def build(
@@ -111,6 +114,7 @@ class Context:
             refresher=refresher,
             session_cache=cache,
             loader=SessionLoader(settings.cookie_name, store, cache, refresher, clock),
+            pages=Pages(settings),
         )
 
     async def aclose(self) -> None:

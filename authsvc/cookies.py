@@ -213,6 +213,11 @@ def is_login_cookie(cookie_name: str, name: str) -> bool:
     return _LOGIN_SLOT.fullmatch(rest) is not None or _LOGIN_DIGEST.fullmatch(rest) is not None
 
 
+def signout_cookie_name(cookie_name: str) -> str:
+    """Where a sign-out that could not end the session server-side keeps it for the retry."""
+    return f"{cookie_name}_signout"
+
+
 def login_set_cookie(name: str, value: str, cs: CookieSettings, host: str) -> str:
     """Set-Cookie for a login-state cookie, living `csrf_max_age` seconds."""
     return set_cookie(name, value, _login_settings(cs), host, max(cs.csrf_max_age, 1))

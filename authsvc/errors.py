@@ -5,11 +5,13 @@
     ├── InvalidSession (401)          a cookie or ticket that does not open: tampered, expired, foreign
     ├── LoginError (400)              the login flow cannot go on with this request (no code)
     │   ├── LoginStateError (403)     the login state is missing, forged, expired or replayed
+    │   ├── IssuerMismatch (403)      the authorization response names another issuer (RFC 9207)
     │   ├── IdPLoginError (403)       the IdP answered the callback with `error=`
     │   └── IdentityUnsendable (403)  no identity header could say who this is
     ├── TokenError (403)              a token failed verification or was refused: an ID token, a
     │   │                             bearer or logout token, a refresh token, an API's answer
     │   └── ProviderRefused (403)     the IdP answered 4xx (its OAuth `error` kept), providers/http.py
+    │       └── ClientRejected (502)  the IdP refused our own client credentials (invalid_client)
     ├── SessionTooLarge (400)         a session does not fit in MAX_CHUNKS cookies
     ├── BodyTimeout (408)             a request body did not arrive in time (web/bodies.py)
     ├── BodyTooLarge (413)            a request body over max_request_body_bytes
@@ -60,6 +62,15 @@ class LoginError(AuthsvcError):
     public = "login failed"
 
 
+class IssuerMismatch(LoginError):
+    """The authorization response's `iss` is not our IdP's, or is missing though the IdP
+    promises it: the mix-up attack RFC 9207 defends against (or a misconfiguration)."""
+
+    status = 403
+    code = "issuer_mismatch"
+    public = "the sign-in answer did not come from the configured identity provider"
+
+
 class LoginStateError(LoginError):
     """The login state is missing, forged, from another browser, too old or already used."""
 
@@ -97,9 +108,20 @@ class ProviderRefused(TokenError):
 
     code = "provider_refused"
 
-    def __init__(self, reason: str = "", *, error: str = "") -> None:
+    def __init__(self, reason: str = "", *, error: str = "", http_status: int = 0) -> None:
         super().__init__(reason)
         self.error = error
+        #: the IdP's HTTP status (0: an error inside a 200)
+        self.http_status = http_status
+
+
+class ClientRejected(ProviderRefused):
+    """The IdP refused authsvc's own client credentials: a configuration problem, not the user's
+    (RFC 6749 §5.2 `invalid_client`, or a 401 from the token endpoint). Retrying cannot help."""
+
+    status = 502
+    code = "client_rejected"
+    public = "the identity provider refused this service's client credentials"
 
 
 class SessionTooLarge(AuthsvcError):

@@ -34,6 +34,9 @@ class AccessOptions(BaseModel):
     api_routes: CommaList = Field(default_factory=list)
     skip_jwt_bearer_tokens: bool = False
     extra_jwt_issuers: CommaList = Field(default_factory=list)
+    #: bearer tokens not typed as access tokens (JOSE typ JWT or none: ID tokens, and the access
+    #: tokens of IdPs that do not type them) are accepted too, as oauth2-proxy does
+    jwt_bearer_id_tokens: bool = True
 
     @field_validator(
         "email_domains", "whitelist_domains", "allowed_groups", "skip_auth_routes", "api_routes",

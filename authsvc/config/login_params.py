@@ -26,15 +26,13 @@ class LoginParamOptions(BaseModel):
     login_url_parameters: CommaList = Field(default_factory=list)
     #: parameters /oauth2/start may pass on from its own query, `name=<regex of allowed values>`
     login_url_parameters_allowed: CommaList = Field(default_factory=list)
-    #: the name on the sign-in button ("Sign in with <name>"); empty: the provider's
-    provider_display_name: str = ""
 
     @field_validator("login_url_parameters", "login_url_parameters_allowed", mode="before")
     @classmethod
     def _login_lists(cls, value: object) -> object:
         return split_list(value)
 
-    @field_validator("prompt", "approval_prompt", "acr_values", "provider_display_name")
+    @field_validator("prompt", "approval_prompt", "acr_values")
     @classmethod
     def _login_text(cls, value: str, info: ValidationInfo) -> str:
         if _CONTROL.search(value) or len(value) > 200:

@@ -1,26 +1,28 @@
 """The browser flows: /start, /callback, /sign_out, /sign_in, /userinfo.
 
 The callback checks, in this order (DESIGN.md §1, authlib's order): the IdP's `error`, the login
-state cookie (constant-time, single use), the code exchange with the PKCE verifier, the ID token
-(inside the provider), the access rules; only then is a session written.
+state cookie (constant-time, single use), the response's `iss` (RFC 9207), the code exchange with
+the PKCE verifier, the ID token (inside the provider), the access rules; only then is a session
+written.
 """
 
 from __future__ import annotations
 
-import html
 import logging
 from urllib.parse import quote
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import JSONResponse, Response
 
 from .. import cookies
 from ..context import Context
 from ..crypto import random_token
 from ..errors import AuthsvcError, IdentityUnsendable, IdPLoginError, LoginError, LoginStateError
 from ..models import Identity, LoginState, Session, Tokens
+from ..web import causes
+from ..web.logs import current_id
 from ..web.metrics import outcome_of
-from ..web.responses import NO_CACHE, add_cookies, error_page, redirect, refreshed_cookie
+from ..web.responses import NO_CACHE, add_cookies, redirect, refreshed_cookie
 from .params import with_login_params
 from .signout import backend_logout, end_session_target
 from .state import LoginStates, SpentStates, choose_slot, over_budget
@@ -84,6 +86,62 @@ class LoginFlows:
         """Where the sign-in button points."""
         return f"{self.s.settings.proxy_prefix}/start?rd={quote(rd, safe='')}"
 
+    def _rd_given(self, request: Request) -> bool:
+        """Whether the request names where to go next (rd, or a trusted X-Auth-Request-Redirect)."""
+        if request.query_params.get("rd"):
+            return True
+        return self.s.forwarded.is_trusted(_peer(request)) and bool(
+            request.headers.get("x-auth-request-redirect"))
+
+    # --- the pages a login can end on -------------------------------------------------------
+    def _failed(self, request: Request, exc: AuthsvcError, state: str, login: LoginState | None) -> Response:
+        """Log a failed callback and answer with the page of its cause (web/causes.py)."""
+        params = request.query_params
+        scheme, host = self._origin(request)
+        pages = self.s.pages
+        if params.get("error"):
+            # RFC 6749 §4.1.2.1. Anyone can send a victim a callback link with words of their
+            # choosing in error_description (content spoofing): shown only when the state is
+            # that of a login this very browser began
+            login = login or self._login_of(request, state)
+            description = params.get("error_description", "") if login else ""
+            cause = causes.idp_error(params["error"], description, pages.idp)
+        else:
+            cause = causes.login_failure(
+                exc, pages.idp, login_lifetime=self.s.settings.cookie_csrf_expire,
+                insecure_http=self.s.settings.cookie_secure and scheme == "http",
+                spent=self._finished(state),
+            )
+        log.warning("login failed: %s (status %d)", exc.reason, cause.status,
+                    extra={"outcome": outcome_of(cause.status), "reason": exc.reason, "code": cause.code})
+        self.s.metrics.record_login("failed")
+        self.s.metrics.record_error(exc)
+        back = login.rd if login else ("/" if cause.code == "state_used" else "")
+        return pages.error(
+            cause, host=host, request_id=current_id(),
+            retry_url=self.start_url(request, login.rd if login else "/"), back_url=back,
+        )
+
+    def _refused(self, request: Request, identity: Identity, login: LoginState) -> Response:
+        """A login the access rules refused: say who signed in, and that no session was kept."""
+        _, host = self._origin(request)
+        prefix = self.s.settings.proxy_prefix
+        return self.s.pages.forbidden(
+            host=host, request_id=current_id(), user=identity.email or identity.user, signed_in=False,
+            switch_url=f"{prefix}/sign_in?rd={quote(login.rd, safe='')}", code="login_denied",
+        )
+
+    def _login_of(self, request: Request, state: str) -> LoginState | None:
+        """The login this browser began with `state`, if it did (and it is still valid)."""
+        try:
+            return self.states.open(_jar(request), state)
+        except LoginError:
+            return None
+
+    def _finished(self, state: str) -> bool:
+        """Whether `state` already began its code exchange here (a callback sent again)."""
+        return bool(state) and self._spent.spent(state, self.s.clock())
+
     # --- endpoints ---------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
         """302 to the IdP, with the login state in a cookie of one of a few slots (state.py)."""
@@ -92,8 +150,9 @@ class LoginFlows:
         if mode and mode != "navigate":
             # Fetch Metadata: an <img>, a script or fetch() cannot sign anyone in, but each
             # start would leave a login cookie behind (W3C Fetch Metadata, resource isolation)
-            return error_page(403, "Sign-in needs a page", "A sign-in starts from a page you open.",
-                              self.start_url(request, rd))  # fmt: skip
+            _, host = self._origin(request)
+            return self.s.pages.error(causes.NOT_A_PAGE, host=host, request_id=current_id(),
+                                      retry_url=self.start_url(request, rd))
         clock = self.s.clock()
         jar = _jar(request)
         limit = self.s.settings.cookie_csrf_per_request_limit
@@ -134,6 +193,8 @@ class LoginFlows:
             # single use: a replayed callback finds the state spent (per replica, bounded)
             if self._spent.spent(state, self.s.clock()):
                 raise LoginStateError("state already used")
+            # RFC 9207 before the code goes anywhere: an answer meant for another IdP is refused
+            await self.s.provider.check_response_issuer(params.get("iss"))
             code = params.get("code", "")
             if not code:
                 raise LoginError("missing code")
@@ -145,8 +206,7 @@ class LoginFlows:
                 log.warning("login denied: user=%s reason=%s", identity.user, decision.reason,
                             extra={"user": identity.user, "outcome": "forbidden", "reason": decision.reason})
                 self.s.metrics.record_login("denied")
-                page = error_page(403, "Access denied", "You are signed in, but not allowed here.")
-                return add_cookies(page, clear_login)
+                return add_cookies(self._refused(request, identity, login), clear_login)
             session = self._new_session(identity, tokens)
             refusal = self.s.headers.refusal(session)
             if refusal:
@@ -156,13 +216,7 @@ class LoginFlows:
             present = list(_jar(request))
             set_cookies = cookies.session_set_cookies(value, self.s.cookie_settings, host, present)
         except AuthsvcError as exc:
-            log.warning("login failed: %s (status %d)", exc.reason, exc.status,
-                        extra={"outcome": outcome_of(exc.status), "reason": exc.reason, "code": exc.code})
-            self.s.metrics.record_login("failed")
-            self.s.metrics.record_error(exc)
-            retry = self.start_url(request, login.rd if login else "/")
-            page = error_page(exc.status, "Sign-in failed", exc.public, retry, exc.code)
-            return add_cookies(page, clear_login)
+            return add_cookies(self._failed(request, exc, state, login), clear_login)
         log.info("login: user=%s email=%s", identity.user, identity.email,
                  extra={"user": identity.user, "outcome": "allowed"})
         self.s.metrics.record_login("success")
@@ -181,22 +235,43 @@ class LoginFlows:
                        refreshed_at=now)
 
     async def sign_out(self, request: Request) -> Response:
-        """Forget the session here and in its store; go to `rd` (validated)."""
+        """End the session in its store and expire the cookies; go to `rd` (validated), or to
+        the signed-out page when none was asked for (with oidc_end_session: `/`, as registered).
+
+        A session the store could not delete is never reported as signed out: a 503 page says
+        so, the browser's cookie is expired all the same, and the ticket waits in the sign-out
+        cookie (read by nothing but this endpoint) so that "Try again" can still delete it.
+        """
         rd = self._requested_rd(request)
+        if not self._rd_given(request) and not self.s.settings.oidc_end_session:
+            rd = f"{self.s.settings.proxy_prefix}/signed_out"
         scheme, host = self._origin(request)
-        name = self.s.settings.cookie_name
+        name, cs = self.s.settings.cookie_name, self.s.cookie_settings
         jar = _jar(request)
         value = cookies.read_chunked(jar, name)
+        pending_name = cookies.signout_cookie_name(name)
+        pending = jar.get(pending_name) or None
         # before clearing: the IdP's logout wants the session's ID token as a hint
-        target = await end_session_target(self.s, value, rd, scheme, host)
+        target = await end_session_target(self.s, value or pending, rd, scheme, host)
         await backend_logout(self.s, value)
-        if value:
+        failed = ""
+        for each in dict.fromkeys(v for v in (value, pending) if v):
             try:
-                await self.s.store.clear(value)
+                await self.s.store.clear(each)
             except AuthsvcError as exc:
-                log.warning("sign-out: could not clear the stored session: %s", exc.reason)
+                log.warning("sign-out: the session could not be ended: %s", exc.reason,
+                            extra={"outcome": "error", "reason": exc.reason})  # fmt: skip
                 self.s.metrics.record_error(exc)
-        clear = cookies.clear_set_cookies(name, list(jar) or [name], self.s.cookie_settings, host)
+                failed = failed or each
+        clear = cookies.clear_set_cookies(name, list(jar) or [name], cs, host)
+        if failed:
+            retry = f"{self.s.settings.proxy_prefix}/sign_out?rd={quote(rd, safe='')}"
+            page = self.s.pages.error(causes.SIGNOUT_FAILED, host=host, request_id=current_id(),
+                                      retry_url=retry)
+            keep = cookies.set_cookie(pending_name, failed, cs, host, cs.max_age)
+            return add_cookies(page, [*clear, keep])
+        if pending:
+            clear.append(cookies.expire_cookie(pending_name, cs, host))
         return redirect(target, clear)
 
     async def sign_in(self, request: Request) -> Response:
@@ -204,15 +279,15 @@ class LoginFlows:
         rd = self._requested_rd(request)
         if self.s.settings.skip_provider_button:
             return redirect(self.start_url(request, rd))
-        start = html.escape(self.start_url(request, rd))
-        body = (
-            "<!doctype html><html><head><meta charset='utf-8'><title>Sign in</title></head>"
-            "<body style='font-family:system-ui,sans-serif;max-width:30rem;margin:4rem auto'>"
-            f"<h1>Sign in</h1><p><a href=\"{start}\" id='sign-in'>Sign in with "
-            f"{html.escape(self.s.settings.provider_display_name or self.s.provider.name)}</a></p>"
-            "</body></html>"
+        _, host = self._origin(request)
+        return self.s.pages.sign_in(host=host, request_id=current_id(), start_url=self.start_url(request, rd))
+
+    async def signed_out(self, request: Request) -> Response:
+        """Where /oauth2/sign_out ends when no `rd` was given."""
+        _, host = self._origin(request)
+        return self.s.pages.signed_out(
+            host=host, request_id=current_id(), sign_in_url=f"{self.s.settings.proxy_prefix}/sign_in"
         )
-        return HTMLResponse(body, headers=NO_CACHE)
 
     async def userinfo(self, request: Request) -> Response:
         """The caller's identity as JSON; 401 without a session."""

@@ -7,6 +7,12 @@ rate-limited refetch on an unknown kid), alg (asymmetric only: never `none`, nev
 with a public key, RFC 8725 §2.1), iss, aud, exp and nbf are checked like an ID token's. Claims
 map to an Identity exactly as a browser login's do, so the same rules and headers apply.
 
+Only access tokens and ID tokens are bearer tokens (RFC 8725 §3.11): the JOSE `typ` must be
+at+jwt (RFC 9068), or JWT / none while `jwt_bearer_id_tokens` is on (oauth2-proxy's behaviour:
+its verifier is the ID token one); a logout token (`logout+jwt`, or any token with `events`) is
+refused, and so is an `azp` naming a client other than the accepted audiences (OIDC Core
+§3.1.3.7: the party the token was issued to).
+
 Verified identities are cached by the token's SHA-256 (bounded, never past the token's `exp`), so
 a busy API client costs one signature check per `CACHE_TTL`, not one per request.
 """
@@ -26,7 +32,15 @@ from ..config import Settings
 from ..errors import TokenError
 from ..models import Session, Tokens
 from .claims import identity_from_claims
-from .jws import JWSVerifier, check_registered_claims, unverified_claims
+from .jws import (
+    ACCESS_TOKEN_TYPES,
+    ID_TOKEN_TYPES,
+    JWSVerifier,
+    check_registered_claims,
+    refuse_events,
+    typed,
+    unverified_claims,
+)
 from .metadata import MetadataCache
 
 log = logging.getLogger("authsvc.bearer")
@@ -51,15 +65,24 @@ def bearer_token(authorization: str | None) -> str | None:
 class IssuerVerifier:
     """Verifies tokens of one issuer for a set of audiences."""
 
-    def __init__(self, issuer: str, audiences: list[str], metadata: MetadataCache, leeway: float):
+    def __init__(
+        self,
+        issuer: str,
+        audiences: list[str],
+        metadata: MetadataCache,
+        leeway: float,
+        token_types: frozenset[str] = ACCESS_TOKEN_TYPES | ID_TOKEN_TYPES,
+    ):
         self.issuer = issuer
         self._audiences = audiences
         self._jws = JWSVerifier(metadata, "bearer token", jwks="the issuer's JWKS")
+        self._typed = typed("bearer token", token_types)
         self._leeway = leeway
 
     async def verify(self, token: str, now: int) -> dict[str, Any]:
         """The verified claims; TokenError on any failure."""
-        claims = await self._jws.claims(token)
+        claims = await self._jws.claims(token, check_header=self._typed)
+        refuse_events(claims, "bearer token")
         try:
             check_registered_claims(
                 claims,
@@ -73,6 +96,9 @@ class IssuerVerifier:
             raise TokenError("bearer token expired") from None
         except JoseError as exc:
             raise TokenError(f"bearer token claims refused: {exc}") from None
+        azp = claims.get("azp")
+        if azp is not None and azp not in self._audiences:
+            raise TokenError(f"bearer token azp {str(azp)[:80]!r} is not an accepted audience")
         return claims
 
 
@@ -99,12 +125,14 @@ class BearerAuth:
             issuer, _, audience = entry.partition("=")
             audiences.setdefault(issuer.strip(), []).append(audience.strip())
         given = metadata or {}
+        types = ACCESS_TOKEN_TYPES | (ID_TOKEN_TYPES if settings.jwt_bearer_id_tokens else frozenset())
         self._verifiers = {
             issuer: IssuerVerifier(
                 issuer,
                 auds,
                 given.get(issuer) or MetadataCache(settings, http, clock, issuer=issuer),
                 settings.oidc_leeway,
+                types,
             )
             for issuer, auds in audiences.items()
         }

@@ -21,7 +21,7 @@ import httpx
 from ..clock import Clock
 from ..config import Settings
 from ..config.provider_specific import github_teams
-from ..errors import ProviderRefused, TokenError
+from ..errors import ClientRejected, ProviderRefused, TokenError
 from ..models import Identity, LoginState, Tokens
 from . import http as idp
 from .github_api import GitHubAPI
@@ -60,6 +60,11 @@ class GitHubProvider:
         return authorization_url(
             self.authorize_url, self._settings.client_id, redirect_uri, self.scope, login
         )
+
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """GitHub publishes no issuer identifier to compare an `iss` with (RFC 9207 needs
+        metadata); one provider per instance leaves no other to mix it up with."""
+        return None
 
     async def redeem(
         self, code: str, login: LoginState, redirect_uri: str
@@ -151,8 +156,10 @@ class GitHubProvider:
         error = body.get("error")
         if error or not isinstance(body.get("access_token"), str):
             reason = error[:64] if isinstance(error, str) else "no access_token"
-            raise ProviderRefused(f"{what} refused the grant: {reason}",
-                                  error=reason if isinstance(error, str) else "")
+            # a wrong client_id/secret is the operator's problem, not the user's login
+            problem = ClientRejected if reason == "incorrect_client_credentials" else ProviderRefused
+            raise problem(f"{what} refused the grant: {reason}",
+                          error=reason if isinstance(error, str) else "")
         return body
 
     def _tokens(self, body: dict[str, Any], previous: Tokens) -> Tokens:

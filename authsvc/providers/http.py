@@ -80,7 +80,7 @@ def check(
     detail = f" {error}" if error else ""
     if status not in (401, 403, 404):  # the hint is about what the token may see
         hint = ""
-    raise ProviderRefused(f"{what} refused: HTTP {status}{detail}{hint}", error=error)
+    raise ProviderRefused(f"{what} refused: HTTP {status}{detail}{hint}", error=error, http_status=status)
 
 
 def retry_after(response: httpx.Response) -> float | None:

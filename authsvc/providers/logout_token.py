@@ -14,18 +14,12 @@ from joserfc.errors import JoseError
 
 from ..clock import Clock
 from ..errors import TokenError
-from .jws import JWSVerifier, check_registered_claims
+from .jws import LOGOUT_TOKEN_TYPES, JWSVerifier, check_registered_claims, typed
 from .metadata import MetadataCache
 
 EVENT = "http://schemas.openid.net/event/backchannel-logout"
 #: a logout token older than this (iat) is refused, so its jti need only be kept this long
 MAX_AGE = 300
-
-
-def _logout_typ(header: Mapping[str, Any]) -> None:
-    """§2.4: typ "logout+jwt" is recommended; an ID token (typ JWT) is fine, anything else is not."""
-    if header.get("typ", "JWT") not in ("JWT", "logout+jwt", "application/logout+jwt"):
-        raise TokenError(f"logout token typ {header.get('typ')!r} is not a logout token")
 
 
 class LogoutTokenVerifier:
@@ -39,10 +33,13 @@ class LogoutTokenVerifier:
         self._leeway = leeway
         self._clock = clock
         self._jws = JWSVerifier(metadata, "logout token")
+        # §2.4: typ logout+jwt is recommended; an untyped or JWT-typed one is still told apart
+        # by events and no nonce (§4.1); at+jwt and any other type say it is something else
+        self._typed = typed("logout token", LOGOUT_TOKEN_TYPES)
 
     async def verify(self, token: str) -> Mapping[str, Any]:
         """The claims of a valid logout token."""
-        claims = await self._jws.claims(token, check_header=_logout_typ)
+        claims = await self._jws.claims(token, check_header=self._typed)
         self._check(claims)
         return claims
 

@@ -44,6 +44,8 @@ class ProviderMetadata:
     end_session_endpoint: str = ""
     id_token_signing_alg_values_supported: tuple[str, ...] = ()
     token_endpoint_auth_methods_supported: tuple[str, ...] = ()
+    #: RFC 9207 §3: the IdP puts `iss` in every authorization response
+    authorization_response_iss_parameter_supported: bool = False
 
     @classmethod
     def from_json(cls, data: object, expected_issuer: str, any_issuer: bool = False) -> ProviderMetadata:
@@ -78,6 +80,9 @@ class ProviderMetadata:
             ),
             token_endpoint_auth_methods_supported=_strs(
                 data.get("token_endpoint_auth_methods_supported")
+            ),
+            authorization_response_iss_parameter_supported=(
+                data.get("authorization_response_iss_parameter_supported") is True
             ),
         )
 

@@ -15,13 +15,13 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
-from ..errors import ProviderRefused, TokenError
+from ..errors import ClientRejected, IssuerMismatch, ProviderRefused, TokenError
 from ..models import Identity, LoginState, Tokens
 from . import http as idp
 from .claims import has_claim, identity_from_claims
 from .idtoken import Claims, IDTokenVerifier
 from .jws import unverified_claims
-from .metadata import MetadataCache
+from .metadata import MetadataCache, ProviderMetadata
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 _REFUSALS = frozenset(
     {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"}
 )
+#: of those, the ones about this client itself (an operator's problem: ClientRejected)
+_CLIENT_REFUSALS = frozenset({"invalid_client", "unauthorized_client"})
 
 
 #: what validate_url may answer for a valid token
@@ -80,6 +82,24 @@ class OIDCProvider:
             meta.authorization_endpoint, self._settings.client_id, redirect_uri,
             self._settings.scope, login, nonce=login.nonce,
         )
+
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207 §2.4: an `iss` in the authorization response must be our IdP's issuer, and
+        one that advertises `authorization_response_iss_parameter_supported` must send it;
+        checked before the code goes anywhere (the mix-up attack sends it to the wrong IdP)."""
+        meta = await self.metadata.metadata()
+        if iss is None:
+            if meta.authorization_response_iss_parameter_supported:
+                raise IssuerMismatch("authorization response has no iss, though the IdP "
+                                     "advertises authorization_response_iss_parameter_supported")
+            return
+        if not self._our_issuer(iss, meta):
+            raise IssuerMismatch(f"authorization response iss {iss[:100]!r} is not the issuer "
+                                 f"{meta.issuer!r} (RFC 9207)")
+
+    def _our_issuer(self, iss: str, meta: ProviderMetadata) -> bool:
+        """Whether `iss` is the issuer identifier (simple string comparison, RFC 9207 §2.4)."""
+        return iss == meta.issuer
 
     async def redeem(
         self, code: str, login: LoginState, redirect_uri: str
@@ -217,13 +237,17 @@ class OIDCProvider:
         except ProviderRefused as exc:
             if exc.error not in _REFUSALS:
                 log.warning("token endpoint refused with %r", exc.error or "no OAuth error")
+            # RFC 6749 §5.2: our own credentials (or grant rights) are wrong, not the user's login
+            if exc.error in _CLIENT_REFUSALS or exc.http_status == 401:
+                raise ClientRejected(exc.reason, error=exc.error, http_status=exc.http_status) from None
             raise
         body = idp.json_object(response, "token endpoint")
         if "error" in body:  # an error with HTTP 200
             error = _field(body, "error")[:64]
             if error not in _REFUSALS:
                 log.warning("token endpoint refused with %r (HTTP 200)", error)
-            raise ProviderRefused(f"token endpoint refused the grant: {error}", error=error)
+            problem = ClientRejected if error in _CLIENT_REFUSALS else ProviderRefused
+            raise problem(f"token endpoint refused the grant: {error}", error=error)
         return body
 
 

@@ -6,9 +6,11 @@ bounded (`MAX_ENTRIES`, oldest out first) and short-lived (`session_cache_ttl`, 
 ~3 KB cookie; for the Redis store, the round trip to Redis as well.
 
 **Redis store: never past a logout.** Sign-out (`clear`), back-channel logout (`end_sessions`)
-and a refresh (`save` over an existing ticket) delete or rewrite the record and then *announce*
-the session ids: the store drops them from this process's cache at once and PUBLISHes them on
+and a refresh (`save` over an existing ticket) delete or rewrite the record and *announce* the
+session ids: the store drops them from this process's cache at once and PUBLISHes them on
 `<cookie_name>:invalidate`; every replica subscribes in the app's lifespan and drops them too.
+A logout whose DEL or PUBLISH fails is an error to its caller (sign-out and back-channel logout
+then claim nothing, see redis.py), and this process refuses the session until a retry succeeds.
 Redis writes a published message to every subscriber before it answers the publisher, so a
 request that follows a sign-out (the browser got its answer after the PUBLISH) reaches a replica
 whose socket already holds the invalidation. The cache serves nothing while the subscription is

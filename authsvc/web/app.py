@@ -19,9 +19,12 @@ from starlette.types import Receive, Scope, Send
 from ..context import Context
 from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge
 from ..login.flows import LoginFlows
+from . import causes, logs
 from .auth import AuthEndpoint
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
+from .request_id import HEADER as REQUEST_ID
+from .request_id import echo_request_id, nobody
 from .responses import NO_CACHE
 
 log = logging.getLogger("authsvc")
@@ -32,12 +35,31 @@ ANY_METHOD = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 
 async def _on_error(request: Request, exc: Exception) -> Response:
-    """Our errors become their status with a short text; never a token in the body."""
+    """Our errors become their status with a short text, or for a browser the error page of
+    their cause; never a token in the body."""
     assert isinstance(exc, AuthsvcError)
-    request.app.state.context.metrics.record_error(exc)
+    context: Context = request.app.state.context
+    context.metrics.record_error(exc)
     level = logging.ERROR if exc.status >= 500 else logging.WARNING
     log.log(level, "%s %s: %s (status %d)", request.method, request.url.path, exc.reason, exc.status,
             extra={"code": exc.code})
+    # the check's answers stay plain: nginx never shows them, and they must stay small
+    check = isinstance(request.app, AuthsvcApp) and request.app.is_check(request.scope["path"])
+    if not check and request.method in ("GET", "HEAD") and "text/html" in request.headers.get("accept", ""):
+        client = request.scope.get("client")
+        _, host = context.forwarded.public_origin(
+            request.url.scheme, request.headers, client[0] if client else None
+        )
+        # /oauth2/start failed (the IdP is unreachable): the same start is the retry
+        retry = request.url.path + ("?" + request.url.query if request.url.query else "")
+        return context.pages.error(
+            causes.for_error(exc, context.pages.idp), host=host, request_id=logs.current_id(),
+            retry_url=retry if request.url.path.endswith("/start") else "",
+        )
+    return _plain_error(exc)
+
+
+def _plain_error(exc: AuthsvcError) -> Response:
     headers = NO_CACHE
     if isinstance(exc, BodyTooLarge | BodyTimeout):  # the rest of the body is not worth reading
         headers = {**NO_CACHE, "Connection": "close"}
@@ -65,16 +87,37 @@ class AuthsvcApp(Starlette):
         self._max_body = max_body
         self._body_timeout = body_timeout
 
+    def is_check(self, path: str) -> bool:
+        """Whether `path` is /oauth2/auth (or under it, for Envoy)."""
+        return path == self._auth_path or path.startswith(self._auth_prefix)
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
+            ctx = self._begin(scope)
             path = scope["path"]
-            if path == self._auth_path or path.startswith(self._auth_prefix):
-                await self._auth(scope, receive, send, path)
+            if path == self._auth_path or path.startswith(self._auth_prefix):  # is_check, inline
+                await self._auth(scope, receive, send, path, ctx)
                 return
             receive = capped_receive(scope, receive, self._max_body, self._body_timeout)
+            send = echo_request_id(send, ctx)
         await super().__call__(scope, receive, send)
 
-    async def _auth(self, scope: Scope, receive: Receive, send: Send, path: str) -> None:
+    #: whether a peer's X-Request-ID is believed (Forwarded.is_trusted), set on first use
+    _trusts: Callable[[str | None], bool] | None = None
+
+    def _begin(self, scope: Scope) -> logs.RequestContext:
+        """The request's log context; its X-Request-ID is believed from trusted proxies only."""
+        trusts = self._trusts
+        if trusts is None:
+            context: Context = self.state.context
+            trusts = context.forwarded.is_trusted if context.settings.reverse_proxy else nobody
+            self._trusts = trusts
+        client = scope.get("client")
+        return logs.begin_request(scope["headers"], trusts(client[0]) if client else False)
+
+    async def _auth(
+        self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext
+    ) -> None:
         scope["app"] = self
         # Envoy's path_prefix mode: what the router would have put in path_params
         scope["path_params"] = {"rest": path[len(self._auth_prefix):]} if path != self._auth_path else {}
@@ -86,6 +129,7 @@ class AuthsvcApp(Starlette):
         except Exception:
             log.exception("%s %s: unexpected error", scope["method"], path)
             response = PlainTextResponse("internal error\n", 500, headers=NO_CACHE)
+        response.raw_headers.append((REQUEST_ID, ctx.id.encode()))
         await response(scope, receive, send)
 
 
@@ -121,6 +165,7 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         Route(f"{prefix}/callback", flows.callback, methods=["GET"]),
         Route(f"{prefix}/sign_out", flows.sign_out, methods=["GET", "POST"]),
         Route(f"{prefix}/sign_in", flows.sign_in, methods=["GET"]),
+        Route(f"{prefix}/signed_out", flows.signed_out, methods=["GET"]),
         Route(f"{prefix}/userinfo", flows.userinfo, methods=["GET"]),
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
         Route(settings.ping_path, ping, methods=["GET", "HEAD"]),

@@ -24,7 +24,7 @@ from ..context import Context
 from ..errors import TokenError
 from ..models import OriginalRequest
 from ..providers.bearer import bearer_token
-from .logs import note_outcome
+from .logs import current_id, note_outcome
 from .responses import add_cookies, redirect, refreshed_cookie
 
 log = logging.getLogger("authsvc")
@@ -144,6 +144,8 @@ class AuthEndpoint:
                 session.identity.user, original.path, decision.reason,
                 extra={"user": session.identity.user, "outcome": "forbidden", "reason": decision.reason},
             )
+            if self.shows_pages(request, original):
+                return self.forbidden_page(original, session.identity.email or session.identity.user)
             return Response(FORBIDDEN, 403, media_type="text/plain")
         raw = self.s.headers.raw_for_session(session)
         if raw is None:
@@ -175,12 +177,26 @@ class AuthEndpoint:
         by_query = rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
         return rules.both(by_query, by_headers)
 
-    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
-        if (
+    def shows_pages(self, request: Request, original: OriginalRequest) -> bool:
+        """A browser navigation behind a proxy that relays our answer to it (Traefik, Caddy,
+        Envoy): it gets the redirect, or the page, itself. nginx shows its own pages."""
+        return (
             self.s.settings.browser_redirects
             and not self.s.access.api(original)
             and is_browser_navigation(request, original)
-        ):
+        )
+
+    def forbidden_page(self, original: OriginalRequest, user: str) -> Response:
+        """The 403 as a page: who is signed in, that a rule denies it (never which), ways out."""
+        prefix = self.s.settings.proxy_prefix
+        again = quote(f"{prefix}/sign_in?rd={quote(original.url, safe='')}", safe="")
+        return self.s.pages.forbidden(
+            host=original.host, request_id=current_id(), user=user, signed_in=True,
+            switch_url=f"{prefix}/sign_out?rd={again}", sign_out_url=f"{prefix}/sign_out",
+        )
+
+    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
+        if self.shows_pages(request, original):
             # absolute: Traefik resolves a relative Location against the auth address
             location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
             return redirect(location)

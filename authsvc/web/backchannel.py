@@ -2,9 +2,11 @@
 
 `POST /oauth2/backchannel_logout` with a form field `logout_token`, a JWT the IdP signs. It is
 checked as §2.6 says (signature by the IdP's JWKS, iss, aud, iat, `events`, no `nonce`, `sid`
-or `sub`), its `jti` is remembered so it cannot be replayed, and every session of that IdP
-session (`sid`), or else of that user (`sub`), is deleted from Redis: the next /oauth2/auth
-of those browsers is 401. The cookie store has no server-side sessions to delete: 501.
+or `sub`), and every session of that IdP session (`sid`), or else of that user (`sub`), is
+deleted from Redis and from every replica's cache: the next /oauth2/auth of those browsers is
+401. Only then is its `jti` remembered (a replay is 400) and 200 answered; when Redis cannot
+delete them the answer is 503, so the IdP knows the logout did not happen and may retry it.
+The cookie store has no server-side sessions to delete: 501.
 """
 
 from __future__ import annotations
@@ -63,13 +65,20 @@ class BackchannelLogout:
             return _invalid(exc.reason)
         sid, sub = str(claims.get("sid") or ""), str(claims.get("sub") or "")
         marker = f"{claims['iss']}\x00{claims['jti']}"
-        if not await store.first_use(marker, MAX_AGE + 2 * int(self.s.settings.oidc_leeway) + 60):
-            log.warning("back-channel logout refused: jti replayed")
-            return _invalid("logout token replayed")
         try:
+            if await store.seen(marker):
+                log.warning("back-channel logout refused: jti replayed")
+                return _invalid("logout token replayed")
             ended = await store.end_sessions(sid, sub)
-        except StoreUnavailable:
-            await store.forget_use(marker)  # let the IdP retry the same token
-            raise
+            # the jti is spent only once the logout happened: the IdP's retry of a failed one
+            # must not be refused as a replay (ending the same sessions twice is harmless)
+            await store.first_use(marker, MAX_AGE + 2 * int(self.s.settings.oidc_leeway) + 60)
+        except StoreUnavailable as exc:
+            # §2.8: 200 means the logout succeeded; a 5xx says "not done, try again"
+            log.error("back-channel logout failed: %s", exc.reason)
+            self.s.metrics.record_error(exc)
+            body = {"error": "temporarily_unavailable",
+                    "error_description": "the sessions could not be ended; retry later"}  # fmt: skip
+            return JSONResponse(body, 503, headers={**NO_STORE, "Retry-After": "5"})
         log.info("back-channel logout: sid=%s sub=%s, %d session(s) ended", sid or "-", sub or "-", ended)
         return Response(status_code=200, headers=NO_STORE)

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
-import uuid
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from .request_id import new_request_id, request_id
 
 LogFormat = Literal["json", "text"]
 
@@ -28,17 +28,16 @@ _STANDARD = frozenset(
     | {"message", "asctime", "request_id", "color_message", "taskName"}
 )
 
-#: a proxy's X-Request-ID is reused only when it is short and plain (it ends up in every line)
-_REQUEST_ID = re.compile(rb"[A-Za-z0-9._:/+=\-]{1,128}")
-
 
 class RequestContext:
     """What the log lines of one request share. The id is made only when a line needs it."""
 
-    __slots__ = ("_id", "headers", "outcome", "reason", "user")
+    __slots__ = ("_id", "headers", "outcome", "reason", "trusted", "user")
 
-    def __init__(self, headers: list[tuple[bytes, bytes]]) -> None:
+    def __init__(self, headers: list[tuple[bytes, bytes]], trusted: bool = False) -> None:
         self.headers = headers
+        #: the peer is a trusted proxy: its X-Request-ID is believed (web/request_id.py)
+        self.trusted = trusted
         self._id: str | None = None
         self.user: str | None = None
         self.outcome: str | None = None
@@ -46,25 +45,34 @@ class RequestContext:
 
     @property
     def id(self) -> str:
-        """The proxy's X-Request-ID when it sent a usable one, else a new random id."""
+        """A trusted proxy's plain X-Request-ID, else a new id (made on first use)."""
         if self._id is None:
-            for name, value in self.headers:
-                if name == b"x-request-id" and _REQUEST_ID.fullmatch(value):
-                    self._id = value.decode("ascii")
-                    break
-            else:
-                self._id = uuid.uuid4().hex
+            self._id = request_id(self.headers, self.trusted)
         return self._id
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("authsvc_request", default=None)
 
 
-def begin_request(scope_headers: list[tuple[bytes, bytes]]) -> RequestContext:
-    """Start the log context of a request (cheap: no id is made until a line is logged)."""
-    ctx = RequestContext(scope_headers)
+def begin_request(scope_headers: list[tuple[bytes, bytes]], trusted: bool = False) -> RequestContext:
+    """Start the log context of a request (cheap: no id is made until one is asked for)."""
+    ctx = RequestContext(scope_headers, trusted)
     _current.set(ctx)
     return ctx
+
+
+def request_for(scope_headers: list[tuple[bytes, bytes]]) -> RequestContext:
+    """The context the app began for this request (same headers list), else a new one."""
+    ctx = _current.get()
+    if ctx is not None and ctx.headers is scope_headers:
+        return ctx
+    return begin_request(scope_headers)
+
+
+def current_id() -> str:
+    """The id of the request being served (for its page), or a fresh one outside a request."""
+    ctx = _current.get()
+    return ctx.id if ctx is not None else new_request_id()
 
 
 class _RequestIdFilter(logging.Filter):

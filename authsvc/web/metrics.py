@@ -32,14 +32,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
-from ..errors import StoreUnavailable
+from ..errors import AuthsvcError, StoreUnavailable
 from . import logs
 
 access_log = logging.getLogger("authsvc.access")
 
 OUTCOMES = ("allowed", "unauthenticated", "forbidden", "skipped", "error")
 #: the endpoints counted in authsvc_requests_total (paths under proxy_prefix)
-ENDPOINTS = ("auth", "start", "callback", "sign_out", "sign_in", "userinfo")
+ENDPOINTS = ("auth", "start", "callback", "sign_out", "signed_out", "sign_in", "userinfo")
 LOGIN_RESULTS = ("success", "denied", "failed")
 REFRESH_RESULTS = ("success", "failed")
 IDP_ENDPOINTS = ("discovery", "jwks", "token", "userinfo", "other")
@@ -168,7 +168,7 @@ class Metrics:
         children = self.outcomes["auth"]
         observe = self.auth_seconds.observe
         clock = time.perf_counter
-        begin = logs.begin_request
+        begin = logs.request_for  # the context AuthsvcApp began
 
         async def auth(request: Request) -> Response:
             ctx = begin(request.scope["headers"])
@@ -194,16 +194,19 @@ class Metrics:
     def _endpoint(self, name: str, handle: Handler) -> Handler:
         children = self.outcomes[name]
         clock = time.perf_counter
-        begin = logs.begin_request
+        begin = logs.request_for  # the context AuthsvcApp began
 
         async def endpoint(request: Request) -> Response:
             ctx = begin(request.scope["headers"])
             started = clock()
             try:
                 response = await handle(request)
-            except Exception:
-                children["error"].inc()
-                _access(name, request, 500, "error", clock() - started, ctx)
+            except Exception as exc:
+                # our errors become their own status (app.py's handler): log that one, not 500
+                status = exc.status if isinstance(exc, AuthsvcError) else 500
+                outcome = outcome_of(status)
+                children[outcome].inc()
+                _access(name, request, status, outcome, clock() - started, ctx)
                 raise
             outcome = ctx.outcome or outcome_of(response.status_code)
             children[outcome].inc()

@@ -73,7 +73,7 @@ class AuthClient:
 
     async def login(self, **user: Any) -> str:
         """Sign in at the FakeIdP as `user`; the session cookie value."""
-        value = cookie_value(await self._login(**user))
+        value = cookie_value(await self._login(**user), self.services.settings.cookie_name)
         assert value
         return value
 

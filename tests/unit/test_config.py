@@ -71,6 +71,17 @@ def test_client_secret_file(tmp_path: Path) -> None:
         ({"proxy_prefix": "oauth2"}, "proxy_prefix", "start with '/'"),
         ({"cookie_name": "bad name;"}, "cookie_name", "letters"),
         ({"cookie_secure": "perhaps"}, "cookie_secure", "bool"),
+        # RFC 6265bis §4.1.3: browsers would drop these cookies (prefixes match in any case)
+        ({"cookie_name": "__Host-authsvc", "cookie_secure": False}, "cookie_name", "cookie_secure"),
+        ({"cookie_name": "__host-authsvc", "cookie_secure": False}, "cookie_name", "cookie_secure"),
+        ({"cookie_name": "__Host-authsvc", "cookie_path": "/app"}, "cookie_name", "cookie_path"),
+        ({"cookie_name": "__HOST-a", "cookie_path": ""}, "cookie_name", "cookie_path"),
+        ({"cookie_name": "__Host-authsvc", "cookie_domains": ".example.com"}, "cookie_name",
+         "cookie_domains"),
+        ({"cookie_name": "__Host-authsvc", "cookie_domains": "example.com,example.org"},
+         "cookie_name", "Domain"),
+        ({"cookie_name": "__Secure-authsvc", "cookie_secure": False}, "cookie_name", "cookie_secure"),
+        ({"cookie_name": "__secure-x", "cookie_secure": False}, "cookie_name", "cookie_secure"),
         ({"provider": "myspace"}, "provider", "myspace"),
         ({"no_such_option": 1}, "no_such_option", "not an authsvc option"),
     ],
@@ -131,3 +142,14 @@ def test_masked_hides_every_secret() -> None:
     shown = str(make_settings(client_secret="topsecret-value").masked())
     assert "topsecret-value" not in shown
     assert SECRET_A not in shown
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"cookie_name": "__Host-authsvc"}, {"cookie_name": "__Host-x", "cookie_path": "/"},
+     {"cookie_name": "__Secure-authsvc", "cookie_domains": ".example.com", "cookie_path": "/app"},
+     {"cookie_name": "_Host-authsvc", "cookie_secure": False},
+     {"cookie_name": "x__Host-a", "cookie_domains": ".example.com"}],
+)  # fmt: skip
+def test_cookie_name_prefixes_that_browsers_keep(overrides: dict[str, Any]) -> None:
+    assert load_settings(**{**REQUIRED, **overrides}).cookie_name == overrides["cookie_name"]

@@ -83,12 +83,15 @@ def test_text_format() -> None:
     assert re.match(r'^\S+Z WARNING authsvc\.x shown reason="no session"\n$', text), text
 
 
-def test_request_id_is_reused_when_plain_else_made() -> None:
-    assert logs.RequestContext([(b"x-request-id", b"abc-123")]).id == "abc-123"
+def test_request_id_is_reused_when_plain_and_from_a_trusted_proxy_else_made() -> None:
+    assert logs.RequestContext([(b"x-request-id", b"abc-123")], trusted=True).id == "abc-123"
+    # anyone else's id is not believed: it would be written into every line and page
+    assert re.fullmatch(r"[0-9a-f]{32}", logs.RequestContext([(b"x-request-id", b"abc-123")]).id)
     made = logs.RequestContext([]).id
     assert re.fullmatch(r"[0-9a-f]{32}", made)
     for hostile in (b"a\nb", b"x" * 200, b"", b"<script>", "é".encode()):
-        assert re.fullmatch(r"[0-9a-f]{32}", logs.RequestContext([(b"x-request-id", hostile)]).id)
+        ctx = logs.RequestContext([(b"x-request-id", hostile)], trusted=True)
+        assert re.fullmatch(r"[0-9a-f]{32}", ctx.id)
 
 
 # --- a whole login, logged, grepped for secrets ------------------------------------------------
