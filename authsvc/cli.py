@@ -21,12 +21,14 @@ from collections.abc import Sequence
 from importlib.util import find_spec
 from typing import Any, NoReturn
 
-from . import __version__, logs
+from . import __version__
 from .config import Settings
 from .config import oauth2_proxy as o2p
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
 from .config.sources import ConfigInput, load
+from .config.tls import TLSOptions
 from .errors import ConfigError
+from .web import logs
 
 log = logging.getLogger("authsvc")
 
@@ -198,7 +200,7 @@ def uvicorn_options(
     """
     http: Any = "h11"
     if find_spec("httptools"):  # uvicorn[standard] brings it
-        from .protocol import LimitedHttpToolsProtocol
+        from .web.protocol import LimitedHttpToolsProtocol
 
         # a partial, not a subclass made here: workers get it pickled, by reference
         http = functools.partial(
@@ -207,7 +209,7 @@ def uvicorn_options(
     return {
         "log_level": "warning",
         "access_log": False,
-        "proxy_headers": False,  # forwarded headers are ours to judge (authsvc.forwarded)
+        "proxy_headers": False,  # forwarded headers are ours to judge (check/forwarded.py)
         "server_header": False,
         # uvicorn[standard] brings uvloop too; said outright, so a missing one is plain to see
         "loop": "uvloop" if find_spec("uvloop") else "asyncio",
@@ -257,12 +259,13 @@ def log_start(settings: Settings, origins: dict[str, str] | None = None) -> None
 
 def app_from_env() -> Any:
     """The app of one worker process (uvicorn's factory): the settings `serve` was given."""
-    from .app import create_app
+    from .context import Context
+    from .web.app import create_app
 
     spec = json.loads(os.environ[WORKER_ENV])
     settings = load(ConfigInput(**spec)).settings
     logs.configure(settings.log_format, settings.log_level)
-    return create_app(settings)
+    return create_app(Context.build(settings))
 
 
 def _exit_zero_after_sigterm(signum: int, frame: Any) -> None:
@@ -276,7 +279,7 @@ def tls13_context(config: Any, default: Any) -> ssl.SSLContext:
     return context
 
 
-def _tls_options(settings: Settings) -> dict[str, Any]:
+def _tls_options(settings: TLSOptions) -> dict[str, Any]:
     if not settings.serves_tls:
         return {}
     import inspect
@@ -295,7 +298,7 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
 
 def _serve_metrics(settings: Settings, registry: Any) -> None:
     """The separate /metrics listeners: plain (metrics_address) and HTTPS (metrics_secure_address)."""
-    from .metrics import serve_separately
+    from .web.metrics import serve_separately
 
     if settings.metrics_listener:
         serve_separately(settings.metrics_listener, registry)
@@ -314,8 +317,9 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
 
     import uvicorn
 
-    from .app import create_app
-    from .metrics import multiprocess_registry
+    from .context import Context
+    from .web.app import create_app
+    from .web.metrics import multiprocess_registry
 
     host, _, port = listen_address(settings).rpartition(":")
     options: dict[str, Any] = {
@@ -329,8 +333,9 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     }
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
-        app = create_app(settings)
-        _serve_metrics(settings, app.state.services.metrics.registry)
+        context = Context.build(settings)
+        app = create_app(context)
+        _serve_metrics(settings, context.metrics.registry)
         uvicorn.run(app, **options)
         return
     import shutil
@@ -362,13 +367,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(generate_secret())
         return 0
     if args.command == "demo":
-        from .demo import run_demo
+        from .demo.run import run_demo
 
         run_demo(args.host, args.port)
         return 0
     given = config_input(args)
     if args.command == "migrate":
-        from .migrate import run_migrate
+        from .config.migrate import run_migrate
 
         return run_migrate(given, args.output)
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import Settings
+from ..config.provider import ProviderOptions
 from ..errors import TokenError
 from ..models import Identity
 
@@ -62,7 +62,7 @@ def has_claim(claims: Mapping[str, Any], path: str) -> bool:
     return claim(claims, path) not in (None, "", [], {})
 
 
-def identity_from_claims(claims: Mapping[str, Any], settings: Settings) -> Identity:
+def identity_from_claims(claims: Mapping[str, Any], settings: ProviderOptions) -> Identity:
     """The Identity described by `claims`; TokenError when they must be refused."""
     subject = _text(claims.get("sub"))
     user = _text(claim(claims, settings.user_id_claim)) or subject

@@ -1,7 +1,7 @@
 """Signed JWTs from an OpenID issuer: the checks every token we accept goes through.
 
 ID tokens (idtoken.py), API bearer tokens (bearer.py) and back-channel logout tokens
-(backchannel.py) are all compact JWS signed by a key of the issuer's JWKS. `JWSVerifier` checks
+(logout_token.py) are all compact JWS signed by a key of the issuer's JWKS. `JWSVerifier` checks
 alg and signature, `check_registered_claims` iss, aud and the times; each caller then adds its own
 checks (nonce, azp, events) and names its token in every TokenError.
 

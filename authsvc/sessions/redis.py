@@ -8,7 +8,7 @@ Keys (one per record, so they spread over a Cluster's slots; no multi-key comman
     <cookie_name>:sub:<hmac>       set of ids of one IdP subject
     <cookie_name>:jti:<hmac>       a logout token already used (replay guard)
     <cookie_name>:invalidate       pub/sub channel: ids of sessions deleted or rewritten
-                                   (every replica's session cache drops them, session_cache.py)
+                                   (every replica's session cache drops them, sessions/cache.py)
 
 Index names are HMACs keyed from the cookie secrets, so a dump of Redis does not show which
 users are signed in. Every call is bounded by the Redis timeouts (see redis_client.Guard).
@@ -45,7 +45,7 @@ PURPOSE = "session-ticket"
 #: a session without any expiry still leaves Redis after this long
 FALLBACK_TTL = 7 * 86400
 #: how long one refresh may hold the lock before another replica may take over: longer than
-#: an IdP call may take (providers.metadata.HTTP_TIMEOUT, 10 s), or two replicas could present
+#: an IdP call may take (providers.http.HTTP_TIMEOUT, 10 s), or two replicas could present
 #: the same refresh token and the IdP, rotating it, would end the session
 LOCK_TTL_MS = 15_000
 _LOCK_POLL = 0.02
@@ -76,10 +76,10 @@ class RedisSessionStore:
         self._issuer = settings.oidc_issuer_url
         # newest first, like the sealer: index under the newest key, look up under all
         self._index_keys = [derive_key(k, "session-index") for k in settings.secret_keys]
-        #: where deleted or rewritten session ids are announced (session_cache.SharedStore)
+        #: where deleted or rewritten session ids are announced (sessions/cache.SharedStore)
         self.channel = f"{settings.cookie_name}:invalidate"
-        #: this process's session cache, told at once (before the PUBLISH reaches the others)
-        self.changed: Callable[[Sequence[str]], None] | None = None
+        #: this process's listeners (its session cache), told before the PUBLISH goes out
+        self._on_change: list[Callable[[Sequence[str]], None]] = []
         #: session id -> until when it is refused here although Redis may still hold it
         self._tombstones: dict[str, float] = {}
 
@@ -189,10 +189,14 @@ class RedisSessionStore:
         added = await self._guard("SET NX", self._client.set(name, b"1", nx=True, ex=max(ttl, 1)))
         return bool(added)
 
-    # --- session cache invalidation (session_cache.py) ----------------------------------
+    # --- session cache invalidation (sessions/cache.py) ---------------------------------
     def session_id(self, value: str) -> str:
         """The id of the session behind a cookie value; InvalidSession when it does not open."""
         return self._codec.from_cookie(value).hex
+
+    def on_change(self, listener: Callable[[Sequence[str]], None]) -> None:
+        """Call `listener(ids)` in this process whenever sessions are deleted or rewritten."""
+        self._on_change.append(listener)
 
     async def subscriber(self) -> Any:
         """A new pub/sub connection on this store's client (not yet subscribed)."""
@@ -204,8 +208,8 @@ class RedisSessionStore:
 
     async def _announce(self, ids: list[str]) -> None:
         """After a DEL or an overwrite: drop `ids` here at once, then tell every replica."""
-        if self.changed is not None:
-            self.changed(ids)
+        for listener in self._on_change:
+            listener(ids)
         await self._guard("PUBLISH", self._client.publish(self.channel, " ".join(ids)))
 
     async def _end(self, ids: list[str]) -> int:
@@ -221,8 +225,8 @@ class RedisSessionStore:
             self._tombstones[hex_id] = until
         while len(self._tombstones) > MAX_TOMBSTONES:
             del self._tombstones[next(iter(self._tombstones))]
-        if self.changed is not None:
-            self.changed(ids)
+        for listener in self._on_change:
+            listener(ids)
         ended = 0
         for hex_id in ids:
             ended += int(await self._guard("DEL", self._client.delete(self._key("s", hex_id))))

@@ -20,10 +20,10 @@ import redis
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from authsvc.backchannel import EVENT
 from authsvc.clock import system_clock
 from authsvc.config import load_settings
 from authsvc.models import Identity, Session, Tokens
+from authsvc.providers.logout_token import EVENT
 from authsvc.sessions.redis import RedisSessionStore
 from tests.conftest import SECRET_A
 from tests.support.components import start_authsvc

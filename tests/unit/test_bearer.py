@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import respx
 
-from authsvc.bearer import bearer_token
+from authsvc.providers.bearer import bearer_token
 from authsvc.providers.metadata import KID_REFETCH_INTERVAL
 from tests.conftest import make_settings
 from tests.support.auth_app import AuthApp

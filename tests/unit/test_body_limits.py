@@ -15,9 +15,9 @@ import pytest
 import respx
 from starlette.routing import Route
 
-from authsvc.app import create_app
-from authsvc.devidp import DemoIdP
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.demo.idp import DemoIdP
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.app_driver import ORIGIN, asgi_client
 from tests.support.fake_idp import FakeIdP, ManualClock
@@ -45,10 +45,10 @@ async def client(idp: FakeIdP) -> AsyncIterator[tuple[httpx.AsyncClient, MemoryL
     )  # fmt: skip
     assert isinstance(idp.clock, ManualClock)
     store = MemoryLogoutStore(settings, idp.clock)
-    services = Services.build(settings, clock=idp.clock, store=store)
+    services = Context.build(settings, clock=idp.clock, store=store)
     demo = DemoIdP(f"{ORIGIN}/_demo/idp", "demo", "demo-secret")
     try:
-        async with asgi_client(create_app(settings, services, extra_routes=[demo.mount()])) as c:
+        async with asgi_client(create_app(services, extra_routes=[demo.mount()])) as c:
             yield c, store
     finally:
         await services.aclose()
@@ -105,7 +105,7 @@ async def test_routes_that_read_no_body_are_unaffected(
 
 def test_routes_are_what_these_tests_think() -> None:
     # a new body-reading endpoint belongs in READERS (the cap itself covers it regardless)
-    app = create_app(make_settings())
+    app = create_app(Context.build(make_settings()))
     posts = {r.path for r in app.routes if isinstance(r, Route) and "POST" in (r.methods or ())}
     assert posts == {"/oauth2/auth", "/oauth2/auth/{rest:path}", "/oauth2/start", "/oauth2/sign_out",
                      BACKCHANNEL}  # fmt: skip

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from authsvc.app import create_app
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.web.app import create_app
 from tests.conftest import SECRET_A, SECRET_B
 from tests.support.app_driver import (
     ORIGIN,
@@ -101,11 +101,19 @@ async def test_replayed_callback_is_refused(browser: Browser, fake_idp: FakeIdP)
 
 
 @pytest.mark.parametrize(
-    "tamper",
-    ["missing_state", "forged_state", "other_browser", "idp_error", "missing_code", "huge_state"],
+    ("tamper", "status", "code"),
+    [
+        # the page's cause (web/causes.py, docs/troubleshooting.md), not only the error class
+        ("missing_state", 400, "callback_invalid"),
+        ("forged_state", 403, "login_cookie_missing"),
+        ("other_browser", 403, "login_cookie_missing"),
+        ("idp_error", 403, "access_denied"),
+        ("missing_code", 400, "callback_invalid"),
+        ("huge_state", 400, "callback_invalid"),  # past any state we issue: none given
+    ],
 )
 async def test_callback_state_problems_fail_closed(
-    browser: Browser, fake_idp: FakeIdP, tamper: str
+    browser: Browser, fake_idp: FakeIdP, tamper: str, status: int, code: str
 ) -> None:
     start = await browser.start("/x")
     url = httpx.URL(fake_idp.callback_url(start.headers["location"]))
@@ -123,7 +131,8 @@ async def test_callback_state_problems_fail_closed(
     elif tamper == "huge_state":
         params["state"] = "s" * 5000
     response = await browser.client.get(url.copy_with(params=params))
-    assert response.status_code in (400, 403), response.status_code
+    assert response.status_code == status
+    assert f'<code id="error-code">{code}</code>' in response.text
     assert not session_cookie_set(response)
     assert "text/html" in response.headers["content-type"]
     assert (await browser.auth()).status_code == 401
@@ -255,7 +264,7 @@ async def test_same_host_absolute_rd_is_kept(browser: Browser) -> None:
 
 async def test_forwarded_headers_from_untrusted_peer_are_ignored(fake_idp: FakeIdP) -> None:
     settings = fake_idp_settings(fake_idp, proxy_kind="traefik")
-    async with asgi_client(create_app(settings, Services.build(settings)), peer="203.0.113.9") as client:
+    async with asgi_client(create_app(Context.build(settings)), peer="203.0.113.9") as client:
         response = await client.get(
             "/oauth2/start",
             params={"rd": "https://evil.example/"},
@@ -314,7 +323,7 @@ async def test_session_keeps_only_the_tokens_a_feature_uses(
     settings = fake_idp_settings(fake_idp, **overrides)
     async with browser_on(settings, fake_idp) as b:
         await b.login("/", groups=[f"group-{i:03}" for i in range(100)])
-        services = Services.build(settings)
+        services = Context.build(settings)
         session = await services.store.load(b.client.cookies["_authsvc"])
         tokens = session.tokens
         present = {name for name, value in (("access", tokens.access_token), ("id", tokens.id_token),

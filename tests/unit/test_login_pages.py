@@ -11,8 +11,9 @@ import time
 import httpx
 import pytest
 
-from authsvc.app import create_app
-from authsvc.login import LoginFlows
+from authsvc.context import Context
+from authsvc.login import flows, state
+from authsvc.web.app import create_app
 from authsvc.web.causes import STATE_REASONS
 from tests.conftest import make_settings
 from tests.support.app_driver import asgi_client, browser_on, fake_idp_settings
@@ -27,7 +28,7 @@ PAGE = {"Accept": BROWSER_ACCEPT}
 
 async def test_idp_unreachable_at_start_is_logged_with_the_status_sent(captured: io.StringIO) -> None:  # noqa: F811
     dead = f"http://127.0.0.1:{free_port()}"  # nothing listens there
-    app = create_app(make_settings(oidc_issuer_url=dead))
+    app = create_app(Context.build(make_settings(oidc_issuer_url=dead)))
     async with asgi_client(app) as client:
         answer = await client.get("/oauth2/start", params={"rd": "/app"}, headers=PAGE)
     assert answer.status_code == 502
@@ -177,7 +178,7 @@ async def test_the_idp_unreachable_at_the_callback(fake_idp: FakeIdP, failure: i
 
 
 async def test_the_idp_unreachable_at_start_is_a_page_with_a_retry() -> None:
-    app = create_app(make_settings(oidc_issuer_url=f"http://127.0.0.1:{free_port()}"))
+    app = create_app(Context.build(make_settings(oidc_issuer_url=f"http://127.0.0.1:{free_port()}")))
     async with asgi_client(app) as client:
         status, code, body = await page_of(await client.get("/oauth2/start?rd=%2Fapp", headers=PAGE))
         api = await client.get("/oauth2/start?rd=%2Fapp", headers={"Accept": "application/json"})
@@ -188,9 +189,9 @@ async def test_the_idp_unreachable_at_start_is_a_page_with_a_retry() -> None:
 
 def test_every_state_check_of_the_callback_has_a_cause() -> None:
     # a new or reworded LoginError in the flows must get its own cause, not the generic one
-    source = inspect.getsource(LoginFlows)
-    reasons = set(re.findall(r'LoginError\("([^"{]+)"', source))
-    assert reasons, "no LoginError found in LoginFlows"
+    source = inspect.getsource(flows) + inspect.getsource(state)
+    reasons = set(re.findall(r'Login(?:State)?Error\("([^"{]+)"', source))
+    assert reasons, "no LoginError found in the login flow"
     assert reasons <= set(STATE_REASONS), sorted(reasons - set(STATE_REASONS))
 
 

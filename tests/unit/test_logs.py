@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from authsvc import logs
-from authsvc.app import create_app
 from authsvc.cli import log_start
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.web import logs
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.app_driver import asgi_client
 from tests.support.fake_idp import FakeIdP, ManualClock
@@ -131,9 +131,9 @@ async def test_logs_of_logins_and_bad_requests_hold_no_secret(
         cookie_refresh="1m", log_requests=True, skip_jwt_bearer_tokens=True, proxy_kind="nginx",
     )
     recorder = Recorder(fake_idp, monkeypatch)
-    services = Services.build(settings, clock=clock)
+    services = Context.build(settings, clock=clock)
     log_start(settings)
-    app = create_app(settings, services)
+    app = create_app(services)
 
     async def login(client: httpx.AsyncClient, **user: Any) -> httpx.Response:
         start = await client.get("/oauth2/start", params={"rd": "/x"})

@@ -17,10 +17,10 @@ import respx
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
-from authsvc.app import create_app
-from authsvc.devidp import DemoIdP
+from authsvc.context import Context
+from authsvc.demo.idp import DemoIdP
 from authsvc.jsonin import loads
-from authsvc.services import Services
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.app_driver import ORIGIN, asgi_client
 from tests.support.fake_idp import FakeIdP, ManualClock
@@ -79,10 +79,10 @@ async def client(idp: FakeIdP) -> AsyncIterator[tuple[httpx.AsyncClient, MemoryL
     )  # fmt: skip
     assert isinstance(idp.clock, ManualClock)
     store = MemoryLogoutStore(settings, idp.clock)
-    services = Services.build(settings, clock=idp.clock, store=store)
+    services = Context.build(settings, clock=idp.clock, store=store)
     demo = DemoIdP(f"{ORIGIN}/_demo/idp", "demo", "demo-secret")
     try:
-        async with asgi_client(create_app(settings, services, extra_routes=[demo.mount()])) as c:
+        async with asgi_client(create_app(services, extra_routes=[demo.mount()])) as c:
             yield c, store
     finally:
         await services.aclose()
@@ -136,9 +136,9 @@ async def test_a_nested_idp_answer_fails_the_login_without_a_500(endpoint: str) 
             oidc_issuer_url=idp.issuer, client_id=idp.client_id, client_secret=idp.client_secret,
             email_domains=["example.com"],
         )  # fmt: skip
-        services = Services.build(settings)
+        services = Context.build(settings)
         try:
-            async with asgi_client(create_app(settings, services)) as c:
+            async with asgi_client(create_app(services)) as c:
                 start = await c.get("/oauth2/start")
                 if endpoint == "discovery":
                     assert start.status_code == 502, start.text

@@ -8,7 +8,8 @@ import re
 
 import pytest
 
-from authsvc.app import create_app
+from authsvc.context import Context
+from authsvc.web.app import create_app
 from authsvc.web.request_id import new_request_id, request_id
 from tests.conftest import make_settings
 from tests.support.app_driver import asgi_client
@@ -22,7 +23,7 @@ PATHS = ["/oauth2/auth", "/oauth2/auth/some/envoy/path", "/oauth2/sign_in", "/oa
 
 @pytest.mark.parametrize("path", PATHS)
 async def test_every_response_carries_the_trusted_proxys_id(path: str) -> None:
-    app = create_app(make_settings())
+    app = create_app(Context.build(make_settings()))
     async with asgi_client(app, peer="127.0.0.1") as client:  # loopback: a trusted proxy
         answer = await client.get(path, headers={"X-Request-ID": "edge-7f3a:1"})
     assert answer.headers["x-request-id"] == "edge-7f3a:1"
@@ -30,7 +31,7 @@ async def test_every_response_carries_the_trusted_proxys_id(path: str) -> None:
 
 @pytest.mark.parametrize("path", PATHS)
 async def test_an_untrusted_clients_id_is_replaced(path: str) -> None:
-    app = create_app(make_settings())
+    app = create_app(Context.build(make_settings()))
     async with asgi_client(app, peer="203.0.113.9") as client:
         answer = await client.get(path, headers={"X-Request-ID": "chosen-by-the-client"})
         again = await client.get(path)
@@ -52,7 +53,7 @@ def test_made_ids_are_distinct_and_shaped_like_nginxs() -> None:
 
 
 async def test_the_log_lines_of_a_request_carry_its_id(captured: io.StringIO) -> None:  # noqa: F811
-    app = create_app(make_settings(log_requests=True))
+    app = create_app(Context.build(make_settings(log_requests=True)))
     async with asgi_client(app) as client:
         auth = await client.get("/oauth2/auth", headers={"X-Request-ID": "req-1"})
         callback = await client.get("/oauth2/callback", params={"state": "nope", "code": "c"})

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from authsvc.backchannel import EVENT
+from authsvc.providers.logout_token import EVENT
 from tests.support.auth_client import AuthClient, set_cookies
 from tests.support.fake_idp import FakeIdP, ManualClock
 from tests.support.redis_servers import RedisServer
