@@ -55,8 +55,14 @@ from typing import Any
 import yaml
 
 from .components import nginx_main
+from .processes import HOST
 
 Doc = dict[str, Any]
+
+
+def endpoints(authsvc_port: int, app_port: int) -> dict[str, str]:
+    """What kube DNS and the Service endpoints give for the examples' two backends."""
+    return {"authsvc:4180": f"{HOST}:{authsvc_port}", "app:8080": f"{HOST}:{app_port}"}
 
 
 def load(manifest: Path) -> list[Doc]:
