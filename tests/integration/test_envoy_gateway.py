@@ -19,12 +19,10 @@ from tests.integration.conftest import INGRESS_HOST, AuthsvcFactory
 from tests.support import contract
 from tests.support.components import EXAMPLES, OpenIDProvider, start_envoy
 from tests.support.echo import EchoUpstream
-from tests.support.gateway_api import endpoints, load, named, render_envoy_gateway
+from tests.support.gateway_api import load, named, render_envoy_gateway, serving
 from tests.support.login import BROWSER_ACCEPT
-from tests.support.processes import HOST, Process, free_port
-from tests.support.proxy_contract import NamedStack, ProxyContract, WebsocketContract, tapped_by_name
+from tests.support.proxy_contract import NamedStack, ProxyContract, WebsocketContract
 from tests.support.raw_http import raw_request
-from tests.support.tap import Tap
 
 pytestmark = pytest.mark.integration
 
@@ -46,13 +44,9 @@ def stack(
         whitelist_domains=[INGRESS_HOST],
     )
     workdir = tmp_path_factory.mktemp("envoy-gateway")
-
-    def envoy(tap: Tap) -> Process:
-        port = free_port()
-        bootstrap = render_envoy_gateway(MANIFEST, f"{HOST}:{port}", endpoints(tap.port, echo.port))
-        return start_envoy(workdir, bootstrap, port)
-
-    with tapped_by_name(authsvc.port, BASE, envoy) as stack:
+    with serving(
+        MANIFEST, render_envoy_gateway, start_envoy, workdir, authsvc.port, echo.port
+    ) as stack:
         yield stack
 
 

@@ -20,11 +20,9 @@ from tests.integration.conftest import INGRESS_HOST, AuthsvcFactory
 from tests.support import contract
 from tests.support.components import EXAMPLES, OpenIDProvider, start_nginx
 from tests.support.echo import EchoUpstream
-from tests.support.gateway_api import endpoints, load, named, render_nginx_gateway_fabric
+from tests.support.gateway_api import load, named, render_nginx_gateway_fabric, serving
 from tests.support.login import BROWSER_ACCEPT
-from tests.support.processes import HOST, Process, free_port
-from tests.support.proxy_contract import NamedStack, ProxyContract, WebsocketContract, tapped_by_name
-from tests.support.tap import Tap
+from tests.support.proxy_contract import NamedStack, ProxyContract, WebsocketContract
 
 pytestmark = pytest.mark.integration
 
@@ -46,13 +44,9 @@ def stack(
         whitelist_domains=[INGRESS_HOST],
     )
     workdir = tmp_path_factory.mktemp("nginx-gateway-fabric")
-
-    def nginx(tap: Tap) -> Process:
-        port = free_port()
-        conf = render_nginx_gateway_fabric(MANIFEST, f"{HOST}:{port}", endpoints(tap.port, echo.port))
-        return start_nginx(workdir, conf, port)
-
-    with tapped_by_name(authsvc.port, BASE, nginx) as stack:
+    with serving(
+        MANIFEST, render_nginx_gateway_fabric, start_nginx, workdir, authsvc.port, echo.port
+    ) as stack:
         yield stack
 
 
