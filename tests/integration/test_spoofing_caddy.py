@@ -18,7 +18,7 @@ from tests.support.components import EXAMPLES, start_caddy
 from tests.support.echo import EchoUpstream
 from tests.support.oauth2_proxy_configs import CADDY_GLOBAL, CADDY_SITE
 from tests.support.processes import HOST, free_port
-from tests.support.spoofs import SKIP_ROUTES, Site, SpoofingContract
+from tests.support.spoofs import Site, SpoofingContract, strict_and_default
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +27,7 @@ pytestmark = pytest.mark.integration
 def sites(
     tmp_path_factory: pytest.TempPathFactory, start_authsvc_for: AuthsvcFactory, echo: EchoUpstream
 ) -> Iterator[dict[str, Site]]:
-    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True}
-    strict = start_authsvc_for(proxy_kind="caddy", **rules)
-    default = start_authsvc_for(**rules)
+    strict, default = strict_and_default(start_authsvc_for, "caddy")
     with contextlib.ExitStack() as stack:
         sites: dict[str, Site] = {}
         port = free_port()

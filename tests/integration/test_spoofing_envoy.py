@@ -17,7 +17,7 @@ from tests.integration.conftest import AuthsvcFactory
 from tests.support.components import EXAMPLES, render, start_envoy
 from tests.support.echo import EchoUpstream
 from tests.support.processes import HOST, free_port
-from tests.support.spoofs import SKIP_ROUTES, Site, SpoofingContract
+from tests.support.spoofs import Site, SpoofingContract, strict_and_default
 
 pytestmark = pytest.mark.integration
 
@@ -32,10 +32,7 @@ def sites(
     tmp_path_factory: pytest.TempPathFactory, start_authsvc_for: AuthsvcFactory, echo: EchoUpstream
 ) -> Iterator[dict[str, Site]]:
     assert BROAD != EXAMPLE, "envoy.yaml changed: update this test's allowed_headers edit"
-    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True,
-             "auth_success_status": 200}
-    strict = start_authsvc_for(proxy_kind="envoy", **rules)
-    default = start_authsvc_for(**rules)
+    strict, default = strict_and_default(start_authsvc_for, "envoy", auth_success_status=200)
     with contextlib.ExitStack() as stack:
         sites: dict[str, Site] = {}
         for name, text, authsvc in (("example, envoy", EXAMPLE, strict),

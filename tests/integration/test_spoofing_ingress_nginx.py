@@ -22,7 +22,7 @@ from tests.support.ingress_nginx import load_configmap, render
 from tests.support.login import HostMap
 from tests.support.oauth2_proxy_configs import INGRESS_ANNOTATIONS
 from tests.support.processes import HOST, free_port
-from tests.support.spoofs import SKIP_ROUTES, Site, SpoofingContract
+from tests.support.spoofs import Site, SpoofingContract, strict_and_default
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +53,7 @@ def sites(
     oidc_provider: OpenIDProvider,
     echo: EchoUpstream,
 ) -> Iterator[dict[str, Site]]:
-    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True}
-    strict = start_authsvc_for(proxy_kind="ingress-nginx", **rules)
-    default = start_authsvc_for(**rules)
+    strict, default = strict_and_default(start_authsvc_for, "ingress-nginx")
     workdir = tmp_path_factory.mktemp("ingress-spoofing")
     manifest = workdir / "ingress.yaml"
     extra = [_documented_ingress(host, svc) for host, svc in DOCUMENTED.items()]

@@ -11,16 +11,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
+from .processes import Process
+
 Headers = list[tuple[str, str]]
 
 PUBLIC_PATH = "/public/x"
 SKIP_ROUTES = ["^/public/"]
+
+
+def strict_and_default(
+    start_authsvc: Callable[..., Process], proxy_kind: str, **options: Any
+) -> tuple[Process, Process]:
+    """authsvc with the skip routes and preflight on, under `proxy_kind` and under the default
+    kind (each module runs its proxy's documented configurations against both)."""
+    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True, **options}
+    return start_authsvc(proxy_kind=proxy_kind, **rules), start_authsvc(**rules)
 
 
 def _values(host: str) -> dict[str, str]:
