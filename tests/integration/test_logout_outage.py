@@ -18,8 +18,8 @@ import pytest
 import redis
 
 from tests.support.processes import Process
-from tests.support.redis_servers import HOST, RedisServer, start_standalone
-from tests.support.replicas import Replicas, start_replicas
+from tests.support.redis_servers import HOST, RedisServer
+from tests.support.replicas import Replicas, replicas_on_standalone
 
 pytestmark = pytest.mark.integration
 
@@ -31,17 +31,10 @@ PAUSE_MS = 2000
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
     workdir = tmp_path_factory.mktemp("logout-outage")
-    server = start_standalone(workdir / "redis")
-    try:
-        # short Redis timeouts: a stalled write fails within 2 x (0.3 + 0.2) s
-        reps = start_replicas(workdir, server, COOKIE, redis_connect_timeout=0.3,
-                              redis_command_timeout=0.2)  # fmt: skip
-        try:
-            yield reps
-        finally:
-            reps.stop()
-    finally:
-        server.stop()
+    # short Redis timeouts: a stalled write fails within 2 x (0.3 + 0.2) s
+    with replicas_on_standalone(workdir, COOKIE, redis_connect_timeout=0.3,
+                                redis_command_timeout=0.2) as reps:  # fmt: skip
+        yield reps
 
 
 @pytest.fixture(autouse=True)

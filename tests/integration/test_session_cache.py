@@ -16,8 +16,7 @@ import httpx
 import pytest
 
 from tests.support.processes import Process
-from tests.support.redis_servers import start_standalone
-from tests.support.replicas import Replicas, start_replicas
+from tests.support.replicas import Replicas, replicas_on_standalone
 
 pytestmark = pytest.mark.integration
 
@@ -39,16 +38,8 @@ def backchannel_logout(replicas: Replicas, app: Process, **claims: str) -> None:
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Replicas]:
-    workdir = tmp_path_factory.mktemp("session-cache")
-    server = start_standalone(workdir / "redis")
-    try:
-        reps = start_replicas(workdir, server, COOKIE)
-        try:
-            yield reps
-        finally:
-            reps.stop()
-    finally:
-        server.stop()
+    with replicas_on_standalone(tmp_path_factory.mktemp("session-cache"), COOKIE) as reps:
+        yield reps
 
 
 def test_the_cache_is_in_use_on_both_replicas(replicas: Replicas) -> None:

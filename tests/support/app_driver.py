@@ -18,10 +18,12 @@ from starlette.types import ASGIApp
 from authsvc.clock import Clock
 from authsvc.config import Settings
 from authsvc.context import Context
+from authsvc.demo.idp import DemoIdP
 from authsvc.web.app import create_app
 from tests.conftest import make_settings
 
-from .fake_idp import FakeIdP
+from .fake_idp import FakeIdP, ManualClock
+from .logout_store import MemoryLogoutStore
 
 ORIGIN = "https://app.example.test"
 REDIRECT_URI = f"{ORIGIN}/oauth2/callback"
@@ -78,6 +80,24 @@ def fake_idp_settings(fake: FakeIdP, **overrides: Any) -> Settings:
     }
     options.update(overrides)
     return make_settings(**options)
+
+
+@asynccontextmanager
+async def with_demo_idp(
+    fake: FakeIdP, **overrides: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, MemoryLogoutStore]]:
+    """A client on an app for `fake` (on its ManualClock) with bearer tokens on, the demo IdP
+    mounted at /_demo/idp and a memory logout store (the one returned); overrides win."""
+    settings = fake_idp_settings(fake, skip_jwt_bearer_tokens=True, **overrides)
+    assert isinstance(fake.clock, ManualClock)
+    store = MemoryLogoutStore(settings, fake.clock)
+    services = Context.build(settings, clock=fake.clock, store=store)
+    demo = DemoIdP(f"{ORIGIN}/_demo/idp", "demo", "demo-secret")
+    try:
+        async with asgi_client(create_app(services, extra_routes=[demo.mount()])) as c:
+            yield c, store
+    finally:
+        await services.aclose()
 
 
 class Browser:

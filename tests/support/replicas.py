@@ -11,6 +11,8 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +30,7 @@ from authsvc.sessions.redis import RedisSessionStore
 from tests.conftest import SECRET_A
 from tests.support.components import start_authsvc
 from tests.support.processes import HOST, Process, free_port, http_ready, python_argv, start_process
-from tests.support.redis_servers import RedisServer
+from tests.support.redis_servers import RedisServer, start_standalone
 
 REPO = Path(__file__).resolve().parents[2]
 CLIENT_ID = "authsvc-cache-test"
@@ -95,6 +97,20 @@ class Replicas:
     def stop(self) -> None:
         for proc in reversed(self.started):
             proc.stop()
+
+
+@contextmanager
+def replicas_on_standalone(workdir: Path, cookie: str, **options: Any) -> Iterator[Replicas]:
+    """start_replicas on a fresh standalone Redis in `workdir`; all of it stopped afterwards."""
+    server = start_standalone(workdir / "redis")
+    try:
+        reps = start_replicas(workdir, server, cookie, **options)
+        try:
+            yield reps
+        finally:
+            reps.stop()
+    finally:
+        server.stop()
 
 
 def start_replicas(workdir: Path, server: RedisServer, cookie: str, **options: Any) -> Replicas:
