@@ -22,13 +22,15 @@ from collections.abc import Callable, Sequence
 from importlib.util import find_spec
 from typing import Any, NoReturn
 
-from . import __version__, logs
+from . import __version__
 from .config import Settings, reference
 from .config import oauth2_proxy as o2p
 from .config.loading import list_items
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
 from .config.sources import Checked, ConfigInput, check, load
+from .config.tls import TLSOptions
 from .errors import ConfigError
+from .web import logs
 
 log = logging.getLogger("authsvc")
 
@@ -237,7 +239,7 @@ def uvicorn_options(
     """
     http: Any = "h11"
     if find_spec("httptools"):  # uvicorn[standard] brings it
-        from .protocol import LimitedHttpToolsProtocol
+        from .web.protocol import LimitedHttpToolsProtocol
 
         # a partial, not a subclass made here: workers get it pickled, by reference
         http = functools.partial(
@@ -246,7 +248,7 @@ def uvicorn_options(
     return {
         "log_level": "warning",
         "access_log": False,
-        "proxy_headers": False,  # forwarded headers are ours to judge (authsvc.forwarded)
+        "proxy_headers": False,  # forwarded headers are ours to judge (check/forwarded.py)
         "server_header": False,
         # uvicorn[standard] brings uvloop too; said outright, so a missing one is plain to see
         "loop": "uvloop" if find_spec("uvloop") else "asyncio",
@@ -296,12 +298,13 @@ def log_start(settings: Settings, origins: dict[str, str] | None = None) -> None
 
 def app_from_env() -> Any:
     """The app of one worker process (uvicorn's factory): the settings `serve` was given."""
-    from .app import create_app
+    from .context import Context
+    from .web.app import create_app
 
     spec = json.loads(os.environ[WORKER_ENV])
     settings = load(ConfigInput(**spec)).settings
     logs.configure(settings.log_format, settings.log_level)
-    return create_app(settings)
+    return create_app(Context.build(settings))
 
 
 def _exit_zero_after_sigterm(signum: int, frame: Any) -> None:
@@ -315,7 +318,7 @@ def tls13_context(config: Any, default: Any) -> ssl.SSLContext:
     return context
 
 
-def _tls_options(settings: Settings) -> dict[str, Any]:
+def _tls_options(settings: TLSOptions) -> dict[str, Any]:
     if not settings.serves_tls:
         return {}
     import inspect
@@ -334,7 +337,7 @@ def _tls_options(settings: Settings) -> dict[str, Any]:
 
 def _serve_metrics(settings: Settings, registry: Any) -> None:
     """The separate /metrics listeners: plain (metrics_address) and HTTPS (metrics_secure_address)."""
-    from .metrics import serve_separately
+    from .web.metrics import serve_separately
 
     if settings.metrics_listener:
         serve_separately(settings.metrics_listener, registry)
@@ -359,7 +362,8 @@ def preflight(settings: Settings) -> Any:
     configuration. The app, or ConfigError naming every part that cannot be built."""
     import uvicorn
 
-    from .app import create_app
+    from .context import Context
+    from .web.app import create_app
 
     problems: list[str] = []
     secrets_ = _secrets_of(settings)
@@ -375,7 +379,7 @@ def preflight(settings: Settings) -> Any:
 
     app: Any = None
     try:
-        app = create_app(settings)
+        app = create_app(Context.build(settings))
     except Exception as exc:
         failed("the application", exc)
     try:
@@ -401,7 +405,7 @@ def close_app(app: Any) -> None:
     """Release what building the app opened (HTTP and Redis clients; nothing is connected yet)."""
     import asyncio
 
-    asyncio.run(app.state.services.aclose())
+    asyncio.run(app.state.context.aclose())
 
 
 def serve(settings: Settings, given: ConfigInput | None = None, app: Any = None) -> None:
@@ -415,8 +419,9 @@ def serve(settings: Settings, given: ConfigInput | None = None, app: Any = None)
 
     import uvicorn
 
-    from .app import create_app
-    from .metrics import multiprocess_registry
+    from .context import Context
+    from .web.app import create_app
+    from .web.metrics import multiprocess_registry
 
     host, _, port = listen_address(settings).rpartition(":")
     options: dict[str, Any] = {
@@ -430,8 +435,8 @@ def serve(settings: Settings, given: ConfigInput | None = None, app: Any = None)
     }
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
-        app = app or create_app(settings)
-        _serve_metrics(settings, app.state.services.metrics.registry)
+        app = app or create_app(Context.build(settings))
+        _serve_metrics(settings, app.state.context.metrics.registry)
         uvicorn.run(app, **options)
         return
     if app is not None:
@@ -484,13 +489,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(generate_secret())
         return 0
     if args.command == "demo":
-        from .demo import run_demo
+        from .demo.run import run_demo
 
         run_demo(args.host, args.port)
         return 0
     given = config_input(args)
     if args.command == "migrate":
-        from .migrate import run_migrate
+        from .config.migrate import run_migrate
 
         return run_migrate(given, args.output)
     checked = Checked(None, [], [])

@@ -14,8 +14,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
-from .config import Settings
-from .errors import LoginError
+from .config.cookies import CookieOptions
+from .errors import SessionTooLarge
 
 #: the whole Set-Cookie value (name, value and attributes) stays under this many bytes
 MAX_SET_COOKIE = 4000
@@ -45,7 +45,7 @@ class CookieSettings:
     csrf_max_age: int = 900
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> CookieSettings:
+    def from_settings(cls, settings: CookieOptions) -> CookieSettings:
         """Build from validated Settings (longest domain first, so the first match wins)."""
         domains = sorted(
             {d.strip().lower() for d in settings.cookie_domains if d.strip(". ")},
@@ -152,7 +152,7 @@ def session_set_cookies(
     `present` (the cookie names the browser sent) lets stale chunks or a stale plain cookie
     be expired too; without it only the plain cookie is expired when chunking. `max_age`
     overrides `cs.max_age` (e.g. the session's remaining lifetime after a refresh).
-    Raises LoginError when even MAX_CHUNKS cookies cannot hold the value.
+    Raises SessionTooLarge when even MAX_CHUNKS cookies cannot hold the value.
     """
     sent = set(present)
     life = cs.max_age if max_age is None else max(max_age, 1)
@@ -163,7 +163,7 @@ def session_set_cookies(
     room = MAX_SET_COOKIE - (len(single.encode()) - len(value)) - 2
     chunks = [value[i : i + room] for i in range(0, len(value), room)] if room > 0 else []
     if not chunks or len(chunks) > MAX_CHUNKS:
-        raise LoginError(
+        raise SessionTooLarge(
             f"session too large for {MAX_CHUNKS} cookies ({len(value)} bytes); "
             "request fewer claims or use session_store_type = redis"
         )
@@ -211,6 +211,11 @@ def is_login_cookie(cookie_name: str, name: str) -> bool:
         return False
     rest = name[len(prefix) :]
     return _LOGIN_SLOT.fullmatch(rest) is not None or _LOGIN_DIGEST.fullmatch(rest) is not None
+
+
+def signout_cookie_name(cookie_name: str) -> str:
+    """Where a sign-out that could not end the session server-side keeps it for the retry."""
+    return f"{cookie_name}_signout"
 
 
 def login_set_cookie(name: str, value: str, cs: CookieSettings, host: str) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +76,7 @@ class OriginalRequest:
     uri: str
     #: whether method and path are evidence of the original request: the request line of a
     #: trusted proxy's check, or headers the configured proxy kind always sets (overwriting the
-    #: client's copy), with no other description disagreeing (forwarded.py). Only then may a
+    #: client's copy), with no other description disagreeing (check/forwarded.py). Only then may a
     #: rule relax the decision (skip_auth_routes, skip_auth_preflight); the rest (sign-in
     #: redirect target, api_routes) uses the best description there is.
     verified: bool = False
@@ -102,12 +101,8 @@ class Decision:
     """The answer to 'may this caller see this request?'."""
 
     allowed: bool
-    status: int
+    #: why not, for the log (never shown to the client); the edge answers a refusal with 403
     reason: str = ""
-    #: true when the route is public: answer 2xx without identity headers
-    skipped: bool = False
 
 
-ALLOW = Decision(True, 202)
-
-JSONDict = dict[str, Any]
+ALLOW = Decision(True)

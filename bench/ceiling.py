@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from authsvc.app import ANY_METHOD
 from authsvc.cli import uvicorn_options
+from authsvc.web.app import ANY_METHOD
 
 
 async def accepted(request: Request) -> Response:

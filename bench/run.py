@@ -458,7 +458,9 @@ def base_options(secret: str, issuer: str) -> dict[str, Any]:
 def has_bearer() -> bool:
     from authsvc.config import Settings
 
-    return find_spec("authsvc.bearer") is not None and "skip_jwt_bearer_tokens" in Settings.model_fields
+    # providers/bearer.py since the layout by flow; authsvc/bearer.py before it (older commits)
+    where = ("authsvc.providers.bearer", "authsvc.bearer")
+    return any(find_spec(m) is not None for m in where) and "skip_jwt_bearer_tokens" in Settings.model_fields
 
 
 def has_redis_store() -> bool:

@@ -5,7 +5,7 @@ settings over. Everything is validated once at start-up into a frozen `Settings`
 raises `ConfigError` with a one-line message that names the option (and its env variable).
 
 One module per option group (`server`, `provider`, `provider_specific`, `cookies`, `redis`,
-`signout`, `access`, `headers`, `proxy`), each a pydantic mixin with its fields and checks;
+`signout`, `access`, `headers`, `proxy`, `pages`), each a pydantic mixin with its fields and checks;
 `settings` composes them and `loading` holds the parsers, the TOML source and error messages.
 """
 

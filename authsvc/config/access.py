@@ -7,8 +7,19 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from ..routes import parse_route
 from .loading import CommaList, option_error, split_list
+
+_METHOD_PART = re.compile(r"([A-Za-z]{1,32})(!?)=(.*)", re.DOTALL)
+
+
+def split_skip_route(entry: str) -> tuple[str, bool, str]:
+    """A `skip_auth_routes` entry, `METHOD=regex`, `METHOD!=regex` or `regex`, as (method,
+    negated, regex); the method is upper case, "" for all. The regex is not compiled here
+    (check/paths.py compiles the rules; validation below only proves it compiles)."""
+    m = _METHOD_PART.fullmatch(entry)
+    if m is None:
+        return "", False, entry
+    return m.group(1).upper(), m.group(2) == "!", m.group(3)
 
 
 class AccessOptions(BaseModel):
@@ -75,6 +86,14 @@ class AccessOptions(BaseModel):
             "(`https://login.example.com=my-api`)"
         ),
     )
+    jwt_bearer_id_tokens: bool = Field(
+        True,
+        description=(
+            "bearer JWTs not typed as access tokens (JOSE `typ` `JWT` or none: ID tokens, and the access "
+            "tokens of most IdPs) are accepted too, as in oauth2-proxy; `false` accepts only RFC 9068 "
+            "access tokens (`typ: at+jwt`)"
+        ),
+    )
 
     @field_validator(
         "email_domains", "whitelist_domains", "allowed_groups", "skip_auth_routes", "api_routes",
@@ -88,11 +107,11 @@ class AccessOptions(BaseModel):
     @field_validator("skip_auth_routes", "api_routes")
     @classmethod
     def _access_regexes(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        # skip_auth_routes entries may start with METHOD= or METHOD!= (routes.py); api_routes may not
-        compile_ = parse_route if info.field_name == "skip_auth_routes" else re.compile
+        # skip_auth_routes entries may start with METHOD= or METHOD!=; api_routes may not
+        skip = info.field_name == "skip_auth_routes"
         for entry in value:
             try:
-                compile_(entry)
+                re.compile(split_skip_route(entry)[2] if skip else entry)
             except re.error as exc:
                 raise option_error(
                     str(info.field_name), f"entry {entry!r} is not a valid regex: {exc}"

@@ -29,7 +29,11 @@ class CookieOptions(BaseModel):
 
     cookie_name: str = Field(
         "_authsvc",
-        description="session cookie name (split into `_authsvc_0`, `_1`… only above ~4 KB)",
+        description=(
+            "session cookie name (split into `_authsvc_0`, `_1`… only above ~4 KB). `__Host-authsvc` is "
+            "recommended where it fits (see Sessions): it needs `cookie_secure`, `cookie_path = \"/\"` and no"
+            " `cookie_domains`, and start-up refuses it otherwise"
+        ),
     )
     cookie_secret: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list,
@@ -203,11 +207,24 @@ class CookieOptions(BaseModel):
         object.__setattr__(self, "cookie_secret", secrets)
 
     def check_cookie_lifetimes(self) -> None:
-        """Raise if the refresh interval or SameSite setting contradicts another cookie option."""
+        """Raise if the refresh interval, SameSite setting or a name prefix contradicts another
+        cookie option."""
         if self.cookie_refresh and self.cookie_refresh >= self.cookie_expire:
             raise option_error("cookie_refresh", "must be shorter than cookie_expire")
         if self.cookie_samesite == "none" and not self.cookie_secure:
             raise option_error("cookie_samesite", "'none' requires cookie_secure = true")
+        # RFC 6265bis §4.1.3: browsers drop (and match case-insensitively) a __Secure- cookie
+        # without Secure, and a __Host- one unless also Path=/ and no Domain, so that no
+        # sibling subdomain can set it; every cookie of ours keeps the prefix (chunks, login)
+        name = self.cookie_name.lower()
+        prefix = next((p for p in ("__Secure-", "__Host-") if name.startswith(p.lower())), "")
+        if prefix and not self.cookie_secure:
+            raise option_error("cookie_name", f"a {prefix!r} name requires cookie_secure = true")
+        if prefix == "__Host-" and self.cookie_path != "/":
+            raise option_error("cookie_name", "a '__Host-' name requires cookie_path = \"/\"")
+        if prefix == "__Host-" and any(d.strip(". ") for d in self.cookie_domains):
+            raise option_error("cookie_name", "a '__Host-' name cannot have a Domain: leave "
+                               "cookie_domains empty (the cookie is then host-only)")
 
     @property
     def secret_keys(self) -> list[bytes]:

@@ -46,18 +46,13 @@ class LoginParamOptions(BaseModel):
             "PKCE, client or scope"
         ),
     )
-    provider_display_name: str = Field(
-        "",
-        description="the name on the sign-in page's button (\"Sign in with …\")",
-        json_schema_extra={"default_note": "(the provider's name)"},
-    )
 
     @field_validator("login_url_parameters", "login_url_parameters_allowed", mode="before")
     @classmethod
     def _login_lists(cls, value: object) -> object:
         return split_list(value)
 
-    @field_validator("prompt", "approval_prompt", "acr_values", "provider_display_name")
+    @field_validator("prompt", "approval_prompt", "acr_values")
     @classmethod
     def _login_text(cls, value: str, info: ValidationInfo) -> str:
         if _CONTROL.search(value) or len(value) > 200:

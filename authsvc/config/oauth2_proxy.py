@@ -185,7 +185,6 @@ Treatment = Rename | Builtin | Ignored | Unsupported
 _PROXY_MODE = "proxy mode only: authsvc answers the proxy's auth request and proxies nothing"
 _LOG_FORMAT = "authsvc logs JSON or text lines (log_format); oauth2-proxy's templates do not apply"
 _LOG_FILE = "authsvc logs to stdout only (use the container runtime's log rotation)"
-_PAGES = "accepted; authsvc's sign-in page does not show it yet"
 _GOOGLE_SCOPE = "admin.directory.group.member.readonly"
 
 
@@ -326,8 +325,12 @@ TREATMENTS: dict[str, Treatment] = {
         "logging_filename", "logging_max_size", "logging_max_age", "logging_max_backups",
         "logging_compress")},
     # pages
-    **{k: Ignored(_PAGES) for k in ("custom_sign_in_logo", "banner", "footer")},
-    "custom_templates_dir": Unsupported("custom page templates are not available yet"),
+    # not a fallback: authsvc has custom_templates_dir, but oauth2-proxy's directory holds Go
+    # templates of other names and variables, which Jinja2 would misread
+    "custom_templates_dir": Builtin("authsvc's own pages are shown: oauth2-proxy's Go templates "
+                                    "are not read; port them to Jinja2 (docs/pages.md) and set "
+                                    "custom_templates_dir in authsvc's configuration",
+                                    lambda value: not value),
     "show_debug_on_error": Builtin("error pages never show details", lambda v: not v),
     # not (yet) in authsvc; taken as "same" once an option of the name exists
     "cookie_csrf_per_request_limit": Rename("cookie_csrf_per_request_limit", _csrf_limit),

@@ -70,7 +70,10 @@ class ProviderOptions(BaseModel):
     )
     insecure_oidc_allow_unverified_email: bool = Field(
         False,
-        description="accept `email_verified: false`",
+        description=(
+            "accept an address whose `email_verified` is anything but `true` (JSON `true`, or the string "
+            "`\"true\"`); an absent claim is accepted either way, as in oauth2-proxy"
+        ),
     )
     oidc_metadata_ttl: Duration = Field(
         3600.0,

@@ -99,6 +99,7 @@ TITLES = {
     "ClientIPOptions": "client addresses that skip authentication",
     "HtpasswdOptions": "htpasswd users (Authorization: Basic)",
     "GoogleGroupsOptions": "Google Workspace groups",
+    "PagesOptions": "the pages: sign-in, error, forbidden, signed out",
 }
 
 

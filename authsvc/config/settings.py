@@ -20,6 +20,7 @@ from .headers import HeaderOptions
 from .htpasswd import HtpasswdOptions
 from .loading import ENV_PREFIX, Problems, describe_lines
 from .login_params import LoginParamOptions
+from .pages import PagesOptions
 from .provider import ProviderOptions
 from .provider_specific import ProviderSpecificOptions
 from .proxy import ProxyOptions
@@ -39,6 +40,7 @@ class _Groups(Protocol):
 # listed in reverse: `model_fields` (one CLI flag each, README's table, check-config's output)
 # then runs server, operation, provider, ..., proxy, as it did before the split.
 class Settings(
+    PagesOptions,
     GoogleGroupsOptions,
     HtpasswdOptions,
     ClientIPOptions,

@@ -5,6 +5,7 @@ Every method may raise:
   ProviderUnavailable  the IdP (metadata, keys, token endpoint) cannot be reached or answered 5xx
   TokenError           the IdP answered, but what it sent fails verification or is refused
                        (invalid_grant on refresh, bad ID token, unverified e-mail, ...)
+  IssuerMismatch       (check_response_issuer) the authorization response is not our IdP's
 """
 
 from __future__ import annotations
@@ -21,6 +22,10 @@ class Provider(Protocol):
 
     async def login_url(self, login: LoginState, redirect_uri: str) -> str:
         """The authorization URL (state, nonce, PKCE S256 challenge from `login`)."""
+        ...
+
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207: the callback's `iss` (None when absent) names this IdP, or IssuerMismatch."""
         ...
 
     async def redeem(self, code: str, login: LoginState, redirect_uri: str) -> tuple[Identity, Tokens]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ..config import Settings
+from ..config.provider import ProviderOptions
 from ..errors import TokenError
 from ..models import Identity
 
@@ -45,13 +45,16 @@ def _groups(value: Any) -> tuple[str, ...]:
     return ()
 
 
-def _verified(value: Any) -> bool | None:
-    """email_verified as a bool; some IdPs (e.g. Cognito) send the strings "true"/"false"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return None
+def _verified(claims: Mapping[str, Any]) -> bool | None:
+    """email_verified: None when absent (OIDC Core §5.1 makes it optional; oauth2-proxy then
+    accepts the address too), True only for JSON true or the string "true" (Amazon Cognito
+    sends strings), False for anything else: "0", 0, "no", " false", null, 1, "1" all fail
+    closed rather than reading as "unknown" (oauth2-proxy's strconv-style cast reads "1" and
+    "t" as true; an IdP that means true says so)."""
+    if "email_verified" not in claims:
+        return None
+    value = claims["email_verified"]
+    return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
 def has_claim(claims: Mapping[str, Any], path: str) -> bool:
@@ -59,19 +62,19 @@ def has_claim(claims: Mapping[str, Any], path: str) -> bool:
     return claim(claims, path) not in (None, "", [], {})
 
 
-def identity_from_claims(claims: Mapping[str, Any], settings: Settings) -> Identity:
+def identity_from_claims(claims: Mapping[str, Any], settings: ProviderOptions) -> Identity:
     """The Identity described by `claims`; TokenError when they must be refused."""
     subject = _text(claims.get("sub"))
     user = _text(claim(claims, settings.user_id_claim)) or subject
     if not user:
         raise TokenError(f"claims hold no {settings.user_id_claim!r} (user_id_claim) nor sub")
     email = _text(claim(claims, settings.oidc_email_claim))
-    verified = _verified(claims.get("email_verified"))
+    verified = _verified(claims)
     # an address the IdP has not verified may belong to someone else (oauth2-proxy refuses it too)
     if verified is False and not settings.insecure_oidc_allow_unverified_email:
-        raise TokenError(
-            "email_verified is false (set insecure_oidc_allow_unverified_email to accept it)"
-        )
+        shown = repr(claims["email_verified"])[:20]
+        raise TokenError(f"email_verified is {shown}, not true "
+                         "(set insecure_oidc_allow_unverified_email to accept it)")
     return Identity(
         user=user,
         email=email,

@@ -91,6 +91,19 @@ class EntraIDProvider(OIDCProvider):
         self.graph = MicrosoftGraph(http)
         self._tenants = frozenset(t.lower() for t in settings.entra_id_allowed_tenants)
 
+    def _our_issuer(self, iss: str, meta: ProviderMetadata) -> bool:
+        """A multi-tenant authority's issuer is a template: `iss` must fill it with an allowed
+        tenant's id (the ID token's own iss and tid are checked again after the exchange)."""
+        if TEMPLATE not in meta.issuer:
+            return iss == meta.issuer
+        match = _ISSUER.fullmatch(iss)
+        if match is None or not GUID.fullmatch(match.group(1)):
+            return False
+        tid = match.group(1).lower()
+        return iss == meta.issuer.replace(TEMPLATE, match.group(1)) and (
+            not self._tenants or "*" in self._tenants or tid in self._tenants
+        )
+
     async def _identity(self, claims: Claims, access_token: str) -> Identity:
         """Tenant allow-list, then the identity; groups from Graph on overage."""
         tid = str(claims.get("tid", ""))

@@ -21,11 +21,10 @@ import httpx
 from ..clock import Clock
 from ..config import Settings
 from ..config.provider_specific import github_teams
-from ..errors import ProviderUnavailable, TokenError
-from ..jsonin import response_json
+from ..errors import ClientRejected, ProviderRefused, TokenError
 from ..models import Identity, LoginState, Tokens
+from . import http as idp
 from .github_api import GitHubAPI
-from .metadata import HTTP_TIMEOUT
 from .oidc import authorization_url
 
 log = logging.getLogger(__name__)
@@ -61,6 +60,11 @@ class GitHubProvider:
         return authorization_url(
             self.authorize_url, self._settings.client_id, redirect_uri, self.scope, login
         )
+
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """GitHub publishes no issuer identifier to compare an `iss` with (RFC 9207 needs
+        metadata); one provider per instance leaves no other to mix it up with."""
+        return None
 
     async def redeem(
         self, code: str, login: LoginState, redirect_uri: str
@@ -142,26 +146,20 @@ class GitHubProvider:
         """POST to GitHub's token endpoint (client credentials in the body, as documented)."""
         s = self._settings
         form = {**form, "client_id": s.client_id, "client_secret": s.client_secret.get_secret_value()}
-        try:
-            response = await self._http.post(
-                self.token_url, data=form, headers={"Accept": "application/json"},
-                timeout=HTTP_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"GitHub token endpoint: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"GitHub token endpoint: HTTP {response.status_code}")
-        try:
-            body = response_json(response)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise TokenError(f"GitHub token endpoint answered HTTP {response.status_code} without JSON")
+        what = "GitHub token endpoint"
+        response = await idp.call(
+            self._http, "POST", self.token_url, what=what, data=form,
+            headers={"Accept": "application/json"},
+        )  # fmt: skip
+        body = idp.json_object(response, what)
         # GitHub answers errors with HTTP 200 and an `error` field
         error = body.get("error")
-        if response.status_code != 200 or error or not isinstance(body.get("access_token"), str):
-            reason = error if isinstance(error, str) else f"HTTP {response.status_code}"
-            raise TokenError(f"GitHub token endpoint refused the grant: {reason[:64]}")
+        if error or not isinstance(body.get("access_token"), str):
+            reason = error[:64] if isinstance(error, str) else "no access_token"
+            # a wrong client_id/secret is the operator's problem, not the user's login
+            problem = ClientRejected if reason == "incorrect_client_credentials" else ProviderRefused
+            raise problem(f"{what} refused the grant: {reason}",
+                          error=reason if isinstance(error, str) else "")
         return body
 
     def _tokens(self, body: dict[str, Any], previous: Tokens) -> Tokens:

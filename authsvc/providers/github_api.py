@@ -15,7 +15,7 @@ import httpx
 
 from ..errors import ProviderUnavailable, TokenError
 from ..jsonin import response_json
-from .metadata import HTTP_TIMEOUT
+from . import http as idp
 
 log = logging.getLogger(__name__)
 
@@ -45,34 +45,24 @@ class GitHubAPI:
             "Authorization": f"Bearer {token}",
             "User-Agent": "authsvc",
         }
-        what = httpx.URL(url).path
-        try:
-            response = await self._http.request(method, url, headers=headers, timeout=HTTP_TIMEOUT)
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"GitHub API {what}: {type(exc).__name__}") from None
+        path = httpx.URL(url).path
+        what = f"GitHub API {path}"
+        response = await idp.send(self._http, method, url, what=what, headers=headers)
         status = response.status_code
-        if status in ok:
-            return response
-        if status >= 500:
-            raise ProviderUnavailable(f"GitHub API {what}: HTTP {status}")
-        # docs.github.com "Rate limits for the REST API": 403 or 429 with remaining 0
-        if status == 429 or (status == 403 and response.headers.get("x-ratelimit-remaining") == "0"):
-            raise ProviderUnavailable(f"GitHub API {what}: rate limited (HTTP {status})")
-        if status == 401:
-            raise TokenError(f"GitHub API {what}: the token was refused (HTTP 401)")
+        # docs.github.com "Rate limits for the REST API": a 403 with none remaining is a 429
+        if status == 403 and response.headers.get("x-ratelimit-remaining") == "0":
+            wait = idp.retry_after(response)
+            raise ProviderUnavailable(f"{what}: rate limited (HTTP 403)", retry_after=wait)
         hint = ""
-        if status in (403, 404) and what.endswith(("/user/orgs", "/user/teams", "/user/emails")):
-            needed = "user:email" if what.endswith("/emails") else "read:org"
+        if status in (403, 404) and path.endswith(("/user/orgs", "/user/teams", "/user/emails")):
+            needed = "user:email" if path.endswith("/emails") else "read:org"
             hint = f" (does the scope include {needed}?)"
-        raise TokenError(f"GitHub API {what}: HTTP {status}{hint}")
+        return idp.check(response, what, ok=ok, hint=hint)
 
     async def get_json(self, path: str, token: str) -> Any:
         """GET a JSON document (TokenError when it is not JSON)."""
         response = await self.request("GET", path, token)
-        try:
-            return response_json(response)
-        except ValueError:
-            raise TokenError(f"GitHub API {path}: the answer is not JSON") from None
+        return idp.json_value(response, f"GitHub API {path}")
 
     async def pages(self, path: str, token: str) -> list[dict[str, Any]]:
         """Every item of a paginated list, following `Link: <...>; rel="next"`."""
@@ -82,10 +72,7 @@ class GitHubAPI:
             if url is None:
                 return items
             response = await self.request("GET", url, token)
-            try:
-                page = response_json(response)
-            except ValueError:
-                page = None
+            page = idp.json_value(response, f"GitHub API {path}")
             if not isinstance(page, list):
                 raise TokenError(f"GitHub API {path}: the answer is not a JSON list")
             items.extend(item for item in page if isinstance(item, dict))

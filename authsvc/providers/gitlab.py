@@ -19,11 +19,10 @@ import httpx
 from ..clock import Clock
 from ..config import Settings
 from ..config.provider_specific import gitlab_projects
-from ..errors import ProviderUnavailable, TokenError
-from ..jsonin import response_json
+from ..errors import TokenError
 from ..models import Identity
+from . import http as idp
 from .idtoken import Claims
-from .metadata import HTTP_TIMEOUT
 from .oidc import OIDCProvider
 
 
@@ -62,24 +61,14 @@ class GitLabProvider(OIDCProvider):
         """The user's access level in project `path` (0: none, unknown or archived)."""
         # the API takes a project path URL-encoded, slashes included
         url = f"{self.api_url}/projects/{quote(path, safe='')}"
-        try:
-            response = await self._http.get(
-                url, headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-                timeout=HTTP_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"GitLab API /projects: {type(exc).__name__}") from None
-        if response.status_code >= 500 or response.status_code == 429:
-            raise ProviderUnavailable(f"GitLab API /projects: HTTP {response.status_code}")
+        what = "GitLab API /projects"
+        response = await idp.call(
+            self._http, "GET", url, what=what, ok=(200, 404), hint=" (is read_api in scope?)",
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )  # fmt: skip
         if response.status_code == 404:
             return 0  # not visible to this user, or no such project
-        if response.status_code != 200:
-            hint = " (is read_api in scope?)" if response.status_code in (401, 403) else ""
-            raise TokenError(f"GitLab API /projects: HTTP {response.status_code}{hint}")
-        try:
-            project = response_json(response)
-        except ValueError:
-            raise TokenError("GitLab API /projects: the answer is not JSON") from None
+        project = idp.json_value(response, what)
         if not isinstance(project, dict) or project.get("archived") is True:
             return 0
         perms = project.get("permissions")

@@ -19,9 +19,9 @@ from joserfc import jwt
 from joserfc.jwk import RSAKey
 
 from ..clock import Clock
-from ..config import Settings
+from ..config.google_groups import GoogleGroupsOptions
 from ..errors import ProviderUnavailable
-from .metadata import HTTP_TIMEOUT
+from . import http as idp
 
 #: the read-only scope hasMember needs
 SCOPE = "https://www.googleapis.com/auth/admin.directory.group.member.readonly"
@@ -35,7 +35,7 @@ _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 class DirectoryGroups:
     """Group membership of Google users; one access token, reused until shortly before expiry."""
 
-    def __init__(self, settings: Settings, http: httpx.AsyncClient, clock: Clock) -> None:
+    def __init__(self, settings: GoogleGroupsOptions, http: httpx.AsyncClient, clock: Clock) -> None:
         self._groups = tuple(settings.google_groups)
         self._admin = settings.google_admin_email
         self._adc = settings.google_use_application_default_credentials
@@ -96,7 +96,8 @@ class DirectoryGroups:
             raise ProviderUnavailable("GCE metadata server sent no access_token")
         account = self._principal
         if not account:
-            response = await self._request("GCE metadata email", "GET", f"{METADATA}/email", headers=metadata)
+            response = await idp.call(self._http, "GET", f"{METADATA}/email", what="GCE metadata email",
+                                      service=True, headers=metadata)  # fmt: skip
             account = response.text.strip()
         claims["iss"] = account
         signed = await self._json("IAM signJwt", "POST", IAM_SIGN.format(quote(account, safe="@")),
@@ -107,24 +108,12 @@ class DirectoryGroups:
             raise ProviderUnavailable("IAM signJwt sent no signedJwt")
         return jwt_text
 
-    async def _request(self, what: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        try:
-            return await self._http.request(method, url, timeout=HTTP_TIMEOUT, **kwargs)
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"{what}: {type(exc).__name__}") from None
-
     async def _json(self, what: str, method: str, url: str, missing_ok: bool = False,
                     **kwargs: Any) -> dict[str, Any]:
-        response = await self._request(what, method, url, **kwargs)
-        if missing_ok and response.status_code in (400, 404):
-            return {}  # a member outside the domain, or a group that is not there: no membership
+        # our service account's calls: a refused credential is a configuration problem, so
+        # every failure is unavailability (fail closed, said in the log; providers/http.py)
+        ok = (200, 400, 404) if missing_ok else (200,)
+        response = await idp.call(self._http, method, url, what=what, ok=ok, service=True, **kwargs)
         if response.status_code != 200:
-            # a refused credential is a configuration problem: fail closed, say so in the log
-            raise ProviderUnavailable(f"{what}: HTTP {response.status_code}")
-        try:
-            data = response.json()
-        except ValueError:
-            raise ProviderUnavailable(f"{what}: not JSON") from None
-        if not isinstance(data, dict):
-            raise ProviderUnavailable(f"{what}: not a JSON object")
-        return data
+            return {}  # a member outside the domain, or a group that is not there: no membership
+        return idp.json_object(response, what, service=True)

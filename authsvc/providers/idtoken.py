@@ -12,19 +12,23 @@ from joserfc.errors import ClaimError, ExpiredTokenError, JoseError, MissingClai
 from ..clock import Clock
 from ..config import Settings
 from ..errors import TokenError
-from .jws import JWSVerifier, check_registered_claims
+from .jws import ID_TOKEN_TYPES, JWSVerifier, check_registered_claims, refuse_events, typed
 from .metadata import MetadataCache
 
 Claims = Mapping[str, Any]
 
 
 class IDTokenVerifier:
-    """Checks signature, alg, iss, aud, azp, exp, iat, nbf and nonce of ID tokens."""
+    """Checks signature, alg, typ, iss, aud, azp, exp, iat, nbf and nonce of ID tokens."""
+
+    #: the JOSE typ values taken: an at+jwt access token or a logout token is no ID token
+    token_types = ID_TOKEN_TYPES
 
     def __init__(self, settings: Settings, metadata: MetadataCache, clock: Clock) -> None:
         self._settings = settings
         self._metadata = metadata
         self._jws = JWSVerifier(metadata, "ID token")
+        self._typed = typed("ID token", self.token_types)
         self._clock = clock
         self._audiences = [settings.client_id, *settings.oidc_extra_audiences]
         #: claims that may name us as audience (oidc_audience_claims; `aud` unless told)
@@ -32,7 +36,9 @@ class IDTokenVerifier:
 
     async def verify(self, id_token: str, nonce: str | None) -> Claims:
         """The verified claims; `nonce=None` skips the nonce (refresh, OIDC Core §12.2)."""
-        claims = await self._jws.claims(id_token)
+        claims = await self._jws.claims(id_token, check_header=self._typed)
+        # a logout token has no nonce: on a refresh (no nonce checked) it would pass otherwise
+        refuse_events(claims, "ID token")
         if self._settings.insecure_oidc_skip_issuer_verification:
             # the issuer the discovery document names (metadata.py); it must still match
             issuer = (await self._metadata.metadata()).issuer

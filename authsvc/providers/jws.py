@@ -1,9 +1,13 @@
 """Signed JWTs from an OpenID issuer: the checks every token we accept goes through.
 
 ID tokens (idtoken.py), API bearer tokens (bearer.py) and back-channel logout tokens
-(backchannel.py) are all compact JWS signed by a key of the issuer's JWKS. `JWSVerifier` checks
+(logout_token.py) are all compact JWS signed by a key of the issuer's JWKS. `JWSVerifier` checks
 alg and signature, `check_registered_claims` iss, aud and the times; each caller then adds its own
 checks (nonce, azp, events) and names its token in every TokenError.
+
+Signed by the same keys, one kind must never pass for another (RFC 8725 §3.11, cross-JWT
+confusion): each caller names the JOSE `typ` values it takes (`typed`), and a token carrying
+the `events` claim of a security event (a logout token, RFC 8417) is only ever a logout token.
 """
 
 from __future__ import annotations
@@ -127,3 +131,41 @@ def check_registered_claims(
         **options,
     )
     registry.validate(dict(claims))
+
+
+#: what each kind of token may say it is (JOSE `typ`, as `token_type` normalises it); "" = absent
+ID_TOKEN_TYPES = frozenset({"", "jwt"})
+#: RFC 9068 §2.1: JWT access tokens are typed at+jwt
+ACCESS_TOKEN_TYPES = frozenset({"at+jwt"})
+#: OIDC Back-Channel Logout 1.0 §2.4 recommends logout+jwt; untyped or JWT ones (Keycloak
+#: before 25) are told apart by `events` and the absence of `nonce` (§4.1)
+LOGOUT_TOKEN_TYPES = frozenset({"", "jwt", "logout+jwt"})
+
+
+def token_type(header: Mapping[str, Any]) -> str:
+    """The header's `typ`, lower-cased and without "application/" (RFC 7515 §4.1.9: a media
+    type, compared case-insensitively, whose "application/" prefix may be left out); "" when
+    absent. TokenError for a typ that is not a string."""
+    typ = header.get("typ", "")
+    if not isinstance(typ, str):
+        raise TokenError("token typ is not a string")
+    return typ.lower().removeprefix("application/")
+
+
+def typed(name: str, accepted: frozenset[str]) -> HeaderCheck:
+    """A header check refusing every `typ` but `accepted` (it says the token is something else)."""
+
+    allowed = ", ".join(t or "none" for t in sorted(accepted))
+
+    def check(header: Mapping[str, Any]) -> None:
+        if token_type(header) not in accepted:
+            raise TokenError(f"{name} typ {str(header.get('typ'))[:40]!r} is not taken here "
+                             f"(only {allowed}): the token is meant for something else")
+
+    return check
+
+
+def refuse_events(claims: Mapping[str, Any], name: str) -> None:
+    """A token with `events` is a security event token (a logout token), never a `name`."""
+    if "events" in claims:
+        raise TokenError(f"{name} carries an events claim: a logout token is not a {name}")

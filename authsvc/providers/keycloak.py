@@ -22,6 +22,7 @@ from ..config import Settings
 from ..errors import TokenError
 from ..models import Identity
 from .idtoken import Claims, IDTokenVerifier
+from .jws import ACCESS_TOKEN_TYPES, ID_TOKEN_TYPES
 from .oidc import OIDCProvider
 
 _ROLE_CLAIMS = ("realm_access", "resource_access")
@@ -29,6 +30,9 @@ _ROLE_CLAIMS = ("realm_access", "resource_access")
 
 class AccessTokenVerifier(IDTokenVerifier):
     """Keycloak access tokens: an ID token's signature checks; issued by the realm to us."""
+
+    #: Keycloak types its access tokens JWT; at+jwt (RFC 9068) is an access token too
+    token_types = ID_TOKEN_TYPES | ACCESS_TOKEN_TYPES
 
     def _check_claims(self, claims: dict[str, Any]) -> None:
         registry = JWTClaimsRegistry(

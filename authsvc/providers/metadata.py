@@ -20,14 +20,12 @@ from joserfc.jwk import Key, KeySet
 from ..clock import Clock
 from ..config import Settings
 from ..errors import ProviderUnavailable
-from ..jsonin import response_json
+from . import http as idp
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-#: seconds every HTTP call to the IdP may take
-HTTP_TIMEOUT = 10.0
 #: after a failed refetch, serve the cached copy this long before trying again
 RETRY_AFTER = 30.0
 #: at most one forced JWKS refetch (unknown kid) per this many seconds
@@ -46,6 +44,8 @@ class ProviderMetadata:
     end_session_endpoint: str = ""
     id_token_signing_alg_values_supported: tuple[str, ...] = ()
     token_endpoint_auth_methods_supported: tuple[str, ...] = ()
+    #: RFC 9207 §3: the IdP puts `iss` in every authorization response
+    authorization_response_iss_parameter_supported: bool = False
 
     @classmethod
     def from_json(cls, data: object, expected_issuer: str, any_issuer: bool = False) -> ProviderMetadata:
@@ -80,6 +80,9 @@ class ProviderMetadata:
             ),
             token_endpoint_auth_methods_supported=_strs(
                 data.get("token_endpoint_auth_methods_supported")
+            ),
+            authorization_response_iss_parameter_supported=(
+                data.get("authorization_response_iss_parameter_supported") is True
             ),
         )
 
@@ -132,11 +135,6 @@ class _Cached(Generic[T]):
             self._fresh_until = self._clock() + self._ttl
             return value
 
-    @property
-    def loaded(self) -> T | None:
-        """The last good value, fresh or not (None when never loaded)."""
-        return self._value
-
 
 class MetadataCache:
     """Discovery and JWKS for one issuer."""
@@ -178,18 +176,12 @@ class MetadataCache:
         return _find(await self._jwks.get(force=True), kid, alg)
 
     async def _get_json(self, what: str, url: str) -> Any:
-        try:
-            response = await self._http.get(
-                url, headers={"Accept": "application/json"}, timeout=HTTP_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"{what} {url}: {type(exc).__name__}") from None
-        if response.status_code != 200:
-            raise ProviderUnavailable(f"{what} {url}: HTTP {response.status_code}")
-        try:
-            return response_json(response)
-        except ValueError:
-            raise ProviderUnavailable(f"{what} {url}: not JSON") from None
+        # public documents: any failure means the IdP cannot be used now (providers/http.py)
+        named = f"{what} {url}"
+        response = await idp.call(
+            self._http, "GET", url, what=named, service=True, headers={"Accept": "application/json"}
+        )
+        return idp.json_value(response, named, service=True)
 
     async def _fetch_metadata(self) -> ProviderMetadata:
         s = self._settings

@@ -7,9 +7,8 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderUnavailable, TokenError
-from ..jsonin import response_json
-from .metadata import HTTP_TIMEOUT
+from ..errors import TokenError
+from . import http as idp
 
 log = logging.getLogger(__name__)
 
@@ -30,12 +29,15 @@ class MicrosoftGraph:
         """Ids of the user's groups, transitively (POST /me/getMemberObjects; needs User.Read)."""
         headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
         ids: list[str] = []
-        request = self._http.build_request(
-            "POST", f"{self.base_url}/me/getMemberObjects", headers=headers,
-            json={"securityEnabledOnly": False}, timeout=HTTP_TIMEOUT,
-        )
+        method, url = "POST", httpx.URL(f"{self.base_url}/me/getMemberObjects")
+        json: dict[str, Any] | None = {"securityEnabledOnly": False}
         for _ in range(MAX_PAGES):
-            body = await self._send(request)
+            what = f"Microsoft Graph {url.path}"
+            response = await idp.call(
+                self._http, method, url, what=what, hint=" (is User.Read in scope?)",
+                headers=headers, json=json,
+            )  # fmt: skip
+            body = idp.json_object(response, what)
             values = body.get("value")
             if isinstance(values, list):
                 ids.extend(v for v in values if isinstance(v, str))
@@ -46,25 +48,6 @@ class MicrosoftGraph:
             if (url.scheme, url.host) != (self._origin.scheme, self._origin.host):
                 # the user's token only ever goes to Graph itself
                 raise TokenError(f"Microsoft Graph sent a next page on another host: {url.host}")
-            request = self._http.build_request("GET", url, headers=headers, timeout=HTTP_TIMEOUT)
+            method, json = "GET", None
         log.warning("Microsoft Graph: more than %d pages of groups; the rest is ignored", MAX_PAGES)
         return tuple(ids)
-
-    async def _send(self, request: httpx.Request) -> dict[str, Any]:
-        try:
-            response = await self._http.send(request)
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"Microsoft Graph: {type(exc).__name__}") from None
-        status = response.status_code
-        if status >= 500 or status == 429:  # 429: throttled, try again later
-            raise ProviderUnavailable(f"Microsoft Graph {request.url.path}: HTTP {status}")
-        if status != 200:
-            hint = " (is User.Read in scope?)" if status in (401, 403) else ""
-            raise TokenError(f"Microsoft Graph {request.url.path}: HTTP {status}{hint}")
-        try:
-            body = response_json(response)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise TokenError(f"Microsoft Graph {request.url.path}: the answer is not a JSON object")
-        return body

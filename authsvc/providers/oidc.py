@@ -15,13 +15,13 @@ import httpx
 
 from ..clock import Clock
 from ..config import Settings
-from ..errors import ProviderUnavailable, TokenError
-from ..jsonin import response_json
+from ..errors import ClientRejected, IssuerMismatch, ProviderRefused, TokenError
 from ..models import Identity, LoginState, Tokens
+from . import http as idp
 from .claims import has_claim, identity_from_claims
 from .idtoken import Claims, IDTokenVerifier
 from .jws import unverified_claims
-from .metadata import HTTP_TIMEOUT, MetadataCache
+from .metadata import MetadataCache, ProviderMetadata
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,12 @@ log = logging.getLogger(__name__)
 _REFUSALS = frozenset(
     {"invalid_grant", "invalid_client", "unauthorized_client", "invalid_request", "invalid_scope"}
 )
+#: of those, the ones about this client itself (an operator's problem: ClientRejected)
+_CLIENT_REFUSALS = frozenset({"invalid_client", "unauthorized_client"})
+
+
+#: what validate_url may answer for a valid token
+_SUCCESS = tuple(range(200, 300))
 
 
 def s256_challenge(verifier: str) -> str:
@@ -76,6 +82,24 @@ class OIDCProvider:
             meta.authorization_endpoint, self._settings.client_id, redirect_uri,
             self._settings.scope, login, nonce=login.nonce,
         )
+
+    async def check_response_issuer(self, iss: str | None) -> None:
+        """RFC 9207 §2.4: an `iss` in the authorization response must be our IdP's issuer, and
+        one that advertises `authorization_response_iss_parameter_supported` must send it;
+        checked before the code goes anywhere (the mix-up attack sends it to the wrong IdP)."""
+        meta = await self.metadata.metadata()
+        if iss is None:
+            if meta.authorization_response_iss_parameter_supported:
+                raise IssuerMismatch("authorization response has no iss, though the IdP "
+                                     "advertises authorization_response_iss_parameter_supported")
+            return
+        if not self._our_issuer(iss, meta):
+            raise IssuerMismatch(f"authorization response iss {iss[:100]!r} is not the issuer "
+                                 f"{meta.issuer!r} (RFC 9207)")
+
+    def _our_issuer(self, iss: str, meta: ProviderMetadata) -> bool:
+        """Whether `iss` is the issuer identifier (simple string comparison, RFC 9207 §2.4)."""
+        return iss == meta.issuer
 
     async def redeem(
         self, code: str, login: LoginState, redirect_uri: str
@@ -171,43 +195,21 @@ class OIDCProvider:
 
     async def _validate(self, access_token: str) -> None:
         """oauth2-proxy's validate_url: the refreshed access token must be accepted there (2xx)."""
-        try:
-            response = await self._http.get(
-                self._settings.validate_url,
-                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-                timeout=HTTP_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"validate_url: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"validate_url: HTTP {response.status_code}")
-        if not 200 <= response.status_code < 300:
-            raise TokenError(f"validate_url refused the refreshed access token: HTTP {response.status_code}")
+        await idp.call(
+            self._http, "GET", self._settings.validate_url, what="validate_url", ok=_SUCCESS,
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )  # fmt: skip
 
     async def _userinfo(self, access_token: str) -> dict[str, Any] | None:
         meta = await self.metadata.metadata()
         if not meta.userinfo_endpoint:
             return None
-        try:
-            response = await self._http.get(
-                meta.userinfo_endpoint,
-                headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
-                timeout=HTTP_TIMEOUT,
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"userinfo: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"userinfo: HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise TokenError(f"userinfo refused the access token: HTTP {response.status_code}")
-        try:
-            data = response_json(response)
-        except ValueError:
-            # a signed (application/jwt) userinfo answer is not supported
-            raise TokenError("userinfo answer is not JSON") from None
-        if not isinstance(data, dict):
-            raise TokenError("userinfo answer is not a JSON object")
-        return data
+        response = await idp.call(
+            self._http, "GET", meta.userinfo_endpoint, what="userinfo",
+            headers={"Authorization": f"Bearer {access_token}", "Accept": "application/json"},
+        )  # fmt: skip
+        # a signed (application/jwt) userinfo answer is not supported: "not JSON"
+        return idp.json_object(response, "userinfo")
 
     async def _token_request(self, form: dict[str, str]) -> dict[str, Any]:
         """POST to the token endpoint with client authentication; errors mapped to ours."""
@@ -228,24 +230,24 @@ class OIDCProvider:
         else:
             form = {**form, "client_id": s.client_id, "client_secret": secret}
         try:
-            response = await self._http.post(
-                meta.token_endpoint, data=form, headers=headers, timeout=HTTP_TIMEOUT
-            )
-        except httpx.HTTPError as exc:
-            raise ProviderUnavailable(f"token endpoint: {type(exc).__name__}") from None
-        if response.status_code >= 500:
-            raise ProviderUnavailable(f"token endpoint: HTTP {response.status_code}")
-        try:
-            body = response_json(response)
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
-            raise TokenError(f"token endpoint answered HTTP {response.status_code} without JSON")
-        if response.status_code != 200 or "error" in body:
-            error = _field(body, "error") or f"HTTP {response.status_code}"
+            response = await idp.call(
+                self._http, "POST", meta.token_endpoint, what="token endpoint", data=form,
+                headers=headers,
+            )  # fmt: skip
+        except ProviderRefused as exc:
+            if exc.error not in _REFUSALS:
+                log.warning("token endpoint refused with %r", exc.error or "no OAuth error")
+            # RFC 6749 §5.2: our own credentials (or grant rights) are wrong, not the user's login
+            if exc.error in _CLIENT_REFUSALS or exc.http_status == 401:
+                raise ClientRejected(exc.reason, error=exc.error, http_status=exc.http_status) from None
+            raise
+        body = idp.json_object(response, "token endpoint")
+        if "error" in body:  # an error with HTTP 200
+            error = _field(body, "error")[:64]
             if error not in _REFUSALS:
-                log.warning("token endpoint error %r (HTTP %s)", error, response.status_code)
-            raise TokenError(f"token endpoint refused the grant: {error[:64]}")
+                log.warning("token endpoint refused with %r (HTTP 200)", error)
+            problem = ClientRejected if error in _CLIENT_REFUSALS else ProviderRefused
+            raise problem(f"token endpoint refused the grant: {error}", error=error)
         return body
 
 

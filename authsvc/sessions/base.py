@@ -27,7 +27,8 @@ class SessionStore(Protocol):
         ...
 
     async def clear(self, value: str) -> None:
-        """Forget the session behind a cookie value (no error when there is none)."""
+        """Forget the session behind a cookie value (no error when there is none). Raises
+        StoreUnavailable unless it is gone: a sign-out must not be claimed when it failed."""
         ...
 
     async def ping(self) -> None:
@@ -53,13 +54,14 @@ class LogoutIndex(Protocol):
     """A store that can find sessions by the IdP's `sid` / `sub` (back-channel logout)."""
 
     async def end_sessions(self, sid: str, sub: str) -> int:
-        """Delete every session of IdP session `sid` (or, without one, of `sub`); the count."""
+        """Delete every session of IdP session `sid` (or, without one, of `sub`); the count.
+        StoreUnavailable unless every one of them is gone, here and from every replica's cache."""
+        ...
+
+    async def seen(self, marker: str) -> bool:
+        """Whether `marker` was remembered by `first_use` (a replay)."""
         ...
 
     async def first_use(self, marker: str, ttl: int) -> bool:
         """Remember `marker` for `ttl` seconds; False when it was already there (a replay)."""
-        ...
-
-    async def forget_use(self, marker: str) -> None:
-        """Forget `marker` again (the action it guarded failed)."""
         ...

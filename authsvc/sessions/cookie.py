@@ -15,7 +15,7 @@ from __future__ import annotations
 import struct
 
 from ..clock import Clock, Random, system_random
-from ..config import Settings
+from ..config.cookies import CookieOptions
 from ..crypto import Sealer
 from ..errors import InvalidSession
 from ..models import Session
@@ -29,7 +29,7 @@ _HEAD = struct.Struct(">BQQ")
 class CookieSessionStore:
     """A SessionStore whose cookie value is the sealed session."""
 
-    def __init__(self, settings: Settings, clock: Clock, random: Random = system_random) -> None:
+    def __init__(self, settings: CookieOptions, clock: Clock, random: Random = system_random) -> None:
         self._sealer = Sealer(settings.secret_keys, PURPOSE, random=random)
         # the cookie name is the associated data: a value moved to another cookie fails
         self._context = settings.cookie_name.encode()

@@ -8,10 +8,16 @@ Keys (one per record, so they spread over a Cluster's slots; no multi-key comman
     <cookie_name>:sub:<hmac>       set of ids of one IdP subject
     <cookie_name>:jti:<hmac>       a logout token already used (replay guard)
     <cookie_name>:invalidate       pub/sub channel: ids of sessions deleted or rewritten
-                                   (every replica's session cache drops them, session_cache.py)
+                                   (every replica's session cache drops them, sessions/cache.py)
 
 Index names are HMACs keyed from the cookie secrets, so a dump of Redis does not show which
 users are signed in. Every call is bounded by the Redis timeouts (see redis_client.Guard).
+
+A session is ended (sign-out, back-channel logout) only when its DEL *and* the PUBLISH both
+succeeded; otherwise StoreUnavailable, so no caller can claim a logout that did not happen. A
+stalled Redis (`CLIENT PAUSE WRITE`, a failover) drops the DEL of a client that timed out, so the
+record may well survive: until a delete succeeds, the session is refused by this process anyway
+(a tombstone, `_tombstones`) and gone from its session cache.
 """
 
 from __future__ import annotations
@@ -39,10 +45,12 @@ PURPOSE = "session-ticket"
 #: a session without any expiry still leaves Redis after this long
 FALLBACK_TTL = 7 * 86400
 #: how long one refresh may hold the lock before another replica may take over: longer than
-#: an IdP call may take (providers.metadata.HTTP_TIMEOUT, 10 s), or two replicas could present
+#: an IdP call may take (providers.http.HTTP_TIMEOUT, 10 s), or two replicas could present
 #: the same refresh token and the IdP, rotating it, would end the session
 LOCK_TTL_MS = 15_000
 _LOCK_POLL = 0.02
+#: sessions whose delete has not succeeded yet, refused here meanwhile; oldest out beyond this
+MAX_TOMBSTONES = 4096
 # delete the lock only if it is still ours (it may have expired and been taken by another)
 _UNLOCK = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
 
@@ -68,15 +76,19 @@ class RedisSessionStore:
         self._issuer = settings.oidc_issuer_url
         # newest first, like the sealer: index under the newest key, look up under all
         self._index_keys = [derive_key(k, "session-index") for k in settings.secret_keys]
-        #: where deleted or rewritten session ids are announced (session_cache.SharedStore)
+        #: where deleted or rewritten session ids are announced (sessions/cache.SharedStore)
         self.channel = f"{settings.cookie_name}:invalidate"
-        #: this process's session cache, told at once (before the PUBLISH reaches the others)
-        self.changed: Callable[[Sequence[str]], None] | None = None
+        #: this process's listeners (its session cache), told before the PUBLISH goes out
+        self._on_change: list[Callable[[Sequence[str]], None]] = []
+        #: session id -> until when it is refused here although Redis may still hold it
+        self._tombstones: dict[str, float] = {}
 
     # --- SessionStore -------------------------------------------------------------------
     async def load(self, value: str) -> Session:
         """The session behind a ticket; InvalidSession when gone, tampered or expired."""
         ticket = self._codec.from_cookie(value)
+        if self._tombstones and self._buried(ticket.hex):
+            raise InvalidSession("session signed out (its record could not be deleted yet)")
         record = await self._guard("GET", self._client.get(self._key("s", ticket.hex)))
         if record is None:
             raise InvalidSession("session not found (signed out, logged out or expired)")
@@ -95,6 +107,8 @@ class RedisSessionStore:
         if previous:
             with contextlib.suppress(InvalidSession):
                 ticket = self._codec.from_cookie(previous)
+        if ticket is not None and self._tombstones and self._buried(ticket.hex):
+            raise InvalidSession("session ended while it was being saved")
         reuse = ticket is not None
         ticket = ticket or Ticket.new(self._random)
         ttl = self._ttl(session, now)
@@ -111,13 +125,13 @@ class RedisSessionStore:
         return previous if reuse and previous else self._codec.to_cookie(ticket)
 
     async def clear(self, value: str) -> None:
-        """Delete the record behind a ticket (nothing to do for a ticket that does not open)."""
+        """Delete the record behind a ticket and tell every replica (nothing to do for a ticket
+        that does not open); StoreUnavailable when either did not happen."""
         try:
             ticket = self._codec.from_cookie(value)
         except InvalidSession:
             return
-        await self._guard("DEL", self._client.delete(self._key("s", ticket.hex)))
-        await self._announce([ticket.hex])
+        await self._end([ticket.hex])
 
     async def ping(self) -> None:
         """StoreUnavailable unless Redis answers PING."""
@@ -157,15 +171,17 @@ class RedisSessionStore:
         ended = 0
         for index in self._index_names(kind, value):
             members = await self._guard("SMEMBERS", self._client.smembers(index))
-            ids: list[str] = []
-            for member in members:
-                hex_id = member.decode("ascii", "replace") if isinstance(member, bytes) else str(member)
-                ended += int(await self._guard("DEL", self._client.delete(self._key("s", hex_id))))
-                ids.append(hex_id)
+            ids = [m.decode("ascii", "replace") if isinstance(m, bytes) else str(m) for m in members]
             if ids:
-                await self._announce(ids)
+                ended += await self._end(ids)
+            # last: a retry after a failure above finds the same members again
             await self._guard("DEL", self._client.delete(index))
         return ended
+
+    async def seen(self, marker: str) -> bool:
+        """Whether `first_use(marker)` was recorded (and has not expired)."""
+        name = self._index_names("jti", marker)[0]
+        return bool(await self._guard("EXISTS", self._client.exists(name)))
 
     async def first_use(self, marker: str, ttl: int) -> bool:
         """Record `marker` (e.g. a logout token's jti) for `ttl` s; False when seen before."""
@@ -173,16 +189,14 @@ class RedisSessionStore:
         added = await self._guard("SET NX", self._client.set(name, b"1", nx=True, ex=max(ttl, 1)))
         return bool(added)
 
-    async def forget_use(self, marker: str) -> None:
-        """Undo `first_use` (the logout it guarded failed, so the IdP may retry)."""
-        name = self._index_names("jti", marker)[0]
-        with contextlib.suppress(StoreUnavailable):
-            await self._guard("DEL", self._client.delete(name))
-
-    # --- session cache invalidation (session_cache.py) ----------------------------------
+    # --- session cache invalidation (sessions/cache.py) ---------------------------------
     def session_id(self, value: str) -> str:
         """The id of the session behind a cookie value; InvalidSession when it does not open."""
         return self._codec.from_cookie(value).hex
+
+    def on_change(self, listener: Callable[[Sequence[str]], None]) -> None:
+        """Call `listener(ids)` in this process whenever sessions are deleted or rewritten."""
+        self._on_change.append(listener)
 
     async def subscriber(self) -> Any:
         """A new pub/sub connection on this store's client (not yet subscribed)."""
@@ -194,9 +208,41 @@ class RedisSessionStore:
 
     async def _announce(self, ids: list[str]) -> None:
         """After a DEL or an overwrite: drop `ids` here at once, then tell every replica."""
-        if self.changed is not None:
-            self.changed(ids)
+        for listener in self._on_change:
+            listener(ids)
         await self._guard("PUBLISH", self._client.publish(self.channel, " ".join(ids)))
+
+    async def _end(self, ids: list[str]) -> int:
+        """Delete the sessions `ids` and tell every replica; the count of records deleted.
+
+        Refused here and out of this process's cache from the start (a tombstone), so a failure
+        half-way leaves nothing this process would serve; the tombstones go once both the DELs
+        and the PUBLISH succeeded (then no record is left to serve).
+        """
+        until = self._clock() + (self._max_age or FALLBACK_TTL)  # no record outlives this
+        for hex_id in ids:
+            self._tombstones.pop(hex_id, None)
+            self._tombstones[hex_id] = until
+        while len(self._tombstones) > MAX_TOMBSTONES:
+            del self._tombstones[next(iter(self._tombstones))]
+        for listener in self._on_change:
+            listener(ids)
+        ended = 0
+        for hex_id in ids:
+            ended += int(await self._guard("DEL", self._client.delete(self._key("s", hex_id))))
+        await self._guard("PUBLISH", self._client.publish(self.channel, " ".join(ids)))
+        for hex_id in ids:
+            self._tombstones.pop(hex_id, None)
+        return ended
+
+    def _buried(self, hex_id: str) -> bool:
+        until = self._tombstones.get(hex_id)
+        if until is None:
+            return False
+        if self._clock() < until:
+            return True
+        del self._tombstones[hex_id]
+        return False
 
     # --- helpers ------------------------------------------------------------------------
     def _key(self, kind: str, name: str) -> str:

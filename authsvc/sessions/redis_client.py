@@ -21,7 +21,7 @@ from redis.backoff import NoBackoff
 from redis.exceptions import RedisClusterException, RedisError
 from redis.retry import Retry
 
-from ..config import Settings
+from ..config.redis import RedisOptions
 from ..errors import StoreUnavailable
 
 log = logging.getLogger("authsvc.redis")
@@ -30,7 +30,7 @@ T = TypeVar("T")
 RedisClient = Redis | RedisCluster
 
 
-def _tls(settings: Settings, urls: list[str], from_url: bool = False) -> dict[str, Any]:
+def _tls(settings: RedisOptions, urls: list[str], from_url: bool = False) -> dict[str, Any]:
     """TLS keyword arguments when the URLs say rediss:// (from_url picks TLS by the scheme)."""
     if not any(u.startswith("rediss://") for u in urls):
         return {}
@@ -43,7 +43,7 @@ def _tls(settings: Settings, urls: list[str], from_url: bool = False) -> dict[st
     return options
 
 
-def _common(settings: Settings) -> dict[str, Any]:
+def _common(settings: RedisOptions) -> dict[str, Any]:
     """Connection options shared by every topology."""
     options: dict[str, Any] = {
         "socket_connect_timeout": settings.redis_connect_timeout,
@@ -70,7 +70,7 @@ def _url_db(url: str) -> int:
     return int(path) if path.isdigit() else 0
 
 
-def create_client(settings: Settings) -> RedisClient:
+def create_client(settings: RedisOptions) -> RedisClient:
     """The client for the configured topology; nothing connects until the first call."""
     common = _common(settings)
     if settings.redis_use_cluster:
@@ -105,7 +105,7 @@ def create_client(settings: Settings) -> RedisClient:
 class Guard:
     """Runs Redis calls under one deadline; every failure becomes StoreUnavailable."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: RedisOptions) -> None:
         # a connect, then a command, then the one retry's connect and command
         self.deadline = 2 * (settings.redis_connect_timeout + settings.redis_command_timeout)
 

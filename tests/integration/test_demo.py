@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -52,7 +55,40 @@ def test_demo_signs_in_anyone_and_answers_auth(demo: Process) -> None:
 def test_demo_prints_what_to_try(demo: Process) -> None:
     log = demo.log()
     assert "DEVELOPMENT IDENTITY PROVIDER" in log
-    assert f"http://127.0.0.1:{demo.port}/oauth2/start" in log
+    assert f"open  http://127.0.0.1:{demo.port}/ " in log
+
+
+def test_demo_home_page_shows_who_you_are_and_a_curl_line_that_works(demo: Process) -> None:
+    with httpx.Client(base_url=demo.url) as client:
+        anonymous = client.get("/")
+        assert anonymous.status_code == 200 and "Not signed in" in anonymous.text
+        assert f"curl -i {demo.url}/oauth2/auth" in anonymous.text
+        # the page's sign-in button: /oauth2/sign_in?rd=/ -> ... -> back on /
+        assert 'href="/oauth2/sign_in?rd=%2F"' in anonymous.text
+        start = client.get("/oauth2/start", params={"rd": "/"})
+        params = dict(parse_qsl(urlsplit(start.headers["location"]).query))
+        signed = client.post(start.headers["location"].split("?")[0],
+                             data={**params, "email": "ada@example.com", "groups": "admins"})
+        callback = client.get(signed.headers["location"])
+        assert callback.headers["location"] == "/"
+        home = client.get("/")
+        assert home.status_code == 200 and "ada@example.com" in home.text and "admins" in home.text
+        line = re.search(r"curl -i -H &#39;Cookie: ([^&]+)&#39; (\S+)</code>", home.text)
+        assert line, home.text
+        cookie, url = line.groups()
+        checked = httpx.get(url, headers={"Cookie": cookie})  # the line, as a reader would run it
+        assert checked.status_code == 202 and checked.headers["x-auth-request-email"] == "ada@example.com"
+        out = client.get("/oauth2/sign_out", params={"rd": "/"})
+        assert out.headers["location"] == "/"
+        assert "Not signed in" in client.get("/").text
+
+
+def test_demo_on_a_busy_port_says_so_in_one_line(demo: Process, tmp_path: Path) -> None:
+    run = subprocess.run(python_argv("-m", "authsvc", "demo", "--port", str(demo.port)),
+                         capture_output=True, text=True, timeout=60, check=False)
+    assert run.returncode == 2
+    assert f"cannot listen on 127.0.0.1:{demo.port}" in run.stderr and "Traceback" not in run.stderr
+    assert "Try it" not in run.stdout  # nothing printed as if it were running
 
 
 def test_demo_idp_refuses_requests_without_pkce(demo: Process) -> None:

@@ -12,39 +12,22 @@ Envoy port as its HTTP proxy.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from tests.integration.conftest import INGRESS_HOST, AuthsvcFactory
 from tests.support import contract
 from tests.support.components import EXAMPLES, OpenIDProvider, start_envoy
 from tests.support.echo import EchoUpstream
-from tests.support.gateway_api import load, named, render_envoy_gateway
-from tests.support.login import BROWSER_ACCEPT, HostMap
-from tests.support.processes import HOST, free_port
-from tests.support.proxy_contract import ProxyContract, WebsocketContract
+from tests.support.gateway_api import load, named, render_envoy_gateway, serving
+from tests.support.login import BROWSER_ACCEPT
+from tests.support.proxy_contract import NamedStack, ProxyContract, WebsocketContract
 from tests.support.raw_http import raw_request
-from tests.support.tap import Tap, start_tap
 
 pytestmark = pytest.mark.integration
 
 MANIFEST = EXAMPLES / "gateway-api" / "envoy-gateway.yaml"
 BASE = f"http://{INGRESS_HOST}"
-
-
-@dataclass
-class Stack:
-    base: str
-    port: int
-    tap: Tap
-
-    def transport(self) -> HostMap:
-        return HostMap({INGRESS_HOST: self.port})
-
-    def client(self) -> httpx.Client:
-        return contract.new_client(self.transport())
 
 
 @pytest.fixture(scope="module")
@@ -53,25 +36,18 @@ def stack(
     start_authsvc_for: AuthsvcFactory,
     oidc_provider: OpenIDProvider,
     echo: EchoUpstream,
-) -> Iterator[Stack]:
+) -> Iterator[NamedStack]:
     authsvc = start_authsvc_for(
         proxy_kind="envoy",
         auth_success_status=200,
         client_id=oidc_provider.web_client_id,
         whitelist_domains=[INGRESS_HOST],
     )
-    tap = start_tap(authsvc.port)
-    try:
-        port = free_port()
-        endpoints = {"authsvc:4180": f"{HOST}:{tap.port}", "app:8080": f"{HOST}:{echo.port}"}
-        bootstrap = render_envoy_gateway(MANIFEST, f"{HOST}:{port}", endpoints)
-        envoy = start_envoy(tmp_path_factory.mktemp("envoy-gateway"), bootstrap, port)
-        try:
-            yield Stack(BASE, port, tap)
-        finally:
-            envoy.stop()
-    finally:
-        tap.stop()
+    workdir = tmp_path_factory.mktemp("envoy-gateway")
+    with serving(
+        MANIFEST, render_envoy_gateway, start_envoy, workdir, authsvc.port, echo.port
+    ) as stack:
+        yield stack
 
 
 def test_the_policy_guards_the_app_route_only() -> None:
@@ -88,14 +64,14 @@ class TestEnvoyGateway(ProxyContract, WebsocketContract):
     """The shared scenarios through Envoy Gateway's generated configuration in real Envoy."""
 
 
-def test_browser_navigation_gets_authsvcs_302_relayed(stack: Stack) -> None:
+def test_browser_navigation_gets_authsvcs_302_relayed(stack: NamedStack) -> None:
     with stack.client() as client:
         r = client.get(BASE + contract.TRICKY_PATH, headers={"Accept": BROWSER_ACCEPT})
     contract.assert_sign_in_redirect(BASE, r)
     assert "x-auth-request-user" not in r.headers
 
 
-def test_the_check_keeps_method_and_path_under_the_prefix(stack: Stack) -> None:
+def test_the_check_keeps_method_and_path_under_the_prefix(stack: NamedStack) -> None:
     """Only Host, method, path and headersToExtAuth reach authsvc; Envoy's own
     X-Forwarded-Proto replaces the client's (use_remote_address)."""
     with contract.signed_in(BASE, "alice@example.com", transport=stack.transport()) as client:
@@ -111,7 +87,7 @@ def test_the_check_keeps_method_and_path_under_the_prefix(stack: Stack) -> None:
     assert not {k.lower() for k, _ in check.headers} & {"x-original-uri", "x-forwarded-uri"}
 
 
-def test_paths_are_normalized_before_routing(stack: Stack) -> None:
+def test_paths_are_normalized_before_routing(stack: NamedStack) -> None:
     """normalize_path and merge_slashes: /oauth2/../app is the app's route, and checked."""
     r = raw_request(stack.port, "/oauth2/../app//x", [("Accept", "application/json")], host=INGRESS_HOST)
     assert r.status == 401, r.status

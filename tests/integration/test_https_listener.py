@@ -9,6 +9,7 @@ from __future__ import annotations
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Protocol
 
 import httpx
 import pytest
@@ -47,13 +48,29 @@ def started(tmp_path: Path) -> Iterator[list[Process]]:
         proc.stop()
 
 
-def test_serves_https_only_with_a_certificate(pki: PKI, tmp_path: Path, started: list[Process]) -> None:
-    port, http_port = free_port(), free_port()
-    argv = python_argv("-m", "authsvc", *BASE, f"--http-address={HOST}:{http_port}",
-                       f"--https-address={HOST}:{port}", f"--tls-cert-file={pki.server_cert}",
-                       f"--tls-key-file={pki.server_key}")
-    started.append(start_process("authsvc-tls", argv, port=port, log_dir=tmp_path,
-                                 ready=https_ready(pki.ca_cert)))
+class StartHttps(Protocol):
+    def __call__(self, name: str, *options: str) -> int: ...
+
+
+@pytest.fixture
+def start_https(pki: PKI, tmp_path: Path, started: list[Process]) -> StartHttps:
+    """Starts authsvc with the test certificate and `options`; the HTTPS port, once it answers."""
+
+    def start(name: str, *options: str) -> int:
+        port = free_port()
+        argv = python_argv("-m", "authsvc", *BASE, f"--https-address={HOST}:{port}",
+                           f"--tls-cert-file={pki.server_cert}", f"--tls-key-file={pki.server_key}",
+                           *options)  # fmt: skip
+        started.append(start_process(name, argv, port=port, log_dir=tmp_path,
+                                     ready=https_ready(pki.ca_cert)))  # fmt: skip
+        return port
+
+    return start
+
+
+def test_serves_https_only_with_a_certificate(pki: PKI, start_https: StartHttps) -> None:
+    http_port = free_port()
+    port = start_https("authsvc-tls", f"--http-address={HOST}:{http_port}")
     ca = ssl.create_default_context(cafile=str(pki.ca_cert))
     assert httpx.get(f"https://{HOST}:{port}/ping", verify=ca).text == "OK"
     assert not port_open(http_port), "with a certificate only the HTTPS listener runs"
@@ -61,13 +78,8 @@ def test_serves_https_only_with_a_certificate(pki: PKI, tmp_path: Path, started:
         httpx.get(f"https://{HOST}:{port}/ping")  # certifi does not know the test CA
 
 
-def test_tls_min_version_13_refuses_tls_12(pki: PKI, tmp_path: Path, started: list[Process]) -> None:
-    port = free_port()
-    argv = python_argv("-m", "authsvc", *BASE, f"--https-address={HOST}:{port}",
-                       f"--tls-cert-file={pki.server_cert}", f"--tls-key-file={pki.server_key}",
-                       "--tls-min-version=TLS1.3")
-    started.append(start_process("authsvc-tls13", argv, port=port, log_dir=tmp_path,
-                                 ready=https_ready(pki.ca_cert)))
+def test_tls_min_version_13_refuses_tls_12(pki: PKI, start_https: StartHttps) -> None:
+    port = start_https("authsvc-tls13", "--tls-min-version=TLS1.3")
     only_12 = ssl.create_default_context(cafile=str(pki.ca_cert))
     only_12.maximum_version = ssl.TLSVersion.TLSv1_2
     with pytest.raises(httpx.ConnectError):
@@ -97,13 +109,8 @@ def test_metrics_over_tls(pki: PKI, tmp_path: Path, started: list[Process]) -> N
     assert httpx.get(f"http://{HOST}:{port}/metrics").status_code == 404  # not on the main port
 
 
-def test_tls_cipher_suites_restrict_tls_12(pki: PKI, tmp_path: Path, started: list[Process]) -> None:
-    port = free_port()
-    argv = python_argv("-m", "authsvc", *BASE, f"--https-address={HOST}:{port}",
-                       f"--tls-cert-file={pki.server_cert}", f"--tls-key-file={pki.server_key}",
-                       "--tls-cipher-suite=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
-    started.append(start_process("authsvc-ciphers", argv, port=port, log_dir=tmp_path,
-                                 ready=https_ready(pki.ca_cert)))
+def test_tls_cipher_suites_restrict_tls_12(pki: PKI, start_https: StartHttps) -> None:
+    port = start_https("authsvc-ciphers", "--tls-cipher-suite=TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
 
     def tls12(cipher: str) -> ssl.SSLContext:
         context = ssl.create_default_context(cafile=str(pki.ca_cert))

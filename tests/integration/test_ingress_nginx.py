@@ -7,11 +7,9 @@ and the absolute sign-in URL behave as in a cluster; only the connection goes to
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import httpx
 import pytest
 
 from tests.integration.conftest import INGRESS_HOST, AuthsvcFactory
@@ -21,25 +19,14 @@ from tests.support.echo import EchoUpstream
 from tests.support.ingress_nginx import load_configmap, load_paths, render
 from tests.support.login import BROWSER_ACCEPT, HostMap, browse
 from tests.support.processes import HOST, Process, free_port
-from tests.support.tap import Tap, start_tap
+from tests.support.proxy_contract import NamedStack, tapped_by_name
+from tests.support.tap import Tap
 
 pytestmark = pytest.mark.integration
 
 MANIFEST = EXAMPLES / "ingress-nginx" / "ingress.yaml"
 CONFIGMAP = load_configmap(EXAMPLES / "ingress-nginx" / "controller-configmap.yaml")
 BASE = f"http://{INGRESS_HOST}"
-
-
-@dataclass
-class Stack:
-    port: int
-    tap: Tap
-
-    def transport(self) -> HostMap:
-        return HostMap({INGRESS_HOST: self.port})
-
-    def client(self) -> httpx.Client:
-        return contract.new_client(self.transport())
 
 
 def _nginx(workdir: Path, manifest: Path, authsvc: Process | Tap, echo: EchoUpstream) -> Process:
@@ -66,16 +53,10 @@ def authsvc(start_authsvc_for: AuthsvcFactory, oidc_provider: OpenIDProvider) ->
 @pytest.fixture(scope="module")
 def stack(
     tmp_path_factory: pytest.TempPathFactory, authsvc: Process, echo: EchoUpstream
-) -> Iterator[Stack]:
-    tap = start_tap(authsvc.port)
-    try:
-        nginx = _nginx(tmp_path_factory.mktemp("ingress-nginx"), MANIFEST, tap, echo)
-        try:
-            yield Stack(nginx.port, tap)
-        finally:
-            nginx.stop()
-    finally:
-        tap.stop()
+) -> Iterator[NamedStack]:
+    workdir = tmp_path_factory.mktemp("ingress-nginx")
+    with tapped_by_name(authsvc.port, BASE, lambda tap: _nginx(workdir, MANIFEST, tap, echo)) as stack:
+        yield stack
 
 
 def test_the_manifest_has_what_the_docs_promise() -> None:
@@ -90,11 +71,11 @@ def test_the_manifest_has_what_the_docs_promise() -> None:
         assert p.annotation("proxy-buffer-size") in ("16k", "32k", "64k")
 
 
-def test_login_round_trip(stack: Stack) -> None:
+def test_login_round_trip(stack: NamedStack) -> None:
     contract.assert_login_round_trip(BASE, transport=stack.transport())
 
 
-def test_sign_in_redirect_carries_the_escaped_absolute_url(stack: Stack) -> None:
+def test_sign_in_redirect_carries_the_escaped_absolute_url(stack: NamedStack) -> None:
     with stack.client() as client:
         r = client.get(BASE + contract.TRICKY_PATH, headers={"Accept": BROWSER_ACCEPT})
     assert r.status_code == 302
@@ -108,7 +89,7 @@ def test_sign_in_redirect_carries_the_escaped_absolute_url(stack: Stack) -> None
     assert parse_qs(urlsplit(location).query)["rd"] == [BASE + contract.TRICKY_PATH]
 
 
-def test_the_check_is_what_the_ingress_nginx_template_sends(stack: Stack) -> None:
+def test_the_check_is_what_the_ingress_nginx_template_sends(stack: NamedStack) -> None:
     with contract.signed_in(BASE, "alice@example.com", transport=stack.transport()) as client:
         stack.tap.clear()
         headers = {"X-Original-URL": "http://evil.example/", "X-Forwarded-Proto": "https"}
@@ -125,12 +106,12 @@ def test_the_check_is_what_the_ingress_nginx_template_sends(stack: Stack) -> Non
     assert not check.has("Content-Length")
 
 
-def test_spoofed_identity_headers_never_reach_the_app(stack: Stack) -> None:
+def test_spoofed_identity_headers_never_reach_the_app(stack: NamedStack) -> None:
     with contract.signed_in(BASE, "alice@example.com", transport=stack.transport()) as client:
         contract.assert_spoofing_stopped(BASE, client)
 
 
-def test_spoofed_original_url_cannot_open_a_path(stack: Stack) -> None:
+def test_spoofed_original_url_cannot_open_a_path(stack: NamedStack) -> None:
     """ingress-nginx overwrites X-Original-URL; a client's copy does not reach authsvc."""
     with stack.client() as client:
         r = client.get(
@@ -141,11 +122,11 @@ def test_spoofed_original_url_cannot_open_a_path(stack: Stack) -> None:
     assert "%2Fapp%2Fsecret" in r.headers["location"]
 
 
-def test_forbidden_domain_gets_403_not_a_loop(stack: Stack) -> None:
+def test_forbidden_domain_gets_403_not_a_loop(stack: NamedStack) -> None:
     contract.assert_forbidden_domain(BASE, transport=stack.transport())
 
 
-def test_sign_out_sends_the_next_request_to_sign_in(stack: Stack) -> None:
+def test_sign_out_sends_the_next_request_to_sign_in(stack: NamedStack) -> None:
     with contract.signed_in(BASE, "alice@example.com", transport=stack.transport()) as client:
         r = client.get(BASE + "/oauth2/sign_out?rd=%2Fapp%2Fafter")
         assert r.status_code == 302
@@ -154,7 +135,7 @@ def test_sign_out_sends_the_next_request_to_sign_in(stack: Stack) -> None:
         assert "/oauth2/start" in r.headers["location"]
 
 
-def test_xhr_is_redirected_by_the_auth_signin_annotation(stack: Stack) -> None:
+def test_xhr_is_redirected_by_the_auth_signin_annotation(stack: NamedStack) -> None:
     """A known ingress-nginx limit: with auth-signin, EVERY 401 becomes a 302 (the template's
     error_page has no condition, and snippets are disabled by default). README explains the
     alternative: API paths in an Ingress without auth-signin get authsvc's 401 as is."""
@@ -164,7 +145,7 @@ def test_xhr_is_redirected_by_the_auth_signin_annotation(stack: Stack) -> None:
     assert "x-auth-request-user" not in r.headers
 
 
-def test_api_paths_without_auth_signin_get_401(stack: Stack) -> None:
+def test_api_paths_without_auth_signin_get_401(stack: NamedStack) -> None:
     """5 under ingress-nginx: the example's API Ingress has no auth-signin."""
     for headers in ({"Accept": "application/json"}, {"X-Requested-With": "XMLHttpRequest"}):
         with stack.client() as client:
@@ -176,7 +157,7 @@ def test_api_paths_without_auth_signin_get_401(stack: Stack) -> None:
         assert seen.all("X-Auth-Request-Email") == ["alice@example.com"]
 
 
-def test_session_over_4kb_passes_with_the_example_buffers(stack: Stack) -> None:
+def test_session_over_4kb_passes_with_the_example_buffers(stack: NamedStack) -> None:
     contract.assert_big_session(BASE, transport=stack.transport())
 
 

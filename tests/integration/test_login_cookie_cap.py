@@ -50,8 +50,9 @@ def login_cookies(context: BrowserContext) -> list[str]:
 
 def test_thirty_login_starts_on_one_page_leave_the_site_working(browser: Browser, site: str) -> None:
     with fresh_page(browser) as page:
-        # a page of the site's own origin (authsvc's sign-in page, public under /oauth2/)
-        page.goto(site + "/oauth2/sign_in")
+        # a page of the site's own origin without a Content-Security-Policy (authsvc's pages
+        # have one that allows no frames and no images): /oauth2/userinfo's 401
+        page.goto(site + "/oauth2/userinfo")
         assert page.url.startswith(site)
         images = "".join(f'<img src="/oauth2/start?rd=/app/{i}">' for i in range(15))
         frames = "".join(f'<iframe src="/oauth2/start?rd=/app/f{i}"></iframe>' for i in range(15))

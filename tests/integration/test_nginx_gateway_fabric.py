@@ -13,38 +13,21 @@ so the public URL must be on the default port, as in a cluster.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
-import httpx
 import pytest
 
 from tests.integration.conftest import INGRESS_HOST, AuthsvcFactory
 from tests.support import contract
 from tests.support.components import EXAMPLES, OpenIDProvider, start_nginx
 from tests.support.echo import EchoUpstream
-from tests.support.gateway_api import load, named, render_nginx_gateway_fabric
-from tests.support.login import BROWSER_ACCEPT, HostMap
-from tests.support.processes import HOST, free_port
-from tests.support.proxy_contract import ProxyContract, WebsocketContract
-from tests.support.tap import Tap, start_tap
+from tests.support.gateway_api import load, named, render_nginx_gateway_fabric, serving
+from tests.support.login import BROWSER_ACCEPT
+from tests.support.proxy_contract import NamedStack, ProxyContract, WebsocketContract
 
 pytestmark = pytest.mark.integration
 
 MANIFEST = EXAMPLES / "gateway-api" / "nginx-gateway-fabric.yaml"
 BASE = f"http://{INGRESS_HOST}"
-
-
-@dataclass
-class Stack:
-    base: str
-    port: int
-    tap: Tap
-
-    def transport(self) -> HostMap:
-        return HostMap({INGRESS_HOST: self.port})
-
-    def client(self) -> httpx.Client:
-        return contract.new_client(self.transport())
 
 
 @pytest.fixture(scope="module")
@@ -53,25 +36,18 @@ def stack(
     start_authsvc_for: AuthsvcFactory,
     oidc_provider: OpenIDProvider,
     echo: EchoUpstream,
-) -> Iterator[Stack]:
+) -> Iterator[NamedStack]:
     authsvc = start_authsvc_for(
         proxy_kind="nginx",
         auth_success_status=200,
         client_id=oidc_provider.web_client_id,
         whitelist_domains=[INGRESS_HOST],
     )
-    tap = start_tap(authsvc.port)
-    try:
-        port = free_port()
-        endpoints = {"authsvc:4180": f"{HOST}:{tap.port}", "app:8080": f"{HOST}:{echo.port}"}
-        conf = render_nginx_gateway_fabric(MANIFEST, f"{HOST}:{port}", endpoints)
-        nginx = start_nginx(tmp_path_factory.mktemp("nginx-gateway-fabric"), conf, port)
-        try:
-            yield Stack(BASE, port, tap)
-        finally:
-            nginx.stop()
-    finally:
-        tap.stop()
+    workdir = tmp_path_factory.mktemp("nginx-gateway-fabric")
+    with serving(
+        MANIFEST, render_nginx_gateway_fabric, start_nginx, workdir, authsvc.port, echo.port
+    ) as stack:
+        yield stack
 
 
 def test_the_manifest_protects_the_app_and_not_oauth2() -> None:
@@ -90,7 +66,7 @@ def test_the_manifest_protects_the_app_and_not_oauth2() -> None:
 class TestNginxGatewayFabric(ProxyContract, WebsocketContract):
     """The shared scenarios through NGF's generated configuration in real nginx."""
 
-    def test_login_round_trip(self, stack: Stack) -> None:  # type: ignore[override]
+    def test_login_round_trip(self, stack: NamedStack) -> None:  # type: ignore[override]
         """Where NGF differs: no /oauth2/start hop. The error_page serves authsvc's answer for
         /oauth2/start in place, so the app's own URL answers with the 302 to the IdP."""
         walk = contract.assert_login_round_trip(stack.base, transport=stack.transport())
@@ -99,7 +75,7 @@ class TestNginxGatewayFabric(ProxyContract, WebsocketContract):
 
 
 def test_browser_navigation_goes_to_sign_in_with_the_exact_url(
-    stack: Stack, oidc_provider: OpenIDProvider
+    stack: NamedStack, oidc_provider: OpenIDProvider
 ) -> None:
     """The SnippetsFilter's error_page: authsvc's 401 becomes authsvc's own 302 to the IdP,
     the original URL carried in X-Auth-Request-Redirect (no escaping by nginx needed)."""
@@ -113,7 +89,7 @@ def test_browser_navigation_goes_to_sign_in_with_the_exact_url(
     assert start.path == "/oauth2/start"  # the app's query stays out of /oauth2/start
 
 
-def test_the_check_is_what_ngf_sends(stack: Stack) -> None:
+def test_the_check_is_what_ngf_sends(stack: NamedStack) -> None:
     """Only Host, Path, Method, Authorization and the allowedHeaders (Cookie): the client's
     X-Forwarded-* and X-Original-* never reach authsvc (proxy_pass_request_headers off)."""
     with contract.signed_in(BASE, "alice@example.com", transport=stack.transport()) as client:
@@ -130,7 +106,7 @@ def test_the_check_is_what_ngf_sends(stack: Stack) -> None:
     assert not sent & {"x-original-uri", "x-forwarded-host", "x-forwarded-uri", "user-agent"}
 
 
-def test_an_api_call_keeps_the_401(stack: Stack) -> None:
+def test_an_api_call_keeps_the_401(stack: NamedStack) -> None:
     with stack.client() as client:
         r = client.get(BASE + "/app/api", headers={"Accept": "application/json"})
     assert r.status_code == 401 and "location" not in r.headers

@@ -107,6 +107,14 @@ def get(path: str, *headers: bytes, close: bool = True) -> bytes:
     return b"\r\n".join(lines) + b"\r\n\r\n"
 
 
+def assert_refused_promptly(served: Process, request_bytes: bytes, status: int) -> None:
+    """`status` at once (within 3 s, not after reading it all or a timeout), connection closed."""
+    answer, seconds = exchange(served.port, request_bytes)
+    assert status_of(answer) == status
+    assert b"connection: close" in answer.lower()
+    assert seconds < 3.0, f"{status} took {seconds:.1f}s"
+
+
 # --- request heads ----------------------------------------------------------------------------
 ONE_MIB = 1024 * 1024
 OVERSIZED_HEADS = {
@@ -120,10 +128,7 @@ OVERSIZED_HEADS = {
 
 @pytest.mark.parametrize("request_bytes", OVERSIZED_HEADS.values(), ids=OVERSIZED_HEADS.keys())
 def test_an_oversized_request_head_is_a_prompt_431(served: Process, request_bytes: bytes) -> None:
-    answer, seconds = exchange(served.port, request_bytes)
-    assert status_of(answer) == 431
-    assert b"connection: close" in answer.lower()
-    assert seconds < 3.0, f"431 took {seconds:.1f}s"
+    assert_refused_promptly(served, request_bytes, 431)
 
 
 def test_an_oversized_head_costs_no_memory(served: Process) -> None:
@@ -286,10 +291,7 @@ OVERSIZED_BODIES = {
 
 @pytest.mark.parametrize("request_bytes", OVERSIZED_BODIES.values(), ids=OVERSIZED_BODIES.keys())
 def test_an_oversized_body_is_a_prompt_413(served: Process, request_bytes: bytes) -> None:
-    answer, seconds = exchange(served.port, request_bytes)
-    assert status_of(answer) == 413
-    assert b"connection: close" in answer.lower()
-    assert seconds < 3.0, f"413 took {seconds:.1f}s"
+    assert_refused_promptly(served, request_bytes, 413)
 
 
 def test_a_body_within_the_cap_is_read(served: Process) -> None:

@@ -18,7 +18,7 @@ from tests.support.components import EXAMPLES, start_caddy
 from tests.support.echo import EchoUpstream
 from tests.support.oauth2_proxy_configs import CADDY_GLOBAL, CADDY_SITE
 from tests.support.processes import HOST, free_port
-from tests.support.spoofs import SKIP_ROUTES, Site, assert_public_only_if_vouched
+from tests.support.spoofs import Site, SpoofingContract, strict_and_default
 
 pytestmark = pytest.mark.integration
 
@@ -27,9 +27,7 @@ pytestmark = pytest.mark.integration
 def sites(
     tmp_path_factory: pytest.TempPathFactory, start_authsvc_for: AuthsvcFactory, echo: EchoUpstream
 ) -> Iterator[dict[str, Site]]:
-    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True}
-    strict = start_authsvc_for(proxy_kind="caddy", **rules)
-    default = start_authsvc_for(**rules)
+    strict, default = strict_and_default(start_authsvc_for, "caddy")
     with contextlib.ExitStack() as stack:
         sites: dict[str, Site] = {}
         port = free_port()
@@ -55,19 +53,7 @@ def sites(
         yield sites
 
 
-SITES = ["example, caddy", "oauth2-proxy docs, default kind", "oauth2-proxy docs, caddy"]
+class TestSpoofingCaddy(SpoofingContract):
+    """Issue 11 §1 through each site above."""
 
-
-@pytest.mark.parametrize("name", SITES)
-def test_no_client_header_makes_a_protected_path_public(sites: dict[str, Site], name: str) -> None:
-    site = sites[name]
-    through = site.attempts()
-    assert not through, f"{name}: protected path served without a session for {through}"
-
-
-@pytest.mark.parametrize("name", SITES)
-def test_public_routes_work_only_where_authsvc_can_believe_the_proxy(
-    sites: dict[str, Site], name: str
-) -> None:
-    """The control: the attacks above would get through if these were ignored altogether."""
-    assert_public_only_if_vouched(sites[name])
+    SITES = ["example, caddy", "oauth2-proxy docs, default kind", "oauth2-proxy docs, caddy"]

@@ -22,7 +22,7 @@ from tests.support.ingress_nginx import load_configmap, render
 from tests.support.login import HostMap
 from tests.support.oauth2_proxy_configs import INGRESS_ANNOTATIONS
 from tests.support.processes import HOST, free_port
-from tests.support.spoofs import SKIP_ROUTES, Site, assert_public_only_if_vouched
+from tests.support.spoofs import Site, SpoofingContract, strict_and_default
 
 pytestmark = pytest.mark.integration
 
@@ -53,9 +53,7 @@ def sites(
     oidc_provider: OpenIDProvider,
     echo: EchoUpstream,
 ) -> Iterator[dict[str, Site]]:
-    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True}
-    strict = start_authsvc_for(proxy_kind="ingress-nginx", **rules)
-    default = start_authsvc_for(**rules)
+    strict, default = strict_and_default(start_authsvc_for, "ingress-nginx")
     workdir = tmp_path_factory.mktemp("ingress-spoofing")
     manifest = workdir / "ingress.yaml"
     extra = [_documented_ingress(host, svc) for host, svc in DOCUMENTED.items()]
@@ -80,19 +78,8 @@ def sites(
         nginx.stop()
 
 
-SITES = ["example, ingress-nginx", "oauth2-proxy docs, default kind",
-         "oauth2-proxy docs, ingress-nginx"]
+class TestSpoofingIngressNginx(SpoofingContract):
+    """Issue 11 §1 through each site above."""
 
-
-@pytest.mark.parametrize("name", SITES)
-def test_no_client_header_makes_a_protected_path_public(sites: dict[str, Site], name: str) -> None:
-    through = sites[name].attempts()
-    assert not through, f"{name}: protected path served without a session for {through}"
-
-
-@pytest.mark.parametrize("name", SITES)
-def test_public_routes_work_only_where_authsvc_can_believe_the_proxy(
-    sites: dict[str, Site], name: str
-) -> None:
-    """The control: the attacks above would get through if these were ignored altogether."""
-    assert_public_only_if_vouched(sites[name])
+    SITES = ["example, ingress-nginx", "oauth2-proxy docs, default kind",
+             "oauth2-proxy docs, ingress-nginx"]

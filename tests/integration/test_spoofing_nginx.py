@@ -23,7 +23,7 @@ from tests.support.echo import EchoUpstream
 from tests.support.k8s import SIDECAR
 from tests.support.oauth2_proxy_configs import NGINX_SERVER
 from tests.support.processes import HOST, free_port
-from tests.support.spoofs import SKIP_ROUTES, Site, assert_public_only_if_vouched
+from tests.support.spoofs import Site, SpoofingContract, strict_and_default
 
 pytestmark = pytest.mark.integration
 
@@ -44,9 +44,7 @@ def _sidecar_conf(workdir: str, port: int, authsvc: int, upstream: int) -> str:
 def sites(
     tmp_path_factory: pytest.TempPathFactory, start_authsvc_for: AuthsvcFactory, echo: EchoUpstream
 ) -> Iterator[dict[str, Site]]:
-    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True}
-    strict = start_authsvc_for(proxy_kind="nginx", **rules)
-    default = start_authsvc_for(**rules)  # proxy_kind left at its default
+    strict, default = strict_and_default(start_authsvc_for, "nginx")
     with contextlib.ExitStack() as stack:
         def nginx(name: str, conf: str, port: int) -> None:
             proc = start_nginx(tmp_path_factory.mktemp(name), conf, port, name=name)
@@ -79,20 +77,8 @@ def sites(
         yield sites
 
 
-SITES = ["example, nginx", "sidecar, nginx", "oauth2-proxy docs, default kind",
-         "oauth2-proxy docs, nginx"]
+class TestSpoofingNginx(SpoofingContract):
+    """Issue 11 §1 through each site above."""
 
-
-@pytest.mark.parametrize("name", SITES)
-def test_no_client_header_makes_a_protected_path_public(sites: dict[str, Site], name: str) -> None:
-    site = sites[name]
-    through = site.attempts()
-    assert not through, f"{name}: protected path served without a session for {through}"
-
-
-@pytest.mark.parametrize("name", SITES)
-def test_public_routes_work_only_where_authsvc_can_believe_the_proxy(
-    sites: dict[str, Site], name: str
-) -> None:
-    """The control: the attacks above would get through if these were ignored altogether."""
-    assert_public_only_if_vouched(sites[name])
+    SITES = ["example, nginx", "sidecar, nginx", "oauth2-proxy docs, default kind",
+             "oauth2-proxy docs, nginx"]

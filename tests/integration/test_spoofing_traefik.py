@@ -22,7 +22,7 @@ from tests.support.echo import EchoUpstream
 from tests.support.login import HostMap
 from tests.support.oauth2_proxy_configs import traefik_dynamic
 from tests.support.processes import HOST, Process, free_port, start_process
-from tests.support.spoofs import SKIP_ROUTES, Site, assert_public_only_if_vouched
+from tests.support.spoofs import Site, SpoofingContract, strict_and_default
 from tests.support.tools import require_tool
 
 pytestmark = pytest.mark.integration
@@ -56,9 +56,7 @@ def _start_traefik(workdir: Path, port: int, env: dict[str, str]) -> Process:
 def sites(
     tmp_path_factory: pytest.TempPathFactory, start_authsvc_for: AuthsvcFactory, echo: EchoUpstream
 ) -> Iterator[dict[str, Site]]:
-    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True}
-    strict = start_authsvc_for(proxy_kind="traefik", **rules)
-    default = start_authsvc_for(**rules)
+    strict, default = strict_and_default(start_authsvc_for, "traefik")
     workdir = tmp_path_factory.mktemp("traefik-spoofing")
     (workdir / "dynamic").mkdir()
     (workdir / "dynamic" / "example.yml").write_text((EXAMPLES / "traefik" / "dynamic.yml").read_text())
@@ -79,18 +77,7 @@ def sites(
         traefik.stop()
 
 
-SITES = ["example, traefik", "oauth2-proxy docs, default kind", "oauth2-proxy docs, traefik"]
+class TestSpoofingTraefik(SpoofingContract):
+    """Issue 11 §1 through each site above."""
 
-
-@pytest.mark.parametrize("name", SITES)
-def test_no_client_header_makes_a_protected_path_public(sites: dict[str, Site], name: str) -> None:
-    through = sites[name].attempts()
-    assert not through, f"{name}: protected path served without a session for {through}"
-
-
-@pytest.mark.parametrize("name", SITES)
-def test_public_routes_work_only_where_authsvc_can_believe_the_proxy(
-    sites: dict[str, Site], name: str
-) -> None:
-    """The control: the attacks above would get through if these were ignored altogether."""
-    assert_public_only_if_vouched(sites[name])
+    SITES = ["example, traefik", "oauth2-proxy docs, default kind", "oauth2-proxy docs, traefik"]

@@ -2,7 +2,7 @@
 
 `AppDriver`: the IdP's part is a callable from the login URL to the callback URL (a fake playing
 the user), so the same driver serves every provider. `Browser`: the OIDC login against the respx
-FakeIdP, with the app's Services at hand (metrics, store). Requests come from 127.0.0.1, a
+FakeIdP, with the app's Context at hand (metrics, store). Requests come from 127.0.0.1, a
 trusted proxy.
 """
 
@@ -15,13 +15,15 @@ from typing import Any
 import httpx
 from starlette.types import ASGIApp
 
-from authsvc.app import create_app
 from authsvc.clock import Clock
 from authsvc.config import Settings
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.demo.idp import DemoIdP
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 
-from .fake_idp import FakeIdP
+from .fake_idp import FakeIdP, ManualClock
+from .logout_store import MemoryLogoutStore
 
 ORIGIN = "https://app.example.test"
 REDIRECT_URI = f"{ORIGIN}/oauth2/callback"
@@ -64,7 +66,7 @@ async def asgi_client(app: ASGIApp, peer: str = "127.0.0.1") -> AsyncIterator[ht
 @asynccontextmanager
 async def app_driver(settings: Settings, http: httpx.AsyncClient, clock: Clock) -> AsyncIterator[AppDriver]:
     """An AppDriver on a fresh app built from `settings` (the provider from its factory)."""
-    async with asgi_client(create_app(settings, Services.build(settings, clock=clock, http=http))) as client:
+    async with asgi_client(create_app(Context.build(settings, clock=clock, http=http))) as client:
         yield AppDriver(client)
 
 
@@ -80,10 +82,28 @@ def fake_idp_settings(fake: FakeIdP, **overrides: Any) -> Settings:
     return make_settings(**options)
 
 
+@asynccontextmanager
+async def with_demo_idp(
+    fake: FakeIdP, **overrides: Any
+) -> AsyncIterator[tuple[httpx.AsyncClient, MemoryLogoutStore]]:
+    """A client on an app for `fake` (on its ManualClock) with bearer tokens on, the demo IdP
+    mounted at /_demo/idp and a memory logout store (the one returned); overrides win."""
+    settings = fake_idp_settings(fake, skip_jwt_bearer_tokens=True, **overrides)
+    assert isinstance(fake.clock, ManualClock)
+    store = MemoryLogoutStore(settings, fake.clock)
+    services = Context.build(settings, clock=fake.clock, store=store)
+    demo = DemoIdP(f"{ORIGIN}/_demo/idp", "demo", "demo-secret")
+    try:
+        async with asgi_client(create_app(services, extra_routes=[demo.mount()])) as c:
+            yield c, store
+    finally:
+        await services.aclose()
+
+
 class Browser:
     """An httpx client on the ASGI app that follows our redirects by hand, signing in at `fake`."""
 
-    def __init__(self, client: httpx.AsyncClient, services: Services, fake: FakeIdP) -> None:
+    def __init__(self, client: httpx.AsyncClient, services: Context, fake: FakeIdP) -> None:
         self.client = client
         self.services = services
         self.fake = fake
@@ -106,10 +126,10 @@ class Browser:
 
 @asynccontextmanager
 async def browser_on(settings: Settings, fake: FakeIdP, **build: Any) -> AsyncIterator[Browser]:
-    """A Browser on a fresh app from `settings`; `build` goes to Services.build (clock, store)."""
-    services = Services.build(settings, **build)
+    """A Browser on a fresh app from `settings`; `build` goes to Context.build (clock, store)."""
+    services = Context.build(settings, **build)
     try:
-        async with asgi_client(create_app(settings, services)) as client:
+        async with asgi_client(create_app(services)) as client:
             yield Browser(client, services, fake)
     finally:
         await services.aclose()

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from authsvc.app import create_app
 from authsvc.config import Settings
+from authsvc.context import Context
 from authsvc.models import Identity, Session, Tokens
-from authsvc.services import Services
+from authsvc.web.app import create_app
 from tests.support.fake_idp import ManualClock
 
 PROXY = "127.0.0.1"
@@ -33,7 +33,7 @@ class AuthApp:
     """An app, its services and clock, and a client per peer address."""
 
     settings: Settings
-    services: Services
+    services: Context
     clock: ManualClock
     _clients: dict[str, httpx.AsyncClient]
     _app: Any
@@ -46,8 +46,8 @@ class AuthApp:
         """Build the app; close every client and the services afterwards."""
         clock = clock or ManualClock()
         http = httpx.AsyncClient()
-        services = Services.build(settings, clock=clock, http=http)
-        app = cls(settings, services, clock, {}, create_app(settings, services))
+        services = Context.build(settings, clock=clock, http=http)
+        app = cls(settings, services, clock, {}, create_app(services))
         try:
             yield app
         finally:

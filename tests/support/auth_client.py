@@ -14,8 +14,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from authsvc.app import create_app
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.fake_idp import FakeIdP, ManualClock
 
@@ -51,11 +51,11 @@ def cookie_value(response: httpx.Response, name: str = "_authsvc") -> str | None
 class AuthClient:
     """One authsvc replica, driven in-process."""
 
-    def __init__(self, services: Services, idp: FakeIdP) -> None:
+    def __init__(self, services: Context, idp: FakeIdP) -> None:
         self.services = services
         self.idp = idp
         self.http = httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=create_app(services.settings, services)),
+            transport=httpx.ASGITransport(app=create_app(services)),
             base_url=BASE,
         )
 
@@ -64,7 +64,7 @@ class AuthClient:
     async def open(cls, idp: FakeIdP, clock: ManualClock, **options: Any) -> AsyncIterator[AuthClient]:
         """A replica with settings `idp_options(idp)` overridden by `options`."""
         settings = make_settings(**{**idp_options(idp), **options})
-        client = cls(Services.build(settings, clock=clock), idp)
+        client = cls(Context.build(settings, clock=clock), idp)
         try:
             yield client
         finally:
@@ -73,7 +73,7 @@ class AuthClient:
 
     async def login(self, **user: Any) -> str:
         """Sign in at the FakeIdP as `user`; the session cookie value."""
-        value = cookie_value(await self._login(**user))
+        value = cookie_value(await self._login(**user), self.services.settings.cookie_name)
         assert value
         return value
 

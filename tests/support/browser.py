@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
 
 
 @contextmanager
-def chromium() -> Iterator[Browser]:
+def chromium(extra_args: list[str] | None = None) -> Iterator[Browser]:
     """Launch headless chromium from /usr/bin (skip/fail when absent); close it afterwards."""
     executable = require_tool("chromium")
     with sync_playwright() as pw:
@@ -34,7 +34,7 @@ def chromium() -> Iterator[Browser]:
             browser = pw.chromium.launch(
                 executable_path=str(Path(executable).resolve()),
                 headless=True,
-                args=CHROMIUM_ARGS,
+                args=CHROMIUM_ARGS + (extra_args or []),
                 timeout=60_000,
             )
         except Exception as exc:  # a broken install: report it like a missing one
@@ -73,7 +73,8 @@ def fetch_status(page: Page, base: str, path: str) -> int:
     A real browser's XHR: `Accept: */*`, `Sec-Fetch-Mode: cors`. A redirect to the IdP would be
     followed across origins and fail, so a plain status number proves there was none.
     """
-    page.goto(base + "/oauth2/sign_in")
+    # a same-origin page without a CSP: the sign-in page's (default-src 'none') forbids fetch()
+    page.goto(base + "/oauth2/userinfo")
     status = page.evaluate(
         "async (path) => (await fetch(path, {redirect: 'manual'})).status", path
     )

@@ -27,6 +27,8 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 import respx
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
@@ -175,13 +177,15 @@ class FakeIdP:
         alg: str = "RS256",
         kid: str | None = "",
         signing: str = "good",
+        jose_typ: Any = "JWT",
         **claims: Any,
     ) -> str:
         """A signed ID token for the client; claims override defaults (None deletes one).
 
         signing: "good"; "bad_signature" (signed by another key, same kid); "none" (alg none,
         empty signature); "hs_public" (HS256 keyed with our public key's PEM, the classic
-        algorithm-confusion forgery). kid "" means our current kid, None omits it.
+        algorithm-confusion forgery). kid "" means our current kid, None omits it. jose_typ is
+        the header's typ (None omits it).
         """
         now = int(self.clock())
         payload: dict[str, Any] = {
@@ -193,7 +197,9 @@ class FakeIdP:
         }
         payload.update(claims)
         payload = {k: v for k, v in payload.items() if v is not None}
-        header: dict[str, Any] = {"alg": alg, "typ": "JWT"}
+        header: dict[str, Any] = {"alg": alg}
+        if jose_typ is not None:
+            header["typ"] = jose_typ
         if kid is not None:
             header["kid"] = kid or self.kid
         if signing == "none":
@@ -209,6 +215,13 @@ class FakeIdP:
             mac = hmac.new(pem, signing_input.encode(), hashlib.sha256).digest()
             return f"{signing_input}.{_b64(mac)}"
         key_dict = self.key if signing == "good" else _rsa_key(_STRANGER).as_dict(private=True)
+        if jose_typ is not None and not isinstance(jose_typ, str):
+            # joserfc will not write a malformed header: sign it by hand (RS256)
+            signing_input = f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(payload).encode())}"
+            private = RSAKey.import_key(key_dict).private_key
+            assert private is not None
+            signature = private.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
+            return f"{signing_input}.{_b64(signature)}"
         return jwt.encode(header, payload, RSAKey.import_key(key_dict), algorithms=[alg])
 
     # --- the user's side --------------------------------------------------------------

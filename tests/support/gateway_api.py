@@ -47,7 +47,8 @@ Envoy Gateway, read at envoyproxy/gateway d32f28294245e454d20f81d323d626a90e660c
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,8 +56,34 @@ from typing import Any
 import yaml
 
 from .components import nginx_main
+from .processes import HOST, Process, free_port
+from .proxy_contract import NamedStack, tapped_by_name
+from .tap import Tap
 
 Doc = dict[str, Any]
+
+#: render_nginx_gateway_fabric / render_envoy_gateway
+Render = Callable[[Path, str, Mapping[str, str]], str]
+#: start_nginx / start_envoy
+Start = Callable[[Path, str, int], Process]
+
+
+@contextmanager
+def serving(
+    manifest: Path, render: Render, start: Start, workdir: Path, authsvc_port: int, app_port: int
+) -> Iterator[NamedStack]:
+    """The proxy `start` running what `render` makes of `manifest`, its Services resolved to
+    authsvc (through a tap) and the app, reached as the listener's host name on port 80."""
+
+    def proxy(tap: Tap) -> Process:
+        port = free_port()
+        # what kube DNS and the Service endpoints give for the examples' two backends
+        endpoints = {"authsvc:4180": f"{HOST}:{tap.port}", "app:8080": f"{HOST}:{app_port}"}
+        return start(workdir, render(manifest, f"{HOST}:{port}", endpoints), port)
+
+    base = f"http://{listener(load(manifest))['hostname']}"
+    with tapped_by_name(authsvc_port, base, proxy) as stack:
+        yield stack
 
 
 def load(manifest: Path) -> list[Doc]:

@@ -1,6 +1,6 @@
 """A LogoutIndex in memory, for unit tests of back-channel logout without Redis.
 
-The cookie store, plus `end_sessions` / `first_use` / `forget_use` kept in a set and a list. The
+The cookie store, plus `end_sessions` / `seen` / `first_use` kept in a set and a list. The
 Redis store's LogoutIndex is tested against real Redis (tests/integration/sessions/).
 """
 
@@ -23,11 +23,11 @@ class MemoryLogoutStore(CookieSessionStore):
         self.ended.append((sid, sub))
         return 1
 
+    async def seen(self, marker: str) -> bool:
+        return marker in self.used
+
     async def first_use(self, marker: str, ttl: int) -> bool:
         if marker in self.used:
             return False
         self.used.add(marker)
         return True
-
-    async def forget_use(self, marker: str) -> None:
-        self.used.discard(marker)

@@ -11,13 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, TypeVar
+from urllib.parse import urlsplit
 
+import httpx
 from playwright.sync_api import Browser
 
 from . import contract
 from .browser import fetch_status, fresh_page, idp_login
 from .echo import Echoed
+from .login import HostMap
 from .tap import Tap, start_tap
 
 
@@ -55,28 +58,68 @@ class Stack:
     tap: Tap
 
 
+@dataclass
+class NamedStack:
+    """A proxy serving `base` under a host name (port 80, as in a cluster) while it really
+    listens on loopback `port`; clients reach it through a HostMap, its auth requests go
+    through `tap`."""
+
+    base: str
+    port: int
+    tap: Tap
+
+    def transport(self) -> HostMap:
+        host = urlsplit(self.base).hostname
+        assert host is not None, self.base
+        return HostMap({host: self.port})
+
+    def client(self) -> httpx.Client:
+        return contract.new_client(self.transport())
+
+
 class Running(Protocol):
     """A started proxy (a Process)."""
 
     @property
     def url(self) -> str: ...
 
+    @property
+    def port(self) -> int: ...
+
     def stop(self) -> None: ...
+
+
+R = TypeVar("R", bound=Running)
+
+
+@contextmanager
+def _tapped(authsvc_port: int, start_proxy: Callable[[Tap], R]) -> Iterator[tuple[R, Tap]]:
+    tap = start_tap(authsvc_port)
+    try:
+        proxy = start_proxy(tap)
+        try:
+            yield proxy, tap
+        finally:
+            proxy.stop()
+    finally:
+        tap.stop()
 
 
 @contextmanager
 def tapped(authsvc_port: int, start_proxy: Callable[[Tap], Running]) -> Iterator[Stack]:
     """A tap in front of authsvc at `authsvc_port`, the proxy `start_proxy(tap)` in front of
     both; the proxy and the tap stopped afterwards."""
-    tap = start_tap(authsvc_port)
-    try:
-        proxy = start_proxy(tap)
-        try:
-            yield Stack(proxy.url, tap)
-        finally:
-            proxy.stop()
-    finally:
-        tap.stop()
+    with _tapped(authsvc_port, start_proxy) as (proxy, tap):
+        yield Stack(proxy.url, tap)
+
+
+@contextmanager
+def tapped_by_name(
+    authsvc_port: int, base: str, start_proxy: Callable[[Tap], Running]
+) -> Iterator[NamedStack]:
+    """`tapped`, for a proxy whose public URL is `base` (a host name) rather than its own."""
+    with _tapped(authsvc_port, start_proxy) as (proxy, tap):
+        yield NamedStack(base, proxy.port, tap)
 
 
 class ProxyContract:

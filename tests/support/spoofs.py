@@ -9,16 +9,29 @@ upper, underscore, mixed and dotted spellings, repeated, and all together.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
+
+from .processes import Process
 
 Headers = list[tuple[str, str]]
 
 PUBLIC_PATH = "/public/x"
 SKIP_ROUTES = ["^/public/"]
+
+
+def strict_and_default(
+    start_authsvc: Callable[..., Process], proxy_kind: str, **options: Any
+) -> tuple[Process, Process]:
+    """authsvc with the skip routes and preflight on, under `proxy_kind` and under the default
+    kind (each module runs its proxy's documented configurations against both)."""
+    rules = {"skip_auth_routes": SKIP_ROUTES, "skip_auth_preflight": True, **options}
+    return start_authsvc(proxy_kind=proxy_kind, **rules), start_authsvc(**rules)
 
 
 def _values(host: str) -> dict[str, str]:
@@ -194,3 +207,28 @@ def assert_public_only_if_vouched(site: Site) -> None:
     else:
         assert public in (302, 401) and preflight in (302, 401), (public, preflight)
     assert site.status(REAL_PATH, json) in (302, 401)
+
+
+class SpoofingContract:
+    """The two scenarios for every site of a proxy's spoofing module, as a class it subclasses.
+
+    Like tests/support/proxy_contract.py: the module defines its module-scoped `sites` fixture
+    (name -> Site) and `class TestX(SpoofingContract)` with `SITES`, the names to run; each
+    test runs once per name.
+    """
+
+    SITES: ClassVar[Sequence[str]] = ()
+
+    def pytest_generate_tests(self, metafunc: pytest.Metafunc) -> None:
+        if "name" in metafunc.fixturenames:
+            metafunc.parametrize("name", self.SITES)
+
+    def test_no_client_header_makes_a_protected_path_public(self, sites: dict[str, Site], name: str) -> None:
+        through = sites[name].attempts()
+        assert not through, f"{name}: protected path served without a session for {through}"
+
+    def test_public_routes_work_only_where_authsvc_can_believe_the_proxy(
+        self, sites: dict[str, Site], name: str
+    ) -> None:
+        """The control: the attacks would get through if these were ignored altogether."""
+        assert_public_only_if_vouched(sites[name])

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import respx
 
-from authsvc.bearer import bearer_token
+from authsvc.providers.bearer import bearer_token
 from authsvc.providers.metadata import KID_REFETCH_INTERVAL
 from tests.conftest import make_settings
 from tests.support.auth_app import AuthApp
@@ -194,3 +194,89 @@ async def test_extra_audiences_of_the_main_issuer(idps: tuple[FakeIdP, FakeIdP, 
 )
 def test_bearer_token_parsing(header: str | None, token: str | None) -> None:
     assert bearer_token(header) == token
+
+
+# --- tokens are used only for what they are (RFC 8725 §3.11, RFC 9068, OIDC Core §3.1.3.7) ---
+EVENT = "http://schemas.openid.net/event/backchannel-logout"
+
+
+@pytest.mark.parametrize(
+    "typ",
+    ["logout+jwt", "application/logout+jwt", "LOGOUT+JWT", "secevent+jwt", "dpop+jwt",
+     "token-introspection+jwt", "id_token+jwt", "JOSE", "jwt ", 1, ["JWT"], {"a": 1}],
+)  # fmt: skip
+async def test_a_token_typed_as_something_else_is_refused(env: Env, typ: Any) -> None:
+    response = await env.call(env.token(jose_typ=typ))
+    assert (response.status_code, response.headers["www-authenticate"]) == (401, INVALID)
+
+
+@pytest.mark.parametrize("typ", [None, "", "JWT", "jwt", "application/jwt", "at+jwt",
+                                 "application/at+jwt", "AT+JWT"])  # fmt: skip
+async def test_access_and_id_token_types_are_accepted(env: Env, typ: str | None) -> None:
+    assert (await env.call(env.token(jose_typ=typ))).status_code == 202
+
+
+@pytest.mark.parametrize(
+    "events",
+    [{EVENT: {}}, {}, {"https://schemas.openid.net/secevent/risc/event-type/account-disabled": {}},
+     "not-an-object"],
+)  # fmt: skip
+async def test_a_token_with_an_events_claim_is_never_a_bearer_token(env: Env, events: Any) -> None:
+    """A logout token is signed by the same keys and names the same audience (typ JWT here, as
+    Keycloak before 25 sent them): the events claim gives it away."""
+    token = env.token(events=events, sid="sid-1", jti="j-1")
+    assert (await env.call(token)).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("claims", "status"),
+    [({}, 202), ({"azp": "client"}, 202), ({"azp": "someone-else"}, 401), ({"azp": ""}, 401),
+     ({"azp": ["client"]}, 401), ({"azp": 7}, 401),
+     ({"aud": ["client", "account"], "azp": "cli"}, 401),
+     ({"aud": ["client", "account"], "azp": "client"}, 202)],
+)  # fmt: skip
+async def test_azp_when_present_names_an_accepted_audience(
+    env: Env, claims: dict[str, Any], status: int
+) -> None:
+    assert (await env.call(env.token(**claims))).status_code == status
+
+
+@pytest.mark.parametrize(("azp", "status"), [("my-api", 202), ("client", 401), ("other", 401)])
+async def test_azp_of_another_issuer_is_checked_against_its_audiences(
+    env: Env, azp: str, status: int
+) -> None:
+    token = env.other.mint_id_token(aud="my-api", azp=azp, email="bob@example.com")
+    assert (await env.call(token)).status_code == status
+
+
+async def test_a_client_listed_in_extra_audiences_may_be_the_azp(
+    idps: tuple[FakeIdP, FakeIdP, ManualClock],
+) -> None:
+    idp, _, clock = idps
+    async with AuthApp.start(bearer_settings(idp, oidc_extra_audiences=["cli"]), clock) as app:
+        token = idp.mint_id_token(aud=["client", "account"], azp="cli", email="ada@example.com")
+        assert (await app.auth(headers={"Authorization": f"Bearer {token}"})).status_code == 202
+
+
+@pytest.mark.parametrize(("typ", "status"), [("at+jwt", 202), ("application/at+jwt", 202),
+                                             ("JWT", 401), (None, 401), ("logout+jwt", 401)])  # fmt: skip
+async def test_without_jwt_bearer_id_tokens_only_access_tokens_pass(
+    idps: tuple[FakeIdP, FakeIdP, ManualClock], typ: str | None, status: int
+) -> None:
+    idp, _, clock = idps
+    async with AuthApp.start(bearer_settings(idp, jwt_bearer_id_tokens=False), clock) as app:
+        token = idp.mint_id_token(jose_typ=typ, email="ada@example.com", email_verified=True)
+        assert (await app.auth(headers={"Authorization": f"Bearer {token}"})).status_code == status
+
+
+@pytest.mark.parametrize("verified", [False, "false", "0", 0, "no", "f", " false", 1, "1", "yes",
+                                      "true ", [], {}])  # fmt: skip
+async def test_anything_but_a_true_email_verified_is_refused(env: Env, verified: Any) -> None:
+    token = env.idp.mint_id_token(email="ada@example.com", email_verified=verified)
+    assert (await env.call(token)).status_code == 401
+
+
+@pytest.mark.parametrize("verified", [True, "true", "TRUE"])
+async def test_a_true_email_verified_is_accepted(env: Env, verified: Any) -> None:
+    token = env.idp.mint_id_token(email="ada@example.com", email_verified=verified)
+    assert (await env.call(token)).status_code == 202

@@ -15,11 +15,10 @@ import pytest
 import respx
 from starlette.routing import Route
 
-from authsvc.app import create_app
-from authsvc.devidp import DemoIdP
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
-from tests.support.app_driver import ORIGIN, asgi_client
+from tests.support.app_driver import with_demo_idp
 from tests.support.fake_idp import FakeIdP, ManualClock
 from tests.support.logout_store import MemoryLogoutStore
 
@@ -39,19 +38,8 @@ def idp() -> Iterator[FakeIdP]:
 
 @pytest.fixture
 async def client(idp: FakeIdP) -> AsyncIterator[tuple[httpx.AsyncClient, MemoryLogoutStore]]:
-    settings = make_settings(
-        oidc_issuer_url=idp.issuer, client_id=idp.client_id, client_secret=idp.client_secret,
-        email_domains=["example.com"], skip_jwt_bearer_tokens=True, max_request_body_bytes=LIMIT,
-    )  # fmt: skip
-    assert isinstance(idp.clock, ManualClock)
-    store = MemoryLogoutStore(settings, idp.clock)
-    services = Services.build(settings, clock=idp.clock, store=store)
-    demo = DemoIdP(f"{ORIGIN}/_demo/idp", "demo", "demo-secret")
-    try:
-        async with asgi_client(create_app(settings, services, extra_routes=[demo.mount()])) as c:
-            yield c, store
-    finally:
-        await services.aclose()
+    async with with_demo_idp(idp, max_request_body_bytes=LIMIT) as pair:
+        yield pair
 
 
 # --- bodies -----------------------------------------------------------------------------------
@@ -105,7 +93,7 @@ async def test_routes_that_read_no_body_are_unaffected(
 
 def test_routes_are_what_these_tests_think() -> None:
     # a new body-reading endpoint belongs in READERS (the cap itself covers it regardless)
-    app = create_app(make_settings())
+    app = create_app(Context.build(make_settings()))
     posts = {r.path for r in app.routes if isinstance(r, Route) and "POST" in (r.methods or ())}
     assert posts == {"/oauth2/auth", "/oauth2/auth/{rest:path}", "/oauth2/start", "/oauth2/sign_out",
                      BACKCHANNEL}  # fmt: skip

@@ -71,6 +71,17 @@ def test_client_secret_file(tmp_path: Path) -> None:
         ({"proxy_prefix": "oauth2"}, "proxy_prefix", "start with '/'"),
         ({"cookie_name": "bad name;"}, "cookie_name", "letters"),
         ({"cookie_secure": "perhaps"}, "cookie_secure", "bool"),
+        # RFC 6265bis §4.1.3: browsers would drop these cookies (prefixes match in any case)
+        ({"cookie_name": "__Host-authsvc", "cookie_secure": False}, "cookie_name", "cookie_secure"),
+        ({"cookie_name": "__host-authsvc", "cookie_secure": False}, "cookie_name", "cookie_secure"),
+        ({"cookie_name": "__Host-authsvc", "cookie_path": "/app"}, "cookie_name", "cookie_path"),
+        ({"cookie_name": "__HOST-a", "cookie_path": "/x"}, "cookie_name", "cookie_path"),
+        ({"cookie_name": "__Host-authsvc", "cookie_domains": ".example.com"}, "cookie_name",
+         "cookie_domains"),
+        ({"cookie_name": "__Host-authsvc", "cookie_domains": "example.com,example.org"},
+         "cookie_name", "Domain"),
+        ({"cookie_name": "__Secure-authsvc", "cookie_secure": False}, "cookie_name", "cookie_secure"),
+        ({"cookie_name": "__secure-x", "cookie_secure": False}, "cookie_name", "cookie_secure"),
         ({"provider": "myspace"}, "provider", "myspace"),
         ({"no_such_option": 1}, "no_such_option", "not an authsvc option"),
     ],
@@ -166,9 +177,9 @@ def test_a_problem_in_one_group_does_not_hide_another_groups() -> None:
 def test_preflight_names_what_cannot_be_built_without_a_traceback_or_a_secret(
         monkeypatch: pytest.MonkeyPatch) -> None:
     """Start-up failures outside the settings checks become lines too (and mask secrets)."""
-    from authsvc import app as app_module
     from authsvc.cli import preflight
     from authsvc.errors import ConfigError
+    from authsvc.web import app as app_module
 
     settings = load_settings(**{**REQUIRED, "client_secret": "topsecret-value"})
 
@@ -180,3 +191,14 @@ def test_preflight_names_what_cannot_be_built_without_a_traceback_or_a_secret(
         preflight(settings)
     assert str(err.value).splitlines() == [
         "invalid configuration: the application cannot be built (RuntimeError: cannot use **** here)"]
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [{"cookie_name": "__Host-authsvc"}, {"cookie_name": "__Host-x", "cookie_path": "/"},
+     {"cookie_name": "__Secure-authsvc", "cookie_domains": ".example.com", "cookie_path": "/app"},
+     {"cookie_name": "_Host-authsvc", "cookie_secure": False},
+     {"cookie_name": "x__Host-a", "cookie_domains": ".example.com"}],
+)  # fmt: skip
+def test_cookie_name_prefixes_that_browsers_keep(overrides: dict[str, Any]) -> None:
+    assert load_settings(**{**REQUIRED, **overrides}).cookie_name == overrides["cookie_name"]

@@ -26,7 +26,7 @@ from authsvc.cookies import (
     session_set_cookies,
     set_cookie,
 )
-from authsvc.errors import LoginError
+from authsvc.errors import SessionTooLarge
 
 CS = CookieSettings(name="_authsvc", max_age=3600, csrf_max_age=900)
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 7230 token, a valid cookie name
@@ -213,7 +213,7 @@ def test_fewer_chunks_expire_the_stale_ones() -> None:
 
 
 def test_too_large_for_all_chunks() -> None:
-    with pytest.raises(LoginError, match="too large"):
+    with pytest.raises(SessionTooLarge, match="too large"):
         session_set_cookies("x" * (MAX_SET_COOKIE * MAX_CHUNKS), CS, "h")
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from authsvc.emails_file import CHECK_INTERVAL, EmailsFile, parse_emails
+from authsvc.check.emails_file import CHECK_INTERVAL, EmailsFile, parse_emails
 from authsvc.errors import ConfigError
 from tests.support.fake_idp import ManualClock
 

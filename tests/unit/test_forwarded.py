@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from authsvc.forwarded import Forwarded
+from authsvc.check.forwarded import Forwarded
 from authsvc.models import OriginalRequest
 from tests.conftest import make_settings
 from tests.support.spoofs import CASE_IDS, CASES, PROXIES, REAL_HOST, REAL_PATH
@@ -311,7 +311,7 @@ def test_headers_read_lists_every_header_the_module_reads() -> None:
     import inspect
     import re
 
-    from authsvc import forwarded
+    from authsvc.check import forwarded
 
     source = inspect.getsource(forwarded).split("HEADERS_READ = (", 1)[1].split(")", 1)[1]
     read = set(re.findall(r'"((?:x-[a-z-]+)|host)"', source))

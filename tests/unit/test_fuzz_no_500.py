@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from authsvc.app import create_app
+from authsvc.context import Context
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 
 # header values: any visible Latin-1 text (what a client can put on the wire), long ones too
@@ -42,10 +43,10 @@ FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCh
 
 @pytest.fixture(scope="module")
 def client() -> Iterator[TestClient]:
-    app = create_app(make_settings(
+    app = create_app(Context.build(make_settings(
         email_domains=["example.com"], skip_auth_routes=["GET=^/public/"],
         api_routes=["^/api/"], skip_jwt_bearer_tokens=True, proxy_kind="auto",
-    ))
+    )))
     with TestClient(app, base_url="https://app.example.test", client=("127.0.0.1", 4000)) as c:
         yield c
 

@@ -32,11 +32,12 @@ def htpasswd(tmp_path: Path) -> Path:
 
 
 async def test_htpasswd_user_passes_with_groups(fake_idp: FakeIdP, htpasswd: Path) -> None:
-    from authsvc.app import create_app
+    from authsvc.context import Context
+    from authsvc.web.app import create_app
 
     settings = fake_idp_settings(fake_idp, htpasswd_file=str(htpasswd),
                                  htpasswd_user_groups=["static", "ops"], allowed_groups=["ops"])
-    async with asgi_client(create_app(settings)) as client:
+    async with asgi_client(create_app(Context.build(settings))) as client:
         ok = await client.get("/oauth2/auth", headers=basic("ada", "s3cret"))
         assert ok.status_code == 202
         assert ok.headers["x-auth-request-user"] == "ada"
@@ -51,10 +52,11 @@ async def test_htpasswd_user_passes_with_groups(fake_idp: FakeIdP, htpasswd: Pat
 
 
 async def test_htpasswd_user_without_an_allowed_group_is_forbidden(fake_idp: FakeIdP, htpasswd: Path) -> None:
-    from authsvc.app import create_app
+    from authsvc.context import Context
+    from authsvc.web.app import create_app
 
     settings = fake_idp_settings(fake_idp, htpasswd_file=str(htpasswd), allowed_groups=["admins"])
-    async with asgi_client(create_app(settings)) as client:
+    async with asgi_client(create_app(Context.build(settings))) as client:
         assert (await client.get("/oauth2/auth", headers=basic("ada", "s3cret"))).status_code == 403
 
 
@@ -78,30 +80,32 @@ def test_htpasswd_from_every_source(htpasswd: Path, tmp_path: Path, monkeypatch:
 
 # --- trusted_ips --------------------------------------------------------------------------------------
 async def test_trusted_ip_passes_without_a_session(fake_idp: FakeIdP) -> None:
-    from authsvc.app import create_app
+    from authsvc.context import Context
+    from authsvc.web.app import create_app
 
     settings = fake_idp_settings(fake_idp, trusted_ips=["192.0.2.0/24"])
     # straight from the client (no proxy in between)
-    async with asgi_client(create_app(settings), peer="192.0.2.7") as client:
+    async with asgi_client(create_app(Context.build(settings)), peer="192.0.2.7") as client:
         r = await client.get("/oauth2/auth", headers={"X-Real-IP": "203.0.113.1"})
         assert r.status_code == 202 and r.headers["x-auth-request-user"] == ""
-    async with asgi_client(create_app(settings), peer="198.51.100.1") as client:
+    async with asgi_client(create_app(Context.build(settings)), peer="198.51.100.1") as client:
         # an untrusted peer's X-Real-IP is not believed
         assert (await client.get("/oauth2/auth", headers={"X-Real-IP": "192.0.2.7"})).status_code == 401
     # from a trusted proxy: the header names the client
-    async with asgi_client(create_app(settings), peer="127.0.0.1") as client:
+    async with asgi_client(create_app(Context.build(settings)), peer="127.0.0.1") as client:
         assert (await client.get("/oauth2/auth", headers={"X-Real-IP": "192.0.2.9"})).status_code == 202
         assert (await client.get("/oauth2/auth", headers={"X-Real-IP": "203.0.113.1"})).status_code == 401
         assert (await client.get("/oauth2/auth")).status_code == 401  # the proxy itself is not trusted
 
 
 async def test_real_client_ip_header_x_forwarded_for(fake_idp: FakeIdP) -> None:
-    from authsvc.app import create_app
+    from authsvc.context import Context
+    from authsvc.web.app import create_app
 
     settings = fake_idp_settings(fake_idp, trusted_ips=["192.0.2.0/24"],
                                  real_client_ip_header="x-forwarded-for")
     assert settings.real_client_ip_header == "X-Forwarded-For"
-    async with asgi_client(create_app(settings), peer="127.0.0.1") as client:
+    async with asgi_client(create_app(Context.build(settings)), peer="127.0.0.1") as client:
         ok = await client.get("/oauth2/auth", headers={"X-Forwarded-For": "192.0.2.5:4444, 10.0.0.1"})
         assert ok.status_code == 202
         assert (await client.get("/oauth2/auth", headers={"X-Real-IP": "192.0.2.5"})).status_code == 401

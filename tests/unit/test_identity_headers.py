@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from authsvc.headers import (
+from authsvc.check.headers import (
     IdentityHeaders,
     Unrepresentable,
     decode_list,
@@ -187,7 +187,7 @@ async def test_the_encoded_headers_are_remembered_per_session() -> None:
     async with AuthApp.start(make_settings(email_domains=["*"])) as app:
         headers = app.services.headers
         cookie = await app.cookie(user="ada", groups=("x,admins",))
-        session = (await app.services.open_session(cookie, "")).session
+        session = (await app.services.loader.load(cookie)).session
         assert session is not None
         first = headers.raw_for_session(session)
         assert first is headers.raw_for_session(session)

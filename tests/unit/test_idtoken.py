@@ -60,6 +60,15 @@ BAD_TOKENS: list[tuple[str, dict[str, Any], str]] = [
     ("hs256-with-public-key", {"signing": "hs_public"}, "alg 'HS256'"),
     ("alg-not-advertised", {"alg": "RS384"}, "alg 'RS384'"),
     ("unknown-kid", {"kid": "forged"}, "kid"),
+    # one kind of token never passes for another (RFC 8725 §3.11)
+    ("typ-at+jwt", {"jose_typ": "at+jwt"}, "typ 'at\\+jwt'"),
+    ("typ-application/at+jwt", {"jose_typ": "application/at+jwt"}, "typ"),
+    ("typ-logout+jwt", {"jose_typ": "logout+jwt"}, "typ 'logout\\+jwt'"),
+    ("typ-secevent+jwt", {"jose_typ": "secevent+jwt"}, "typ"),
+    ("typ-not-a-string", {"jose_typ": 7}, "typ"),
+    ("events-claim", {"events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+     "events"),
+    ("events-claim-empty", {"events": {}}, "events"),
 ]
 
 
@@ -81,6 +90,9 @@ GOOD_TOKENS: list[tuple[str, dict[str, Any]]] = [
     ("extra-audience", {"aud": "other-api"}),
     ("several-aud-with-azp", {"aud": ["client", "x"], "azp": "client"}),
     ("no-kid-single-key", {"kid": None}),
+    ("untyped", {"jose_typ": None}),
+    ("typ-lower-case", {"jose_typ": "jwt"}),
+    ("typ-media-type", {"jose_typ": "application/jwt"}),
 ]
 
 
@@ -96,6 +108,21 @@ async def test_good_tokens_pass(
 @pytest.mark.anyio
 async def test_nonce_is_not_required_on_refresh(fake_idp: FakeIdP, verifier: IDTokenVerifier) -> None:
     assert (await verifier.verify(fake_idp.mint_id_token(), nonce=None))["sub"] == "user-1"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("typ", ["JWT", "logout+jwt", None])
+async def test_a_logout_token_is_no_refreshed_id_token(
+    fake_idp: FakeIdP, verifier: IDTokenVerifier, typ: str | None
+) -> None:
+    """On refresh no nonce is checked (OIDC Core §12.2), and a logout token has none: its
+    events claim (and its typ, when set) keep it from passing for an ID token."""
+    logout = fake_idp.mint_id_token(
+        jose_typ=typ, sid="sid-1", jti="j-1",
+        events={"http://schemas.openid.net/event/backchannel-logout": {}},
+    )  # fmt: skip
+    with pytest.raises(TokenError, match=r"typ|events"):
+        await verifier.verify(logout, nonce=None)
 
 
 @pytest.mark.anyio
@@ -147,13 +174,31 @@ def test_groups_claim_shapes(fake_idp: FakeIdP, value: Any, groups: tuple[str, .
     assert identity_from_claims({"sub": "s", "groups": value}, settings(fake_idp)).groups == groups
 
 
-@pytest.mark.parametrize("verified", [False, "false"])
-def test_unverified_email_is_refused(fake_idp: FakeIdP, verified: Any) -> None:
+@pytest.mark.parametrize(
+    "verified",
+    [False, "false", "FALSE", "0", 0, 0.0, "no", "f", "n", " false", "false ", None, 1, "1", "t",
+     "yes", "on", " true", "true\n", "verified", "", [], [True], {}, {"value": True}],
+)  # fmt: skip
+def test_anything_but_true_is_not_verified(fake_idp: FakeIdP, verified: Any) -> None:
+    """Anything but an explicit true fails closed (it used to read as "unknown" and pass)."""
     claims = {"sub": "s", "email": "a@x.test", "email_verified": verified}
     with pytest.raises(TokenError, match="email_verified"):
         identity_from_claims(claims, settings(fake_idp))
+    # the escape hatch still works, and the identity says "not verified" (rules.py reads it)
     allowed = settings(fake_idp, insecure_oidc_allow_unverified_email=True)
     assert identity_from_claims(claims, allowed).email_verified is False
+
+
+@pytest.mark.parametrize("verified", [True, "true", "True", "TRUE"])
+def test_true_is_verified(fake_idp: FakeIdP, verified: Any) -> None:
+    claims = {"sub": "s", "email": "a@x.test", "email_verified": verified}
+    assert identity_from_claims(claims, settings(fake_idp)).email_verified is True
+
+
+def test_an_absent_email_verified_is_unknown_and_accepted(fake_idp: FakeIdP) -> None:
+    """As in oauth2-proxy (provider_data.go: "must be present and explicitly set to false")."""
+    identity = identity_from_claims({"sub": "s", "email": "a@x.test"}, settings(fake_idp))
+    assert identity.email_verified is None
 
 
 def test_namespaced_claim_names_win_over_paths() -> None:

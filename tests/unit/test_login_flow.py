@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -11,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from authsvc.app import create_app
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.web.app import create_app
 from tests.conftest import SECRET_A, SECRET_B
 from tests.support.app_driver import (
     ORIGIN,
@@ -100,11 +101,19 @@ async def test_replayed_callback_is_refused(browser: Browser, fake_idp: FakeIdP)
 
 
 @pytest.mark.parametrize(
-    "tamper",
-    ["missing_state", "forged_state", "other_browser", "idp_error", "missing_code", "huge_state"],
+    ("tamper", "status", "code"),
+    [
+        # the page's cause (web/causes.py, docs/troubleshooting.md), not only the error class
+        ("missing_state", 400, "callback_invalid"),
+        ("forged_state", 403, "login_cookie_missing"),
+        ("other_browser", 403, "login_cookie_missing"),
+        ("idp_error", 403, "access_denied"),
+        ("missing_code", 400, "callback_invalid"),
+        ("huge_state", 400, "callback_invalid"),  # past any state we issue: none given
+    ],
 )
 async def test_callback_state_problems_fail_closed(
-    browser: Browser, fake_idp: FakeIdP, tamper: str
+    browser: Browser, fake_idp: FakeIdP, tamper: str, status: int, code: str
 ) -> None:
     start = await browser.start("/x")
     url = httpx.URL(fake_idp.callback_url(start.headers["location"]))
@@ -122,7 +131,8 @@ async def test_callback_state_problems_fail_closed(
     elif tamper == "huge_state":
         params["state"] = "s" * 5000
     response = await browser.client.get(url.copy_with(params=params))
-    assert response.status_code in (400, 403), response.status_code
+    assert response.status_code == status
+    assert f'<code id="error-code">{code}</code>' in response.text
     assert not session_cookie_set(response)
     assert "text/html" in response.headers["content-type"]
     assert (await browser.auth()).status_code == 401
@@ -150,9 +160,15 @@ async def test_login_that_took_too_long_is_refused(fake_idp: FakeIdP) -> None:
         {"signing": "none"},
         {"signing": "hs_public"},
         {"kid": "unknown-kid"},
+        {"jose_typ": "at+jwt"},
+        {"jose_typ": "logout+jwt"},
+        {"events": {"http://schemas.openid.net/event/backchannel-logout": {}}},
+        {"email_verified": "0"},
+        {"email_verified": "no"},
     ],
     ids=["wrong_iss", "wrong_aud", "wrong_nonce", "expired", "bad_signature", "alg_none",
-         "hs256_public_key", "unknown_kid"],
+         "hs256_public_key", "unknown_kid", "typ_access_token", "typ_logout_token",
+         "events_claim", "email_verified_0", "email_verified_no"],
 )
 async def test_bad_id_token_is_refused(
     browser: Browser, fake_idp: FakeIdP, overrides: dict[str, Any]
@@ -248,7 +264,7 @@ async def test_same_host_absolute_rd_is_kept(browser: Browser) -> None:
 
 async def test_forwarded_headers_from_untrusted_peer_are_ignored(fake_idp: FakeIdP) -> None:
     settings = fake_idp_settings(fake_idp, proxy_kind="traefik")
-    async with asgi_client(create_app(settings, Services.build(settings)), peer="203.0.113.9") as client:
+    async with asgi_client(create_app(Context.build(settings)), peer="203.0.113.9") as client:
         response = await client.get(
             "/oauth2/start",
             params={"rd": "https://evil.example/"},
@@ -307,7 +323,7 @@ async def test_session_keeps_only_the_tokens_a_feature_uses(
     settings = fake_idp_settings(fake_idp, **overrides)
     async with browser_on(settings, fake_idp) as b:
         await b.login("/", groups=[f"group-{i:03}" for i in range(100)])
-        services = Services.build(settings)
+        services = Context.build(settings)
         session = await services.store.load(b.client.cookies["_authsvc"])
         tokens = session.tokens
         present = {name for name, value in (("access", tokens.access_token), ("id", tokens.id_token),
@@ -343,3 +359,78 @@ async def test_sign_out_clears_the_session_the_checks_serve(fake_idp: FakeIdP) -
         b.services.store.clear = recording_clear  # type: ignore[method-assign]
         await b.client.get("/oauth2/sign_out", headers=both)
         assert cleared == [served]
+
+
+# --- RFC 9207: the authorization response's iss (the mix-up defence) ---------------------------
+async def _callback_with(browser: Browser, fake_idp: FakeIdP, iss: str | None) -> httpx.Response:
+    start = await browser.start("/x")
+    url = httpx.URL(fake_idp.callback_url(start.headers["location"]))
+    if iss is not None:
+        url = url.copy_merge_params({"iss": iss})
+    return await browser.client.get(url)
+
+
+WRONG_ISSUERS = [
+    "https://evil.example", "", "https://idp.example.test/", "https://IDP.example.test",
+    "https://idp.example.test/other", "idp.example.test", "https://idp.example.test ",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("advertised", [True, False])
+@pytest.mark.parametrize("iss", WRONG_ISSUERS)
+async def test_callback_from_another_issuer_is_refused_before_the_code_is_used(
+    fake_idp: FakeIdP, advertised: bool, iss: str
+) -> None:
+    if advertised:
+        fake_idp.discovery_overrides["authorization_response_iss_parameter_supported"] = True
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as browser:
+        response = await _callback_with(browser, fake_idp, iss)
+        assert response.status_code == 403
+        assert "did not come from the configured identity provider" in response.text
+        assert not session_cookie_set(response)
+        assert fake_idp.calls["token"] == 0  # the code never went anywhere
+
+
+@pytest.mark.parametrize(("advertised", "iss", "status"), [
+    (True, None, 403),  # promised but missing: a mix-up (or a misconfigured IdP)
+    (True, "https://idp.example.test", 302),
+    (False, None, 302),  # an IdP without RFC 9207
+    (False, "https://idp.example.test", 302),
+])  # fmt: skip
+async def test_callback_iss_when_advertised_or_not(
+    fake_idp: FakeIdP, advertised: bool, iss: str | None, status: int
+) -> None:
+    fake_idp.discovery_overrides["authorization_response_iss_parameter_supported"] = advertised
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as browser:
+        response = await _callback_with(browser, fake_idp, iss)
+        assert response.status_code == status, response.text
+        assert session_cookie_set(response) == (status == 302)
+
+
+@pytest.mark.parametrize("value", ["true", 1, "yes"])
+async def test_only_a_json_true_advertises_the_iss_parameter(fake_idp: FakeIdP, value: Any) -> None:
+    fake_idp.discovery_overrides["authorization_response_iss_parameter_supported"] = value
+    async with browser_on(fake_idp_settings(fake_idp), fake_idp) as browser:
+        assert (await _callback_with(browser, fake_idp, None)).status_code == 302
+
+
+# --- __Host- cookies ----------------------------------------------------------------------------
+async def test_a_host_prefixed_cookie_name_keeps_its_rules_on_every_cookie(fake_idp: FakeIdP) -> None:
+    """Session (and its chunks), login-state and sign-out cookies: Secure, Path=/, no Domain."""
+    name = "__Host-authsvc"
+    async with browser_on(fake_idp_settings(fake_idp, cookie_name=name), fake_idp) as browser:
+        start = await browser.start("/x")
+        done = await browser.client.get(fake_idp.callback_url(
+            start.headers["location"], groups=[hashlib.sha256(b"%d" % i).hexdigest() for i in range(120)]))
+        out = await browser.client.get("/oauth2/sign_out")
+        set_cookies = [*start.headers.get_list("set-cookie"), *done.headers.get_list("set-cookie"),
+                       *out.headers.get_list("set-cookie")]  # fmt: skip
+    names = {h.split("=", 1)[0] for h in set_cookies}
+    assert {f"{name}_0", f"{name}_1"} <= names  # chunked: too large for one cookie
+    assert any(n.startswith(f"{name}_csrf_") for n in names)
+    for header in set_cookies:
+        attributes = [a.strip().lower() for a in header.split(";")[1:]]
+        assert header.startswith(name), header
+        assert "secure" in attributes and "path=/" in attributes, header
+        assert not any(a.startswith("domain") for a in attributes), header
+    assert done.status_code == 302

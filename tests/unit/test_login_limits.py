@@ -19,7 +19,7 @@ import pytest
 
 from authsvc.config import ConfigError
 from authsvc.cookies import is_login_cookie, login_cookie_name
-from authsvc.login_state import LOGIN_COOKIE_BYTES, SpentStates
+from authsvc.login.state import LOGIN_COOKIE_BYTES, SpentStates
 from tests.conftest import make_settings
 from tests.support.app_driver import Browser, browser_on, cookie_header, fake_idp_settings
 from tests.support.fake_idp import FakeIdP, ManualClock

@@ -15,10 +15,10 @@ from typing import Any
 import httpx
 import pytest
 
-from authsvc import logs
-from authsvc.app import create_app
 from authsvc.cli import log_start
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.web import logs
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
 from tests.support.app_driver import asgi_client
 from tests.support.fake_idp import FakeIdP, ManualClock
@@ -83,12 +83,15 @@ def test_text_format() -> None:
     assert re.match(r'^\S+Z WARNING authsvc\.x shown reason="no session"\n$', text), text
 
 
-def test_request_id_is_reused_when_plain_else_made() -> None:
-    assert logs.RequestContext([(b"x-request-id", b"abc-123")]).id == "abc-123"
+def test_request_id_is_reused_when_plain_and_from_a_trusted_proxy_else_made() -> None:
+    assert logs.RequestContext([(b"x-request-id", b"abc-123")], trusted=True).id == "abc-123"
+    # anyone else's id is not believed: it would be written into every line and page
+    assert re.fullmatch(r"[0-9a-f]{32}", logs.RequestContext([(b"x-request-id", b"abc-123")]).id)
     made = logs.RequestContext([]).id
     assert re.fullmatch(r"[0-9a-f]{32}", made)
     for hostile in (b"a\nb", b"x" * 200, b"", b"<script>", "é".encode()):
-        assert re.fullmatch(r"[0-9a-f]{32}", logs.RequestContext([(b"x-request-id", hostile)]).id)
+        ctx = logs.RequestContext([(b"x-request-id", hostile)], trusted=True)
+        assert re.fullmatch(r"[0-9a-f]{32}", ctx.id)
 
 
 # --- a whole login, logged, grepped for secrets ------------------------------------------------
@@ -128,9 +131,9 @@ async def test_logs_of_logins_and_bad_requests_hold_no_secret(
         cookie_refresh="1m", log_requests=True, skip_jwt_bearer_tokens=True, proxy_kind="nginx",
     )
     recorder = Recorder(fake_idp, monkeypatch)
-    services = Services.build(settings, clock=clock)
+    services = Context.build(settings, clock=clock)
     log_start(settings)
-    app = create_app(settings, services)
+    app = create_app(services)
 
     async def login(client: httpx.AsyncClient, **user: Any) -> httpx.Response:
         start = await client.get("/oauth2/start", params={"rd": "/x"})

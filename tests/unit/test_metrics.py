@@ -11,8 +11,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from authsvc.errors import StoreUnavailable
-from authsvc.metrics import idp_endpoint, outcome_of
 from authsvc.models import Session
+from authsvc.web.metrics import idp_endpoint, outcome_of
 from tests.support.app_driver import Browser, browser_on, fake_idp_settings
 from tests.support.fake_idp import FakeIdP
 

@@ -17,12 +17,11 @@ import respx
 from joserfc import jws
 from joserfc.jwk import RSAKey
 
-from authsvc.app import create_app
-from authsvc.devidp import DemoIdP
+from authsvc.context import Context
 from authsvc.jsonin import loads
-from authsvc.services import Services
+from authsvc.web.app import create_app
 from tests.conftest import make_settings
-from tests.support.app_driver import ORIGIN, asgi_client
+from tests.support.app_driver import asgi_client, with_demo_idp
 from tests.support.fake_idp import FakeIdP, ManualClock
 from tests.support.logout_store import MemoryLogoutStore
 
@@ -73,19 +72,8 @@ def idp() -> Iterator[FakeIdP]:
 
 @pytest.fixture
 async def client(idp: FakeIdP) -> AsyncIterator[tuple[httpx.AsyncClient, MemoryLogoutStore]]:
-    settings = make_settings(
-        oidc_issuer_url=idp.issuer, client_id=idp.client_id, client_secret=idp.client_secret,
-        email_domains=["example.com"], skip_jwt_bearer_tokens=True, max_request_body_bytes=LIMIT,
-    )  # fmt: skip
-    assert isinstance(idp.clock, ManualClock)
-    store = MemoryLogoutStore(settings, idp.clock)
-    services = Services.build(settings, clock=idp.clock, store=store)
-    demo = DemoIdP(f"{ORIGIN}/_demo/idp", "demo", "demo-secret")
-    try:
-        async with asgi_client(create_app(settings, services, extra_routes=[demo.mount()])) as c:
-            yield c, store
-    finally:
-        await services.aclose()
+    async with with_demo_idp(idp, max_request_body_bytes=LIMIT) as pair:
+        yield pair
 
 
 @pytest.mark.parametrize("nested", NESTED.values(), ids=NESTED.keys())
@@ -136,9 +124,9 @@ async def test_a_nested_idp_answer_fails_the_login_without_a_500(endpoint: str) 
             oidc_issuer_url=idp.issuer, client_id=idp.client_id, client_secret=idp.client_secret,
             email_domains=["example.com"],
         )  # fmt: skip
-        services = Services.build(settings)
+        services = Context.build(settings)
         try:
-            async with asgi_client(create_app(settings, services)) as c:
+            async with asgi_client(create_app(services)) as c:
                 start = await c.get("/oauth2/start")
                 if endpoint == "discovery":
                     assert start.status_code == 502, start.text

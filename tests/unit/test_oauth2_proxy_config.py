@@ -158,7 +158,6 @@ def test_implicit_groups_scope(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "says"),
     [
-        ("custom_templates_dir", "/templates", "custom page templates"),
         ("auth_request_response_mode", "form_post", "the callback is a GET"),
         ("force_https", True, "terminates TLS"),
         ("resource", "https://graph.windows.net", "Azure AD v1"),
@@ -171,6 +170,15 @@ def test_unsupported_option_is_refused_with_the_reason(tmp_path: Path, key: str,
     assert f"option {key} (file " in str(info.value)
     assert "is not supported by authsvc: " in str(info.value) and says in str(info.value)
     assert "check the spelling" not in str(info.value)
+
+
+def test_oauth2_proxy_go_templates_are_not_read(tmp_path: Path) -> None:
+    """oauth2-proxy's custom_templates_dir holds Go templates (other names and variables): the
+    pages stay authsvc's own, with a warning, rather than Jinja2 misreading them."""
+    report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "custom_templates_dir": "/templates"}))))
+    assert report.settings.custom_templates_dir == ""
+    note = {n.key: n for n in report.notes}["custom_templates_dir"]
+    assert note.status == "built in" and note.warn and "Go templates" in note.message
 
 
 def test_unsupported_option_at_its_default_is_accepted(tmp_path: Path) -> None:

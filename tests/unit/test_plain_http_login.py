@@ -7,9 +7,9 @@ import logging
 import httpx
 import pytest
 
-from authsvc.app import create_app
 from authsvc.config.feedback import is_loopback
-from authsvc.services import Services
+from authsvc.context import Context
+from authsvc.web.app import create_app
 from tests.support.app_driver import fake_idp_settings
 from tests.support.fake_idp import FakeIdP
 
@@ -18,7 +18,7 @@ pytestmark = pytest.mark.anyio
 
 async def _starts(fake_idp: FakeIdP, origin: str, times: int, **settings: object) -> None:
     config = fake_idp_settings(fake_idp, **settings)
-    app = create_app(config, Services.build(config))
+    app = create_app(Context.build(config))
     transport = httpx.ASGITransport(app=app, client=("192.0.2.10", 40000))
     async with httpx.AsyncClient(transport=transport, base_url=origin) as client:
         for _ in range(times):

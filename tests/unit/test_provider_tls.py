@@ -1,7 +1,7 @@
 """provider_ca_files / use_system_trust_store / ssl_insecure_skip_verify against a real TLS IdP.
 
 A private test CA signs the certificate of a real HTTPS server (http.server + ssl) serving a
-discovery document; authsvc's own client (Services.build's verify) must accept it exactly when
+discovery document; authsvc's own client (Context.build's verify) must accept it exactly when
 the configuration trusts that CA.
 """
 
@@ -19,9 +19,9 @@ import pytest
 
 from authsvc.clock import system_clock
 from authsvc.config.tls import provider_verify
+from authsvc.context import Context
 from authsvc.errors import ConfigError, ProviderUnavailable
 from authsvc.providers.metadata import MetadataCache
-from authsvc.services import Services
 from tests.conftest import make_settings
 from tests.support.pki import PKI, make_pki
 from tests.support.processes import HOST, Served, serve_forever
@@ -65,7 +65,7 @@ def tls_idp(pki: PKI) -> Iterator[str]:
 
 async def discover(issuer: str, **options: Any) -> str:
     settings = make_settings(oidc_issuer_url=issuer, **options)
-    services = Services.build(settings)  # the client authsvc really uses
+    services = Context.build(settings)  # the client authsvc really uses
     try:
         meta = await MetadataCache(settings, services.http, system_clock).metadata()
         return meta.token_endpoint

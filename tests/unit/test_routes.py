@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
+from authsvc.check.paths import PathRules, canonical_path, parse_route
 from authsvc.models import OriginalRequest
-from authsvc.routes import PathRules, canonical_path, parse_route
 from tests.conftest import make_settings
 from tests.support.auth_app import STRANGER, AuthApp
 

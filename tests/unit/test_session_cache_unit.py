@@ -12,7 +12,7 @@ import pytest
 
 from authsvc.errors import InvalidSession
 from authsvc.models import Identity, Session
-from authsvc.session_cache import FLUSH_ALL, SessionCache, SharedStore
+from authsvc.sessions.cache import FLUSH_ALL, SessionCache, SharedStore
 
 
 class Clock:
@@ -61,6 +61,9 @@ class FakeShared:
         self.messages: asyncio.Queue[dict[str, Any] | Exception] = asyncio.Queue()
         self.subscriptions = 0
 
+    def on_change(self, listener: Callable[[Sequence[str]], None]) -> None:
+        self.changed = listener
+
     def session_id(self, value: str) -> str:
         if value.startswith("bad"):
             raise InvalidSession("does not open")
@@ -77,7 +80,7 @@ def test_fake_is_a_shared_store() -> None:
 
 def test_cookie_store_cache_is_on_at_once_and_expires_with_the_clock() -> None:
     clock = Clock()
-    cache = SessionCache(5.0, object(), clock)
+    cache = SessionCache(5.0, None, clock)
     assert cache.active
     cache.put("v", session(), cache.generation)
     assert cache.get("v") == session()
@@ -121,7 +124,7 @@ def test_bounded_oldest_out_first() -> None:
 def test_shared_store_cache_is_off_until_subscribed() -> None:
     store = FakeShared()
     cache = SessionCache(5.0, store, Clock())
-    assert not cache.active and store.changed == cache.drop
+    assert not cache.active and store.changed is None  # the cache writes nothing on the store
     cache.put("a-1", session(), cache.generation)
     assert cache.get("a-1") is None
 
@@ -129,6 +132,7 @@ def test_shared_store_cache_is_off_until_subscribed() -> None:
 def test_shared_store_drops_by_session_id_and_flushes() -> None:
     store = FakeShared()
     cache = SessionCache(5.0, store, Clock())
+    store.on_change(cache.drop)  # what the process context wires
     cache.active = True
     for value in ("a-1", "a-2", "b-1"):
         cache.put(value, session(value), cache.generation)

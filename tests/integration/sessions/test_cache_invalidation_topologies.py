@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from authsvc.session_cache import SessionCache
 from authsvc.sessions import RedisSessionStore
+from authsvc.sessions.cache import SessionCache
 from tests.conftest import make_settings
 from tests.support.redis_servers import store_options
 from tests.support.sessions import NOW, session
@@ -41,6 +41,7 @@ async def test_a_clear_on_another_replica_drops_the_cached_session(
     here = RedisSessionStore(settings, clock)
     there = RedisSessionStore(settings, clock)
     cache = SessionCache(60.0, here, clock)
+    here.on_change(cache.drop)
     try:
         async with cache.watching():
             await until(lambda: cache.active, "the subscription")

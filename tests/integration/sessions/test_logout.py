@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from authsvc.backchannel import EVENT
+from authsvc.providers.logout_token import EVENT
 from tests.support.auth_client import AuthClient, set_cookies
 from tests.support.fake_idp import FakeIdP, ManualClock
 from tests.support.redis_servers import RedisServer
@@ -141,12 +141,19 @@ def _bad_tokens(idp: FakeIdP, now: int) -> dict[str, str]:
         "unknown-kid": idp.mint_id_token(kid="nope", sid="s", events={EVENT: {}}, jti="j"),
         "not-a-jwt": "not.a.jwt",
         "empty": "",
+        # typed as something else (RFC 8725 §3.11): an access token, another security event
+        "typ-at+jwt": logout_token(idp, jose_typ="at+jwt"),
+        "typ-application/at+jwt": logout_token(idp, jose_typ="application/at+jwt"),
+        "typ-secevent+jwt": logout_token(idp, jose_typ="secevent+jwt"),
+        "typ-id_token+jwt": logout_token(idp, jose_typ="id_token+jwt"),
+        "typ-not-a-string": logout_token(idp, jose_typ=["logout+jwt"]),
     }
 
 
 BAD = ["nonce", "wrong-aud", "wrong-iss", "no-events", "wrong-event", "event-not-object",
        "no-sid-no-sub", "no-jti", "no-iat", "old-iat", "future-iat", "expired", "bad-signature",
-       "alg-none", "hs256-confusion", "unknown-kid", "not-a-jwt", "empty"]  # fmt: skip
+       "alg-none", "hs256-confusion", "unknown-kid", "not-a-jwt", "empty", "typ-at+jwt",
+       "typ-application/at+jwt", "typ-secevent+jwt", "typ-id_token+jwt", "typ-not-a-string"]  # fmt: skip
 
 
 @pytest.mark.parametrize("case", BAD)
@@ -158,6 +165,15 @@ async def test_invalid_logout_tokens_are_refused(
     status, body, cache = await post_logout(app, token)
     assert (status, body.get("error"), cache) == (400, "invalid_request", "no-store"), body
     assert await auth(app, session) == 202
+
+
+@pytest.mark.parametrize("typ", ["logout+jwt", "application/logout+jwt", "Logout+JWT", "JWT", None])
+async def test_logout_token_types_accepted(app: AuthClient, fake_idp: FakeIdP, typ: str | None) -> None:
+    """§2.4 recommends logout+jwt; JWT (Keycloak before 25) and untyped ones are still logout
+    tokens by their events claim and the absence of nonce (§4.1)."""
+    session = await login(app, sub="user-1", sid="sid-A")
+    assert (await post_logout(app, logout_token(fake_idp, jose_typ=typ)))[0] == 200
+    assert await auth(app, session) == 401
 
 
 async def test_missing_logout_token(app: AuthClient) -> None:
@@ -235,3 +251,18 @@ async def test_sign_out_stays_local_by_default(fake_idp: FakeIdP, clock: ManualC
     async with AuthClient.open(fake_idp, clock) as app:
         answer = await app.http.get("/oauth2/sign_out", params={"rd": "/bye"})
     assert answer.headers["location"] == "/bye"
+
+
+async def test_cookie_store_sign_out_cannot_revoke_a_copied_cookie(
+    fake_idp: FakeIdP, clock: ManualClock
+) -> None:
+    """No server side (docs/security.md): sign-out expires the browser's cookie and cannot fail,
+    but a copy of the cookie stays valid until it expires."""
+    async with AuthClient.open(fake_idp, clock) as app:
+        value = await login(app)
+        answer = await app.http.get(
+            "/oauth2/sign_out", params={"rd": "/bye"}, headers={"cookie": f"_authsvc={value}"}
+        )
+        assert (answer.status_code, answer.headers["location"]) == (302, "/bye")
+        assert any(h.startswith("_authsvc=;") and "Max-Age=0" in h for h in set_cookies(answer))
+        assert await auth(app, value) == 202

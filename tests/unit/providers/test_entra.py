@@ -15,6 +15,7 @@ from authsvc.errors import ProviderUnavailable, TokenError
 from authsvc.models import Identity
 from authsvc.providers import create_provider
 from authsvc.providers.entra import EntraIDProvider
+from authsvc.providers.metadata import ProviderMetadata
 from tests.support.app_driver import REDIRECT_URI, app_driver
 from tests.support.fake_idp import FakeIdP, ManualClock
 from tests.support.provider_login import LOGIN, redeem_login
@@ -186,3 +187,31 @@ async def test_app_refuses_another_tenant_with_403_and_logs_why(
         assert callback.status_code == 403
         assert (await browser.auth()).status_code == 401
     assert f"Entra ID tenant {FABRIKAM} is not in entra_id_allowed_tenants" in caplog.text
+
+
+# --- RFC 9207 against a tenant template -------------------------------------------------
+TEMPLATE_ISSUER = "https://login.microsoftonline.com/{tenantid}/v2.0"
+
+
+@pytest.mark.parametrize(
+    ("options", "issuer", "iss", "ok"),
+    [
+        ({}, TEMPLATE_ISSUER, f"https://login.microsoftonline.com/{CONTOSO}/v2.0", True),
+        ({}, TEMPLATE_ISSUER, f"https://login.microsoftonline.com/{FABRIKAM}/v2.0", False),
+        ({"entra_id_allowed_tenants": ["*"]}, TEMPLATE_ISSUER,
+         f"https://login.microsoftonline.com/{FABRIKAM}/v2.0", True),
+        ({}, TEMPLATE_ISSUER, TEMPLATE_ISSUER, False),
+        ({}, TEMPLATE_ISSUER, "https://login.microsoftonline.com/contoso.example/v2.0", False),
+        ({}, TEMPLATE_ISSUER, f"https://evil.example/{CONTOSO}/v2.0", False),
+        ({"entra_id_tenant": CONTOSO}, f"https://login.microsoftonline.com/{CONTOSO}/v2.0",
+         f"https://login.microsoftonline.com/{CONTOSO}/v2.0", True),
+        ({"entra_id_tenant": CONTOSO}, f"https://login.microsoftonline.com/{CONTOSO}/v2.0",
+         f"https://login.microsoftonline.com/{FABRIKAM}/v2.0", False),
+    ],
+)  # fmt: skip
+async def test_response_iss_fits_the_tenant(
+    http: httpx.AsyncClient, options: dict[str, Any], issuer: str, iss: str, ok: bool
+) -> None:
+    provider = EntraIDProvider(settings(**options), http, ManualClock())
+    meta = ProviderMetadata(issuer=issuer, authorization_endpoint="a", token_endpoint="t", jwks_uri="j")
+    assert provider._our_issuer(iss, meta) is ok

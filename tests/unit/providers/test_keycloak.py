@@ -66,6 +66,16 @@ async def test_roles_from_the_access_token_when_the_id_token_has_none(
     assert identity.groups == ("/staff", *EXPECTED)
 
 
+@pytest.mark.parametrize("typ", ["JWT", None, "at+jwt", "application/at+jwt"])
+async def test_access_token_types_keycloak_may_send(
+    fake_keycloak: FakeIdP, http: httpx.AsyncClient, typ: str | None
+) -> None:
+    fake_keycloak.clock = ManualClock()
+    fake_keycloak.token_overrides["access_token"] = jwt_access_token(fake_keycloak, jose_typ=typ)
+    identity = await login(fake_keycloak, http, groups=["/staff"])
+    assert identity.groups == ("/staff", *EXPECTED)
+
+
 async def test_opaque_access_token_means_no_roles(fake_keycloak: FakeIdP, http: httpx.AsyncClient) -> None:
     assert (await login(fake_keycloak, http, groups=["/staff"])).groups == ("/staff",)
 
@@ -78,8 +88,11 @@ async def test_opaque_access_token_means_no_roles(fake_keycloak: FakeIdP, http: 
         ({"iss": "https://sso.example.test/realms/other"}, "iss"),
         ({"sub": "someone-else"}, "another subject"),
         ({"exp": 1_700_000_000 - 3600}, "expired"),
+        ({"jose_typ": "logout+jwt"}, "typ"),
+        ({"events": {"http://schemas.openid.net/event/backchannel-logout": {}}}, "events"),
     ],
-    ids=["forged", "other-client", "other-realm", "other-subject", "expired"],
+    ids=["forged", "other-client", "other-realm", "other-subject", "expired", "logout-typ",
+         "logout-events"],
 )
 async def test_a_bad_access_token_is_refused(
     fake_keycloak: FakeIdP, http: httpx.AsyncClient, overrides: dict[str, Any], reason: str

@@ -1,0 +1,72 @@
+"""oauth2-proxy's trusted_ips: clients at these addresses pass /oauth2/auth without a session.
+
+The client address is the peer's, or, when the peer is a trusted proxy and reverse_proxy is on,
+the first address in `real_client_ip_header` (pkg/ip/realclientip.go: the first entry of
+X-Forwarded-For is the client as the first proxy saw it). A header from an untrusted peer is
+never read: that is how such bypasses get spoofed (CVE-2026-40575's lesson).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Mapping
+from typing import Any
+
+from ..config.client_ip import ClientIPOptions
+from .forwarded import Forwarded
+
+#: distinct addresses whose verdict is remembered
+_MEMO = 4096
+
+
+class TrustedIPs:
+    """Whether a check request comes from a client in `trusted_ips`."""
+
+    def __init__(self, settings: ClientIPOptions, forwarded: Forwarded) -> None:
+        self._networks = tuple(ipaddress.ip_network(n, strict=False) for n in settings.trusted_ips)
+        self._header = settings.real_client_ip_header.lower().encode("latin-1")
+        self._forwarded = forwarded
+        self._memo: dict[str, bool] = {}
+
+    def client_ip(self, scope: Mapping[str, Any]) -> str | None:
+        """The client's address as oauth2-proxy would take it, from the ASGI scope."""
+        client = scope.get("client")
+        peer = client[0] if client else None
+        if not self._forwarded.is_trusted(peer):
+            return peer
+        for name, value in scope["headers"]:
+            if name == self._header:
+                first = value.decode("latin-1").split(",", 1)[0].strip()
+                return _host(first)
+        return peer
+
+    def admits(self, scope: Mapping[str, Any]) -> bool:
+        """Whether the client's address is in trusted_ips (an unreadable one is not)."""
+        ip = self.client_ip(scope)
+        if not ip:
+            return False
+        verdict = self._memo.get(ip)
+        if verdict is None:
+            verdict = self._check(ip)
+            if len(self._memo) >= _MEMO:
+                self._memo.clear()
+            self._memo[ip] = verdict
+        return verdict
+
+    def _check(self, ip: str) -> bool:
+        try:
+            addr = ipaddress.ip_address(ip)
+        except ValueError:
+            return False
+        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+            addr = addr.ipv4_mapped
+        return any(addr in net for net in self._networks)
+
+
+def _host(value: str) -> str:
+    """An address without a port: 1.2.3.4:5 -> 1.2.3.4, [::1]:5 -> ::1."""
+    if value.startswith("["):
+        return value[1:].split("]", 1)[0]
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value

@@ -1,0 +1,146 @@
+"""Per-route rules in the auth URL: `/oauth2/auth?allowed_groups=a,b&allowed_emails=x@y`.
+
+One authsvc can guard many apps: each proxy location names its audience in the auth URL's query
+(nginx `proxy_pass`, ingress-nginx `auth-url`, Traefik `address`, Caddy `uri`). Values are
+comma-separated and a parameter may repeat: OR inside a parameter, AND across parameters
+(oauth2-proxy `checkAllowed*`). These rules only ever narrow the global ones.
+
+Rules may also come as `X-Authsvc-Allowed-Groups`, `-Emails` and `-Email-Domains` headers
+(same syntax), which Envoy adds with `authorization_request.headers_to_add` (replacing a
+client's copy). Both sources hold at once, from any peer: a rule can only narrow access, so a
+client that adds one only locks itself out, and a rule that is found is never dropped (issue 11
+§3). The one query that is not read is that of Envoy's prefix form under `proxy_kind = "envoy"`
+(`/oauth2/auth/<path>?<client's query>`): it is the client's own URL, not a rule. Under `auto`
+such a query is read, since an operator may have put rules on an auth URL with a path.
+
+Fail closed where oauth2-proxy fails open: a parameter given with no value (a template that
+rendered empty) admits nobody, and an unknown `allowed_*` parameter (a typo such as
+`allowed_group`) denies everyone, since silently ignoring it would admit everyone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Protocol
+from urllib.parse import parse_qsl, urlencode
+
+from ..models import ALLOW, Decision, Identity
+from .rules import denied, email_domain_allowed, valid_email
+
+#: distinct auth-URL queries remembered; a config has a handful, a spray is bounded by this
+CACHE_SIZE = 1024
+MAX_QUERY = 8192
+
+PARAMS = ("allowed_groups", "allowed_emails", "allowed_email_domains")
+HEADERS = {
+    "x-authsvc-allowed-groups": "allowed_groups",
+    "x-authsvc-allowed-emails": "allowed_emails",
+    "x-authsvc-allowed-email-domains": "allowed_email_domains",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class RouteRule:
+    """The constraints of one auth URL; None means the parameter was absent."""
+
+    groups: frozenset[str] | None = None
+    emails: frozenset[str] | None = None
+    domains: tuple[str, ...] | None = None
+    #: set when the query itself is unusable: then nobody passes
+    broken: str = ""
+
+    def check(self, identity: Identity) -> Decision:
+        """ALLOW, or the refusal."""
+        if self.broken:
+            return denied(f"per-route rules: {self.broken}")
+        if self.groups is not None and self.groups.isdisjoint(identity.groups):
+            return denied("per-route allowed_groups")
+        if self.emails is not None and (
+            not valid_email(identity.email) or identity.email.lower() not in self.emails
+        ):
+            return denied("per-route allowed_emails")
+        if self.domains is not None and not email_domain_allowed(identity.email, self.domains):
+            return denied("per-route allowed_email_domains")
+        return ALLOW
+
+
+NO_RULE = RouteRule()
+
+
+class RouteCheck(Protocol):
+    """A rule, or several that must all pass."""
+
+    def check(self, identity: Identity) -> Decision: ...
+
+
+@dataclass(frozen=True, slots=True)
+class AllRules:
+    """Several rules at once (the query's and the headers'): the first refusal wins."""
+
+    rules: tuple[RouteRule, ...]
+
+    def check(self, identity: Identity) -> Decision:
+        for rule in self.rules:
+            decision = rule.check(identity)
+            if not decision.allowed:
+                return decision
+        return ALLOW
+
+
+def parse_rule(query: str) -> RouteRule:
+    """The rule a query string describes (never raises)."""
+    if len(query) > MAX_QUERY:
+        return RouteRule(broken="query too long")
+    values: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        if name in PARAMS:
+            values.setdefault(name, []).extend(v.strip() for v in value.split(","))
+        elif name.lower().startswith("allowed"):
+            return RouteRule(broken=f"unknown parameter {name[:40]!r}")
+    if not values:
+        return NO_RULE
+
+    def entries(name: str) -> list[str] | None:
+        got = values.get(name)
+        return None if got is None else [v for v in got if v]
+
+    groups, emails, domains = (entries(p) for p in PARAMS)
+    return RouteRule(
+        groups=None if groups is None else frozenset(groups),
+        emails=None if emails is None else frozenset(e.lower() for e in emails),
+        domains=None if domains is None else tuple(d.lower() for d in domains),
+    )
+
+
+class RouteRules:
+    """Parsed per-route rules, cached per distinct query (the hot path parses nothing)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, RouteRule] = {}
+
+    def from_query(self, query: str) -> RouteRule:
+        """The rule of an auth URL's query string."""
+        if not query:
+            return NO_RULE
+        rule = self._cache.get(query)
+        if rule is None:
+            rule = parse_rule(query)
+            if len(self._cache) >= CACHE_SIZE:
+                self._cache.clear()
+            self._cache[query] = rule
+        return rule
+
+    def from_headers(self, headers: Mapping[str, str]) -> RouteRule:
+        """The rule sent as `X-Authsvc-Allowed-*` headers (Envoy's headers_to_add)."""
+        present = [(param, headers[name]) for name, param in HEADERS.items() if name in headers]
+        return self.from_query(urlencode(present)) if present else NO_RULE
+
+    @staticmethod
+    def both(first: RouteRule, second: RouteRule) -> RouteCheck:
+        """Both rules must pass (no allocation when one of them is empty, the usual case)."""
+        if second is NO_RULE:
+            return first
+        if first is NO_RULE:
+            return second
+        return AllRules((first, second))

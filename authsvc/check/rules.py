@@ -1,0 +1,84 @@
+"""Global authorization: Identity -> Decision. Compiled once from settings; no I/O per request.
+
+oauth2-proxy semantics (reference §5): the e-mail passes if its domain is in `email_domains` OR
+the address is in `authenticated_emails_file`; then, when `allowed_groups` is set, the identity
+must hold at least one of them. An empty `email_domains` and no file lets nobody in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ..clock import Clock, system_clock
+from ..config import Settings
+from ..models import ALLOW, Decision, Identity
+from .emails_file import EmailsFile
+from .htpasswd import HTPASSWD
+
+
+def valid_email(email: str) -> bool:
+    """Exactly one '@' with text on both sides (GHSA-c5c4-8r6x-56w3: 'a@evil.com@good.com')."""
+    local, at, domain = email.partition("@")
+    return bool(local) and bool(at) and bool(domain) and "@" not in domain
+
+
+def email_domain_allowed(email: str, domains: Iterable[str]) -> bool:
+    """`example.com` exact; `.example.com` / `*.example.com` subdomains only; `*` any domain.
+
+    The suffix is matched *with* its leading dot, so `.bar.foo` never admits `evilbar.foo`
+    (CVE-2021-21291).
+    """
+    if not valid_email(email):
+        return False
+    domain = email.rsplit("@", 1)[1].lower()
+    for allowed in domains:
+        allowed = allowed.strip().lower()
+        if allowed == "*":
+            return True
+        if allowed.startswith("*."):
+            allowed = allowed[1:]
+        if allowed.startswith("."):
+            if domain.endswith(allowed):
+                return True
+        elif domain == allowed:
+            return True
+    return False
+
+
+def denied(reason: str) -> Decision:
+    """Signed in, but not allowed: a 403 (401 would send the browser round a login loop)."""
+    return Decision(False, reason)
+
+
+class Rules:
+    """The global access rules, compiled once from settings."""
+
+    def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
+        self._email_domains = tuple(d.strip().lower() for d in settings.email_domains)
+        self._emails = (
+            EmailsFile(settings.authenticated_emails_file, clock)
+            if settings.authenticated_emails_file
+            else None
+        )
+        self._groups = frozenset(settings.allowed_groups)
+        self._allow_unverified = settings.insecure_oidc_allow_unverified_email
+
+    def authorize(self, identity: Identity) -> Decision:
+        """Allow, or 403 with a reason for the log (never shown to the client)."""
+        email = identity.email
+        # htpasswd users have no e-mail to judge (oauth2-proxy checks an e-mail only if there is one)
+        if identity.extra and HTPASSWD in identity.extra:
+            return denied("not in allowed_groups") if self._groups and self._groups.isdisjoint(
+                identity.groups) else ALLOW
+        if not valid_email(email):
+            return denied("invalid e-mail not allowed")
+        # claims.py refuses these at login; checked again for sessions and bearer identities
+        if identity.email_verified is False and not self._allow_unverified:
+            return denied("unverified e-mail not allowed")
+        if not email_domain_allowed(email, self._email_domains) and not (
+            self._emails is not None and email.lower() in self._emails
+        ):
+            return denied("e-mail domain not allowed")
+        if self._groups and self._groups.isdisjoint(identity.groups):
+            return denied("not in allowed_groups")
+        return ALLOW

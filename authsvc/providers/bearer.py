@@ -1,0 +1,170 @@
+"""`Authorization: Bearer <JWT>` for API clients (`skip_jwt_bearer_tokens`, `extra_jwt_issuers`).
+
+A token is accepted only from a configured issuer: the provider's own (`oidc_issuer_url`, audience
+`client_id` or `oidc_extra_audiences`) or one `extra_jwt_issuers` entry (`issuer=audience`). The
+unverified `iss` only picks the verifier; then signature (a key from that issuer's JWKS, one
+rate-limited refetch on an unknown kid), alg (asymmetric only: never `none`, never HS256 keyed
+with a public key, RFC 8725 §2.1), iss, aud, exp and nbf are checked like an ID token's. Claims
+map to an Identity exactly as a browser login's do, so the same rules and headers apply.
+
+Only access tokens and ID tokens are bearer tokens (RFC 8725 §3.11): the JOSE `typ` must be
+at+jwt (RFC 9068), or JWT / none while `jwt_bearer_id_tokens` is on (oauth2-proxy's behaviour:
+its verifier is the ID token one); a logout token (`logout+jwt`, or any token with `events`) is
+refused, and so is an `azp` naming a client other than the accepted audiences (OIDC Core
+§3.1.3.7: the party the token was issued to).
+
+Verified identities are cached by the token's SHA-256 (bounded, never past the token's `exp`), so
+a busy API client costs one signature check per `CACHE_TTL`, not one per request.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import httpx
+from joserfc.errors import ExpiredTokenError, JoseError
+
+from ..clock import Clock
+from ..config import Settings
+from ..errors import TokenError
+from ..models import Session, Tokens
+from .claims import identity_from_claims
+from .jws import (
+    ACCESS_TOKEN_TYPES,
+    ID_TOKEN_TYPES,
+    JWSVerifier,
+    check_registered_claims,
+    refuse_events,
+    typed,
+    unverified_claims,
+)
+from .metadata import MetadataCache
+
+log = logging.getLogger("authsvc.bearer")
+
+#: longest token considered (a JWT with a large groups claim is a few KB)
+MAX_TOKEN = 16384
+CACHE_SIZE = 4096
+#: a cached verification is reused at most this long (keys may be revoked)
+CACHE_TTL = 60.0
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else None."""
+    if not authorization:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() != "bearer":
+        return None
+    return token.strip() or None
+
+
+class IssuerVerifier:
+    """Verifies tokens of one issuer for a set of audiences."""
+
+    def __init__(
+        self,
+        issuer: str,
+        audiences: list[str],
+        metadata: MetadataCache,
+        leeway: float,
+        token_types: frozenset[str] = ACCESS_TOKEN_TYPES | ID_TOKEN_TYPES,
+    ):
+        self.issuer = issuer
+        self._audiences = audiences
+        self._jws = JWSVerifier(metadata, "bearer token", jwks="the issuer's JWKS")
+        self._typed = typed("bearer token", token_types)
+        self._leeway = leeway
+
+    async def verify(self, token: str, now: int) -> dict[str, Any]:
+        """The verified claims; TokenError on any failure."""
+        claims = await self._jws.claims(token, check_header=self._typed)
+        refuse_events(claims, "bearer token")
+        try:
+            check_registered_claims(
+                claims,
+                now=now,
+                leeway=self._leeway,
+                issuer=self.issuer,
+                audiences=self._audiences,
+                required=("exp",),
+            )
+        except ExpiredTokenError:
+            raise TokenError("bearer token expired") from None
+        except JoseError as exc:
+            raise TokenError(f"bearer token claims refused: {exc}") from None
+        azp = claims.get("azp")
+        if azp is not None and azp not in self._audiences:
+            raise TokenError(f"bearer token azp {str(azp)[:80]!r} is not an accepted audience")
+        return claims
+
+
+class BearerAuth:
+    """Bearer tokens -> Identity, for every configured issuer; built once from settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        http: httpx.AsyncClient,
+        clock: Clock,
+        metadata: Mapping[str, MetadataCache] | None = None,
+    ) -> None:
+        """`metadata` may hand in existing caches by issuer (tests; the provider's own)."""
+        self.enabled = settings.skip_jwt_bearer_tokens
+        self._settings = settings
+        self._clock = clock
+        audiences: dict[str, list[str]] = {}
+        if settings.oidc_issuer_url:
+            audiences[settings.oidc_issuer_url] = [
+                settings.client_id, *settings.oidc_extra_audiences
+            ]
+        for entry in settings.extra_jwt_issuers:
+            issuer, _, audience = entry.partition("=")
+            audiences.setdefault(issuer.strip(), []).append(audience.strip())
+        given = metadata or {}
+        types = ACCESS_TOKEN_TYPES | (ID_TOKEN_TYPES if settings.jwt_bearer_id_tokens else frozenset())
+        self._verifiers = {
+            issuer: IssuerVerifier(
+                issuer,
+                auds,
+                given.get(issuer) or MetadataCache(settings, http, clock, issuer=issuer),
+                settings.oidc_leeway,
+                types,
+            )
+            for issuer, auds in audiences.items()
+        }
+        self._cache: dict[bytes, tuple[Session, float]] = {}
+        if self.enabled and not self._verifiers:
+            log.warning("skip_jwt_bearer_tokens is on, but no issuer is configured: "
+                        "every bearer token will be refused (set extra_jwt_issuers)")
+
+    async def session(self, token: str) -> Session:
+        """The session a valid token stands for; TokenError when it proves nothing.
+
+        oauth2-proxy's shape: the token is both the access and the ID token. The same Session
+        object is returned while cached, so its encoded identity headers are remembered too.
+        """
+        now = self._clock()
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
+        hit = self._cache.get(digest)
+        if hit is not None and now < hit[1]:
+            return hit[0]
+        if len(token) > MAX_TOKEN:
+            raise TokenError("bearer token too long")
+        iss = unverified_claims(token).get("iss")
+        verifier = self._verifiers.get(iss) if isinstance(iss, str) else None
+        if verifier is None:
+            # never fall back to "try every key we know": an unconfigured issuer is refused
+            raise TokenError(f"bearer token issuer {str(iss)[:80]!r} is not configured")
+        claims = await verifier.verify(token, int(now))
+        identity = identity_from_claims(claims, self._settings)
+        session = Session(identity, Tokens(access_token=token, id_token=token))
+        exp = claims["exp"]
+        until = min(float(exp), now + CACHE_TTL) if isinstance(exp, int | float) else now
+        if len(self._cache) >= CACHE_SIZE:
+            self._cache.clear()
+        self._cache[digest] = (session, until)
+        return session

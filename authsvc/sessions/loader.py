@@ -1,0 +1,58 @@
+"""Cookie header -> session: the session step of /oauth2/auth (and /oauth2/userinfo).
+
+The cookie value is read (`cookies.session_value`), looked up in the cache of verified sessions
+(`cache.py`), else opened by the store; a value that does not open is "no session" plus a
+warning, never an error. An expired session is no session; one due for a refresh goes through
+`refresh.py` (the usual case, not due, costs no coroutine and no lock).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from .. import cookies
+from ..clock import Clock
+from ..errors import InvalidSession
+from .base import SessionStore
+from .cache import SessionCache
+from .refresh import NO_SESSION, Loaded, Refresher
+
+log = logging.getLogger("authsvc")
+
+
+class SessionLoader:
+    """Finds the session behind a request's cookies."""
+
+    def __init__(
+        self,
+        cookie_name: str,
+        store: SessionStore,
+        cache: SessionCache,
+        refresher: Refresher,
+        clock: Clock,
+    ) -> None:
+        self._cookie_name = cookie_name
+        self._store = store
+        self._cache = cache
+        self._refresher = refresher
+        self._clock = clock
+
+    async def load(self, cookie_header: str) -> Loaded:
+        """The session (refreshed when due, see refresh.py) and its new cookie value, if any."""
+        value = cookies.session_value(cookie_header, self._cookie_name)
+        if not value:
+            return NO_SESSION
+        session = self._cache.get(value)
+        if session is None:
+            generation = self._cache.generation
+            try:
+                session = await self._store.load(value)
+            except InvalidSession as exc:
+                log.warning("session cookie rejected: %s", exc.reason, extra={"reason": exc.reason})
+                return NO_SESSION
+            self._cache.put(value, session, generation)
+        if session.expired(int(self._clock())):
+            return NO_SESSION
+        if not self._refresher.due(session):  # the usual case: no coroutine, no lock
+            return Loaded(session)
+        return await self._refresher.check(value, session)

@@ -1,0 +1,203 @@
+"""GET (any method) /oauth2/auth: the check's HTTP edge.
+
+It reads the ASGI scope and the few headers the check uses, then runs the check in its order:
+the original request (check/forwarded.py) -> public routes (check/paths.py) -> the session
+(sessions/loader.py) or a bearer token (providers/bearer.py) -> the rules (check/decide.py)
+-> the identity headers (check/headers.py). The answer is 2xx with
+identity headers, 401 (or a sign-in redirect for a browser), or 403.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import quote
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..check.client_ip import TrustedIPs
+from ..check.forwarded import DESCRIPTIONS, HEADERS_READ
+from ..check.htpasswd import Htpasswd
+from ..check.route_rules import HEADERS as RULE_HEADERS
+from ..check.route_rules import RouteCheck, RouteRule
+from ..context import Context
+from ..errors import TokenError
+from ..models import OriginalRequest
+from ..providers.bearer import bearer_token
+from .logs import current_id, note_outcome
+from .responses import add_cookies, redirect, refreshed_cookie
+
+log = logging.getLogger("authsvc")
+
+#: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's and the credentials
+_READ = frozenset(
+    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization")
+)
+
+#: a per-route rule header sent twice: which copy is the rule cannot be known, so nobody passes
+REPEATED_RULE = RouteRule(broken="a rule header arrived more than once")
+
+UNAUTHORIZED = b"Unauthorized\n"
+FORBIDDEN = b"Forbidden\n"
+#: RFC 6750 §3.1; nginx's auth_request passes this header on with its 401
+INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+
+
+_NO_REPEATS: frozenset[str] = frozenset()
+
+
+def _repeated(read: list[tuple[str, str]]) -> frozenset[str]:
+    """The header names that occur more than once."""
+    seen: set[str] = set()
+    twice: set[str] = set()
+    for name, _ in read:
+        (twice if name in seen else seen).add(name)
+    return frozenset(twice)
+
+
+def is_browser_navigation(request: Request, original: OriginalRequest) -> bool:
+    """A top-level page load in a browser (gets the sign-in redirect); API calls get 401."""
+    headers = request.headers
+    if original.method not in ("GET", "HEAD"):
+        return False
+    # scripts and API clients: a redirect to an IdP page is no use to them
+    if headers.get("x-requested-with") or "authorization" in headers:
+        return False
+    accept = headers.get("accept", "")
+    if "application/json" in accept:
+        return False
+    mode = headers.get("sec-fetch-mode")
+    if mode and mode != "navigate":
+        return False
+    return "text/html" in accept
+
+
+class AuthEndpoint:
+    """GET (any method) /oauth2/auth: 2xx with identity headers, 401, or 403."""
+
+    def __init__(self, services: Context) -> None:
+        self.s = services
+        self.success = services.settings.auth_success_status
+        self.start = f"{services.settings.proxy_prefix}/start?rd="
+        settings = services.settings
+        #: oauth2-proxy's trusted_ips and htpasswd_file (check/client_ip.py, check/htpasswd.py)
+        self.trusted_ips = TrustedIPs(settings, services.forwarded) if settings.trusted_ips else None
+        self.htpasswd = Htpasswd(settings, services.clock) if settings.htpasswd_file else None
+
+    def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
+        scope = request.scope
+        raw = scope.get("raw_path") or scope["path"].encode()
+        qs = scope.get("query_string", b"")
+        path = raw.decode("latin-1") + ("?" + qs.decode("latin-1") if qs else "")
+        client = scope.get("client")
+        return self.s.forwarded.original_request(
+            headers,
+            scope["method"],
+            path,
+            headers.get("host", ""),
+            scope.get("scheme", "http"),
+            client[0] if client else None,  # Context.peer without building request.client
+            repeated,
+        )
+
+    async def handle(self, request: Request) -> Response:
+        # one plain dict of the headers the check reads, first value of each name (what
+        # Headers.get returns): Starlette's Headers scans the whole list on every lookup, and
+        # a browser sends a dozen headers the check never looks at
+        read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"] if k in _READ]
+        headers = dict(reversed(read))
+        # a header sent twice: the proxy sets each of these once, so one copy is the client's
+        # (check/forwarded.py); the common case costs one length comparison
+        repeats = _repeated(read) if len(read) != len(headers) else _NO_REPEATS
+        original = self.original(request, headers, not repeats.isdisjoint(DESCRIPTIONS))
+        # public routes first: no session is read, every identity header is sent empty
+        if self.s.access.public(original) or (
+            self.trusted_ips is not None and self.trusted_ips.admits(request.scope)
+        ):
+            note_outcome("skipped")
+            return Response(status_code=self.success, headers=self.s.headers.empty())
+        loaded = await self.s.loader.load(headers.get("cookie", ""))
+        session = loaded.session
+        if session is None:
+            token = bearer_token(headers.get("authorization")) if self.s.bearer.enabled else None
+            if token is None:
+                basic = await self.htpasswd.session(headers.get("authorization")) if self.htpasswd else None
+                if basic is None:
+                    return self.unauthenticated(request, original)
+                session = basic
+            else:
+                try:
+                    session = await self.s.bearer.session(token)
+                except TokenError as exc:
+                    log.info("auth: bearer token refused: %s", exc.reason)
+                    return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
+        rule = (
+            self.route_rule(request, headers)
+            if repeats.isdisjoint(RULE_HEADERS)
+            # only the first copy is in `headers`: the other might be the proxy's rule
+            else REPEATED_RULE
+        )
+        decision = self.s.access.decide(session.identity, rule)
+        if not decision.allowed:
+            log.info(
+                "auth: forbidden user=%s uri=%s reason=%s",
+                session.identity.user, original.path, decision.reason,
+                extra={"user": session.identity.user, "outcome": "forbidden", "reason": decision.reason},
+            )
+            if self.shows_pages(request, original):
+                return self.forbidden_page(original, session.identity.email or session.identity.user)
+            return Response(FORBIDDEN, 403, media_type="text/plain")
+        raw = self.s.headers.raw_for_session(session)
+        if raw is None:
+            # no header value says exactly who this is (check/headers.py logged why): refuse, never
+            # send one that names someone else
+            note_outcome("forbidden", "identity cannot be sent as headers")
+            return Response(FORBIDDEN, 403, media_type="text/plain")
+        response = Response(status_code=self.success)
+        response.raw_headers += raw
+        # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
+        set_cookie = refreshed_cookie(
+            loaded.new_value, loaded.session, self.s.cookie_settings, original.host, int(self.s.clock())
+        )
+        return add_cookies(response, [set_cookie] if set_cookie else [])
+
+    def route_rule(self, request: Request, headers: dict[str, str]) -> RouteCheck:
+        """Per-route rules: the auth URL's query and the X-Authsvc-Allowed-* headers, both.
+
+        Rules only narrow, so one is honoured wherever it is found and from whoever sent it
+        (issue 11 §3): only the query of Envoy's prefix form is skipped, being the client's
+        own URL, never a rule. Under `auto` a prefix path may be Envoy's or an auth URL with a
+        path (`/oauth2/auth/app?allowed_groups=admins`): its query is read as rules, so a
+        malformed one denies rather than being dropped.
+        """
+        rules = self.s.route_rules
+        by_headers = rules.from_headers(headers)
+        if self.s.forwarded.kind == "envoy" and "rest" in request.path_params:
+            return by_headers
+        by_query = rules.from_query(request.scope.get("query_string", b"").decode("latin-1"))
+        return rules.both(by_query, by_headers)
+
+    def shows_pages(self, request: Request, original: OriginalRequest) -> bool:
+        """A browser navigation behind a proxy that relays our answer to it (Traefik, Caddy,
+        Envoy): it gets the redirect, or the page, itself. nginx shows its own pages."""
+        return (
+            self.s.settings.browser_redirects
+            and not self.s.access.api(original)
+            and is_browser_navigation(request, original)
+        )
+
+    def forbidden_page(self, original: OriginalRequest, user: str) -> Response:
+        """The 403 as a page: who is signed in, that a rule denies it (never which), ways out."""
+        prefix = self.s.settings.proxy_prefix
+        again = quote(f"{prefix}/sign_in?rd={quote(original.url, safe='')}", safe="")
+        return self.s.pages.forbidden(
+            host=original.host, request_id=current_id(), user=user, signed_in=True,
+            switch_url=f"{prefix}/sign_out?rd={again}", sign_out_url=f"{prefix}/sign_out",
+        )
+
+    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
+        if self.shows_pages(request, original):
+            # absolute: Traefik resolves a relative Location against the auth address
+            location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
+            return redirect(location)
+        return Response(UNAUTHORIZED, 401, media_type="text/plain")

@@ -1,0 +1,164 @@
+"""Logging: one JSON object per line (or plain text), with the request id of the request at hand.
+
+Stdlib `logging` only: a small formatter is all JSON lines need, and it keeps the dependency
+list short. Every record gets `time` (RFC 3339, UTC), `level`, `logger`, `event` (the message)
+and `request_id` (when logged while a request is served); anything passed as
+`extra={"user": ..., "outcome": ..., "reason": ...}` becomes a field of its own.
+
+Never log a token, a cookie value or a secret: log who (`user`), what happened (`outcome`) and
+why (`reason`). tests/unit/test_logs.py drives whole logins and greps every line for them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from .request_id import new_request_id, request_id
+
+LogFormat = Literal["json", "text"]
+
+#: attributes every LogRecord has; anything else on a record came from `extra=`
+_STANDARD = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys()
+    | {"message", "asctime", "request_id", "color_message", "taskName"}
+)
+
+
+class RequestContext:
+    """What the log lines of one request share. The id is made only when a line needs it."""
+
+    __slots__ = ("_id", "headers", "outcome", "reason", "trusted", "user")
+
+    def __init__(self, headers: list[tuple[bytes, bytes]], trusted: bool = False) -> None:
+        self.headers = headers
+        #: the peer is a trusted proxy: its X-Request-ID is believed (web/request_id.py)
+        self.trusted = trusted
+        self._id: str | None = None
+        self.user: str | None = None
+        self.outcome: str | None = None
+        self.reason: str | None = None
+
+    @property
+    def id(self) -> str:
+        """A trusted proxy's plain X-Request-ID, else a new id (made on first use)."""
+        if self._id is None:
+            self._id = request_id(self.headers, self.trusted)
+        return self._id
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("authsvc_request", default=None)
+
+
+def begin_request(scope_headers: list[tuple[bytes, bytes]], trusted: bool = False) -> RequestContext:
+    """Start the log context of a request (cheap: no id is made until one is asked for)."""
+    ctx = RequestContext(scope_headers, trusted)
+    _current.set(ctx)
+    return ctx
+
+
+def request_for(scope_headers: list[tuple[bytes, bytes]]) -> RequestContext:
+    """The context the app began for this request (same headers list), else a new one."""
+    ctx = _current.get()
+    if ctx is not None and ctx.headers is scope_headers:
+        return ctx
+    return begin_request(scope_headers)
+
+
+def current_id() -> str:
+    """The id of the request being served (for its page), or a fresh one outside a request."""
+    ctx = _current.get()
+    return ctx.id if ctx is not None else new_request_id()
+
+
+class _RequestIdFilter(logging.Filter):
+    """Stamps the request id on every record logged while a request is served, and keeps the
+    first `user` and `reason` logged for the request's access line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        ctx = _current.get()
+        if ctx is None:
+            record.request_id = None
+            return True
+        record.request_id = ctx.id
+        if ctx.reason is None:
+            ctx.reason = getattr(record, "reason", None)
+        if ctx.user is None:
+            ctx.user = getattr(record, "user", None)
+        return True
+
+
+def _utc(created: float) -> str:
+    return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def _extras(record: logging.LogRecord) -> dict[str, Any]:
+    return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "time": _utc(record.created),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        request_id = getattr(record, "request_id", None)
+        if request_id:
+            out["request_id"] = request_id
+        out.update(_extras(record))
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+class TextFormatter(logging.Formatter):
+    """`time level logger [request id] message key=value ...` for people reading a terminal."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        request_id = getattr(record, "request_id", None)
+        parts = [_utc(record.created), record.levelname, record.name]
+        if request_id:
+            parts.append(f"[{request_id}]")
+        parts.append(record.getMessage())
+        parts += [f"{k}={json.dumps(v, default=str)}" for k, v in _extras(record).items()]
+        line = " ".join(parts)
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def configure(log_format: LogFormat = "json", level: str = "info", stream: Any = None) -> None:
+    """Send every logger's records (authsvc, uvicorn, libraries) to one formatted handler."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    handler.addFilter(_RequestIdFilter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        root.removeHandler(old)
+    root.addHandler(handler)
+    root.setLevel(level.upper())
+    # httpx logs full URLs at INFO (a token endpoint's query may hold a code)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def note_outcome(outcome: str, reason: str | None = None) -> None:
+    """Tell the request's metrics and access line how it ended when the status cannot (e.g.
+    a 2xx for a public route is `skipped`, not `allowed`)."""
+    ctx = _current.get()
+    if ctx is not None:
+        ctx.outcome = outcome
+        if reason is not None:
+            ctx.reason = reason
