@@ -14,23 +14,31 @@ import functools
 import json
 import logging
 import os
+import re
 import secrets
 import ssl
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.util import find_spec
 from typing import Any, NoReturn
 
 from . import __version__
-from .config import Settings
+from .config import Settings, reference
 from .config import oauth2_proxy as o2p
+from .config.loading import list_items
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
-from .config.sources import ConfigInput, load
+from .config.sources import Checked, ConfigInput, check, load
 from .config.tls import TLSOptions
 from .errors import ConfigError
 from .web import logs
 
 log = logging.getLogger("authsvc")
+
+
+_COMMANDS = ("serve", "check-config", "migrate", "generate-secret", "demo")
+#: what an unknown flag is named as; anything else (a value, perhaps a secret, that starts
+#: with "-") is "an unexpected argument"
+_FLAG_NAME = re.compile(r"--[a-z0-9][a-z0-9-]{0,63}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +49,13 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
+        # argparse quotes what it was given ("invalid int value: 'x'", "ignored explicit
+        # argument 'x'", "invalid choice: 'x'"): a command, a flag or a choice is named, any
+        # other quoted text is not repeated
+        known = {*_COMMANDS, *(f for a in self._actions for f in a.option_strings)}
+        message = re.sub(r"'([^']*)'", lambda m: m.group(0) if m.group(1) in known else "(a value)", message)
+        if message.endswith("expected one argument"):
+            message += " (a value that starts with '-' is written --flag=VALUE)"
         self.exit(2, f"authsvc: error: {message}\n")
 
 
@@ -60,7 +75,7 @@ class _Flag(argparse.Action):
         namespace._flag_names = names
         if self.kind == "list":  # repeated list flags accumulate, each comma-separated (pflag)
             previous = getattr(namespace, self.dest, None) or []
-            values = [*previous, *(p.strip() for p in str(values).split(",") if p.strip())]
+            values = [*previous, *list_items(str(values))]  # or a JSON array
         setattr(namespace, self.dest, values)
 
 
@@ -69,6 +84,18 @@ def _kind(name: str) -> str:
     if Settings.model_fields[name].annotation is bool or name == "redirect_browsers":
         return "bool"
     return "list" if annotation.startswith("list") else "str"
+
+
+def _metavar(name: str) -> str:
+    annotation = Settings.model_fields[name].annotation
+    kind = _kind(name)
+    if kind == "bool":
+        return "BOOL"
+    if kind == "list":
+        return "A,B"
+    if annotation is float:  # every float option is a Duration
+        return "DURATION"
+    return "N" if annotation is int else "VALUE"
 
 
 def option_flags() -> tuple[dict[str, list[str]], dict[str, str]]:
@@ -102,9 +129,13 @@ def _add_option_flags(parser: argparse.ArgumentParser) -> None:
                         help="authsvc TOML, or oauth2-proxy's .cfg")
     parser.add_argument("--alpha-config", metavar="FILE", help="oauth2-proxy's alpha YAML")
     native, theirs = option_flags()
-    group = parser.add_argument_group("options (see README, Configuration reference)")
-    for name, flags in native.items():
-        group.add_argument(*flags, dest=f"opt_{name}", metavar="VALUE", action=_Flag, kind=_kind(name))
+    # one section per option group; each option's help is generated from the settings model
+    # (its README meaning, default and variable: config/reference.py)
+    for title, names in reference.groups():
+        group = parser.add_argument_group(f"options: {title}")
+        for name in names:
+            group.add_argument(*native[name], dest=f"opt_{name}", metavar=_metavar(name), action=_Flag,
+                               kind=_kind(name), help=reference.option_help(name).replace("%", "%%"))
     o2p_group = parser.add_argument_group("oauth2-proxy's flags (see docs/migrating-from-oauth2-proxy.md)")
     for flag, key in theirs.items():
         o2p_group.add_argument(flag, dest=f"o2p_{key}", metavar="VALUE", action=_Flag,
@@ -139,9 +170,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="authsvc", description="Forward-auth service.")
     parser.add_argument("--version", action="version", version=f"authsvc {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    serve = sub.add_parser("serve", help="run the service (the default when only flags are given)")
+    epilog = ("Every option is also AUTHSVC_<OPTION> in the environment and a key of the --config "
+              "file (flags win, then the environment, then the file). oauth2-proxy's flags, "
+              "OAUTH2_PROXY_* variables and .cfg keys are read too: docs/migrating-from-oauth2-proxy.md.")
+    serve = sub.add_parser("serve", help="run the service (the default when only flags are given)",
+                           usage="authsvc serve [--config FILE] [--OPTION VALUE ...]",
+                           description="Run the service.", epilog=epilog)
     _add_option_flags(serve)
-    check = sub.add_parser("check-config", help="validate and print the effective settings")
+    check = sub.add_parser("check-config", help="validate and print the effective settings",
+                           description="Run every check serve runs, report every problem and warning "
+                           "(one line each), and print the effective settings with secrets masked.",
+                           usage="authsvc check-config [--config FILE] [--OPTION VALUE ...]", epilog=epilog)
     _add_option_flags(check)
     migrate = sub.add_parser("migrate", help="translate an oauth2-proxy configuration to authsvc TOML")
     _add_option_flags(migrate)
@@ -173,7 +212,7 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
         lines = []
         for item in unknown:
             name = item.split("=", 1)[0]
-            if not name.startswith("-"):
+            if not _FLAG_NAME.fullmatch(name):
                 lines.append("authsvc: error: unexpected argument (values are not repeated here)")
                 continue
             if name == "--convert-config-to-alpha":
@@ -307,11 +346,74 @@ def _serve_metrics(settings: Settings, registry: Any) -> None:
                          settings.metrics_tls_key_file)
 
 
-def serve(settings: Settings, given: ConfigInput | None = None) -> None:
+def _secrets_of(settings: Settings) -> list[str]:
+    values = [s.get_secret_value() for s in settings.cookie_secret]
+    values += [getattr(settings, k).get_secret_value() for k in _SECRET_FIELDS]
+    return [v for v in values if len(v) >= 4]
+
+
+_SECRET_FIELDS = ("client_secret", "redis_password", "redis_sentinel_password", "basic_auth_password",
+                  "github_token")
+
+
+def preflight(settings: Settings) -> Any:
+    """Build everything `serve` builds before it listens, binding no socket and asking no IdP:
+    the app (provider, session store, rules, pages, routes), the TLS options and uvicorn's
+    configuration. The app, or ConfigError naming every part that cannot be built."""
+    import uvicorn
+
+    from .context import Context
+    from .web.app import create_app
+
+    problems: list[str] = []
+    secrets_ = _secrets_of(settings)
+
+    def failed(what: str, exc: Exception) -> None:
+        if isinstance(exc, ConfigError):
+            problems.extend(str(exc).splitlines())
+            return
+        text = f"{type(exc).__name__}: {exc}"
+        for secret in secrets_:  # an exception's text is not ours to vouch for
+            text = text.replace(secret, "****")
+        problems.append(f"invalid configuration: {what} cannot be built ({text.splitlines()[0][:300]})")
+
+    app: Any = None
+    try:
+        app = create_app(Context.build(settings))
+    except Exception as exc:
+        failed("the application", exc)
+    try:
+        host, _, port = listen_address(settings).rpartition(":")
+        options = {**uvicorn_options(settings.max_request_header_bytes, settings.request_header_timeout),
+                   "host": host.strip("[]") or "0.0.0.0", "port": int(port),  # noqa: S104
+                   "log_config": None, **_tls_options(settings)}
+        uvicorn.Config(app or _no_app, **options).load()
+    except Exception as exc:
+        failed("the listener", exc)
+    if problems:
+        if app is not None:
+            close_app(app)
+        raise ConfigError("\n".join(dict.fromkeys(problems)))
+    return app
+
+
+async def _no_app(scope: Any, receive: Any, send: Any) -> None:
+    """Stands in for an app that could not be built, so the listener's options are checked too."""
+
+
+def close_app(app: Any) -> None:
+    """Release what building the app opened (HTTP and Redis clients; nothing is connected yet)."""
+    import asyncio
+
+    asyncio.run(app.state.context.aclose())
+
+
+def serve(settings: Settings, given: ConfigInput | None = None, app: Any = None) -> None:
     """Run uvicorn with the app built from settings, in `settings.workers` processes.
 
     On SIGTERM uvicorn stops accepting connections, lets the requests in flight finish for up
     to `shutdown_timeout` seconds (then cancels them), runs the lifespan shutdown and returns.
+    `app` is the one `preflight` built (one worker), else it is built here.
     """
     import signal
 
@@ -333,11 +435,12 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     }
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
-        context = Context.build(settings)
-        app = create_app(context)
-        _serve_metrics(settings, context.metrics.registry)
+        app = app or create_app(Context.build(settings))
+        _serve_metrics(settings, app.state.context.metrics.registry)
         uvicorn.run(app, **options)
         return
+    if app is not None:
+        close_app(app)  # each worker builds its own
     import shutil
     import tempfile
 
@@ -358,6 +461,25 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
+def _quietly(build: Callable[[Settings], Any], settings: Settings) -> Any:
+    """check-config's output is the settings and its verdict, not building's INFO lines."""
+    logger = logging.getLogger("authsvc")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    try:
+        return build(settings)
+    finally:
+        logger.setLevel(level)
+
+
+def _report(errors: Sequence[str], warnings: Sequence[str]) -> None:
+    """Problems and warnings, one line each, on stderr (check-config, and serve that cannot start)."""
+    for line in errors:
+        print(f"authsvc: {line}", file=sys.stderr)
+    for warning in warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `authsvc` console script and `python -m authsvc`."""
     args = parse(argv)
@@ -376,16 +498,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .config.migrate import run_migrate
 
         return run_migrate(given, args.output)
+    checked = Checked(None, [], [])
     try:
-        report = load(given)
+        checked = check(given)  # ConfigError here: a file that cannot be read at all
+        if checked.report is None:
+            raise ConfigError("\n".join(checked.errors))
+        report = checked.report
+        settings = report.settings
+        app = _quietly(preflight, settings) if args.command == "check-config" else preflight(settings)
     except ConfigError as exc:
-        print(f"authsvc: {exc}", file=sys.stderr)
+        _report(str(exc).splitlines(), checked.warnings)
         return 2
-    settings = report.settings
     if args.command == "check-config":
+        close_app(app)
         print(json.dumps(settings.masked(), indent=2, sort_keys=True))
-        for warning in report.warnings:
-            print(f"warning: {warning}", file=sys.stderr)
+        _report([], report.warnings)
         if report.origins:
             print("sources: " + ", ".join(f"{k} <- {v}" for k, v in sorted(report.origins.items())),
                   file=sys.stderr)
@@ -396,8 +523,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning(warning)
     log_start(settings, report.origins)
     try:
-        serve(settings, given)
+        serve(settings, given, app)
     except ConfigError as exc:
-        print(f"authsvc: {exc}", file=sys.stderr)
+        _report(str(exc).splitlines(), [])
         return 2
+    except OSError as exc:  # a /metrics listener's port taken (uvicorn reports its own in one line)
+        print(f"authsvc: cannot listen for /metrics (metrics_address, metrics_secure_address): "
+              f"{exc.strerror or exc}", file=sys.stderr)
+        return 1
     return 0

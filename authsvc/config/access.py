@@ -25,18 +25,75 @@ def split_skip_route(entry: str) -> tuple[str, bool, str]:
 class AccessOptions(BaseModel):
     """Access rules, unauthenticated routes, API routes and accepted JWT bearer tokens."""
 
-    email_domains: CommaList = Field(default_factory=list)
-    whitelist_domains: CommaList = Field(default_factory=list)
-    authenticated_emails_file: str = ""
-    allowed_groups: CommaList = Field(default_factory=list)
-    skip_auth_routes: CommaList = Field(default_factory=list)
-    skip_auth_preflight: bool = False
-    api_routes: CommaList = Field(default_factory=list)
-    skip_jwt_bearer_tokens: bool = False
-    extra_jwt_issuers: CommaList = Field(default_factory=list)
-    #: bearer tokens not typed as access tokens (JOSE typ JWT or none: ID tokens, and the access
-    #: tokens of IdPs that do not type them) are accepted too, as oauth2-proxy does
-    jwt_bearer_id_tokens: bool = True
+    email_domains: CommaList = Field(
+        default_factory=list,
+        description="allowed e-mail domains: `example.com`, `.example.com` (subdomains), `*` (any)",
+        json_schema_extra={"default_note": "(nobody)"},
+    )
+    whitelist_domains: CommaList = Field(
+        default_factory=list,
+        description=(
+            "hosts `rd` may redirect to besides the request's own: `example.com`, "
+            "`.example.com`, `host:8080`, `host:*`"
+        ),
+    )
+    authenticated_emails_file: str = Field(
+        "",
+        description=(
+            "file of allowed addresses (first CSV column, `#` comments), re-read within "
+            "a second of a change; a user passes if the e-mail domain **or** this file "
+            "admits them"
+        ),
+    )
+    allowed_groups: CommaList = Field(
+        default_factory=list,
+        description="the identity must hold at least one of these groups (from `oidc_groups_claim`)",
+        json_schema_extra={"default_note": "(any)"},
+    )
+    skip_auth_routes: CommaList = Field(
+        default_factory=list,
+        description=(
+            "public routes: `regex`, `METHOD=regex` or `METHOD!=regex` (every method but "
+            "that one), matched (search) against the decoded **path only**; anchor with "
+            "`^…$`. A path with dot segments or encoded slashes is never public. Applied "
+            "only where `proxy_kind` can vouch for the path (not under `auto`, see "
+            "\"Proxies\"). Use the TOML file for regexes with commas"
+        ),
+    )
+    skip_auth_preflight: bool = Field(
+        False,
+        description=(
+            "let CORS preflights (`OPTIONS`, the original method) through without a "
+            "session; like `skip_auth_routes`, only where `proxy_kind` can vouch for the "
+            "method"
+        ),
+    )
+    api_routes: CommaList = Field(
+        default_factory=list,
+        description="path regexes that always get `401`, never a sign-in redirect",
+    )
+    skip_jwt_bearer_tokens: bool = Field(
+        False,
+        description=(
+            "accept `Authorization: Bearer <JWT>` from the provider's issuer (audience "
+            "`client_id` or `oidc_extra_audiences`) and `extra_jwt_issuers`"
+        ),
+    )
+    extra_jwt_issuers: CommaList = Field(
+        default_factory=list,
+        description=(
+            "more issuers whose JWTs are accepted, as `issuer=audience` "
+            "(`https://login.example.com=my-api`)"
+        ),
+    )
+    jwt_bearer_id_tokens: bool = Field(
+        True,
+        description=(
+            "bearer JWTs not typed as access tokens (JOSE `typ` `JWT` or none: ID tokens, and the access "
+            "tokens of most IdPs) are accepted too, as in oauth2-proxy; `false` accepts only RFC 9068 "
+            "access tokens (`typ: at+jwt`)"
+        ),
+    )
 
     @field_validator(
         "email_domains", "whitelist_domains", "allowed_groups", "skip_auth_routes", "api_routes",

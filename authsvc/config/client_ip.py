@@ -17,8 +17,21 @@ class ClientIPOptions(BaseModel):
     """`trusted_ips` get a 2xx without a session; the address comes from the peer, or (from
     trusted proxies, with reverse_proxy) from `real_client_ip_header`."""
 
-    trusted_ips: CommaList = Field(default_factory=list)
-    real_client_ip_header: str = "X-Real-IP"
+    trusted_ips: CommaList = Field(
+        default_factory=list,
+        description=(
+            "client addresses (CIDRs) that pass `/oauth2/auth` without a session (2xx, "
+            "no identity headers; warned at start-up)"
+        ),
+    )
+    real_client_ip_header: str = Field(
+        "X-Real-IP",
+        description=(
+            "where a trusted proxy puts the client address: `X-Real-IP`, "
+            "`X-Forwarded-For` (first entry), `X-ProxyUser-IP`, "
+            "`X-Envoy-External-Address`, `CF-Connecting-IP`"
+        ),
+    )
 
     @field_validator("trusted_ips", mode="before")
     @classmethod

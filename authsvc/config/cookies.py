@@ -4,35 +4,111 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Literal, Self
 
-from pydantic import BaseModel, Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
-from .loading import CommaList, Duration, option_error, parse_duration, secret_bytes, split_list
+from .loading import (
+    CommaList,
+    Duration,
+    Problems,
+    looks_like_placeholder,
+    option_error,
+    parse_duration,
+    secret_bytes,
+    split_list,
+)
+
+#: RFC 6265 §4.1.1: a path-value is any CHAR but controls and ";" (nor a space, here)
+_COOKIE_PATH = re.compile(r"/[^\x00-\x20\x7f;]*")
 
 
 class CookieOptions(BaseModel):
     """Cookie name, secrets, scope, lifetimes and flags; the session store and cache."""
 
-    cookie_name: str = "_authsvc"
-    cookie_secret: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
-    #: read the cookie secret from this file when cookie_secret is not set (k8s/Docker secrets)
-    cookie_secret_file: str = ""
-    cookie_domains: CommaList = Field(default_factory=list)
-    cookie_path: str = "/"
-    cookie_expire: Duration = 168 * 3600.0
-    cookie_refresh: Duration = 0.0
-    cookie_secure: bool = True
-    cookie_httponly: bool = True
-    cookie_samesite: Literal["", "lax", "strict", "none"] = "lax"
-    cookie_csrf_expire: Duration = 15 * 60.0
-    #: login-state cookie slots per browser (login_state.py); oauth2-proxy's name, but never
-    #: unlimited: 5 x ~310 bytes leave a 4 KB session room in nginx's 8 KB line
-    cookie_csrf_per_request_limit: int = 5
-    session_store_type: Literal["cookie", "redis"] = "cookie"
-    #: verified sessions are reused this long in-process (session_cache.py); 0 = off
-    session_cache_ttl: Duration = 5.0
+    cookie_name: str = Field(
+        "_authsvc",
+        description=(
+            "session cookie name (split into `_authsvc_0`, `_1`… only above ~4 KB). `__Host-authsvc` is "
+            "recommended where it fits (see Sessions): it needs `cookie_secure`, `cookie_path = \"/\"` and no"
+            " `cookie_domains`, and start-up refuses it otherwise"
+        ),
+    )
+    cookie_secret: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list,
+        description=(
+            "one or more secrets (≥16 bytes; `generate-secret` makes 32). The first "
+            "seals, all open: list the new one first to rotate"
+        ),
+        json_schema_extra={"default_note": "— (required)"},
+    )
+    cookie_secret_file: str = Field(
+        "",
+        description=(
+            "read the cookie secret(s) from this file (a Kubernetes or Docker secret) "
+            "when `cookie_secret` is not set"
+        ),
+    )
+    cookie_domains: CommaList = Field(
+        default_factory=list,
+        description="cookie domains; the longest one that matches the request host is used",
+        json_schema_extra={"default_note": "(host-only)"},
+    )
+    cookie_path: str = Field(
+        "/",
+        description="cookie path",
+    )
+    cookie_expire: Duration = Field(
+        168 * 3600.0,
+        description="session lifetime (enforced on the server side too); `0` = browser session",
+    )
+    cookie_refresh: Duration = Field(
+        0.0,
+        description="refresh the tokens when the session is older than this",
+        json_schema_extra={"default_note": "(off)"},
+    )
+    cookie_secure: bool = Field(
+        True,
+        description="`Secure` attribute (set `false` only for plain-http development)",
+    )
+    cookie_httponly: bool = Field(
+        True,
+        description="`HttpOnly` attribute",
+    )
+    cookie_samesite: Literal["", "lax", "strict", "none"] = Field(
+        "lax",
+        description="`lax`, `strict`, `none` (needs `cookie_secure`) or `\"\"`",
+    )
+    cookie_csrf_expire: Duration = Field(
+        15 * 60.0,
+        description="how long a login may take (lifetime of the login-state cookie)",
+    )
+    cookie_csrf_per_request_limit: int = Field(
+        5,
+        description=(
+            "login-state cookies a browser can hold (one per unfinished `/oauth2/start`, "
+            "so tabs can log in in parallel): there are only this many names, "
+            "`<cookie_name>_csrf_0`, `_1`…, so even racing starts stay within it; a new "
+            "login takes a free one, else the oldest's (1 to 20; unlike oauth2-proxy's, "
+            "never unlimited). Together they also stay under 3 KB, so the Cookie header "
+            "fits nginx's default 8 KB line. A start that is not a page navigation "
+            "(`Sec-Fetch-Mode` other than `navigate`: an `<img>`, a script, `fetch()`) "
+            "is a `403` and sets none"
+        ),
+    )
+    session_store_type: Literal["cookie", "redis"] = Field(
+        "cookie",
+        description="`cookie` (sealed in the cookie) or `redis`",
+    )
+    session_cache_ttl: Duration = Field(
+        5.0,
+        description=(
+            "reuse a verified session this long in-process (`0` = off); with Redis every "
+            "replica drops it at once on sign-out, back-channel logout and refresh (see "
+            "Sessions)"
+        ),
+    )
 
     @field_validator("cookie_domains", "cookie_secret", mode="before")
     @classmethod
@@ -72,12 +148,34 @@ class CookieOptions(BaseModel):
     @classmethod
     def _cookie_secrets(cls, value: list[SecretStr]) -> list[SecretStr]:
         for secret in value:
+            # refused, not warned about: a key anyone can read in the docs lets anyone forge
+            # a session (the value itself is never repeated)
+            if looks_like_placeholder(secret.get_secret_value()):
+                raise ValueError(
+                    "looks like a placeholder, not a secret; make one with `authsvc generate-secret`"
+                )
             if len(secret_bytes(secret.get_secret_value())) < 16:
                 raise ValueError(
                     "each secret must hold at least 16 bytes (32 recommended); "
                     "make one with `authsvc generate-secret`"
                 )
         return value
+
+    @field_validator("cookie_path")
+    @classmethod
+    def _cookie_path(cls, value: str) -> str:
+        # it goes into every Set-Cookie as is: a ";" would add attributes of its own
+        if not _COOKIE_PATH.fullmatch(value):
+            raise ValueError(f"{value!r} must start with '/' and hold no space, ';' or control character")
+        return value
+
+    @model_validator(mode="after")
+    def _cookie_checks(self) -> Self:
+        problems = Problems()
+        problems.run(self.require_cookie_secret)
+        problems.run(self.check_cookie_lifetimes)
+        problems.raise_any()
+        return self
 
     @field_validator("cookie_name")
     @classmethod
@@ -86,8 +184,7 @@ class CookieOptions(BaseModel):
             raise ValueError(f"{value!r} may hold only letters, digits and _ - .")
         return value
 
-    # The two checks below are called by `Settings`, not model validators of their own, so the
-    # client-credential checks can run between them in the order errors were always reported.
+    # The two checks below run in `_cookie_checks`, each reporting its first problem.
     def require_cookie_secret(self) -> None:
         """Raise unless at least one cookie secret is given (there is no safe default)."""
         if not self.cookie_secret and self.cookie_secret_file:

@@ -6,7 +6,7 @@ from typing import Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, http_url, option_error, split_list
+from .loading import CommaList, Problems, http_url, split_list
 
 #: the JWS algorithms authsvc verifies: asymmetric only (providers/jws.py SUPPORTED_ALGS; never
 #: "none" or HS*, RFC 8725 2.1 and 3.1)
@@ -17,21 +17,58 @@ ASYMMETRIC_ALGS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256"
 class DiscoveryOptions(BaseModel):
     """Endpoints given by hand (skip_oidc_discovery) and the ID token checks one may tune."""
 
-    skip_oidc_discovery: bool = False
-    #: authorization, token, userinfo and JWKS endpoints when discovery is skipped
-    login_url: str = ""
-    redeem_url: str = ""
-    profile_url: str = ""
-    oidc_jwks_url: str = ""
-    #: with it, a refreshed access token must be accepted here (GET with Bearer, 2xx)
-    validate_url: str = ""
-    #: allowed ID token algorithms; empty: what discovery lists (RS256 without discovery)
-    oidc_enabled_signing_algs: CommaList = Field(default_factory=list)
-    #: claims that may name our client as audience (oauth2-proxy: `aud`, or e.g. `azp`)
-    oidc_audience_claims: CommaList = Field(default_factory=lambda: ["aud"])
-    #: accept a discovery document whose issuer differs from oidc_issuer_url; ID tokens must
-    #: then be issued by the issuer the document names
-    insecure_oidc_skip_issuer_verification: bool = False
+    skip_oidc_discovery: bool = Field(
+        False,
+        description=(
+            "no discovery: use `login_url`, `redeem_url`, `oidc_jwks_url` (required) and "
+            "`profile_url`"
+        ),
+    )
+    login_url: str = Field(
+        "",
+        description=(
+            "the authorization endpoint (with `skip_oidc_discovery`; for `github`, "
+            "oauth2-proxy's GitHub Enterprise / Gitea spelling of `github_base_url`)"
+        ),
+    )
+    redeem_url: str = Field(
+        "",
+        description="the token endpoint (with `skip_oidc_discovery`)",
+    )
+    profile_url: str = Field(
+        "",
+        description="the userinfo endpoint (with `skip_oidc_discovery`)",
+    )
+    oidc_jwks_url: str = Field(
+        "",
+        description="the JWKS URL (with `skip_oidc_discovery`)",
+    )
+    validate_url: str = Field(
+        "",
+        description=(
+            "after each refresh the new access token must be accepted here (GET with "
+            "`Bearer`, 2xx) or the session ends"
+        ),
+    )
+    oidc_enabled_signing_algs: CommaList = Field(
+        default_factory=list,
+        description="ID token algorithms accepted (asymmetric ones only)",
+        json_schema_extra={"default_note": "(what discovery lists; `RS256` without it)"},
+    )
+    oidc_audience_claims: CommaList = Field(
+        default_factory=lambda: ["aud"],
+        description=(
+            "claims that may name `client_id` (or `oidc_extra_audiences`) as audience, "
+            "e.g. `[\"aud\", \"azp\"]`"
+        ),
+    )
+    insecure_oidc_skip_issuer_verification: bool = Field(
+        False,
+        description=(
+            "accept a discovery document whose `issuer` differs from `oidc_issuer_url`; "
+            "ID tokens must then carry the document's issuer"
+        ),
+    )
 
     @field_validator("oidc_enabled_signing_algs", "oidc_audience_claims", mode="before")
     @classmethod
@@ -59,8 +96,10 @@ class DiscoveryOptions(BaseModel):
 
     @model_validator(mode="after")
     def _discovery_endpoints(self) -> Self:
+        problems = Problems()
         if self.skip_oidc_discovery:
             for option in ("login_url", "redeem_url", "oidc_jwks_url"):
                 if not getattr(self, option):
-                    raise option_error(option, "is required with skip_oidc_discovery")
+                    problems.add(option, "is required with skip_oidc_discovery")
+        problems.raise_any()
         return self

@@ -8,7 +8,7 @@ from typing import Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, Problems, split_list
 
 
 class GoogleGroupsOptions(BaseModel):
@@ -19,11 +19,36 @@ class GoogleGroupsOptions(BaseModel):
     `google_target_principal` through the IAM Credentials API.
     """
 
-    google_groups: CommaList = Field(default_factory=list)
-    google_admin_email: str = ""
-    google_service_account_json: str = ""
-    google_use_application_default_credentials: bool = False
-    google_target_principal: str = ""
+    google_groups: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`google`) only members of one of these Workspace groups (asked of the "
+            "Admin SDK Directory API); the groups they are in become theirs"
+        ),
+    )
+    google_admin_email: str = Field(
+        "",
+        description=(
+            "(`google`) the Workspace admin the service account acts for (domain-wide "
+            "delegation); required with `google_groups`"
+        ),
+    )
+    google_service_account_json: str = Field(
+        "",
+        description="(`google`) the service account key file",
+    )
+    google_use_application_default_credentials: bool = Field(
+        False,
+        description=(
+            "(`google`) no key file: the platform's credentials (GKE Workload Identity) "
+            "sign through the IAM Credentials API"
+        ),
+    )
+    google_target_principal: str = Field(
+        "",
+        description="(`google`) the service account that signs, with application default credentials",
+        json_schema_extra={"default_note": "(the workload's own)"},
+    )
 
     @field_validator("google_groups", mode="before")
     @classmethod
@@ -34,21 +59,24 @@ class GoogleGroupsOptions(BaseModel):
     def _google_groups(self) -> Self:
         if not self.google_groups:
             return self
+        problems = Problems()
         if not self.google_admin_email or "@" not in self.google_admin_email:
-            raise option_error("google_admin_email", "is required with google_groups (a Workspace "
-                               "admin the service account may act for)")
+            problems.add("google_admin_email", "is required with google_groups (a Workspace "
+                         "admin the service account may act for)")
         if self.google_use_application_default_credentials == bool(self.google_service_account_json):
-            raise option_error("google_service_account_json", "or google_use_application_default_"
-                               "credentials (exactly one) is required with google_groups")
+            problems.add("google_service_account_json", "or google_use_application_default_"
+                         "credentials (exactly one) is required with google_groups")
         if self.google_service_account_json:
             try:
                 key = json.loads(Path(self.google_service_account_json).read_text())
             except (OSError, ValueError) as exc:
-                raise option_error("google_service_account_json", "cannot be read as JSON: "
-                                   f"{getattr(exc, 'strerror', None) or 'not JSON'}") from None
-            if not isinstance(key, dict) or not all(
-                isinstance(key.get(k), str) for k in ("client_email", "private_key")
-            ):
-                raise option_error("google_service_account_json", "is not a service account key "
-                                   "(client_email and private_key are missing)")
+                problems.add("google_service_account_json", "cannot be read as JSON: "
+                             f"{getattr(exc, 'strerror', None) or 'not JSON'}")
+            else:
+                if not isinstance(key, dict) or not all(
+                    isinstance(key.get(k), str) for k in ("client_email", "private_key")
+                ):
+                    problems.add("google_service_account_json", "is not a service account key "
+                                 "(client_email and private_key are missing)")
+        problems.raise_any()
         return self

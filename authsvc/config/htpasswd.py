@@ -33,8 +33,18 @@ def parse_htpasswd(text: str) -> dict[str, str]:
 class HtpasswdOptions(BaseModel):
     """The file and the groups its users get (for allowed_groups and X-Auth-Request-Groups)."""
 
-    htpasswd_file: str = ""
-    htpasswd_user_groups: CommaList = Field(default_factory=list)
+    htpasswd_file: str = Field(
+        "",
+        description=(
+            "users who may pass with `Authorization: Basic` (bcrypt `htpasswd -B` or "
+            "`{SHA}` entries), for machines or legacy clients; re-read within a second "
+            "of a change"
+        ),
+    )
+    htpasswd_user_groups: CommaList = Field(
+        default_factory=list,
+        description="the groups htpasswd users get (for `allowed_groups` and `X-Auth-Request-Groups`)",
+    )
 
     @field_validator("htpasswd_user_groups", mode="before")
     @classmethod

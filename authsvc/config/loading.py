@@ -7,11 +7,13 @@ Nothing here knows the options themselves; the option groups use the parsers and
 from __future__ import annotations
 
 import base64
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Annotated
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 from pydantic_settings import NoDecode
 
 ENV_PREFIX = "AUTHSVC_"
@@ -59,10 +61,45 @@ def secret_bytes(secret: str) -> bytes:
     return secret.encode()
 
 
+def list_items(text: str) -> list[str]:
+    """A list written as one string: comma-separated ("a.com,b.com"), or a JSON array of strings
+    (`["a.com", "b.com"]`, what pydantic-settings and many Helm charts write)."""
+    stripped = text.strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        try:
+            parsed = json.loads(stripped)
+        except ValueError:
+            parsed = None
+        if isinstance(parsed, list) and all(isinstance(item, str) for item in parsed):
+            return [item.strip() for item in parsed if item.strip()]
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+#: what a person writes where a secret is still to be filled in (README's own snippets once had
+#: `<output of generate-secret>` and "..."); matched against the whole value
+_PLACEHOLDER = re.compile(
+    r"<[^<>]*>|\$\{[^}]*\}|\$\(.*\)|\.{3,}|…|(?:change|replace)[-_ ]?(?:me|it)\b.*|"
+    r"(?:todo|tbd|fixme)\b.*|(?:your|my)[-_ ].*|secret|password|placeholder|dummy",
+    re.IGNORECASE,
+)
+
+
+def looks_like_placeholder(value: str) -> bool:
+    """Whether a secret's value is a stand-in left to be replaced, not a secret: `<...>`, an
+    unexpanded `${VAR}` or `$(command)`, `...`, changeme, TODO, REPLACE_ME, `secret`."""
+    return bool(_PLACEHOLDER.fullmatch(value.strip().strip("\"'")))
+
+
+def one_repeated_character(value: str) -> bool:
+    """`aaaa...`, `XXXX...`: a fixed test key, or oauth2-proxy's Helm chart default cookie secret
+    (which oauth2-proxy accepts, so a drop-in must start with it): warned about, not refused."""
+    return len(value) >= 3 and len(set(value)) == 1
+
+
 def split_list(value: object) -> object:
-    """Lists from the environment are comma-separated ("a.com,b.com")."""
+    """Lists from the environment and flags are one string (`list_items`)."""
     if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
+        return list_items(value)
     return value
 
 
@@ -78,6 +115,30 @@ def option_error(option: str, problem: str) -> ValueError:
     return ValueError(f"@{option}@ {problem}")
 
 
+class Problems:
+    """Every problem a model validator finds, raised together: `describe` gives each its own
+    line, so one run of check-config names them all rather than the first alone."""
+
+    def __init__(self) -> None:
+        self.found: list[str] = []
+
+    def add(self, option: str, problem: str) -> None:
+        """Record a problem of `option`."""
+        self.found.append(str(option_error(option, problem)))
+
+    def run(self, check: Callable[[], object]) -> None:
+        """Run a check that raises `option_error` at its first problem, recording that one."""
+        try:
+            check()
+        except ValueError as exc:
+            self.found.append(str(exc))
+
+    def raise_any(self) -> None:
+        """Raise one ValueError holding every problem recorded, if there is one."""
+        if self.found:
+            raise ValueError("\n".join(self.found))
+
+
 def _secret_option(name: str) -> bool:
     return any(word in name for word in ("secret", "password", "token", "key"))
 
@@ -85,9 +146,14 @@ def _secret_option(name: str) -> bool:
 def describe(exc: ValidationError, origins: Mapping[str, str] | None = None) -> str:
     """One line per problem, naming the option and its environment variable (and, when it came
     from elsewhere, that source). Values of secret options are never repeated."""
+    return "\n".join(dict.fromkeys(describe_lines(exc.errors(), origins)))
+
+
+def describe_lines(errors: Iterable[ErrorDetails], origins: Mapping[str, str] | None = None) -> list[str]:
+    """`describe`, one string per problem; a `Problems` error is one line per problem it holds."""
     origins = origins or {}
     lines = []
-    for err in exc.errors():
+    for err in _one_per_problem(errors):
         loc = ".".join(str(p) for p in err["loc"])
         msg = str(err["msg"]).removeprefix("Value error, ").removeprefix("Assertion failed, ")
         match = re.match(r"@(\w+)@ (.*)", msg)
@@ -108,4 +174,14 @@ def describe(exc: ValidationError, origins: Mapping[str, str] | None = None) -> 
         where = f"{env}; from {origin}" if origin and not origin.endswith(env) and not origin.startswith(
             "flag") else env
         lines.append(f"invalid option {loc} ({where}): {msg}")
-    return "\n".join(lines)
+    return lines
+
+
+def _one_per_problem(errors: Iterable[ErrorDetails]) -> Iterator[ErrorDetails]:
+    for err in errors:
+        msg = str(err["msg"])
+        if "\n@" not in msg:
+            yield err
+            continue
+        for line in msg.removeprefix("Value error, ").split("\n"):
+            yield {**err, "msg": line}

@@ -19,13 +19,33 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 class LoginParamOptions(BaseModel):
     """OIDC `prompt`, `acr_values`, legacy `approval_prompt`, other fixed or allowed parameters."""
 
-    prompt: str = ""
-    approval_prompt: str = ""
-    acr_values: str = ""
-    #: fixed extra parameters, `name=value` (e.g. `login_hint=`, `organization=acme`)
-    login_url_parameters: CommaList = Field(default_factory=list)
-    #: parameters /oauth2/start may pass on from its own query, `name=<regex of allowed values>`
-    login_url_parameters_allowed: CommaList = Field(default_factory=list)
+    prompt: str = Field(
+        "",
+        description="OIDC `prompt` sent to the IdP (`select_account`, `consent`, `login`)",
+    )
+    approval_prompt: str = Field(
+        "",
+        description=(
+            "legacy `approval_prompt` (sent only without `prompt`; oauth2-proxy's "
+            "default `force` is not sent)"
+        ),
+    )
+    acr_values: str = Field(
+        "",
+        description="OIDC `acr_values` (ask for MFA or another authentication level)",
+    )
+    login_url_parameters: CommaList = Field(
+        default_factory=list,
+        description="fixed extra authorization request parameters, `name=value` (`organization=acme`)",
+    )
+    login_url_parameters_allowed: CommaList = Field(
+        default_factory=list,
+        description=(
+            "parameters `/oauth2/start` passes on from its own query, `name=<regex of "
+            "allowed values>` (`login_hint=[a-z.]+@example\\.com`); never state, nonce, "
+            "PKCE, client or scope"
+        ),
+    )
 
     @field_validator("login_url_parameters", "login_url_parameters_allowed", mode="before")
     @classmethod

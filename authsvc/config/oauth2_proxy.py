@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from .loading import parse_duration
+from .loading import list_items, parse_duration
 
 Kind = Literal["str", "bool", "list", "duration", "int"]
 Status = Literal["same", "renamed", "built in", "ignored", "unsupported", "unknown"]
@@ -361,8 +361,8 @@ def normalise(option: Option, value: Any) -> Any:
     if option.kind == "list":
         items = value if isinstance(value, list | tuple) else [value]
         out: list[str] = []
-        for item in items:
-            out += [part.strip() for part in str(item).split(",") if part.strip()]
+        for item in items:  # comma-separated, or a JSON array of strings (as authsvc's own lists)
+            out += list_items(str(item))
         return out
     if option.kind == "bool":
         if isinstance(value, bool):

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 
 import jinja2
-from pydantic import BaseModel, ValidationInfo, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from .loading import option_error
 
@@ -31,16 +31,47 @@ _HTTPS_URL = re.compile(r"https://[A-Za-z0-9.\-]+(:\d+)?/[^\s\"'<>;,]*")
 class PagesOptions(BaseModel):
     """Branding of the sign-in, error, forbidden and signed-out pages (web/pages.py)."""
 
-    #: the name on the sign-in button; empty: a proper name for the provider kind
-    provider_display_name: str = ""
-    #: text above the sign-in button ("-" or empty: none)
-    banner: str = ""
-    #: text at the foot of every page (empty: "Secured by authsvc"; "-": none)
-    footer: str = ""
-    #: a .png/.jpg/.svg/.gif/.webp file (inlined) or an https:// URL; "-" or empty: none
-    custom_sign_in_logo: str = ""
-    #: a directory whose templates replace authsvc's of the same name (docs/pages.md)
-    custom_templates_dir: str = ""
+    provider_display_name: str = Field(
+        "",
+        description=(
+            "the name on the sign-in button (\"Sign in with …\") and in the pages' sentences"
+        ),
+        json_schema_extra={"default_note": (
+            "(by `provider`: `OpenID Connect`, `GitHub`, `Google`, `Microsoft Entra ID`, "
+            "`GitLab`, `Keycloak`)"
+        )},
+    )
+    banner: str = Field(
+        "",
+        description=(
+            "text above the sign-in button. Plain text, shown escaped (oauth2-proxy inserts HTML; for "
+            "markup use `custom_templates_dir`)"
+        ),
+        json_schema_extra={"default_note": "(none; `-` too)"},
+    )
+    footer: str = Field(
+        "",
+        description=(
+            "text at the foot of every page, plain text"
+        ),
+        json_schema_extra={"default_note": "(`Secured by authsvc`; `-` = none)"},
+    )
+    custom_sign_in_logo: str = Field(
+        "",
+        description=(
+            "a `.png`, `.jpg`, `.svg`, `.gif` or `.webp` file (≤ 256 KB, inlined as a `data:` URI) or an "
+            "`https://` URL (then the only other origin the pages load from); shown on every page"
+        ),
+        json_schema_extra={"default_note": "(none; `-` too)"},
+    )
+    custom_templates_dir: str = Field(
+        "",
+        description=(
+            "a directory of Jinja2 templates that replace authsvc's of the same name (`sign_in.html`, "
+            "`error.html`, `forbidden.html`, `signed_out.html`, `base.html`, `style.css`, …); checked at "
+            "start-up. Names and variables: [docs/pages.md](docs/pages.md)"
+        ),
+    )
 
     @field_validator("provider_display_name")
     @classmethod

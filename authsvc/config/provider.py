@@ -2,31 +2,91 @@
 
 from __future__ import annotations
 
+import difflib
 from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from .loading import CommaList, Duration, http_url, option_error, parse_duration, split_list
+from .loading import CommaList, Duration, Problems, http_url, parse_duration, split_list
+
+#: the `provider` values (providers.PROVIDERS has an implementation for each; a test keeps them so)
+PROVIDER_NAMES = ("oidc", "github", "google", "entra-id", "azure", "gitlab", "keycloak-oidc", "keycloak")
 
 
 class ProviderOptions(BaseModel):
     """Which IdP, the client credentials, and how its ID tokens are read."""
 
-    provider: str = "oidc"
-    oidc_issuer_url: str = ""
-    client_id: str = ""
-    client_secret: SecretStr = SecretStr("")
-    client_secret_file: str = ""
-    redirect_url: str = ""
-    scope: str = "openid email profile"
-    oidc_email_claim: str = "email"
-    oidc_groups_claim: str = "groups"
-    user_id_claim: str = "sub"
-    oidc_extra_audiences: CommaList = Field(default_factory=list)
-    insecure_oidc_allow_unverified_email: bool = False
-    oidc_metadata_ttl: Duration = 3600.0
-    oidc_leeway: Duration = 60.0
-    skip_provider_button: bool = False
+    provider: str = Field(
+        "oidc",
+        description=(
+            "identity provider kind: `oidc`, `github`, `google`, `entra-id` (`azure`), "
+            "`gitlab`, `keycloak-oidc` (`keycloak`); see \"Identity providers\""
+        ),
+    )
+    oidc_issuer_url: str = Field(
+        "",
+        description="the issuer; metadata comes from `<issuer>/.well-known/openid-configuration`",
+        json_schema_extra={"default_note": "— (required for `oidc` and `keycloak-oidc`; derived for "
+                                           "`google`, `gitlab`, `entra-id`)"},
+    )
+    client_id: str = Field(
+        "",
+        description="OAuth2 client id",
+        json_schema_extra={"default_note": "— (required)"},
+    )
+    client_secret: SecretStr = Field(
+        SecretStr(""),
+        description="OAuth2 client secret",
+        json_schema_extra={"default_note": "— (required)"},
+    )
+    client_secret_file: str = Field(
+        "",
+        description="read the client secret from this file instead",
+    )
+    redirect_url: str = Field(
+        "",
+        description="the callback URL registered at the IdP",
+        json_schema_extra={"default_note": "(from the request: `<scheme>://<host><proxy_prefix>/callback`)"},
+    )
+    scope: str = Field(
+        "openid email profile",
+        description="scopes to request",
+    )
+    oidc_email_claim: str = Field(
+        "email",
+        description="claim holding the e-mail",
+    )
+    oidc_groups_claim: str = Field(
+        "groups",
+        description="claim holding the groups (dotted paths like `realm_access.roles` work)",
+    )
+    user_id_claim: str = Field(
+        "sub",
+        description="claim that becomes `X-Auth-Request-User`",
+    )
+    oidc_extra_audiences: CommaList = Field(
+        default_factory=list,
+        description="audiences accepted in ID tokens besides `client_id`",
+    )
+    insecure_oidc_allow_unverified_email: bool = Field(
+        False,
+        description=(
+            "accept an address whose `email_verified` is anything but `true` (JSON `true`, or the string "
+            "`\"true\"`); an absent claim is accepted either way, as in oauth2-proxy"
+        ),
+    )
+    oidc_metadata_ttl: Duration = Field(
+        3600.0,
+        description="how long discovery and JWKS are cached (the last good copy is kept through IdP outages)",
+    )
+    oidc_leeway: Duration = Field(
+        60.0,
+        description="clock skew allowed on `exp`, `iat`, `nbf`",
+    )
+    skip_provider_button: bool = Field(
+        False,
+        description="`/oauth2/sign_in` goes straight to the IdP",
+    )
 
     @field_validator("oidc_extra_audiences", mode="before")
     @classmethod
@@ -43,24 +103,34 @@ class ProviderOptions(BaseModel):
     def _provider_url(cls, value: str) -> str:
         return http_url(value)
 
-    def resolve_client(self) -> None:
-        """Read client_secret_file if needed; raise naming the first missing provider option.
+    @field_validator("provider")
+    @classmethod
+    def _provider_name(cls, value: str) -> str:
+        # checked here, not only when `serve` builds the provider: check-config must say it
+        if value not in PROVIDER_NAMES:
+            close = difflib.get_close_matches(value.lower(), PROVIDER_NAMES, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            raise ValueError(f"is not a provider authsvc has; {hint}one of: "
+                             f"{', '.join(sorted(PROVIDER_NAMES))}")
+        return value
 
-        Not a model validator of its own: `Settings` runs it between its cookie checks so the
-        first error reported stays the one it always was.
-        """
+    def resolve_client(self, problems: Problems) -> None:
+        """Read client_secret_file if needed; record every missing provider option."""
+        unreadable = False
         if self.client_secret_file and not self.client_secret.get_secret_value():
             try:
                 text = Path(self.client_secret_file).read_text().strip()
             except OSError as exc:
-                raise option_error("client_secret_file", f"cannot be read: {exc.strerror}") from None
-            # the model is frozen; this is still validation, before anyone holds the settings
-            object.__setattr__(self, "client_secret", SecretStr(text))
+                problems.add("client_secret_file", f"cannot be read: {exc.strerror}")
+                unreadable = True
+            else:
+                # the model is frozen; this is still validation, before anyone holds the settings
+                object.__setattr__(self, "client_secret", SecretStr(text))
         if self.provider == "oidc" and not self.oidc_issuer_url:
-            raise option_error("oidc_issuer_url", "is required for provider 'oidc'")
+            problems.add("oidc_issuer_url", "is required for provider 'oidc'")
         if not self.client_id:
-            raise option_error("client_id", "is required")
-        if not self.client_secret.get_secret_value() and not getattr(
+            problems.add("client_id", "is required")
+        if not unreadable and not self.client_secret.get_secret_value() and not getattr(
             self, "entra_id_federated_token_auth", False
         ):
-            raise option_error("client_secret", "is required (or set client_secret_file)")
+            problems.add("client_secret", "is required (or set client_secret_file)")

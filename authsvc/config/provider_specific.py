@@ -11,7 +11,7 @@ from typing import Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, Problems, split_list
 from .provider import ProviderOptions
 
 _URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
@@ -35,22 +35,85 @@ GOOGLE_ISSUER = "https://accounts.google.com"
 class ProviderSpecificOptions(ProviderOptions):
     """The provider-specific options and their checks, run after the single-field ones."""
 
-    github_org: str = ""
-    github_team: CommaList = Field(default_factory=list)
-    github_repo: str = ""
-    github_token: SecretStr = SecretStr("")
-    github_user: CommaList = Field(default_factory=list)
-    github_base_url: str = "https://github.com"
-    github_api_url: str = ""
-    google_hosted_domains: CommaList = Field(default_factory=list)
-    entra_id_tenant: str = "common"
-    entra_id_allowed_tenants: CommaList = Field(default_factory=list)
-    #: authenticate to Entra ID with the Workload Identity token (AZURE_FEDERATED_TOKEN_FILE)
-    #: as a client assertion instead of client_secret
-    entra_id_federated_token_auth: bool = False
-    gitlab_base_url: str = "https://gitlab.com"
-    gitlab_group: CommaList = Field(default_factory=list)
-    gitlab_project: CommaList = Field(default_factory=list)
+    github_org: str = Field(
+        "",
+        description="(`github`) only members of this organisation",
+    )
+    github_team: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`github`) only members of one of these teams: `org:team`, or a team slug "
+            "within `github_org`"
+        ),
+    )
+    github_repo: str = Field(
+        "",
+        description=(
+            "(`github`) only collaborators on `owner/repo` (push access, or pull on a "
+            "private repository)"
+        ),
+    )
+    github_token: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "(`github`) a token that may list `github_repo`'s collaborators; the check "
+            "then asks GitHub with it"
+        ),
+    )
+    github_user: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`github`) these logins may sign in whatever the other `github_*` "
+            "restrictions say (alone: only they may)"
+        ),
+    )
+    github_base_url: str = Field(
+        "https://github.com",
+        description="(`github`) GitHub Enterprise Server: `https://github.example.com`",
+    )
+    github_api_url: str = Field(
+        "",
+        description="(`github`) the REST API's URL",
+        json_schema_extra={"default_note": "(`https://api.github.com`, or `<github_base_url>/api/v3`)"},
+    )
+    google_hosted_domains: CommaList = Field(
+        default_factory=list,
+        description="(`google`) only accounts whose ID token's `hd` claim is one of these Workspace domains",
+    )
+    entra_id_tenant: str = Field(
+        "common",
+        description="(`entra-id`) tenant id or domain; `common` / `organizations` for multi-tenant apps",
+    )
+    entra_id_allowed_tenants: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`entra-id`) tenant ids (`tid`) allowed to sign in; required for `common` / "
+            "`organizations` (`*` = any)"
+        ),
+    )
+    entra_id_federated_token_auth: bool = Field(
+        False,
+        description=(
+            "(`entra-id`) authenticate with the Workload Identity token "
+            "(`AZURE_FEDERATED_TOKEN_FILE`) as client assertion instead of "
+            "`client_secret`"
+        ),
+    )
+    gitlab_base_url: str = Field(
+        "https://gitlab.com",
+        description="(`gitlab`) the GitLab instance (the OIDC issuer)",
+    )
+    gitlab_group: CommaList = Field(
+        default_factory=list,
+        description="(`gitlab`) only members of one of these groups (full paths, e.g. `acme/ops`)",
+    )
+    gitlab_project: CommaList = Field(
+        default_factory=list,
+        description=(
+            "(`gitlab`) or of one of these projects: `group/project`, or "
+            "`group/project=<access level>` (default `20`, Reporter)"
+        ),
+    )
 
     @field_validator(
         "github_team", "github_user", "google_hosted_domains", "entra_id_allowed_tenants",
@@ -63,7 +126,10 @@ class ProviderSpecificOptions(ProviderOptions):
 
     @model_validator(mode="after")
     def _provider_specific(self) -> Self:
-        check_provider_options(self)
+        problems = Problems()
+        check_provider_options(self, problems)
+        self.resolve_client(problems)  # after: the issuer of google, gitlab, entra-id is derived
+        problems.raise_any()
         return self
 
 
@@ -85,79 +151,84 @@ def gitlab_projects(s: ProviderSpecificOptions) -> tuple[tuple[str, int], ...]:
     return tuple(out)
 
 
-def check_provider_options(s: ProviderSpecificOptions) -> None:
-    """Raise ValueError naming the first provider-specific option that is invalid."""
+def check_provider_options(s: ProviderSpecificOptions, problems: Problems) -> None:
+    """Record every provider-specific option that is invalid (the first bad entry of each)."""
     for option in ("github_base_url", "github_api_url", "gitlab_base_url"):
         value = getattr(s, option)
         if value and not _URL.match(value):
-            raise option_error(option, f"{value!r} is not an absolute http(s) URL")
-    _check_github(s)
-    _check_entra(s)
-    _check_gitlab(s)
-    _derive_issuer(s)
+            problems.add(option, f"{value!r} is not an absolute http(s) URL")
+    _check_github(s, problems)
+    _check_entra(s, problems)
+    _check_gitlab(s, problems)
+    _derive_issuer(s, problems)
     for domain in s.google_hosted_domains:
         if not _DOMAIN.fullmatch(domain.lower()):
-            raise option_error("google_hosted_domains", f"{domain!r} is not a domain name (e.g. example.com)")
+            problems.add("google_hosted_domains", f"{domain!r} is not a domain name (e.g. example.com)")
+            break
     if s.provider in ("keycloak-oidc", "keycloak") and not s.oidc_issuer_url:
-        raise option_error(
+        problems.add(
             "oidc_issuer_url",
             f"is required for provider {s.provider!r} (the realm URL: https://<host>/realms/<realm>)",
         )
 
 
-def _check_github(s: ProviderSpecificOptions) -> None:
+def _check_github(s: ProviderSpecificOptions, problems: Problems) -> None:
     if s.github_org and not _GITHUB_NAME.fullmatch(s.github_org):
-        raise option_error("github_org", f"{s.github_org!r} is not a GitHub organisation name")
+        problems.add("github_org", f"{s.github_org!r} is not a GitHub organisation name")
     for entry in s.github_team:
         org, sep, team = entry.rpartition(":")
         if not _GITHUB_NAME.fullmatch(team) or (sep and not _GITHUB_NAME.fullmatch(org)):
-            raise option_error("github_team", f"{entry!r} is not a team slug or org:team")
+            problems.add("github_team", f"{entry!r} is not a team slug or org:team")
+            break
         if not sep and not s.github_org:
-            raise option_error("github_team", f"{entry!r} needs github_org (or write it as org:{team})")
+            problems.add("github_team", f"{entry!r} needs github_org (or write it as org:{team})")
+            break
     if s.github_repo:
         owner, sep, repo = s.github_repo.partition("/")
         if not (sep and _GITHUB_NAME.fullmatch(owner) and _GITHUB_NAME.fullmatch(repo)):
-            raise option_error("github_repo", f"{s.github_repo!r} is not owner/repository")
+            problems.add("github_repo", f"{s.github_repo!r} is not owner/repository")
     if s.github_token.get_secret_value() and not s.github_repo:
-        raise option_error("github_token", "is only used to check github_repo; set github_repo too")
-    for login in s.github_user:
-        if not _GITHUB_NAME.fullmatch(login):
-            raise option_error("github_user", f"{login!r} is not a GitHub login")
+        problems.add("github_token", "is only used to check github_repo; set github_repo too")
+    bad_logins = [login for login in s.github_user if not _GITHUB_NAME.fullmatch(login)]
+    if bad_logins:
+        problems.add("github_user", f"{bad_logins[0]!r} is not a GitHub login")
 
 
-def _check_entra(s: ProviderSpecificOptions) -> None:
+def _check_entra(s: ProviderSpecificOptions, problems: Problems) -> None:
     if s.entra_id_federated_token_auth and s.provider not in ("entra-id", "azure"):
-        raise option_error("entra_id_federated_token_auth", "is for provider 'entra-id' only")
+        problems.add("entra_id_federated_token_auth", "is for provider 'entra-id' only")
     if not _TENANT.fullmatch(s.entra_id_tenant):
-        raise option_error("entra_id_tenant", f"{s.entra_id_tenant!r} is not a tenant id, domain, "
-                           "'common' or 'organizations'")
-    for tid in s.entra_id_allowed_tenants:
-        if tid != "*" and not GUID.fullmatch(tid):
-            raise option_error("entra_id_allowed_tenants", f"{tid!r} is not a tenant id (a GUID) or '*'")
+        problems.add("entra_id_tenant", f"{s.entra_id_tenant!r} is not a tenant id, domain, "
+                     "'common' or 'organizations'")
+    bad_tenants = [tid for tid in s.entra_id_allowed_tenants if tid != "*" and not GUID.fullmatch(tid)]
+    if bad_tenants:
+        problems.add("entra_id_allowed_tenants", f"{bad_tenants[0]!r} is not a tenant id (a GUID) or '*'")
     multi = s.entra_id_tenant.lower() in ENTRA_MULTI_TENANT
     if s.provider in ("entra-id", "azure") and multi and not s.entra_id_allowed_tenants:
         # with `common` anyone with any Microsoft work account could sign in
-        raise option_error(
+        problems.add(
             "entra_id_allowed_tenants",
             f"is required with entra_id_tenant = {s.entra_id_tenant!r}: list the tenant ids "
             "allowed to sign in (or '*' for any tenant)",
         )
 
 
-def _check_gitlab(s: ProviderSpecificOptions) -> None:
-    for group in s.gitlab_group:
-        if not _GITLAB_PATH.fullmatch(group.strip("/")):
-            raise option_error("gitlab_group", f"{group!r} is not a group path (e.g. acme or acme/ops)")
+def _check_gitlab(s: ProviderSpecificOptions, problems: Problems) -> None:
+    bad_groups = [group for group in s.gitlab_group if not _GITLAB_PATH.fullmatch(group.strip("/"))]
+    if bad_groups:
+        problems.add("gitlab_group", f"{bad_groups[0]!r} is not a group path (e.g. acme or acme/ops)")
     for entry in s.gitlab_project:
         path, sep, level = entry.partition("=")
         if not _GITLAB_PATH.fullmatch(path.strip("/")) or "/" not in path.strip("/"):
-            raise option_error("gitlab_project", f"{entry!r} is not group/project[=access level]")
+            problems.add("gitlab_project", f"{entry!r} is not group/project[=access level]")
+            break
         if sep and (not level.isdigit() or int(level) not in GITLAB_ACCESS_LEVELS):
             levels = ", ".join(map(str, GITLAB_ACCESS_LEVELS))
-            raise option_error("gitlab_project", f"{entry!r}: the access level must be one of {levels}")
+            problems.add("gitlab_project", f"{entry!r}: the access level must be one of {levels}")
+            break
 
 
-def _derive_issuer(s: ProviderSpecificOptions) -> None:
+def _derive_issuer(s: ProviderSpecificOptions, problems: Problems) -> None:
     """oidc_issuer_url for google, gitlab and entra-id (refused when set to anything else)."""
     if s.provider in ("gitlab",) and s.oidc_issuer_url and "gitlab_base_url" not in s.model_fields_set:
         # oauth2-proxy points its gitlab provider at a self-hosted instance with oidc_issuer_url
@@ -171,6 +242,7 @@ def _derive_issuer(s: ProviderSpecificOptions) -> None:
     if derived is None:
         return
     if s.oidc_issuer_url and s.oidc_issuer_url.rstrip("/") != derived:
-        raise option_error("oidc_issuer_url", f"is {derived!r} for provider {s.provider!r}; leave it unset "
-                           f"(or set it to that)")
+        problems.add("oidc_issuer_url", f"is {derived!r} for provider {s.provider!r}; leave it unset "
+                     "(or set it to that)")
+        return
     object.__setattr__(s, "oidc_issuer_url", derived)

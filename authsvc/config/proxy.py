@@ -25,12 +25,29 @@ ProxyKind = Literal["auto", "nginx", "ingress-nginx", "traefik", "caddy", "envoy
 class ProxyOptions(BaseModel):
     """Trusted proxy peers, the proxy kind, and whether browsers are redirected to sign in."""
 
-    reverse_proxy: bool = True
-    trusted_proxy_ips: CommaList = Field(default_factory=lambda: list(DEFAULT_TRUSTED_PROXIES))
-    proxy_kind: ProxyKind = "auto"
-    #: 302 browser navigations to sign-in from /oauth2/auth (only proxies that relay it);
-    #: unset means: on for traefik, caddy and envoy, off for nginx, ingress-nginx and auto
-    redirect_browsers: bool | None = None
+    reverse_proxy: bool = Field(
+        True,
+        description="read the original request from the proxy's headers (only from `trusted_proxy_ips`)",
+    )
+    trusted_proxy_ips: CommaList = Field(
+        default_factory=lambda: list(DEFAULT_TRUSTED_PROXIES),
+        description="peers whose forwarded headers are believed; never \"everyone\" by default",
+        json_schema_extra={"default_note": "loopback and private ranges"},
+    )
+    proxy_kind: ProxyKind = Field(
+        "auto",
+        description=(
+            "`nginx`, `ingress-nginx`, `traefik`, `caddy`, `envoy`: read only the "
+            "headers that proxy sets. `auto` works behind every proxy but believes no "
+            "header, so public routes and preflight skipping need a named kind "
+            "([docs/security.md](docs/security.md))"
+        ),
+    )
+    redirect_browsers: bool | None = Field(
+        None,
+        description="answer a browser navigation without a session with a 302 to sign-in instead of 401",
+        json_schema_extra={"default_note": "unset (on for traefik, caddy, envoy)"},
+    )
 
     @field_validator("trusted_proxy_ips", mode="before")
     @classmethod

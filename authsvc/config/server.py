@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import BaseModel, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import Duration, option_error, parse_duration
+from .loading import Duration, Problems, parse_duration
 
 #: defaults of the request-head bounds (also what `uvicorn_options()` uses without settings)
 MAX_REQUEST_HEADER_BYTES = 64 * 1024
@@ -16,35 +16,105 @@ REQUEST_HEADER_TIMEOUT = 10.0
 class ServerOptions(BaseModel):
     """Listeners, the auth answer, and operation (README, "Operating it")."""
 
-    http_address: str = "127.0.0.1:4180"
-    proxy_prefix: str = "/oauth2"
-    #: the liveness and readiness paths (oauth2-proxy's ping_path / ready_path)
-    ping_path: str = "/ping"
-    ready_path: str = "/ready"
-    #: also answer GKE's /liveness_check and /readiness_check (oauth2-proxy's, deprecated there)
-    gcp_healthchecks: bool = False
-    auth_success_status: int = 202
+    http_address: str = Field(
+        "127.0.0.1:4180",
+        description="where to listen, `[http://]host:port` (`0.0.0.0:4180` in a container)",
+    )
+    proxy_prefix: str = Field(
+        "/oauth2",
+        description="path prefix of authsvc's endpoints",
+    )
+    ping_path: str = Field(
+        "/ping",
+        description="the liveness path (always 200 `OK`)",
+    )
+    ready_path: str = Field(
+        "/ready",
+        description="the readiness path (200 once the IdP's metadata and the session store answer, else 503)",
+    )
+    gcp_healthchecks: bool = Field(
+        False,
+        description="also answer GKE's `/liveness_check` and `/readiness_check`",
+    )
+    auth_success_status: int = Field(
+        202,
+        description=(
+            "status of an allowed `/oauth2/auth` answer; `200` for Envoy (it treats any "
+            "other 2xx as a denial)"
+        ),
+    )
 
-    #: host:port of a separate /metrics listener; empty serves /metrics on http_address, "-" nowhere
-    metrics_address: str = ""
-    log_format: Literal["json", "text"] = "json"
-    log_level: Literal["debug", "info", "warning", "error", "critical"] = "info"
-    #: one access line per /oauth2/auth request (the login endpoints always log one)
-    log_requests: bool = False
-    workers: int = 1
-    #: how long in-flight requests may take to finish after SIGTERM (below k8s's 30s grace)
-    shutdown_timeout: Duration = 25.0
+    metrics_address: str = Field(
+        "",
+        description=(
+            "`host:port` of a separate listener for `/metrics` (then not served on the "
+            "main port); another port than `http_address`; `-`: no `/metrics` at all "
+            "(oauth2-proxy's default when its configuration is read)"
+        ),
+        json_schema_extra={"default_note": "(on `http_address`)"},
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json",
+        description="`json` (one object per line) or `text`",
+    )
+    log_level: Literal["debug", "info", "warning", "error", "critical"] = Field(
+        "info",
+        description="`debug`, `info`, `warning`, `error`, `critical`",
+    )
+    log_requests: bool = Field(
+        False,
+        description=(
+            "also log one access line per `/oauth2/auth` request (the login endpoints "
+            "always log one)"
+        ),
+    )
+    workers: int = Field(
+        1,
+        description="worker processes (1 to 64); each is a full authsvc, `/metrics` sums them all",
+    )
+    shutdown_timeout: Duration = Field(
+        25.0,
+        description=(
+            "after SIGTERM, how long in-flight requests may run before they are cut; "
+            "keep it below the pod's `terminationGracePeriodSeconds` (30s)"
+        ),
+    )
 
     # Bounds on what an unauthenticated client can make one connection hold (protocol.py,
     # bodies.py). Headers: nginx passes at most 4 x 8 KiB (large_client_header_buffers) plus
     # the few it adds to the auth subrequest; Envoy's own default is 60 KiB.
-    max_request_header_bytes: int = MAX_REQUEST_HEADER_BYTES
-    #: from connect (or a request's first byte) to its last header byte; slower clients are cut
-    request_header_timeout: Duration = REQUEST_HEADER_TIMEOUT
-    #: logout tokens and login forms are a few KB; nothing authsvc reads is bigger
-    max_request_body_bytes: int = 64 * 1024
-    #: from the first read of a body to its last byte (a few KB arrive in milliseconds)
-    request_body_timeout: Duration = 10.0
+    max_request_header_bytes: int = Field(
+        MAX_REQUEST_HEADER_BYTES,
+        description=(
+            "the request line and headers of one request, at most; more is answered "
+            "`431` without being read (nginx forwards at most 4 x 8 KiB of client "
+            "headers, Envoy's own cap is 60 KiB). See docs/security.md, \"Limits\""
+        ),
+        json_schema_extra={"default_note": "(64 KiB)"},
+    )
+    request_header_timeout: Duration = Field(
+        REQUEST_HEADER_TIMEOUT,
+        description=(
+            "a client must send a request's whole head within this long of connecting "
+            "(or of its first byte, on a kept-alive connection); else `408` and the "
+            "connection is closed"
+        ),
+    )
+    max_request_body_bytes: int = Field(
+        64 * 1024,
+        description=(
+            "the body any endpoint reads, at most (a logout token is a few KB); more, or "
+            "a larger `Content-Length`, is `413`"
+        ),
+        json_schema_extra={"default_note": "(64 KiB)"},
+    )
+    request_body_timeout: Duration = Field(
+        10.0,
+        description=(
+            "a body an endpoint reads must arrive whole within this long of the first "
+            "read; else `408` and the connection is closed"
+        ),
+    )
 
     @field_validator("log_format", "log_level", mode="before")
     @classmethod
@@ -79,15 +149,17 @@ class ServerOptions(BaseModel):
     @field_validator("ping_path", "ready_path")
     @classmethod
     def _server_probe_path(cls, value: str) -> str:
-        if not value.startswith("/") or len(value) > 200 or any(c in value for c in " ?#%"):
+        # braces would be a Starlette route parameter ({name:convertor}), failing at start-up
+        if not value.startswith("/") or len(value) > 200 or any(c in value for c in " ?#%{}"):
             raise ValueError(f"{value!r} must be a plain path starting with '/' (e.g. /ping)")
         return value
 
     @field_validator("proxy_prefix")
     @classmethod
     def _server_prefix(cls, value: str) -> str:
-        if not value.startswith("/") or value.endswith("/") or " " in value:
-            raise ValueError(f"{value!r} must start with '/' and not end with '/' (e.g. /oauth2)")
+        if not value.startswith("/") or value.endswith("/") or any(c in value for c in " ?#%{}"):
+            raise ValueError(f"{value!r} must start with '/', not end with '/' and hold no space, ?, #, %, "
+                             "{ or } (e.g. /oauth2)")
         return value
 
     @field_validator("auth_success_status")
@@ -99,22 +171,24 @@ class ServerOptions(BaseModel):
 
     @model_validator(mode="after")
     def _server_operation(self) -> Self:
+        problems = Problems()
         if not 1 <= self.workers <= 64:
-            raise option_error("workers", f"{self.workers} is not between 1 and 64")
+            problems.add("workers", f"{self.workers} is not between 1 and 64")
         if not 0 < self.shutdown_timeout <= 3600:
-            raise option_error("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
+            problems.add("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
         if not 8 * 1024 <= self.max_request_header_bytes <= 16 * 1024 * 1024:
-            raise option_error("max_request_header_bytes", "must be between 8192 and 16777216 (16 MiB)")
+            problems.add("max_request_header_bytes", "must be between 8192 and 16777216 (16 MiB)")
         if not 0 < self.request_header_timeout <= 300:
-            raise option_error("request_header_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
+            problems.add("request_header_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
         if not 0 < self.request_body_timeout <= 300:
-            raise option_error("request_body_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
+            problems.add("request_body_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
         if not 1024 <= self.max_request_body_bytes <= 16 * 1024 * 1024:
-            raise option_error("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
+            problems.add("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
         if self.metrics_listener and (
             self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]
         ):
-            raise option_error("metrics_address", "must use another port than http_address")
+            problems.add("metrics_address", "must use another port than http_address")
+        problems.raise_any()
         return self
 
     @property

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from .loading import http_url
 
@@ -10,11 +10,28 @@ from .loading import http_url
 class SignOutOptions(BaseModel):
     """RP-Initiated Logout (OpenID Connect RP-Initiated Logout 1.0)."""
 
-    #: continue /oauth2/sign_out to the IdP's end_session_endpoint (RP-Initiated Logout)
-    oidc_end_session: bool = False
-    oidc_post_logout_redirect_url: str = ""
-    #: a server-side GET on sign-out (oauth2-proxy's), `{id_token}` replaced by the ID token
-    backend_logout_url: str = ""
+    oidc_end_session: bool = Field(
+        False,
+        description=(
+            "`/oauth2/sign_out` continues to the IdP's `end_session_endpoint` "
+            "(RP-Initiated Logout) with `id_token_hint`, so the IdP session ends too"
+        ),
+    )
+    oidc_post_logout_redirect_url: str = Field(
+        "",
+        description=(
+            "the `post_logout_redirect_uri` sent with `oidc_end_session`; must be "
+            "registered at the IdP"
+        ),
+        json_schema_extra={"default_note": "(the validated `rd`, made absolute)"},
+    )
+    backend_logout_url: str = Field(
+        "",
+        description=(
+            "on sign-out, a server-side GET to this URL first, `{id_token}` replaced by "
+            "the session's ID token"
+        ),
+    )
 
     @field_validator("oidc_post_logout_redirect_url", "backend_logout_url")
     @classmethod

@@ -23,12 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from ..errors import ConfigError
 from . import oauth2_proxy as o2p
-from .loading import ENV_PREFIX, describe
-from .settings import Settings
+from .loading import ENV_PREFIX
+from .settings import Settings, validate
 
 O2P_ENV_PREFIX = "OAUTH2_PROXY_"
 #: defaults a container image sets: weaker than every source (the Dockerfile's listen address)
@@ -135,16 +133,38 @@ class Gathered:
     compat: bool
 
 
+@dataclass
+class Checked:
+    """Every problem and warning of a configuration; `report` only when there is no problem."""
+
+    report: Report | None
+    errors: list[str]
+    warnings: list[str]
+
+
 def load(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Report:
-    """Read every source, translate oauth2-proxy's settings and validate; ConfigError on a problem."""
+    """Read every source, translate oauth2-proxy's settings and validate; ConfigError naming
+    every problem (one line each) when there is one."""
+    checked = check(given, environ)
+    if checked.report is None:
+        raise ConfigError("\n".join(checked.errors))
+    return checked.report
+
+
+def check(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Checked:
+    """`load`, with every problem and warning collected instead of raised (a file that cannot
+    be read at all still raises ConfigError)."""
+    from .feedback import settings_warnings, value_warnings
+
     got = gather(given, environ)
-    if got.errors:
-        raise ConfigError("\n".join(got.errors))
-    try:
-        settings = Settings(**got.values)
-    except ValidationError as exc:
-        raise ConfigError(describe(exc, got.origins)) from None
-    warnings = list(got.warnings)
+    settings, problems = validate(got.values, got.origins)
+    # an option the sources could not read is not "required" as well
+    named = {line.split(" ")[2] for line in got.errors if line.startswith("invalid option ")}
+    errors = [*got.errors, *(line for line in problems if not any(
+        line.startswith(f"invalid option {option} (") and "required" in line for option in named))]
+    warnings = [*got.warnings, *value_warnings(got.values, got.origins)]
+    if settings is None or errors:
+        return Checked(None, errors, warnings)
     if got.compat:
         _compat_warnings(settings, got.values, warnings)
     if settings.trusted_ips:
@@ -153,7 +173,9 @@ def load(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Report
     if settings.ssl_insecure_skip_verify:
         warnings.append("ssl_insecure_skip_verify is on: the IdP's certificate is not verified, so "
                         "anyone on the network path can impersonate it")
-    return Report(settings, got.origins, got.notes, got.compat, warnings, got.o2p_origins)
+    warnings += settings_warnings(settings, got.origins)
+    report = Report(settings, got.origins, got.notes, got.compat, warnings, got.o2p_origins)
+    return Checked(report, [], warnings)
 
 
 def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gathered:

@@ -8,7 +8,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, Problems, split_list
 
 #: Go's (IANA) TLS 1.2 suite names -> OpenSSL's; the AEAD suites Python's ssl offers
 CIPHER_SUITES = {
@@ -30,23 +30,65 @@ TLS13_SUITES = ("TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA2
 class TLSOptions(BaseModel):
     """The trust store for calls to the IdP; the certificate and key of an HTTPS listener."""
 
-    #: PEM files of the CAs that sign the IdP's certificate (instead of the bundled certifi store)
-    provider_ca_files: CommaList = Field(default_factory=list)
-    #: also trust the operating system's store (with provider_ca_files, or instead of certifi)
-    use_system_trust_store: bool = False
-    #: do not verify the IdP's certificate at all (insecure; a warning at start-up)
-    ssl_insecure_skip_verify: bool = False
-    #: where to serve HTTPS when tls_cert_file and tls_key_file are set (then instead of http_address)
-    https_address: str = ":443"
-    tls_cert_file: str = ""
-    tls_key_file: str = ""
-    tls_min_version: Literal["", "TLS1.2", "TLS1.3"] = ""
-    #: TLS 1.2 cipher suites allowed, by Go's (IANA) names; TLS 1.3's are fixed, as in Go
-    tls_cipher_suites: CommaList = Field(default_factory=list)
-    #: a separate HTTPS listener for /metrics, with its own certificate and key
-    metrics_secure_address: str = ""
-    metrics_tls_cert_file: str = ""
-    metrics_tls_key_file: str = ""
+    provider_ca_files: CommaList = Field(
+        default_factory=list,
+        description=(
+            "PEM files of the CAs that sign the IdP's certificate (private-CA Keycloak, "
+            "ADFS, ...): only these are trusted, unless `use_system_trust_store`"
+        ),
+        json_schema_extra={"default_note": "(the bundled certifi store)"},
+    )
+    use_system_trust_store: bool = Field(
+        False,
+        description="trust the operating system's CA store (with `provider_ca_files`: both)",
+    )
+    ssl_insecure_skip_verify: bool = Field(
+        False,
+        description="do not verify the IdP's certificate at all (insecure; warned at start-up)",
+    )
+    https_address: str = Field(
+        ":443",
+        description=(
+            "with `tls_cert_file` and `tls_key_file`: serve HTTPS here **instead of** "
+            "`http_address` (oauth2-proxy's rule); without a certificate it does nothing"
+        ),
+    )
+    tls_cert_file: str = Field(
+        "",
+        description="PEM certificate (chain) of the HTTPS listener",
+    )
+    tls_key_file: str = Field(
+        "",
+        description="its private key",
+    )
+    tls_min_version: Literal["", "TLS1.2", "TLS1.3"] = Field(
+        "",
+        description="`TLS1.2` or `TLS1.3`",
+        json_schema_extra={"default_note": "(TLS 1.2)"},
+    )
+    tls_cipher_suites: CommaList = Field(
+        default_factory=list,
+        description=(
+            "TLS 1.2 suites allowed, by Go's names "
+            "(`TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256`, ...); TLS 1.3's are fixed"
+        ),
+        json_schema_extra={"default_note": "(Python's defaults)"},
+    )
+    metrics_secure_address: str = Field(
+        "",
+        description=(
+            "`host:port` of a separate HTTPS listener for `/metrics` (with "
+            "`metrics_tls_cert_file` and `metrics_tls_key_file`)"
+        ),
+    )
+    metrics_tls_cert_file: str = Field(
+        "",
+        description="PEM certificate of the HTTPS `/metrics` listener",
+    )
+    metrics_tls_key_file: str = Field(
+        "",
+        description="its private key",
+    )
 
     @field_validator("provider_ca_files", "tls_cipher_suites", mode="before")
     @classmethod
@@ -89,19 +131,27 @@ class TLSOptions(BaseModel):
 
     @model_validator(mode="after")
     def _tls_files(self) -> Self:
+        problems = Problems()
         for path in self.provider_ca_files:
             try:
                 ssl.create_default_context(cafile=path)
             except (OSError, ssl.SSLError) as exc:
-                raise option_error("provider_ca_files", f"{path!r} is not a readable PEM CA file "
-                                   f"({getattr(exc, 'strerror', None) or exc})") from None
+                problems.add("provider_ca_files", f"{path!r} is not a readable PEM CA file "
+                             f"({getattr(exc, 'strerror', None) or exc})")
+                break
         if bool(self.tls_cert_file) != bool(self.tls_key_file):
-            raise option_error("tls_cert_file", "and tls_key_file go together")
-        _check_pair("tls_cert_file", self.tls_cert_file, self.tls_key_file)
+            problems.add("tls_cert_file", "and tls_key_file go together")
+        else:
+            _check_pair(problems, "tls_cert_file", self.tls_cert_file, self.tls_key_file)
+        if self.tls_cert_file and not self.https_address:
+            # with a certificate only the HTTPS listener runs: it needs an address
+            problems.add("https_address", "is required with tls_cert_file (e.g. :443 or 0.0.0.0:4443)")
         if self.metrics_secure_address and not (self.metrics_tls_cert_file and self.metrics_tls_key_file):
-            raise option_error("metrics_secure_address",
-                               "needs metrics_tls_cert_file and metrics_tls_key_file")
-        _check_pair("metrics_tls_cert_file", self.metrics_tls_cert_file, self.metrics_tls_key_file)
+            problems.add("metrics_secure_address", "needs metrics_tls_cert_file and metrics_tls_key_file")
+        else:
+            _check_pair(problems, "metrics_tls_cert_file", self.metrics_tls_cert_file,
+                        self.metrics_tls_key_file)
+        problems.raise_any()
         return self
 
     @property
@@ -110,14 +160,13 @@ class TLSOptions(BaseModel):
         return bool(self.tls_cert_file)
 
 
-def _check_pair(option: str, cert: str, key: str) -> None:
+def _check_pair(problems: Problems, option: str, cert: str, key: str) -> None:
     if not cert:
         return
     try:
         ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
-        raise option_error(option, f"with its key file does not load: "
-                           f"{getattr(exc, 'strerror', None) or exc}") from None
+        problems.add(option, f"with its key file does not load: {getattr(exc, 'strerror', None) or exc}")
 
 
 def provider_verify(options: TLSOptions) -> ssl.SSLContext | bool:

@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import cookies
+from ..config.feedback import PlainHttpLogin
 from ..context import Context
 from ..crypto import random_token
 from ..errors import AuthsvcError, IdentityUnsendable, IdPLoginError, LoginError, LoginStateError
@@ -52,6 +53,7 @@ class LoginFlows:
         )
         #: states whose code exchange began: a replayed callback is refused (per process)
         self._spent = SpentStates(settings.cookie_csrf_expire)
+        self._plain_http = PlainHttpLogin(settings.cookie_secure)
         # keep only the tokens a feature will use: the ID token repeats every claim (a 200-group
         # session doubles in size with it), and a token not kept cannot leak from a cookie
         refreshing = settings.cookie_refresh > 0
@@ -166,7 +168,8 @@ class LoginFlows:
             created_at=int(clock),
         )
         name, sealed = self.states.seal(login, clock)
-        _, host = self._origin(request)
+        scheme, host = self._origin(request)
+        self._plain_http.check(scheme, host)  # the Secure cookie about to be dropped: say so, once
         cs = self.s.cookie_settings
         # expired now: the slots that would take the header past the budget, and any other
         # login cookie (older per-state names, or slots beyond a since lowered limit)

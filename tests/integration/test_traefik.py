@@ -34,6 +34,7 @@ import pytest
 import yaml
 
 from authsvc.config import load_settings
+from tests.conftest import SECRET_A
 from tests.integration.conftest import AuthsvcFactory
 from tests.support import contract
 from tests.support.components import EXAMPLES, render_traefik_template, start_traefik, traefik_flags
@@ -194,8 +195,11 @@ def test_the_compose_file_matches_the_example_and_authsvc(monkeypatch: pytest.Mo
     for name in list(os.environ):
         if name.startswith("AUTHSVC_"):
             monkeypatch.delenv(name)
+    # ${NAME:?...}: compose takes them from .env (README.md); here, values of the right kind
+    from_dot_env = {"AUTHSVC_CLIENT_SECRET": "from-the-idp", "AUTHSVC_COOKIE_SECRET": SECRET_A}
     for name, value in authsvc["environment"].items():
-        monkeypatch.setenv(name, str(value))
+        required = re.fullmatch(r"\$\{(\w+):\?[^}]*\}", str(value))
+        monkeypatch.setenv(name, from_dot_env[required.group(1)] if required else str(value))
     settings = load_settings()
     assert settings.proxy_kind == "traefik"
     assert settings.redirect_url == f"http://{traefik['environment']['APP_HOST']}/oauth2/callback"

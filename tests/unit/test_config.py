@@ -75,7 +75,7 @@ def test_client_secret_file(tmp_path: Path) -> None:
         ({"cookie_name": "__Host-authsvc", "cookie_secure": False}, "cookie_name", "cookie_secure"),
         ({"cookie_name": "__host-authsvc", "cookie_secure": False}, "cookie_name", "cookie_secure"),
         ({"cookie_name": "__Host-authsvc", "cookie_path": "/app"}, "cookie_name", "cookie_path"),
-        ({"cookie_name": "__HOST-a", "cookie_path": ""}, "cookie_name", "cookie_path"),
+        ({"cookie_name": "__HOST-a", "cookie_path": "/x"}, "cookie_name", "cookie_path"),
         ({"cookie_name": "__Host-authsvc", "cookie_domains": ".example.com"}, "cookie_name",
          "cookie_domains"),
         ({"cookie_name": "__Host-authsvc", "cookie_domains": "example.com,example.org"},
@@ -142,6 +142,55 @@ def test_masked_hides_every_secret() -> None:
     shown = str(make_settings(client_secret="topsecret-value").masked())
     assert "topsecret-value" not in shown
     assert SECRET_A not in shown
+
+
+def test_every_provider_name_has_an_implementation() -> None:
+    from authsvc.config.provider import PROVIDER_NAMES
+    from authsvc.providers import PROVIDERS
+
+    assert set(PROVIDER_NAMES) == set(PROVIDERS)
+
+
+def test_every_option_group_is_checked_alone_and_has_a_help_heading() -> None:
+    from authsvc.config import Settings
+    from authsvc.config.reference import TITLES
+    from authsvc.config.settings import GROUPS
+
+    assert set(GROUPS) == set(Settings.__bases__[:-1])
+    assert [g.__name__ for g in GROUPS] == list(TITLES)
+    fields = [n for g in GROUPS for n in g.model_fields]
+    assert set(fields) == set(Settings.model_fields)
+
+
+def test_a_problem_in_one_group_does_not_hide_another_groups() -> None:
+    from authsvc.errors import ConfigError
+
+    with pytest.raises(ConfigError) as err:
+        bad: dict[str, Any] = {"workers": 0, "cookie_expire": "1x", "skip_oidc_discovery": True,
+                               "session_store_type": "redis", "log_format": "xml", "github_org": "-bad-"}
+        load_settings(**{**REQUIRED, **bad})
+    options = [line.split(" ")[2] for line in str(err.value).splitlines()]
+    assert options == ["log_format", "workers", "github_org", "cookie_expire", "login_url", "redeem_url",
+                       "oidc_jwks_url", "redis_connection_url"]
+
+
+def test_preflight_names_what_cannot_be_built_without_a_traceback_or_a_secret(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Start-up failures outside the settings checks become lines too (and mask secrets)."""
+    from authsvc.cli import preflight
+    from authsvc.errors import ConfigError
+    from authsvc.web import app as app_module
+
+    settings = load_settings(**{**REQUIRED, "client_secret": "topsecret-value"})
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("cannot use topsecret-value here\nsecond line")
+
+    monkeypatch.setattr(app_module, "create_app", broken)
+    with pytest.raises(ConfigError) as err:
+        preflight(settings)
+    assert str(err.value).splitlines() == [
+        "invalid configuration: the application cannot be built (RuntimeError: cannot use **** here)"]
 
 
 @pytest.mark.parametrize(

@@ -21,6 +21,38 @@ def test_every_option_is_in_the_configuration_reference() -> None:
     assert not missing, f"options missing from README's configuration reference: {missing}"
 
 
+def _reference_table() -> dict[str, tuple[str, str]]:
+    section = README.split("## Configuration reference", 1)[1].split("\n## ", 1)[0]
+    return {m.group(1): (m.group(2), m.group(3))
+            for m in re.finditer(r"^\| `([a-z0-9_]+)` \| (.*?) \| (.*) \|$", section, re.M)}
+
+
+def test_the_reference_table_is_what_the_settings_model_says() -> None:
+    """Each row's default and meaning are the field's default (with its default_note) and its
+    description: `serve --help` shows the model, so README cannot say something else."""
+    from authsvc.config.reference import rows
+
+    table, model = _reference_table(), rows()
+    drift = {name: {"README": table.get(name), "model": model[name]}
+             for name in model if table.get(name) != model[name]}
+    assert not drift, (
+        "README's configuration reference and the settings model differ (a field's description= is "
+        f"its meaning, json_schema_extra default_note what the default column adds): {drift}")
+
+
+def test_a_default_note_never_contradicts_the_default() -> None:
+    """A note that replaces the default ("— (required)") stands only for an empty default."""
+    from authsvc.config.reference import default_cell, default_value
+
+    prose = {"trusted_proxy_ips", "redirect_browsers"}  # README names their defaults in words
+    for name, field in Settings.model_fields.items():
+        cell = default_cell(field)
+        if cell.startswith("`"):
+            assert cell.startswith(f"`{default_value(field)}`"), name
+        elif name not in prose:
+            assert cell.startswith("— (required") and default_value(field) in ('""', "[]"), name
+
+
 def test_reference_lists_no_option_that_does_not_exist() -> None:
     stale = sorted(_reference_rows() - set(Settings.model_fields))
     assert not stale, f"README documents options authsvc does not have: {stale}"
