@@ -5,6 +5,12 @@ the original request (check/forwarded.py) -> public routes (check/paths.py) -> t
 (sessions/loader.py) or a bearer token (providers/bearer.py) -> the rules (check/decide.py)
 -> the identity headers (check/headers.py). The answer is 2xx with
 identity headers, 401 (or a sign-in redirect for a browser), or 403.
+
+Where bearer tokens are accepted, every 401 and a 403 for a token carry the RFC 6750 §3
+challenge (nginx's auth_request passes WWW-Authenticate on): `Bearer` when no credential came,
+`error="invalid_token"` for a refused token, `error="insufficient_scope"` (with the `scope` a
+route rule requires, when that is what denied it) for a token the rules refuse. An opaque
+token the IdP cannot judge now gets 503, never 2xx, and not 401 (the token may be good).
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ from ..check.htpasswd import Htpasswd
 from ..check.route_rules import HEADERS as RULE_HEADERS
 from ..check.route_rules import RouteCheck, RouteRule
 from ..context import Context
-from ..errors import TokenError
+from ..errors import ProviderUnavailable, TokenError
 from ..models import OriginalRequest
 from ..providers.bearer import bearer_token
 from .logs import current_id, note_outcome
@@ -41,6 +47,18 @@ UNAUTHORIZED = b"Unauthorized\n"
 FORBIDDEN = b"Forbidden\n"
 #: RFC 6750 §3.1; nginx's auth_request passes this header on with its 401
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+#: RFC 6750 §3: no credential came; the scheme alone tells an API client what to send
+NO_TOKEN = {"WWW-Authenticate": "Bearer"}
+UNAVAILABLE = b"Service Unavailable\n"
+
+
+def insufficient(scope: str) -> dict[str, str]:
+    """RFC 6750 §3.1 insufficient_scope; `scope` holds only RFC 6749 §3.3 scope-token characters
+    (a route's own rule may hold anything: then it is left out rather than quoted wrongly)."""
+    value = 'Bearer error="insufficient_scope"'
+    if scope and all(c == " " or (0x21 <= ord(c) <= 0x7E and c not in '"\\') for c in scope):
+        value += f', scope="{scope}"'
+    return {"WWW-Authenticate": value}
 
 
 _NO_REPEATS: frozenset[str] = frozenset()
@@ -118,6 +136,7 @@ class AuthEndpoint:
             return Response(status_code=self.success, headers=self.s.headers.empty())
         loaded = await self.s.loader.load(headers.get("cookie", ""))
         session = loaded.session
+        by_token = False
         if session is None:
             token = bearer_token(headers.get("authorization")) if self.s.bearer.enabled else None
             if token is None:
@@ -131,6 +150,12 @@ class AuthEndpoint:
                 except TokenError as exc:
                     log.info("auth: bearer token refused: %s", exc.reason)
                     return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
+                except ProviderUnavailable as exc:
+                    # fail closed, but not as "bad token": the client may retry the same one
+                    log.warning("auth: bearer token not checkable now: %s", exc.reason)
+                    retry = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else {}
+                    return Response(UNAVAILABLE, 503, retry, media_type="text/plain")
+                by_token = True
         rule = (
             self.route_rule(request, headers)
             if repeats.isdisjoint(RULE_HEADERS)
@@ -146,7 +171,8 @@ class AuthEndpoint:
             )
             if self.shows_pages(request, original):
                 return self.forbidden_page(original, session.identity.email or session.identity.user)
-            return Response(FORBIDDEN, 403, media_type="text/plain")
+            challenge = insufficient(decision.scope) if by_token else None
+            return Response(FORBIDDEN, 403, challenge, media_type="text/plain")
         raw = self.s.headers.raw_for_session(session)
         if raw is None:
             # no header value says exactly who this is (check/headers.py logged why): refuse, never
@@ -200,4 +226,5 @@ class AuthEndpoint:
             # absolute: Traefik resolves a relative Location against the auth address
             location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
             return redirect(location)
-        return Response(UNAUTHORIZED, 401, media_type="text/plain")
+        return Response(UNAUTHORIZED, 401, NO_TOKEN if self.s.bearer.enabled else None,
+                        media_type="text/plain")
