@@ -181,6 +181,11 @@ def test_a_per_route_scope_rule_through_nginx(oidc_provider: OpenIDProvider, ngi
     seen = {k.lower(): v for k, v in response.json()["headers"]}
     assert seen["x-auth-request-identity-type"] == "machine"
     assert seen["x-auth-request-client-id"] == "machine"
+    # the example's own protected location copies the two headers too (a client's copy replaced)
+    response = httpx.get(f"{nginx}/app/x", headers={"Authorization": f"Bearer {reader}", **spoof})
+    assert response.status_code == 200
+    seen = {k.lower(): v for k, v in response.json()["headers"]}
+    assert (seen["x-auth-request-identity-type"], seen["x-auth-request-client-id"]) == ("machine", "machine")
     # no token at all: nginx passes the 401's challenge on (its 403 carries none, ngx_http_auth_request)
     response = httpx.get(f"{nginx}/writers/x", headers={"Accept": "application/json"})
     assert response.status_code == 401
