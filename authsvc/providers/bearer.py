@@ -44,6 +44,7 @@ from ..config import Settings
 from ..errors import TokenError
 from ..models import Identity, Session, Tokens
 from .claims import claim, identity_from_claims
+from .dpop import JKT, token_jkt
 from .introspection import Introspector
 from .jws import (
     ACCESS_TOKEN_TYPES,
@@ -67,12 +68,20 @@ CACHE_TTL = 60.0
 
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else None."""
+    got = access_token(authorization)
+    return got[1] if got is not None and got[0] == "bearer" else None
+
+
+def access_token(authorization: str | None) -> tuple[str, str] | None:
+    """("bearer" | "dpop", token) of `Authorization: Bearer|DPoP <token>` (RFC 6750 §2.1,
+    RFC 9449 §7.1), else None."""
     if not authorization:
         return None
     scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") or not token.strip():
         return None
-    return token.strip() or None
+    return scheme, token.strip()
 
 
 class IssuerVerifier:
@@ -220,9 +229,13 @@ def token_identity(claims: Mapping[str, Any], settings: Settings) -> Identity:
     sub = claims.get("sub")
     scopes = token_scopes(claims)
     audiences = _strs(claims.get("aud"))
+    # RFC 9449 §6: the key the token is bound to, checked against each request's proof
+    jkt = token_jkt(claims)
+    extra = ((JKT, jkt),) if jkt else ()
     if (client and claim(claims, settings.oidc_email_claim) in (None, "")
             and (sub is None or sub == client)):
         return Identity(user=client, machine=True, client_id=client, subject=client,
-                        scopes=scopes, audiences=audiences)
+                        scopes=scopes, audiences=audiences, extra=extra)
     identity = identity_from_claims(claims, settings)
-    return replace(identity, client_id=client, scopes=scopes, audiences=audiences)
+    return replace(identity, client_id=client, scopes=scopes, audiences=audiences,
+                   extra=identity.extra + extra)
