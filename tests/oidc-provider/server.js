@@ -20,7 +20,8 @@
 // and "machine-2" / "machine-secret" get opaque access tokens, or RFC 9068 JWTs (typ at+jwt,
 // audience = the resource) when they ask for `resource=https://api.test/` (RFC 8707). Scopes
 // "read" and "write" may be asked for. They may revoke their own tokens (/token/revocation);
-// the main client may introspect any token (/token/introspection).
+// the main client may introspect any token (/token/introspection). A token request with a
+// DPoP proof (RFC 9449) gets a DPoP-bound token (cnf.jkt).
 //
 // Users (the development login form takes any password; the login name picks the account):
 //   alice@example.com       groups admins,devs, e-mail verified
@@ -176,6 +177,8 @@ const configuration = {
     revocation: { enabled: true },
     introspection: { enabled: true },
     clientCredentials: { enabled: true },
+    // RFC 9449: a token request with a DPoP proof gets a token bound to its key (cnf.jkt)
+    dPoP: { enabled: true },
     // only a client-credentials request naming API_RESOURCE gets a JWT; everything else is
     // as before (no resource: opaque tokens, as the login flow has always had)
     resourceIndicators: {
