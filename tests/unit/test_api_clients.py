@@ -314,3 +314,14 @@ async def test_opaque_tokens_without_introspection_are_refused(idp: IdP) -> None
         idp[1].active("opaque-1")
         assert (await app.auth(headers={"Authorization": "Bearer opaque-1"})).status_code == 401
         assert idp[1].calls == 0
+
+
+async def test_the_introspection_cache_is_bounded(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    from authsvc.providers import introspection
+
+    monkeypatch.setattr(introspection, "CACHE_SIZE", 2)
+    for name in ("t1", "t2", "t3"):
+        env.introspection.active(name)
+        assert (await env.call(name)).status_code == 202
+    intro = env.app.services.bearer._introspector
+    assert intro is not None and len(intro._cache) == 2

@@ -192,3 +192,17 @@ def test_htu_normalisation() -> None:
     assert normalise_htu("HTTPS://API.Example.test:443/a?q#f") == "https://api.example.test/a"
     assert normalise_htu("http://h:8080") == "http://h:8080/"
     assert normalise_htu("http://h:99999/") == ""
+
+
+async def test_the_local_replay_cache_is_bounded_and_fails_closed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from authsvc.providers import dpop
+
+    monkeypatch.setattr(dpop, "REPLAY_CACHE", 3)
+    clock = ManualClock()
+    cache = dpop.ReplayCache(object(), clock)
+    assert [await cache.first_use("k", j) for j in "abc"] == [True, True, True]
+    assert not await cache.first_use("k", "a")  # a replay
+    assert not await cache.first_use("k", "d")  # full of live entries: refused, none forgotten
+    clock.advance(2 * IAT_WINDOW + 2)
+    assert await cache.first_use("k", "d")  # the old ones expired and made room
+    assert len(cache._local) == 1
