@@ -108,6 +108,7 @@ class ReplayCache:
         self._local: OrderedDict[bytes, float] = OrderedDict()
 
     async def first_use(self, jkt: str, jti: str) -> bool:
+        """Record the proof's jti (hashed with its key); False for a replay or a full cache."""
         marker = hashlib.sha256(f"dpop\x00{jkt}\x00{jti}".encode()).digest()
         ttl = 2 * IAT_WINDOW + 1  # a proof is usable from iat - window to iat + window
         if self._shared is not None:
