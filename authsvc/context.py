@@ -107,7 +107,7 @@ class Context:
             ),
             route_rules=RouteRules(),
             bearer=BearerAuth(settings, http, clock),
-            headers=IdentityHeaders(settings),
+            headers=IdentityHeaders(settings, machines=bool(settings.allowed_clients)),
             cookie_settings=cookies.CookieSettings.from_settings(settings),
             login_sealer=Sealer(settings.secret_keys, "login-state"),
             metrics=metrics,

@@ -19,6 +19,14 @@ class Identity:
     sid: str = ""
     #: claims kept for rules that need them (provider-specific, small)
     extra: tuple[tuple[str, str], ...] = ()
+    #: a machine (client credentials): no user behind it, admitted only by `allowed_clients`
+    machine: bool = False
+    #: the OAuth client the token was issued to (`client_id` / `azp`), "" when unknown
+    client_id: str = ""
+    #: the access token's scopes; None when unknown (a browser session): a scope rule denies it
+    scopes: frozenset[str] | None = None
+    #: the access token's audiences (`aud`); empty when unknown
+    audiences: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +111,8 @@ class Decision:
     allowed: bool
     #: why not, for the log (never shown to the client); the edge answers a refusal with 403
     reason: str = ""
+    #: the scopes a per-route rule requires, for `WWW-Authenticate: Bearer scope=` (RFC 6750 §3)
+    scope: str = ""
 
 
 ALLOW = Decision(True)

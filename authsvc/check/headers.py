@@ -15,6 +15,11 @@ app can always tell what authsvc meant (README "Identity headers"):
   `x,admins` is `x%2Cadmins`, never membership of `admins`. Empty names are not groups
   (claims.py drops them) and are skipped.
 
+Where machine identities can pass (`allowed_clients` is set), every 2xx also carries
+`X-Auth-Request-Identity-Type` (`user` or `machine`; empty on a public route) and
+`X-Auth-Request-Client-Id` (the OAuth client a bearer token was issued to; empty for a browser
+session), so an app can tell a service from a person (docs/api-clients.md).
+
 Text that is not valid Unicode (a lone surrogate, which JSON can carry) has no UTF-8 form, and
 a token with anything but printable ASCII (or a space at either end) cannot be passed on
 unchanged: such a session gets a 403 and a log line, never a header that says something else.
@@ -93,8 +98,10 @@ def token_value(token: str) -> str:
 class IdentityHeaders:
     """Which headers to send, decided once from settings."""
 
-    def __init__(self, settings: HeaderOptions) -> None:
+    def __init__(self, settings: HeaderOptions, machines: bool = False) -> None:
         self.xauthrequest = settings.set_xauthrequest
+        #: machine identities may pass (allowed_clients): say which kind each identity is
+        self.machines = machines and settings.set_xauthrequest
         self.access_token = settings.set_xauthrequest and settings.pass_access_token
         self.authorization = settings.set_authorization_header
         #: oauth2-proxy's set_basic_auth: Authorization: Basic base64(user:basic_auth_password)
@@ -114,6 +121,8 @@ class IdentityHeaders:
                 "X-Auth-Request-Preferred-Username",
                 "X-Auth-Request-Groups",
             ]
+        if self.machines:
+            out += ["X-Auth-Request-Identity-Type", "X-Auth-Request-Client-Id"]
         if self.access_token:
             out.append("X-Auth-Request-Access-Token")
         if self.authorization or self.basic:
@@ -169,6 +178,9 @@ class IdentityHeaders:
             out["X-Auth-Request-Email"] = encode_value(ident.email)
             out["X-Auth-Request-Preferred-Username"] = encode_value(ident.preferred_username)
             out["X-Auth-Request-Groups"] = encode_list(ident.groups)
+        if self.machines:
+            out["X-Auth-Request-Identity-Type"] = "machine" if ident.machine else "user"
+            out["X-Auth-Request-Client-Id"] = encode_value(ident.client_id)
         if self.access_token:
             out["X-Auth-Request-Access-Token"] = token_value(session.tokens.access_token)
         if self.authorization:

@@ -13,6 +13,12 @@ client that adds one only locks itself out, and a rule that is found is never dr
 (`/oauth2/auth/<path>?<client's query>`): it is the client's own URL, not a rule. Under `auto`
 such a query is read, since an operator may have put rules on an auth URL with a path.
 
+`allowed_clients` admits only machine identities with one of the client ids (a user never
+passes it); `allowed_scopes` requires EVERY listed scope of the access token (unlike the other
+parameters: a route needing `read` and `write` says so; RFC 6750 §3 `scope` lists them all);
+`allowed_audiences` requires at least one of the listed audiences in its `aud`. A browser
+session has no token scopes or audiences we know, so a scope or audience rule denies it.
+
 Fail closed where oauth2-proxy fails open: a parameter given with no value (a template that
 rendered empty) admits nobody, and an unknown `allowed_*` parameter (a typo such as
 `allowed_group`) denies everyone, since silently ignoring it would admit everyone.
@@ -32,12 +38,11 @@ from .rules import denied, email_domain_allowed, valid_email
 CACHE_SIZE = 1024
 MAX_QUERY = 8192
 
-PARAMS = ("allowed_groups", "allowed_emails", "allowed_email_domains")
-HEADERS = {
-    "x-authsvc-allowed-groups": "allowed_groups",
-    "x-authsvc-allowed-emails": "allowed_emails",
-    "x-authsvc-allowed-email-domains": "allowed_email_domains",
-}
+PARAMS = (
+    "allowed_groups", "allowed_emails", "allowed_email_domains",
+    "allowed_clients", "allowed_scopes", "allowed_audiences",
+)
+HEADERS = {f"x-authsvc-{p.replace('_', '-')}": p for p in PARAMS}
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,10 @@ class RouteRule:
     groups: frozenset[str] | None = None
     emails: frozenset[str] | None = None
     domains: tuple[str, ...] | None = None
+    clients: frozenset[str] | None = None
+    #: all required
+    scopes: frozenset[str] | None = None
+    audiences: frozenset[str] | None = None
     #: set when the query itself is unusable: then nobody passes
     broken: str = ""
 
@@ -62,6 +71,15 @@ class RouteRule:
             return denied("per-route allowed_emails")
         if self.domains is not None and not email_domain_allowed(identity.email, self.domains):
             return denied("per-route allowed_email_domains")
+        if self.clients is not None and not (identity.machine and identity.client_id in self.clients):
+            return denied("per-route allowed_clients")
+        # an empty list (a template that rendered empty) is a subset of anything: it admits nobody
+        if self.scopes is not None and (
+            not self.scopes or identity.scopes is None or not self.scopes <= identity.scopes
+        ):
+            return Decision(False, "per-route allowed_scopes", scope=" ".join(sorted(self.scopes)))
+        if self.audiences is not None and self.audiences.isdisjoint(identity.audiences):
+            return denied("per-route allowed_audiences")
         return ALLOW
 
 
@@ -105,11 +123,18 @@ def parse_rule(query: str) -> RouteRule:
         got = values.get(name)
         return None if got is None else [v for v in got if v]
 
-    groups, emails, domains = (entries(p) for p in PARAMS)
+    groups, emails, domains, clients, scopes, audiences = (entries(p) for p in PARAMS)
+
+    def names(got: list[str] | None) -> frozenset[str] | None:
+        return None if got is None else frozenset(got)
+
     return RouteRule(
-        groups=None if groups is None else frozenset(groups),
+        groups=names(groups),
         emails=None if emails is None else frozenset(e.lower() for e in emails),
         domains=None if domains is None else tuple(d.lower() for d in domains),
+        clients=names(clients),
+        scopes=names(scopes),
+        audiences=names(audiences),
     )
 
 

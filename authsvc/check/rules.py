@@ -3,6 +3,11 @@
 oauth2-proxy semantics (reference §5): the e-mail passes if its domain is in `email_domains` OR
 the address is in `authenticated_emails_file`; then, when `allowed_groups` is set, the identity
 must hold at least one of them. An empty `email_domains` and no file lets nobody in.
+
+A machine identity (a client-credentials token, providers/bearer.py) has no e-mail to judge:
+only `allowed_clients` admits it, by its client id. `email_domains = ["*"]` means "any user",
+never "any token": oauth2-proxy admits a token without an e-mail there, so every client of the
+IdP got in (issue 16); here a machine the operator did not name gets 403.
 """
 
 from __future__ import annotations
@@ -62,9 +67,14 @@ class Rules:
         )
         self._groups = frozenset(settings.allowed_groups)
         self._allow_unverified = settings.insecure_oidc_allow_unverified_email
+        self._clients = frozenset(settings.allowed_clients)
 
     def authorize(self, identity: Identity) -> Decision:
         """Allow, or 403 with a reason for the log (never shown to the client)."""
+        if identity.machine:
+            # e-mail and group rules are about users: a machine passes by name, or not at all
+            return ALLOW if identity.client_id in self._clients else denied(
+                "machine identity: client not in allowed_clients")
         email = identity.email
         # htpasswd users have no e-mail to judge (oauth2-proxy checks an e-mail only if there is one)
         if identity.extra and HTPASSWD in identity.extra:

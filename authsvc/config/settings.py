@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from .access import AccessOptions
+from .api_clients import ApiClientOptions
 from .client_ip import ClientIPOptions
 from .cookies import CookieOptions
 from .discovery import DiscoveryOptions
@@ -49,6 +50,7 @@ class Settings(
     TLSOptions,
     ProxyOptions,
     HeaderOptions,
+    ApiClientOptions,
     AccessOptions,
     SignOutOptions,
     RedisOptions,

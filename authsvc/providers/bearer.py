@@ -13,6 +13,17 @@ its verifier is the ID token one); a logout token (`logout+jwt`, or any token wi
 refused, and so is an `azp` naming a client other than the accepted audiences (OIDC Core
 §3.1.3.7: the party the token was issued to).
 
+A token without a user is a machine identity (docs/api-clients.md): no e-mail claim, and no
+`sub` or a `sub` equal to the client it was issued to (`client_id`, RFC 9068 §2.2, else `azp`),
+as a client-credentials grant issues (RFC 9068 §2.2: "sub ... SHOULD correspond to an identifier
+the authorization server uses to indicate the client application"). It is named by its client
+id, and only `allowed_clients` admits it (check/rules.py). Every identity carries the token's
+scopes (`scope`, space-separated, RFC 9068 §2.2.3; or `scp`) and audiences for route rules.
+
+Opaque tokens (anything that is not a compact JWS) go to RFC 7662 introspection when
+`introspect_bearer_tokens` is on (providers/introspection.py); its answer maps to an Identity
+the same way.
+
 Verified identities are cached by the token's SHA-256 (bounded, never past the token's `exp`), so
 a busy API client costs one signature check per `CACHE_TTL`, not one per request.
 """
@@ -22,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -30,8 +42,10 @@ from joserfc.errors import ExpiredTokenError, JoseError
 from ..clock import Clock
 from ..config import Settings
 from ..errors import TokenError
-from ..models import Session, Tokens
-from .claims import identity_from_claims
+from ..models import Identity, Session, Tokens
+from .claims import claim, identity_from_claims
+from .dpop import JKT, token_jkt
+from .introspection import Introspector
 from .jws import (
     ACCESS_TOKEN_TYPES,
     ID_TOKEN_TYPES,
@@ -54,12 +68,20 @@ CACHE_TTL = 60.0
 
 def bearer_token(authorization: str | None) -> str | None:
     """The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else None."""
+    got = access_token(authorization)
+    return got[1] if got is not None and got[0] == "bearer" else None
+
+
+def access_token(authorization: str | None) -> tuple[str, str] | None:
+    """("bearer" | "dpop", token) of `Authorization: Bearer|DPoP <token>` (RFC 6750 §2.1,
+    RFC 9449 §7.1), else None."""
     if not authorization:
         return None
     scheme, _, token = authorization.strip().partition(" ")
-    if scheme.lower() != "bearer":
+    scheme = scheme.lower()
+    if scheme not in ("bearer", "dpop") or not token.strip():
         return None
-    return token.strip() or None
+    return scheme, token.strip()
 
 
 class IssuerVerifier:
@@ -126,17 +148,21 @@ class BearerAuth:
             audiences.setdefault(issuer.strip(), []).append(audience.strip())
         given = metadata or {}
         types = ACCESS_TOKEN_TYPES | (ID_TOKEN_TYPES if settings.jwt_bearer_id_tokens else frozenset())
+        caches = {
+            issuer: given.get(issuer) or MetadataCache(settings, http, clock, issuer=issuer)
+            for issuer in audiences
+        }
         self._verifiers = {
-            issuer: IssuerVerifier(
-                issuer,
-                auds,
-                given.get(issuer) or MetadataCache(settings, http, clock, issuer=issuer),
-                settings.oidc_leeway,
-                types,
-            )
+            issuer: IssuerVerifier(issuer, auds, caches[issuer], settings.oidc_leeway, types)
             for issuer, auds in audiences.items()
         }
         self._cache: dict[bytes, tuple[Session, float]] = {}
+        own = settings.oidc_issuer_url
+        #: RFC 7662 for opaque tokens of the provider's own issuer (providers/introspection.py)
+        self._introspector = (
+            Introspector(settings, http, clock, caches[own])
+            if settings.introspect_bearer_tokens and own in caches else None
+        )
         if self.enabled and not self._verifiers:
             log.warning("skip_jwt_bearer_tokens is on, but no issuer is configured: "
                         "every bearer token will be refused (set extra_jwt_issuers)")
@@ -154,17 +180,62 @@ class BearerAuth:
             return hit[0]
         if len(token) > MAX_TOKEN:
             raise TokenError("bearer token too long")
-        iss = unverified_claims(token).get("iss")
-        verifier = self._verifiers.get(iss) if isinstance(iss, str) else None
-        if verifier is None:
-            # never fall back to "try every key we know": an unconfigured issuer is refused
-            raise TokenError(f"bearer token issuer {str(iss)[:80]!r} is not configured")
-        claims = await verifier.verify(token, int(now))
-        identity = identity_from_claims(claims, self._settings)
-        session = Session(identity, Tokens(access_token=token, id_token=token))
-        exp = claims["exp"]
-        until = min(float(exp), now + CACHE_TTL) if isinstance(exp, int | float) else now
+        if self._introspector is not None and token.count(".") != 2:
+            # not a compact JWS (RFC 7515 §7.1): an opaque token only its issuer can judge
+            claims, until = await self._introspector.claims(token)
+            session = Session(token_identity(claims, self._settings), Tokens(access_token=token))
+        else:
+            iss = unverified_claims(token).get("iss")
+            verifier = self._verifiers.get(iss) if isinstance(iss, str) else None
+            if verifier is None:
+                # never fall back to "try every key we know": an unconfigured issuer is refused
+                raise TokenError(f"bearer token issuer {str(iss)[:80]!r} is not configured")
+            claims = await verifier.verify(token, int(now))
+            identity = token_identity(claims, self._settings)
+            session = Session(identity, Tokens(access_token=token, id_token=token))
+            exp = claims["exp"]
+            until = min(float(exp), now + CACHE_TTL) if isinstance(exp, int | float) else now
         if len(self._cache) >= CACHE_SIZE:
             self._cache.clear()
         self._cache[digest] = (session, until)
         return session
+
+
+def _strs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,) if value else ()
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str) and v)
+    return ()
+
+
+def token_scopes(claims: Mapping[str, Any]) -> frozenset[str]:
+    """`scope` (a space-separated string, RFC 9068 §2.2.3 / RFC 7662 §2.2), else `scp` (a list
+    or a string: Entra ID, Okta)."""
+    value = claims.get("scope")
+    if value is None:
+        value = claims.get("scp")
+    if isinstance(value, str):
+        return frozenset(value.split())
+    return frozenset(_strs(value))
+
+
+def token_identity(claims: Mapping[str, Any], settings: Settings) -> Identity:
+    """The Identity of verified token claims: a machine, or a user as at login."""
+    client = claims.get("client_id")
+    if not isinstance(client, str) or not client:
+        azp = claims.get("azp")
+        client = azp if isinstance(azp, str) else ""
+    sub = claims.get("sub")
+    scopes = token_scopes(claims)
+    audiences = _strs(claims.get("aud"))
+    # RFC 9449 §6: the key the token is bound to, checked against each request's proof
+    jkt = token_jkt(claims)
+    extra = ((JKT, jkt),) if jkt else ()
+    if (client and claim(claims, settings.oidc_email_claim) in (None, "")
+            and (sub is None or sub == client)):
+        return Identity(user=client, machine=True, client_id=client, subject=client,
+                        scopes=scopes, audiences=audiences, extra=extra)
+    identity = identity_from_claims(claims, settings)
+    return replace(identity, client_id=client, scopes=scopes, audiences=audiences,
+                   extra=identity.extra + extra)

@@ -42,6 +42,9 @@ class ProviderMetadata:
     jwks_uri: str
     userinfo_endpoint: str = ""
     end_session_endpoint: str = ""
+    #: RFC 8414 §2 / RFC 7662: where opaque access tokens are checked
+    introspection_endpoint: str = ""
+    introspection_endpoint_auth_methods_supported: tuple[str, ...] = ()
     id_token_signing_alg_values_supported: tuple[str, ...] = ()
     token_endpoint_auth_methods_supported: tuple[str, ...] = ()
     #: RFC 9207 §3: the IdP puts `iss` in every authorization response
@@ -75,6 +78,10 @@ class ProviderMetadata:
             jwks_uri=data["jwks_uri"],
             userinfo_endpoint=_str(data.get("userinfo_endpoint")),
             end_session_endpoint=_str(data.get("end_session_endpoint")),
+            introspection_endpoint=_str(data.get("introspection_endpoint")),
+            introspection_endpoint_auth_methods_supported=_strs(
+                data.get("introspection_endpoint_auth_methods_supported")
+            ),
             id_token_signing_alg_values_supported=_strs(
                 data.get("id_token_signing_alg_values_supported")
             ),

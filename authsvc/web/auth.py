@@ -5,6 +5,14 @@ the original request (check/forwarded.py) -> public routes (check/paths.py) -> t
 (sessions/loader.py) or a bearer token (providers/bearer.py) -> the rules (check/decide.py)
 -> the identity headers (check/headers.py). The answer is 2xx with
 identity headers, 401 (or a sign-in redirect for a browser), or 403.
+
+Where bearer tokens are accepted, every 401 and a 403 for a token carry the RFC 6750 §3
+challenge (nginx's auth_request passes WWW-Authenticate on): `Bearer` when no credential came,
+`error="invalid_token"` for a refused token, `error="insufficient_scope"` (with the `scope` a
+route rule requires, when that is what denied it) for a token the rules refuse. An opaque
+token the IdP cannot judge now gets 503, never 2xx, and not 401 (the token may be good).
+A DPoP-bound token (RFC 9449) must come as `Authorization: DPoP` with a valid `DPoP` proof for
+the original method and URL (providers/dpop.py); its refusals are `DPoP` challenges with `algs`.
 """
 
 from __future__ import annotations
@@ -21,9 +29,10 @@ from ..check.htpasswd import Htpasswd
 from ..check.route_rules import HEADERS as RULE_HEADERS
 from ..check.route_rules import RouteCheck, RouteRule
 from ..context import Context
-from ..errors import TokenError
-from ..models import OriginalRequest
-from ..providers.bearer import bearer_token
+from ..errors import ProviderUnavailable, StoreUnavailable, TokenError
+from ..models import OriginalRequest, Session
+from ..providers.bearer import access_token
+from ..providers.dpop import ALGS, DPoPError, DPoPVerifier, identity_jkt
 from .logs import current_id, note_outcome
 from .responses import add_cookies, redirect, refreshed_cookie
 
@@ -31,7 +40,7 @@ log = logging.getLogger("authsvc")
 
 #: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's and the credentials
 _READ = frozenset(
-    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization")
+    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop")
 )
 
 #: a per-route rule header sent twice: which copy is the rule cannot be known, so nobody passes
@@ -41,6 +50,25 @@ UNAUTHORIZED = b"Unauthorized\n"
 FORBIDDEN = b"Forbidden\n"
 #: RFC 6750 §3.1; nginx's auth_request passes this header on with its 401
 INVALID_TOKEN = {"WWW-Authenticate": 'Bearer error="invalid_token"'}
+#: RFC 6750 §3: no credential came; the scheme alone tells an API client what to send
+NO_TOKEN = {"WWW-Authenticate": "Bearer"}
+UNAVAILABLE = b"Service Unavailable\n"
+
+
+def insufficient(scope: str, scheme: str = "bearer") -> dict[str, str]:
+    """RFC 6750 §3.1 insufficient_scope; `scope` holds only RFC 6749 §3.3 scope-token characters
+    (a route's own rule may hold anything: then it is left out rather than quoted wrongly)."""
+    value = ('DPoP' if scheme == "dpop" else 'Bearer') + ' error="insufficient_scope"'
+    if scope and all(c == " " or (0x21 <= ord(c) <= 0x7E and c not in '"\\') for c in scope):
+        value += f', scope="{scope}"'
+    if scheme == "dpop":
+        value += f', algs="{ALGS}"'
+    return {"WWW-Authenticate": value}
+
+
+def dpop_challenge(error: str) -> dict[str, str]:
+    """RFC 9449 §7.1: the DPoP scheme's challenge, with the proof algorithms we accept."""
+    return {"WWW-Authenticate": f'DPoP error="{error}", algs="{ALGS}"'}
 
 
 _NO_REPEATS: frozenset[str] = frozenset()
@@ -83,6 +111,8 @@ class AuthEndpoint:
         #: oauth2-proxy's trusted_ips and htpasswd_file (check/client_ip.py, check/htpasswd.py)
         self.trusted_ips = TrustedIPs(settings, services.forwarded) if settings.trusted_ips else None
         self.htpasswd = Htpasswd(settings, services.clock) if settings.htpasswd_file else None
+        #: RFC 9449 proofs; the jti replay cache is the store's when it is shared (Redis)
+        self.dpop = DPoPVerifier(services.store, services.clock)
 
     def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
@@ -118,19 +148,20 @@ class AuthEndpoint:
             return Response(status_code=self.success, headers=self.s.headers.empty())
         loaded = await self.s.loader.load(headers.get("cookie", ""))
         session = loaded.session
+        scheme = ""
         if session is None:
-            token = bearer_token(headers.get("authorization")) if self.s.bearer.enabled else None
-            if token is None:
+            got = access_token(headers.get("authorization")) if self.s.bearer.enabled else None
+            if got is None:
                 basic = await self.htpasswd.session(headers.get("authorization")) if self.htpasswd else None
                 if basic is None:
                     return self.unauthenticated(request, original)
                 session = basic
             else:
-                try:
-                    session = await self.s.bearer.session(token)
-                except TokenError as exc:
-                    log.info("auth: bearer token refused: %s", exc.reason)
-                    return Response(UNAUTHORIZED, 401, INVALID_TOKEN, media_type="text/plain")
+                scheme, token = got
+                refused = await self.token_session(token, scheme, headers, repeats, original)
+                if isinstance(refused, Response):
+                    return refused
+                session = refused
         rule = (
             self.route_rule(request, headers)
             if repeats.isdisjoint(RULE_HEADERS)
@@ -146,7 +177,8 @@ class AuthEndpoint:
             )
             if self.shows_pages(request, original):
                 return self.forbidden_page(original, session.identity.email or session.identity.user)
-            return Response(FORBIDDEN, 403, media_type="text/plain")
+            challenge = insufficient(decision.scope, scheme) if scheme else None
+            return Response(FORBIDDEN, 403, challenge, media_type="text/plain")
         raw = self.s.headers.raw_for_session(session)
         if raw is None:
             # no header value says exactly who this is (check/headers.py logged why): refuse, never
@@ -160,6 +192,44 @@ class AuthEndpoint:
             loaded.new_value, loaded.session, self.s.cookie_settings, original.host, int(self.s.clock())
         )
         return add_cookies(response, [set_cookie] if set_cookie else [])
+
+    async def token_session(
+        self, token: str, scheme: str, headers: dict[str, str], repeats: frozenset[str],
+        original: OriginalRequest,
+    ) -> Session | Response:
+        """The session of an access token (and its DPoP proof), or the refusal to answer."""
+        try:
+            session = await self.s.bearer.session(token)
+        except TokenError as exc:
+            log.info("auth: bearer token refused: %s", exc.reason)
+            challenge = dpop_challenge("invalid_token") if scheme == "dpop" else INVALID_TOKEN
+            return Response(UNAUTHORIZED, 401, challenge, media_type="text/plain")
+        except ProviderUnavailable as exc:
+            # fail closed, but not as "bad token": the client may retry the same one
+            log.warning("auth: bearer token not checkable now: %s", exc.reason)
+            retry = {"Retry-After": str(int(exc.retry_after))} if exc.retry_after else {}
+            return Response(UNAVAILABLE, 503, retry, media_type="text/plain")
+        jkt = identity_jkt(session.identity)
+        if not jkt and scheme != "dpop":
+            return session
+        try:
+            if not jkt:
+                raise DPoPError("a token not bound to a key sent with the DPoP scheme")
+            if scheme != "dpop":
+                # RFC 9449 §7.2: as Bearer the binding would be stripped; refuse the downgrade
+                raise DPoPError("a DPoP-bound token sent with the Bearer scheme")
+            if "dpop" in repeats:
+                raise DPoPError("more than one DPoP header (RFC 9449 §4.3)")
+            await self.dpop.verify(headers.get("dpop"), token, jkt, original)
+        except DPoPError as exc:
+            log.info("auth: DPoP refused: %s", exc.reason)
+            return Response(UNAUTHORIZED, 401, dpop_challenge(
+                "invalid_dpop_proof" if jkt and scheme == "dpop" else "invalid_token"),
+                media_type="text/plain")  # fmt: skip
+        except StoreUnavailable as exc:
+            log.warning("auth: DPoP replay cache unavailable: %s", exc.reason)
+            return Response(UNAVAILABLE, 503, media_type="text/plain")
+        return session
 
     def route_rule(self, request: Request, headers: dict[str, str]) -> RouteCheck:
         """Per-route rules: the auth URL's query and the X-Authsvc-Allowed-* headers, both.
@@ -200,4 +270,5 @@ class AuthEndpoint:
             # absolute: Traefik resolves a relative Location against the auth address
             location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
             return redirect(location)
-        return Response(UNAUTHORIZED, 401, media_type="text/plain")
+        return Response(UNAUTHORIZED, 401, NO_TOKEN if self.s.bearer.enabled else None,
+                        media_type="text/plain")

@@ -14,6 +14,14 @@
 //                                     (CLIENT_ID + "-web", same secret) whose redirect URIs match
 //                                     exactly, for apps on a non-loopback name (app.example.com)
 //   ACCESS_TOKEN_TTL, ID_TOKEN_TTL    seconds (default 3600), short values let tests force refresh
+//   CLIENT_CREDENTIALS_TTL            seconds a client-credentials token lives (default 3600)
+//
+// Machines (client credentials, for API-client tests): client "machine" / "machine-secret"
+// and "machine-2" / "machine-secret" get opaque access tokens, or RFC 9068 JWTs (typ at+jwt,
+// audience = the resource) when they ask for `resource=https://api.test/` (RFC 8707). Scopes
+// "read" and "write" may be asked for. They may revoke their own tokens (/token/revocation);
+// the main client may introspect any token (/token/introspection). A token request with a
+// DPoP proof (RFC 9449) gets a DPoP-bound token (cnf.jkt).
 //
 // Users (the development login form takes any password; the login name picks the account):
 //   alice@example.com       groups admins,devs, e-mail verified
@@ -26,7 +34,7 @@
 import { createHash } from 'node:crypto';
 import { parseArgs } from 'node:util';
 
-import Provider, { interactionPolicy } from 'oidc-provider';
+import Provider, { errors, interactionPolicy } from 'oidc-provider';
 
 const { values: args } = parseArgs({
   options: {
@@ -82,12 +90,25 @@ if (process.env.WEB_REDIRECT_URIS) {
   });
 }
 
+for (const id of ['machine', 'machine-2']) {
+  clients.push({
+    client_id: id,
+    client_secret: 'machine-secret',
+    grant_types: ['client_credentials'],
+    response_types: [],
+    redirect_uris: [],
+    token_endpoint_auth_method: 'client_secret_basic',
+    scope: 'read write',
+  });
+}
+const API_RESOURCE = 'https://api.test/';
+
 const configuration = {
   clients,
   interactions: { policy },
   // fixed keys: this OP only ever runs on loopback inside the test suite
   cookies: { keys: ['authsvc-test-op-cookie-key-1'] },
-  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'read', 'write'],
   claims: {
     openid: ['sub'],
     email: ['email', 'email_verified'],
@@ -144,6 +165,7 @@ const configuration = {
     Grant: 24 * 3600,
     Interaction: 3600,
     AuthorizationCode: 60,
+    ClientCredentials: Number(process.env.CLIENT_CREDENTIALS_TTL ?? 3600),
   },
   // RPs here live on loopback too: oidc-provider's SSRF guard would refuse its back-channel
   // logout calls to them ("hostname resolves to a special-use IP address")
@@ -154,6 +176,20 @@ const configuration = {
     backchannelLogout: { enabled: true },
     revocation: { enabled: true },
     introspection: { enabled: true },
+    clientCredentials: { enabled: true },
+    // RFC 9449: a token request with a DPoP proof gets a token bound to its key (cnf.jkt)
+    dPoP: { enabled: true },
+    // only a client-credentials request naming API_RESOURCE gets a JWT; everything else is
+    // as before (no resource: opaque tokens, as the login flow has always had)
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: async (_ctx, _client, oneOf) => oneOf,
+      useGrantedResource: async () => false,
+      getResourceServerInfo: async (_ctx, resource) => {
+        if (resource !== API_RESOURCE) throw new errors.InvalidTarget();
+        return { scope: 'read write', audience: API_RESOURCE, accessTokenFormat: 'jwt', jwt: { sign: { alg: 'RS256' } } };
+      },
+    },
   },
 };
 
