@@ -4,33 +4,56 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, Duration, option_error, parse_duration, split_list
 
 
 class ApiClientOptions(BaseModel):
     """Which machines may pass, and how opaque bearer tokens are checked (RFC 7662)."""
 
-    #: client ids whose client-credentials tokens (machine identities) pass the global rules;
-    #: `email_domains` never admits a machine, whatever it says
-    allowed_clients: CommaList = Field(default_factory=list)
-    #: opaque (non-JWT) bearer tokens are checked at the provider's introspection endpoint
-    introspect_bearer_tokens: bool = False
-    #: the RFC 7662 endpoint; "" = the discovery document's `introspection_endpoint`
-    oidc_introspection_url: str = ""
-    #: seconds an active introspection result is reused at most (never past the token's `exp`);
-    #: 0 asks the IdP on every request, so a revoked token is refused at once
-    introspection_cache_ttl: float = 60.0
+    allowed_clients: CommaList = Field(
+        default_factory=list,
+        description=(
+            "client ids whose client-credentials tokens (machine identities: no e-mail, `sub` absent or"
+            " equal to the client) pass the global rules; `email_domains` (even `*`) never admits a "
+            "machine. Per route: `?allowed_clients=`. See [docs/api-clients.md](docs/api-clients.md)"
+        ),
+    )
+    introspect_bearer_tokens: bool = Field(
+        False,
+        description=(
+            "opaque (non-JWT) bearer tokens are checked by RFC 7662 introspection with our client's "
+            "credentials; IdP down → 503"
+        ),
+    )
+    oidc_introspection_url: str = Field(
+        "",
+        description=(
+            "the introspection endpoint; empty = the discovery document's `introspection_endpoint`"
+        ),
+    )
+    introspection_cache_ttl: Duration = Field(
+        60.0,
+        description=(
+            "how long an active introspection answer is reused at most, never past the token's `exp`; "
+            "`0` = ask every time (a revoked token is refused at once). Inactive answers are kept 5 s"
+        ),
+    )
 
     @field_validator("allowed_clients", mode="before")
     @classmethod
     def _api_lists(cls, value: object) -> object:
         return split_list(value)
 
+    @field_validator("introspection_cache_ttl", mode="before")
+    @classmethod
+    def _api_duration(cls, value: object) -> float:
+        return parse_duration(value)
+
     @field_validator("introspection_cache_ttl")
     @classmethod
     def _api_ttl(cls, value: float) -> float:
         if not 0 <= value <= 3600:
-            raise option_error("introspection_cache_ttl", "must be between 0 and 3600 seconds")
+            raise option_error("introspection_cache_ttl", "must be between 0 and 1h (e.g. 60s)")
         return value
 
     @field_validator("oidc_introspection_url")

@@ -91,6 +91,7 @@ TITLES = {
     "RedisOptions": "Redis session store",
     "SignOutOptions": "sign-out",
     "AccessOptions": "who may pass: e-mail domains, groups, public and API routes, bearer tokens",
+    "ApiClientOptions": "API clients: machine identities, opaque tokens (introspection)",
     "HeaderOptions": "identity headers on the 2xx answer",
     "ProxyOptions": "the proxy in front",
     "TLSOptions": "TLS: the IdP's CAs, the HTTPS and /metrics HTTPS listeners",
