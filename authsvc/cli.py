@@ -24,6 +24,7 @@ from typing import Any, NoReturn
 from . import __version__
 from .config import Settings
 from .config import oauth2_proxy as o2p
+from .config.apps import App
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
 from .config.sources import ConfigInput, load
 from .config.tls import TLSOptions
@@ -263,8 +264,13 @@ def app_from_env() -> Any:
     from .web.app import create_app
 
     spec = json.loads(os.environ[WORKER_ENV])
-    settings = load(ConfigInput(**spec)).settings
+    report = load(ConfigInput(**spec))
+    settings = report.settings
     logs.configure(settings.log_format, settings.log_level)
+    if report.apps:
+        from .web.app import create_apps_app
+
+        return create_apps_app(report.apps)
     return create_app(Context.build(settings))
 
 
@@ -307,7 +313,7 @@ def _serve_metrics(settings: Settings, registry: Any) -> None:
                          settings.metrics_tls_key_file)
 
 
-def serve(settings: Settings, given: ConfigInput | None = None) -> None:
+def serve(settings: Settings, given: ConfigInput | None = None, apps: Sequence[App] = ()) -> None:
     """Run uvicorn with the app built from settings, in `settings.workers` processes.
 
     On SIGTERM uvicorn stops accepting connections, lets the requests in flight finish for up
@@ -333,6 +339,14 @@ def serve(settings: Settings, given: ConfigInput | None = None) -> None:
     }
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
+        if apps:  # config/apps.py: one Context per app, dispatched by host (web/app.py)
+            from .web.app import create_apps_app
+
+            multi = create_apps_app(list(apps))
+            first: Context = multi.first_context
+            _serve_metrics(settings, first.metrics.registry)
+            uvicorn.run(multi, **options)
+            return
         context = Context.build(settings)
         app = create_app(context)
         _serve_metrics(settings, context.metrics.registry)
@@ -396,7 +410,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning(warning)
     log_start(settings, report.origins)
     try:
-        serve(settings, given)
+        serve(settings, given, report.apps)
     except ConfigError as exc:
         print(f"authsvc: {exc}", file=sys.stderr)
         return 2

@@ -43,6 +43,9 @@ class Session:
     expires_at: int = 0
     #: last time the tokens were refreshed (== created_at when never)
     refreshed_at: int = 0
+    #: the app that signed it in ("" = the implicit single app, and every session from before
+    #: apps existed); another app's loader refuses it (config/apps.py)
+    app: str = ""
 
     def with_tokens(self, tokens: Tokens, now: int, identity: Identity | None = None) -> Session:
         """A copy after a refresh: new tokens (and identity if the IdP sent a new ID token)."""

@@ -27,6 +27,7 @@ from pydantic import ValidationError
 
 from ..errors import ConfigError
 from . import oauth2_proxy as o2p
+from .apps import App, build_apps
 from .loading import ENV_PREFIX, describe
 from .settings import Settings
 
@@ -69,6 +70,9 @@ class Report:
     warnings: list[str]
     #: the oauth2-proxy settings read, by cfg key (for `authsvc migrate`)
     o2p_keys: dict[str, str] = field(default_factory=dict)
+    #: the file's `[[apps]]` (config/apps.py); empty: one implicit app, `settings`, on every host.
+    #: With apps, `settings` is the first app's (the process options are the same in all)
+    apps: list[App] = field(default_factory=list)
 
 
 @dataclass
@@ -133,6 +137,9 @@ class Gathered:
     errors: list[str]
     warnings: list[str]
     compat: bool
+    #: the file's `[[apps]]` tables, not yet validated, and the file's origin label
+    apps: object = None
+    apps_source: str = ""
 
 
 def load(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Report:
@@ -140,10 +147,16 @@ def load(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Report
     got = gather(given, environ)
     if got.errors:
         raise ConfigError("\n".join(got.errors))
-    try:
-        settings = Settings(**got.values)
-    except ValidationError as exc:
-        raise ConfigError(describe(exc, got.origins)) from None
+    apps: list[App] = []
+    if got.apps is not None:
+        # the top level is the apps' defaults, not an app: only the merged ones are validated
+        apps = build_apps(got.values, got.apps, got.origins, got.apps_source)
+        settings = apps[0].settings
+    else:
+        try:
+            settings = Settings(**got.values)
+        except ValidationError as exc:
+            raise ConfigError(describe(exc, got.origins)) from None
     warnings = list(got.warnings)
     if got.compat:
         _compat_warnings(settings, got.values, warnings)
@@ -153,7 +166,7 @@ def load(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Report
     if settings.ssl_insecure_skip_verify:
         warnings.append("ssl_insecure_skip_verify is on: the IdP's certificate is not verified, so "
                         "anyone on the network path can impersonate it")
-    return Report(settings, got.origins, got.notes, got.compat, warnings, got.o2p_origins)
+    return Report(settings, got.origins, got.notes, got.compat, warnings, got.o2p_origins, apps)
 
 
 def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gathered:
@@ -166,11 +179,15 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
     errors: list[str] = []
     alpha_options: dict[str, Any] = {}
     alpha_notes: list[o2p.Note] = []
+    apps: object = None
+    apps_source = ""
 
     if given.config_file:
         path = Path(given.config_file)
         data = read_toml(path)
         layer = theirs if is_o2p_file(path, data, fields) else native
+        if layer is native and "apps" in data:  # [[apps]]: config/apps.py (an o2p config is one app)
+            apps, apps_source = data.pop("apps"), f"file {path}"
         for key, value in data.items():
             if layer is theirs and key not in o2p.BY_KEY and key in fields:
                 native.put(key, value, FILE, f"file {path}")  # an authsvc option in a .cfg
@@ -226,7 +243,8 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
     notes = [*alpha_notes, *translation.notes]
     warnings[:0] = [f"oauth2-proxy option {n.key} ({n.origin}): {n.status}: {n.message}"
                     for n in notes if n.warn]
-    return Gathered(merged.values, merged.origins, theirs.origins, notes, errors, warnings, compat)
+    return Gathered(merged.values, merged.origins, theirs.origins, notes, errors, warnings, compat,
+                    apps, apps_source)
 
 
 def _compat_defaults(merged: _Layered, theirs: Mapping[str, Any], warnings: list[str]) -> None:

@@ -232,7 +232,7 @@ class LoginFlows:
         now = int(self.s.clock())
         expire = int(self.s.settings.cookie_expire)
         return Session(identity, tokens, created_at=now, expires_at=now + expire if expire else 0,
-                       refreshed_at=now)
+                       refreshed_at=now, app=self.s.app)
 
     async def sign_out(self, request: Request) -> Response:
         """End the session in its store and expire the cookies; go to `rd` (validated), or to

@@ -11,18 +11,24 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import Receive, Scope, Send
 
+from ..check.forwarded import DESCRIPTIONS, HEADERS_READ, Forwarded
+from ..check.paths import canonical_path
+from ..config import Settings
+from ..config.apps import App, AppRouter
 from ..context import Context
 from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge
 from ..login.flows import LoginFlows
 from . import causes, logs
-from .auth import AuthEndpoint
+from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
+from .metrics import Metrics
 from .request_id import HEADER as REQUEST_ID
 from .request_id import echo_request_id, nobody
 from .responses import NO_CACHE
@@ -133,7 +139,7 @@ class AuthsvcApp(Starlette):
         await response(scope, receive, send)
 
 
-def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) -> AuthsvcApp:
     """The ASGI application of one process context (`Context.build(settings)`); `extra_routes`
     are for the demo."""
     settings = context.settings
@@ -201,3 +207,128 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
     )
     app.state.context = context
     return app
+
+
+class AppDispatcher:
+    """Several apps in one process (config/apps.py): each request goes to its app's whole
+    single-app ASGI application, selected by the request's public host and path.
+
+    The check reads the original request as the app will (check/forwarded.py: X-Original-URI,
+    X-Forwarded-Host, ... from trusted proxies only); the login endpoints read Host or a trusted
+    X-Forwarded-Host, as they do for their redirect URIs. No app is fail-closed: 403 at the
+    check (a 401 would send the browser to a sign-in page no app serves), 421 Misdirected
+    Request (RFC 9110 §15.5.20) elsewhere. /ping, /ready (every app) and /metrics are the
+    process's, whatever the host.
+    """
+
+    def __init__(self, apps: list[tuple[App, AuthsvcApp]], settings: Settings) -> None:
+        self._router: AppRouter[AuthsvcApp] = AppRouter(apps)
+        self._apps = [app for _, app in apps]
+        self._forwarded = Forwarded(settings)
+        self._auth_path = settings.proxy_prefix + "/auth"
+        self._auth_prefix = self._auth_path + "/"
+        self._ready = {settings.ready_path, *(["/readiness_check"] if settings.gcp_healthchecks else [])}
+        self._process = {settings.ping_path, "/robots.txt", "/metrics", "/liveness_check"}
+
+    @property
+    def first_context(self) -> Context:
+        """The first app's Context (its metrics registry is every app's)."""
+        context: Context = self._apps[0].state.context
+        return context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path in self._ready:
+            await self._all_ready()(scope, receive, send)
+            return
+        if path in self._process:  # the same in every app (metrics are shared)
+            await self._apps[0](scope, receive, send)
+            return
+        check = path == self._auth_path or path.startswith(self._auth_prefix)
+        chosen = self._select_check(scope) if check else self._select_login(scope)
+        if chosen is None:
+            if check:
+                log.warning("auth: no app for this host; forbidden", extra={"outcome": "forbidden",
+                            "reason": "no app for this host"})  # fmt: skip
+                response: Response = PlainTextResponse("Forbidden\n", 403, headers=NO_CACHE)
+            else:
+                response = PlainTextResponse("no app is configured for this host\n", 421, headers=NO_CACHE)
+            await response(scope, receive, send)
+            return
+        app, handler = chosen
+        if check and app.path_prefix:
+            # the app's endpoints live under its prefix (/grafana/oauth2/auth); nginx asks /oauth2/auth
+            scope = dict(scope)
+            scope["path"] = app.settings.proxy_prefix + path[len(self._auth_path) - len("/auth"):]
+            scope["raw_path"] = scope["path"].encode()
+        await handler(scope, receive, send)
+
+    def _select_check(self, scope: Scope) -> tuple[App, AuthsvcApp] | None:
+        read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k in _CHECK_READ]
+        headers = dict(reversed(read))
+        repeated = len(read) != len(headers) and not _repeated(read).isdisjoint(DESCRIPTIONS)
+        raw = scope.get("raw_path") or scope["path"].encode()
+        qs = scope.get("query_string", b"")
+        client = scope.get("client")
+        original = self._forwarded.original_request(
+            headers, scope["method"], raw.decode("latin-1") + ("?" + qs.decode("latin-1") if qs else ""),
+            headers.get("host", ""), scope.get("scheme", "http"), client[0] if client else None, repeated,
+        )
+        try:
+            path = canonical_path(original.uri.split("?", 1)[0])
+        except UnicodeDecodeError:
+            path = None
+        return self._router.select(original.host, path)
+
+    def _select_login(self, scope: Scope) -> tuple[App, AuthsvcApp] | None:
+        headers = Headers(scope=scope)
+        client = scope.get("client")
+        _, host = self._forwarded.public_origin(scope.get("scheme", "http"), headers,
+                                                client[0] if client else None)
+        return self._router.select(host, scope["path"])
+
+    def _all_ready(self) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+        async def ready(scope: Scope, receive: Receive, send: Send) -> None:
+            for app in self._apps:
+                context: Context = app.state.context
+                try:
+                    await context.provider.ready()
+                    await context.store.ping()
+                except AuthsvcError as exc:
+                    log.warning("not ready: app %s: %s", context.app, exc.reason)
+                    await PlainTextResponse(f"not ready: app {context.app}: {exc.public}\n", 503)(
+                        scope, receive, send)
+                    return
+            await PlainTextResponse("OK")(scope, receive, send)
+        return ready
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                for app in self._apps:
+                    await stack.enter_async_context(app.router.lifespan_context(app))
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                raise
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+#: what the dispatcher reads to find the original request (the check's own set, less credentials)
+_CHECK_READ = frozenset(name.encode() for name in HEADERS_READ)
+
+
+def create_apps_app(apps: list[App]) -> AppDispatcher:
+    """The ASGI application of several apps: one single-app application per app, each on its
+    own Context (the app's merged settings), sharing one metrics registry."""
+    metrics = Metrics()
+    built = [(app, create_app(Context.build(app.settings, app=app.name, metrics=metrics))) for app in apps]
+    return AppDispatcher(built, apps[0].settings)
