@@ -103,7 +103,7 @@ def _session(obj: dict[str, Any]) -> Session:
     )  # fmt: skip
     return Session(
         identity=identity, tokens=tokens, created_at=ints["c"], expires_at=ints["x"],
-        refreshed_at=ints["r"],
+        refreshed_at=ints["r"], app=strs["ap"],
     )  # fmt: skip
 
 

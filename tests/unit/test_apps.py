@@ -1,0 +1,152 @@
+"""Several apps in one authsvc (config/apps.py): matching, inheritance, validation, sessions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from authsvc.config.apps import App, AppRouter
+from authsvc.config.sources import ConfigInput, load
+from authsvc.errors import ConfigError
+from authsvc.models import Identity, Session
+from authsvc.sessions import codec
+from tests.conftest import SECRET_A, make_settings
+
+TOP = (f'cookie_secret = ["{SECRET_A}"]\nclient_secret = "s"\nemail_domains = ["example.com"]\n'
+       'oidc_issuer_url = "https://idp.example"\nclient_id = "top"\n')
+
+
+def _load(tmp_path: Path, text: str) -> list[App]:
+    config = tmp_path / "authsvc.toml"
+    config.write_text(text)
+    return load(ConfigInput(str(config)), environ={}).apps
+
+
+def _app(name: str, hosts: tuple[str, ...], prefix: str = "") -> App:
+    return App(name, hosts, prefix, make_settings())
+
+
+ROUTER = AppRouter([
+    (app, app.name) for app in (
+        _app("exact", ("app.example.com",)),
+        _app("wild", ("*.example.com",)),
+        _app("deeper", ("*.eu.example.com",)),
+        _app("admin", ("app.example.com",), "/admin"),
+        _app("admin-api", ("app.example.com",), "/admin/api"),
+        _app("any", ("*",), "/public"),
+    )
+])
+
+
+@pytest.mark.parametrize(("host", "path", "app"), [
+    ("app.example.com", "/", "exact"),
+    ("APP.example.com:8443", "/x", "exact"),  # case and port do not matter
+    ("app.example.com", "/admin", "admin"),
+    ("app.example.com", "/admin/users", "admin"),
+    ("app.example.com", "/adminx", "exact"),  # whole segments only
+    ("app.example.com", "/admin/api/v1", "admin-api"),  # the longest prefix wins
+    ("b.example.com", "/", "wild"),
+    ("a.b.example.com", "/", "wild"),
+    ("x.eu.example.com", "/", "deeper"),  # the longer wildcard is more specific
+    ("example.com", "/", None),  # a wildcard never matches its apex
+    ("other.org", "/", None),
+    ("other.org", "/public/a", "any"),
+    ("evil-example.com", "/", None),
+])
+def test_matching(host: str, path: str, app: str | None) -> None:
+    chosen = ROUTER.select(host, path)
+    assert (chosen[1] if chosen else None) == app
+
+
+def test_an_ambiguous_path_selects_no_app_where_a_prefix_divides_the_host() -> None:
+    # /%2e%2e/admin or /admin/..: which app it is depends on who decodes it; refuse
+    assert ROUTER.select("app.example.com", None) is None
+    assert ROUTER.select("b.example.com", None) is None  # `*` has a prefix: it might be /public
+    plain = AppRouter([(app, app.name) for app in (_app("exact", ("app.example.com",)),
+                                                    _app("wild", ("*.example.com",)))])
+    chosen = plain.select("app.example.com", None)
+    assert chosen is not None and chosen[1] == "exact"
+
+
+def test_apps_inherit_the_top_level_and_override_it(tmp_path: Path) -> None:
+    apps = _load(tmp_path, TOP + 'allowed_groups = ["staff"]\n'
+                 '[[apps]]\nname = "a"\nhosts = ["a.example.com"]\ncookie_name = "_a"\n'
+                 '[[apps]]\nname = "b"\nhosts = ["*.b.example.org"]\npath_prefix = "/grafana/"\n'
+                 'cookie_name = "_b"\nclient_id = "b-client"\nemail_domains = ["b.example.org"]\n')
+    a, b = apps
+    assert (a.name, a.hosts, a.path_prefix) == ("a", ("a.example.com",), "")
+    assert (a.settings.client_id, a.settings.email_domains) == ("top", ["example.com"])
+    assert (b.settings.client_id, b.settings.email_domains) == ("b-client", ["b.example.org"])
+    assert a.settings.allowed_groups == b.settings.allowed_groups == ["staff"]
+    assert b.path_prefix == "/grafana"
+    assert (a.settings.proxy_prefix, b.settings.proxy_prefix) == ("/oauth2", "/grafana/oauth2")
+
+
+def test_without_apps_there_is_the_one_implicit_app(tmp_path: Path) -> None:
+    assert _load(tmp_path, TOP) == []
+
+
+@pytest.mark.parametrize(("apps", "says"), [
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\ncookie_name = "_a"\n'
+     '[[apps]]\nname = "b"\nhosts = ["X.example"]\ncookie_name = "_b"\n', "host 'x.example' is already app 'a'"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps]]\nname = "b"\nhosts = ["y.example"]\n',
+     "cookie_name '_authsvc' is already app 'a'"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\nclient_id = ""\n', "app 'a': invalid option client_id"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\noidc_issuer_url = ""\n',
+     "app 'a': invalid option oidc_issuer_url"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps]]\nname = "a"\nhosts = ["y.example"]\n'
+     'cookie_name = "_y"\n', "used by another app"),
+    ('[[apps]]\nhosts = ["x.example"]\n', "name is required"),
+    ('[[apps]]\nname = "a"\n', "hosts is required"),
+    ('[[apps]]\nname = "a"\nhosts = []\n', "non-empty list"),
+    ('[[apps]]\nname = "a"\nhosts = ["https://x.example"]\n', "is not a host name"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example:443"]\n', "is not a host name"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\npath_prefix = "admin"\n', "must be a path"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\npath_prefix = "/a/../b"\n', "plain path"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\nhttp_address = ":1"\n', "option of the process"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\ntrusted_proxy_ips = []\n', "option of the process"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\ncookie_nam = "_x"\n', "not an authsvc option"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps.providers]]\nid = "gh"\n', "not supported yet"),
+    ('apps = "x"\n', "must be [[apps]] tables"),
+])
+def test_invalid_apps_are_one_clear_error(tmp_path: Path, apps: str, says: str) -> None:
+    with pytest.raises(ConfigError, match=r".*" + __import__("re").escape(says)):
+        _load(tmp_path, TOP + apps)
+
+
+def test_the_top_level_alone_need_not_be_complete(tmp_path: Path) -> None:
+    # the top level is the apps' defaults: each app brings what it lacks (here its client)
+    top = TOP.replace('client_id = "top"\n', "")
+    (app,) = _load(tmp_path, top + '[[apps]]\nname = "a"\nhosts = ["x.example"]\nclient_id = "a"\n')
+    assert app.settings.client_id == "a"
+    with pytest.raises(ConfigError, match="app 'a': invalid option client_id"):
+        _load(tmp_path, top + '[[apps]]\nname = "a"\nhosts = ["x.example"]\n')
+
+
+def test_sessions_record_their_app_and_old_ones_still_open() -> None:
+    session = Session(Identity(user="u"), created_at=1, app="grafana")
+    assert codec.decode(codec.encode(session)).app == "grafana"
+    # a session written before apps existed has no "ap": the implicit app's ("")
+    old = codec.encode(Session(Identity(user="u"), created_at=1))
+    assert b"ap" not in old and codec.decode(old).app == ""
+    with pytest.raises(Exception, match="'ap' is not a string"):
+        codec.decode(b"\x01" + b'{"u":"x","ap":1}')
+
+
+@pytest.mark.anyio
+async def test_another_apps_session_is_no_session() -> None:
+    # the same secret and even the same cookie name (validation forbids it; the session's own
+    # record of its app still refuses it, for the Redis store too)
+    from authsvc.context import Context
+
+    a, b = (Context.build(make_settings(), app=name) for name in ("a", "b"))
+    try:
+        value = await a.store.save(Session(Identity(user="u"), created_at=1, app="a"), None)
+        header = f"{a.settings.cookie_name}={value}"
+        loaded = await a.loader.load(header)
+        assert loaded.session is not None and loaded.session.app == "a"
+        assert (await b.loader.load(header)).session is None
+    finally:
+        await a.aclose()
+        await b.aclose()
