@@ -139,7 +139,13 @@ def start_authsvc(workdir: Path, settings: Mapping[str, Any], name: str = "auths
     port = free_port()
     options = {"http_address": f"{HOST}:{port}", **settings}
     config = workdir / f"{name}.toml"
-    config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
+    # a list of dicts is an array of tables ([[apps]]), written after the plain keys
+    tables = {k: v for k, v in options.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+    text = "".join(f"{k} = {toml_value(v)}\n" for k, v in options.items() if k not in tables)
+    for key, rows in tables.items():
+        for row in rows:
+            text += f"[[{key}]]\n" + "".join(f"{k} = {toml_value(v)}\n" for k, v in row.items())
+    config.write_text(text)
     return start_process(
         name,
         python_argv("-m", "authsvc", "serve", "--config", str(config)),
