@@ -36,6 +36,15 @@ _PREFIX = re.compile(r"/[A-Za-z0-9._~!$&'()*+,;=:@%/-]*")
 
 
 @dataclass(frozen=True, slots=True)
+class AppProvider:
+    """One of an app's several providers (`[[apps.providers]]`): the app's settings with the
+    provider's own on top, and its own cookie (`<app cookie_name>_<id>`)."""
+
+    id: str
+    settings: Settings
+
+
+@dataclass(frozen=True, slots=True)
 class App:
     """One app: its name, what it matches, and its whole (merged) settings."""
 
@@ -43,7 +52,17 @@ class App:
     hosts: tuple[str, ...]
     #: "" (every path) or "/grafana" (that path and below, never "/grafanax")
     path_prefix: str
+    #: the app's settings (with several providers: the first provider's)
     settings: Settings
+    #: with `[[apps.providers]]`: each of them, in order (the sign-in page offers each)
+    providers: tuple[AppProvider, ...] = ()
+
+    @property
+    def cookie_names(self) -> tuple[str, ...]:
+        """The session cookie names the app uses (one per provider)."""
+        if self.providers:
+            return tuple(p.settings.cookie_name for p in self.providers)
+        return (self.settings.cookie_name,)
 
 
 T = TypeVar("T")
@@ -151,29 +170,18 @@ def build_apps(
         if name in names:
             raise _problem(where, "the name is used by another app")
         names.add(name)
-        if "providers" in table:
-            raise _problem(where, "[[apps.providers]] (several providers for one app) is not "
-                                  "supported yet: give the app's provider as its own options")
         if "hosts" not in table:
             raise _problem(where, "hosts is required (e.g. hosts = [\"app.example.com\"])")
         hosts = _hosts(where, table["hosts"])
         prefix = _prefix(where, table.get("path_prefix", ""))
-        overrides = {k: v for k, v in table.items() if k not in _APP_KEYS}
-        for key in overrides:
-            if key not in fields:
-                raise _problem(where, f"{key} is not an authsvc option")
-            if key in PROCESS_OPTIONS:
-                raise _problem(where, f"{key} is an option of the process, not of an app: set it "
-                                      "at the top level")
+        overrides = {k: v for k, v in table.items() if k not in _APP_KEYS and k != "providers"}
+        _check_keys(where, overrides, fields)
         values = {**top, **overrides}
         if prefix:  # its login endpoints live under its prefix (/grafana/oauth2/start)
             values["proxy_prefix"] = prefix + str(top.get("proxy_prefix", "/oauth2"))
         app_origins = {**origins, **{k: f"{source} [[apps]] {name}" for k in overrides}}
-        try:
-            settings = Settings(**values)
-        except ValidationError as exc:
-            lines = describe(exc, app_origins).splitlines()
-            raise ConfigError("\n".join(f"app {name!r}: {line}" for line in lines)) from None
+        providers = _providers(where, name, table.get("providers"), values, app_origins, source, fields)
+        settings = providers[0].settings if providers else _validated(f"app {name!r}", values, app_origins)
         for host in hosts:
             other = routes.get((host, prefix))
             if other is not None:
@@ -182,10 +190,59 @@ def build_apps(
             routes[(host, prefix)] = name
         # a session cookie is bound to its name (the sealing context): distinct names keep one
         # app's cookie from ever opening as another's, on a shared parent domain too
-        other = cookies.get(settings.cookie_name)
-        if other is not None:
-            raise _problem(where, f"cookie_name {settings.cookie_name!r} is already app {other!r}'s: "
-                                  "give each app its own cookie_name")
-        cookies[settings.cookie_name] = name
-        apps.append(App(name, hosts, prefix, settings))
+        app = App(name, hosts, prefix, settings, providers)
+        for cookie in app.cookie_names:
+            other = cookies.get(cookie)
+            if other is not None:
+                raise _problem(where, f"cookie_name {cookie!r} is already app {other!r}'s: "
+                                      "give each app its own cookie_name")
+            cookies[cookie] = name
+        apps.append(app)
     return apps
+
+
+def _check_keys(where: str, overrides: Mapping[str, Any], fields: set[str]) -> None:
+    for key in overrides:
+        if key not in fields:
+            raise _problem(where, f"{key} is not an authsvc option")
+        if key in PROCESS_OPTIONS:
+            raise _problem(where, f"{key} is an option of the process, not of an app: set it "
+                                  "at the top level")
+
+
+def _validated(label: str, values: Mapping[str, Any], origins: Mapping[str, str]) -> Settings:
+    try:
+        return Settings(**values)
+    except ValidationError as exc:
+        lines = describe(exc, origins).splitlines()
+        raise ConfigError("\n".join(f"{label}: {line}" for line in lines)) from None
+
+
+def _providers(
+    where: str, app: str, tables: object, values: Mapping[str, Any], origins: Mapping[str, str],
+    source: str, fields: set[str],
+) -> tuple[AppProvider, ...]:
+    """`[[apps.providers]]`: each provider's settings are the app's with its own on top."""
+    if tables is None:
+        return ()
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise _problem(where, "providers must be [[apps.providers]] tables")
+    out: list[AppProvider] = []
+    for table in tables:
+        pid = table.get("id")
+        if not isinstance(pid, str) or not _NAME.fullmatch(pid):
+            raise _problem(where, "each [[apps.providers]] needs an id: lower-case letters, digits, "
+                                  "'-' and '_'")
+        if any(p.id == pid for p in out):
+            raise _problem(where, f"provider id {pid!r} is used twice")
+        own = {k: v for k, v in table.items() if k != "id"}
+        _check_keys(f"{where} provider {pid!r}", own, fields)
+        if "cookie_name" in own:
+            raise _problem(where, f"provider {pid!r}: cookie_name is the app's (each provider's "
+                                  "cookie is named after it: <cookie_name>_<id>)")
+        merged = {**values, **own}
+        merged["cookie_name"] = f"{values.get('cookie_name', '_authsvc')}_{pid}"
+        label = f"app {app!r} provider {pid!r}"
+        prov_origins = {**origins, **{k: f"{source} [[apps.providers]] {app}/{pid}" for k in own}}
+        out.append(AppProvider(pid, _validated(label, merged, prov_origins)))
+    return tuple(out)

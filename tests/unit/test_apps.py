@@ -84,6 +84,20 @@ def test_apps_inherit_the_top_level_and_override_it(tmp_path: Path) -> None:
     assert (a.settings.proxy_prefix, b.settings.proxy_prefix) == ("/oauth2", "/grafana/oauth2")
 
 
+def test_several_providers_inherit_the_app_and_get_their_own_cookie(tmp_path: Path) -> None:
+    (app,) = _load(tmp_path, TOP + '[[apps]]\nname = "a"\nhosts = ["x.example"]\ncookie_name = "_a"\n'
+                   'allowed_groups = ["staff"]\n'
+                   '[[apps.providers]]\nid = "staff"\n'
+                   '[[apps.providers]]\nid = "partners"\noidc_issuer_url = "https://p.example"\n'
+                   'client_id = "p"\nprovider_display_name = "Partners"\n')
+    staff, partners = app.providers
+    assert (staff.id, staff.settings.client_id, staff.settings.cookie_name) == ("staff", "top", "_a_staff")
+    assert partners.settings.oidc_issuer_url == "https://p.example"
+    assert partners.settings.cookie_name == "_a_partners"
+    assert partners.settings.allowed_groups == ["staff"]
+    assert app.settings is staff.settings and app.cookie_names == ("_a_staff", "_a_partners")
+
+
 def test_without_apps_there_is_the_one_implicit_app(tmp_path: Path) -> None:
     assert _load(tmp_path, TOP) == []
 
@@ -109,7 +123,19 @@ def test_without_apps_there_is_the_one_implicit_app(tmp_path: Path) -> None:
     ('[[apps]]\nname = "a"\nhosts = ["x.example"]\nhttp_address = ":1"\n', "option of the process"),
     ('[[apps]]\nname = "a"\nhosts = ["x.example"]\ntrusted_proxy_ips = []\n', "option of the process"),
     ('[[apps]]\nname = "a"\nhosts = ["x.example"]\ncookie_nam = "_x"\n', "not an authsvc option"),
-    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps.providers]]\nid = "gh"\n', "not supported yet"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps.providers]]\nprovider = "oidc"\n', "needs an id"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps.providers]]\nid = "p"\n'
+     '[[apps.providers]]\nid = "p"\n',
+     "provider id 'p' is used twice"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps.providers]]\nid = "p"\ncookie_name = "_p"\n',
+     "cookie_name is the app's"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps.providers]]\nid = "p"\nworkers = 2\n',
+     "option of the process"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\n[[apps.providers]]\nid = "p"\nclient_id = ""\n',
+     "app 'a' provider 'p': invalid option client_id"),
+    ('[[apps]]\nname = "a"\nhosts = ["x.example"]\ncookie_name = "_x_p"\n[[apps]]\nname = "b"\n'
+     'hosts = ["y.example"]\ncookie_name = "_x"\n[[apps.providers]]\nid = "p"\n',
+     "'_x_p' is already app 'a'"),
     ('apps = "x"\n', "must be [[apps]] tables"),
 ])
 def test_invalid_apps_are_one_clear_error(tmp_path: Path, apps: str, says: str) -> None:
