@@ -9,14 +9,16 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from .. import cookies
 from ..check.forwarded import DESCRIPTIONS, HEADERS_READ, Forwarded
 from ..check.paths import canonical_path
 from ..config import Settings
@@ -24,6 +26,7 @@ from ..config.apps import App, AppRouter
 from ..context import Context
 from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge
 from ..login.flows import LoginFlows
+from ..login.state import LoginStates
 from . import causes, logs
 from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
@@ -31,7 +34,7 @@ from .bodies import capped_receive
 from .metrics import Metrics
 from .request_id import HEADER as REQUEST_ID
 from .request_id import echo_request_id, nobody
-from .responses import NO_CACHE
+from .responses import NO_CACHE, redirect
 
 log = logging.getLogger("authsvc")
 
@@ -221,9 +224,12 @@ class AppDispatcher:
     process's, whatever the host.
     """
 
-    def __init__(self, apps: list[tuple[App, AuthsvcApp]], settings: Settings) -> None:
-        self._router: AppRouter[AuthsvcApp] = AppRouter(apps)
-        self._apps = [app for _, app in apps]
+    def __init__(
+        self, apps: list[tuple[App, ASGIApp]], members: list[AuthsvcApp], settings: Settings
+    ) -> None:
+        self._router: AppRouter[ASGIApp] = AppRouter(apps)
+        #: every single-app application (one per app, or per provider of an app)
+        self._apps = members
         self._forwarded = Forwarded(settings)
         self._auth_path = settings.proxy_prefix + "/auth"
         self._auth_prefix = self._auth_path + "/"
@@ -268,7 +274,7 @@ class AppDispatcher:
             scope["raw_path"] = scope["path"].encode()
         await handler(scope, receive, send)
 
-    def _select_check(self, scope: Scope) -> tuple[App, AuthsvcApp] | None:
+    def _select_check(self, scope: Scope) -> tuple[App, ASGIApp] | None:
         read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k in _CHECK_READ]
         headers = dict(reversed(read))
         repeated = len(read) != len(headers) and not _repeated(read).isdisjoint(DESCRIPTIONS)
@@ -285,7 +291,7 @@ class AppDispatcher:
             path = None
         return self._router.select(original.host, path)
 
-    def _select_login(self, scope: Scope) -> tuple[App, AuthsvcApp] | None:
+    def _select_login(self, scope: Scope) -> tuple[App, ASGIApp] | None:
         headers = Headers(scope=scope)
         client = scope.get("client")
         _, host = self._forwarded.public_origin(scope.get("scheme", "http"), headers,
@@ -326,9 +332,102 @@ class AppDispatcher:
 _CHECK_READ = frozenset(name.encode() for name in HEADERS_READ)
 
 
+class ProviderChooser:
+    """One app with several providers (`[[apps.providers]]`): each provider is a whole
+    single-app application with its own cookie (`<cookie_name>_<id>`), and this picks one.
+
+    - the check, /userinfo and /sign_out: the provider whose session cookie the request has
+      (else the first, which answers "no session");
+    - /start?provider=<id>: that one; /start without it: the sign-in page offering each;
+    - /callback: the provider whose login-state cookie opens this `state` (each seals its own);
+    - /sign_in: a button per provider.
+    """
+
+    def __init__(self, app: App, members: list[tuple[str, AuthsvcApp]]) -> None:
+        self._members = members
+        self._by_id = dict(members)
+        self._prefix = app.settings.proxy_prefix
+        first: Context = members[0][1].state.context
+        self._first = first
+        self._cookies = [(m, m.state.context.settings.cookie_name) for _, m in members]
+        self._states = [
+            (m, LoginStates(c.login_sealer, c.settings.cookie_name, c.settings.cookie_csrf_expire, c.clock))
+            for _, m in members for c in [m.state.context]
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        sub = path[len(self._prefix):] if path.startswith(self._prefix + "/") else ""
+        request = Request(scope)
+        if sub == "/start":
+            pid = request.query_params.get("provider")
+            if pid is None:
+                target = f"{self._prefix}/sign_in" + (f"?{scope['query_string'].decode('latin-1')}"
+                                                       if scope.get("query_string") else "")
+                await redirect(target)(scope, receive, send)
+                return
+            member = self._by_id.get(pid)
+            if member is None:
+                await PlainTextResponse("unknown provider\n", 400, headers=NO_CACHE)(scope, receive, send)
+                return
+            await member(scope, receive, send)
+            return
+        if sub == "/sign_in":
+            await self._sign_in(request)(scope, receive, send)
+            return
+        if sub == "/callback":
+            jar = cookies.parse_cookie_header(request.headers.get("cookie", ""))
+            state = request.query_params.get("state", "")
+            for member, states in self._states:
+                name = states.name(state)
+                if name and name in jar:
+                    try:
+                        states.open(jar, state)
+                    except AuthsvcError:
+                        continue
+                    await member(scope, receive, send)
+                    return
+            await self._members[0][1](scope, receive, send)  # it explains the failed login
+            return
+        header = request.headers.get("cookie", "")
+        for member, name in self._cookies:
+            if header and cookies.session_value(header, name):
+                await member(scope, receive, send)
+                return
+        await self._members[0][1](scope, receive, send)
+
+    def _sign_in(self, request: Request) -> Response:
+        first = self._first
+        client = request.client
+        _, host = first.forwarded.public_origin(request.url.scheme, request.headers,
+                                                client.host if client else None)
+        # the start of each provider validates rd itself (login/redirects.py)
+        rd = quote(request.query_params.get("rd", "/")[:2048], safe="")
+        providers = [
+            {"id": pid, "name": member.state.context.pages.provider_name,
+             "url": f"{self._prefix}/start?provider={pid}&rd={rd}"}
+            for pid, member in self._members
+        ]
+        return first.pages.sign_in(host=host, request_id=logs.current_id(),
+                                   start_url=providers[0]["url"], providers=providers)
+
+
 def create_apps_app(apps: list[App]) -> AppDispatcher:
-    """The ASGI application of several apps: one single-app application per app, each on its
-    own Context (the app's merged settings), sharing one metrics registry."""
+    """The ASGI application of several apps: one single-app application per app (or per
+    provider of an app), each on its own Context (the merged settings), sharing one metrics
+    registry."""
     metrics = Metrics()
-    built = [(app, create_app(Context.build(app.settings, app=app.name, metrics=metrics))) for app in apps]
-    return AppDispatcher(built, apps[0].settings)
+    routes: list[tuple[App, ASGIApp]] = []
+    members: list[AuthsvcApp] = []
+    for app in apps:
+        if not app.providers:
+            single = create_app(Context.build(app.settings, app=app.name, metrics=metrics))
+            routes.append((app, single))
+            members.append(single)
+            continue
+        # the session records "<app>/<provider>": another provider's is no session either
+        each = [(p.id, create_app(Context.build(p.settings, app=f"{app.name}/{p.id}", metrics=metrics)))
+                for p in app.providers]
+        routes.append((app, ProviderChooser(app, each)))
+        members += [m for _, m in each]
+    return AppDispatcher(routes, members, apps[0].settings)

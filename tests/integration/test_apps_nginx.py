@@ -7,6 +7,8 @@ own rules apply, and a host no app serves is refused (docs/apps.md).
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -43,7 +45,7 @@ class TwoApps:
         return f"http://{app}.test:{self.port}{path}"
 
     def client(self) -> httpx.Client:
-        hosts = {f"{name}.test": self.port for name in ("a", "b", "c")}
+        hosts = {f"{name}.test": self.port for name in ("a", "b", "c", "m")}
         return httpx.Client(transport=HostMap(hosts), timeout=15)
 
 
@@ -56,7 +58,8 @@ def apps(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iterat
         for name in ("a", "b"):
             ops[name] = start_oidc_provider(
                 tmp_path_factory.mktemp(f"op-{name}"), env={"CLIENT_ID": f"app-{name}"},
-                web_redirect_uris=(f"http://{name}.test:{port}/oauth2/callback",),
+                web_redirect_uris=(f"http://{name}.test:{port}/oauth2/callback",
+                                   f"http://m.test:{port}/oauth2/callback"),
                 post_logout_redirect_uris=(f"http://{name}.test:{port}/",),
             )
         app_tables = [
@@ -65,6 +68,16 @@ def apps(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iterat
              "email_domains": ["example.com"] if name == "a" else ["evil.example"]}
             for name, op in ops.items()
         ]
+        # app m: one app, two providers (each of the two IdPs), one cookie each
+        app_tables.append({
+            "name": "m", "hosts": ["m.test"], "cookie_name": "_app_m",
+            "email_domains": ["example.com", "evil.example"],
+            "providers": [
+                {"id": name, "oidc_issuer_url": op.issuer, "client_id": op.web_client_id,
+                 "client_secret": op.client_secret, "provider_display_name": f"IdP {name.upper()}"}
+                for name, op in ops.items()
+            ],
+        })
         authsvc = start_authsvc(tmp_path_factory.mktemp("authsvc"), {
             "provider": "oidc", "cookie_secret": [SECRET_A], "cookie_secure": False,
             "proxy_kind": "nginx", "apps": app_tables,
@@ -152,3 +165,26 @@ def test_chromium_round_trip_on_both_hosts(apps: TwoApps) -> None:
         names = {c["name"]: c["domain"] for c in page.context.cookies()}
         assert names.get("_app_a") == "a.test" and names.get("_app_b") == "b.test"
 
+
+
+def test_one_app_with_two_providers_offers_each_and_keeps_them_apart(apps: TwoApps) -> None:
+    with apps.client() as client:
+        page = browse(client, apps.url("m", "/app/page"))
+        assert page.final.status_code == 200 and page.visited(apps.url("m", "/oauth2/sign_in"))
+        buttons = dict(re.findall(r'id="sign-in-(\w+)" href="([^"]+)"', page.final.text))
+        assert set(buttons) == {"a", "b"}
+        assert "Sign in with IdP A" in page.final.text and "Sign in with IdP B" in page.final.text
+        walk = browse(client, apps.url("m", html.unescape(buttons["b"])), login="mallory@evil.example")
+        assert walk.final.status_code == 200, walk.hops
+        assert walk.visited(apps.ops["b"].issuer) and not walk.visited(apps.ops["a"].issuer)
+        seen = contract.echoed(client.get(apps.url("m", "/app/x"), headers=API))
+        assert seen.get("x-auth-request-email") == "mallory@evil.example"
+        value = client.cookies.get("_app_m_b", domain="m.test")
+        assert value and client.cookies.get("_app_m_a", domain="m.test") is None
+        # provider b's session under provider a's cookie name is no session
+        with apps.client() as other:
+            r = other.get(apps.url("m", "/app/x"), headers={**API, "Cookie": f"_app_m_a={value}"})
+            assert r.status_code == 401
+        assert client.get(apps.url("m", "/oauth2/start?provider=nope")).status_code == 400
+        client.get(apps.url("m", "/oauth2/sign_out"))
+        assert client.get(apps.url("m", "/app/x"), headers=API).status_code == 401
