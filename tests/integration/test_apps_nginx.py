@@ -11,6 +11,7 @@ import html
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
@@ -62,7 +63,7 @@ def apps(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iterat
                                    f"http://m.test:{port}/oauth2/callback"),
                 post_logout_redirect_uris=(f"http://{name}.test:{port}/",),
             )
-        app_tables = [
+        app_tables: list[dict[str, Any]] = [
             {"name": name, "hosts": [f"{name}.test"], "cookie_name": f"_app_{name}",
              "oidc_issuer_url": op.issuer, "client_id": op.web_client_id, "client_secret": op.client_secret,
              "email_domains": ["example.com"] if name == "a" else ["evil.example"]}
