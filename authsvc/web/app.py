@@ -5,18 +5,20 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .. import cookies
 from ..check.forwarded import DESCRIPTIONS, HEADERS_READ, Forwarded
@@ -235,6 +237,8 @@ class AppDispatcher:
         self._auth_prefix = self._auth_path + "/"
         self._ready = {settings.ready_path, *(["/readiness_check"] if settings.gcp_healthchecks else [])}
         self._process = {settings.ping_path, "/robots.txt", "/metrics", "/liveness_check"}
+        self._backchannel = settings.proxy_prefix + "/backchannel_logout"
+        self._max_body = settings.max_request_body_bytes
 
     @property
     def first_context(self) -> Context:
@@ -255,6 +259,9 @@ class AppDispatcher:
         if path in self._process:  # the same in every app (metrics are shared)
             await self._apps[0](scope, receive, send)
             return
+        if path == self._backchannel and scope["method"] == "POST":
+            await self._backchannel_logout(scope, receive, send)
+            return
         check = path == self._auth_path or path.startswith(self._auth_prefix)
         chosen = self._select_check(scope) if check else self._select_login(scope)
         if chosen is None:
@@ -273,6 +280,36 @@ class AppDispatcher:
             scope["path"] = app.settings.proxy_prefix + path[len(self._auth_path) - len("/auth"):]
             scope["raw_path"] = scope["path"].encode()
         await handler(scope, receive, send)
+
+    async def _backchannel_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The IdP posts to one address for every app: the logout token's `iss` and `aud`
+        select the apps (and providers) it is for, each of which verifies it in full (OIDC
+        Back-Channel Logout 1.0 §2.6); a token that names none goes by host like the rest."""
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self._max_body:
+                too_large = PlainTextResponse("request body too large\n", 413, headers=NO_CACHE)
+                await too_large(scope, receive, send)
+                return
+        members: list[ASGIApp] = [m for m in self._apps if _logout_token_for(body, m.state.context.settings)]
+        if not members:
+            chosen = self._select_login(scope)
+            if chosen is None:
+                await PlainTextResponse("no app is configured for this host\n", 421, headers=NO_CACHE)(
+                    scope, receive, send)
+                return
+            members = [chosen[1]]
+        answers = [await _captured(member, scope, body) for member in members]
+        # 200 only when every app ended its sessions; else the first failure (the IdP retries)
+        answer = next((a for a in answers if a[0]["status"] != 200), answers[0])
+        for message in answer:
+            await send(message)
 
     def _select_check(self, scope: Scope) -> tuple[App, ASGIApp] | None:
         read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k in _CHECK_READ]
@@ -326,6 +363,42 @@ class AppDispatcher:
             await send({"type": "lifespan.startup.complete"})
             message = await receive()
         await send({"type": "lifespan.shutdown.complete"})
+
+
+def _logout_token_for(body: bytes, settings: Settings) -> bool:
+    """Whether the (not yet verified) logout token in a form body names this issuer and client.
+    Only a routing hint: the app it selects verifies the token's signature and claims."""
+    try:
+        token = parse_qs(body.decode("ascii"), max_num_fields=20).get("logout_token", [""])[0]
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, IndexError, UnicodeDecodeError, RecursionError):
+        return False
+    if not isinstance(claims, dict) or not settings.oidc_issuer_url:
+        return False
+    aud = claims.get("aud")
+    auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    return claims.get("iss") == settings.oidc_issuer_url and (
+        settings.client_id in auds or any(a in auds for a in settings.oidc_extra_audiences))
+
+
+async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
+    """Run `app` on a request whose body was already read; its response messages."""
+    sent = False
+    out: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        out.append(message)
+
+    await app(dict(scope), receive, send)
+    return out
 
 
 #: what the dispatcher reads to find the original request (the check's own set, less credentials)

@@ -144,9 +144,12 @@ def _toml_table(values: Mapping[str, Any], path: str) -> str:
     return text
 
 
-def start_authsvc(workdir: Path, settings: Mapping[str, Any], name: str = "authsvc") -> Process:
-    """`python -m authsvc serve --config <toml>` on a free port; ready when /ping answers."""
-    port = free_port()
+def start_authsvc(
+    workdir: Path, settings: Mapping[str, Any], name: str = "authsvc", port: int | None = None
+) -> Process:
+    """`python -m authsvc serve --config <toml>` on `port` (else a free one); ready when /ping
+    answers."""
+    port = port or free_port()
     options = {"http_address": f"{HOST}:{port}", **settings}
     config = workdir / f"{name}.toml"
     config.write_text(_toml_table(options, ""))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 
@@ -178,3 +179,23 @@ async def test_another_apps_session_is_no_session() -> None:
     finally:
         await a.aclose()
         await b.aclose()
+
+
+@pytest.mark.parametrize(("body", "for_it"), [
+    (b"logout_token=" + b".".join([b"e30", base64.urlsafe_b64encode(
+        b'{"iss":"https://idp.example","aud":["c","x"]}').rstrip(b"="), b"sig"]), True),
+    (b"logout_token=" + b".".join([b"e30", base64.urlsafe_b64encode(
+        b'{"iss":"https://idp.example","aud":"other"}').rstrip(b"="), b"sig"]), False),
+    (b"logout_token=" + b".".join([b"e30", base64.urlsafe_b64encode(
+        b'{"iss":"https://evil.example","aud":"c"}').rstrip(b"="), b"sig"]), False),
+    (b"logout_token=not-a-jwt", False),
+    (b"logout_token=a.%ff%fe.b", False),
+    (b"\xff\xfe", False),
+    (b"logout_token=a." + base64.urlsafe_b64encode(b"[" * 5000) + b".c", False),
+    (b"", False),
+])
+def test_the_logout_tokens_issuer_and_audience_pick_the_app(body: bytes, for_it: bool) -> None:
+    from authsvc.web.app import _logout_token_for
+
+    settings = make_settings(oidc_issuer_url="https://idp.example", client_id="c")
+    assert _logout_token_for(body, settings) is for_it
