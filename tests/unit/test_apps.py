@@ -6,6 +6,7 @@ import base64
 import re
 from pathlib import Path
 
+import httpx
 import pytest
 
 from authsvc.config.apps import App, AppRouter
@@ -199,3 +200,40 @@ def test_the_logout_tokens_issuer_and_audience_pick_the_app(body: bytes, for_it:
 
     settings = make_settings(oidc_issuer_url="https://idp.example", client_id="c")
     assert _logout_token_for(body, settings) is for_it
+
+
+@pytest.mark.anyio
+async def test_the_dispatcher_hands_each_request_to_its_app(tmp_path: Path) -> None:
+    # in process (no IdP is called: no session is ever complete here), behind "nginx" on loopback
+    from authsvc.web.app import create_apps_app
+    from tests.support.app_driver import asgi_client
+
+    apps = _load(tmp_path, TOP + 'proxy_kind = "nginx"\n'
+                 '[[apps]]\nname = "root"\nhosts = ["x.example"]\ncookie_name = "_root"\n'
+                 '[[apps]]\nname = "admin"\nhosts = ["x.example"]\npath_prefix = "/admin"\n'
+                 'cookie_name = "_admin"\nredirect_browsers = true\n')
+    dispatcher = create_apps_app(apps)
+    root = next(m for m in dispatcher._apps if m.state.context.app == "root").state.context
+    value = await root.store.save(Session(Identity(user="u", email="u@example.com"), created_at=1,
+                                          app="root"), None)
+    browser = {"Accept": "text/html", "Cookie": f"_root={value}"}
+    async with asgi_client(dispatcher) as client:
+        async def check(host: str, uri: str, **headers: str) -> httpx.Response:
+            return await client.get("/oauth2/auth", headers={"Host": host, "X-Original-URI": uri,
+                                                            "X-Forwarded-Host": host, **headers})
+
+        assert (await check("x.example", "/page", Cookie=f"_root={value}")).status_code == 202
+        # the same cookie under /admin is the admin app's check: not its session
+        admin = await check("x.example", "/admin/page", **browser)
+        assert admin.status_code == 302  # redirect_browsers: the admin app's own sign-in
+        assert "://x.example/admin/oauth2/start?rd=" in admin.headers["location"]
+        assert (await check("x.example", "/adminx", Cookie=f"_root={value}")).status_code == 202
+        # an ambiguous path where a prefix divides the host: no app, fail closed
+        assert (await check("x.example", "/%61dmin/../admin", Cookie=f"_root={value}")).status_code == 403
+        assert (await check("y.example", "/page", Cookie=f"_root={value}")).status_code == 403
+        page = await client.get("/admin/oauth2/sign_in", headers={"Host": "x.example"})
+        assert page.status_code == 200 and "/admin/oauth2/start" in page.text
+        assert (await client.get("/oauth2/sign_in", headers={"Host": "y.example"})).status_code == 421
+        assert (await client.get("/ping", headers={"Host": "y.example"})).text == "OK"
+    for member in dispatcher._apps:
+        await member.state.context.aclose()
