@@ -343,8 +343,7 @@ def serve(settings: Settings, given: ConfigInput | None = None, apps: Sequence[A
             from .web.app import create_apps_app
 
             multi = create_apps_app(list(apps))
-            first: Context = multi.first_context
-            _serve_metrics(settings, first.metrics.registry)
+            _serve_metrics(settings, multi.collector)
             uvicorn.run(multi, **options)
             return
         context = Context.build(settings)

@@ -9,10 +9,13 @@ import base64
 import contextlib
 import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs, quote
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
 from starlette.datastructures import Headers
 from starlette.requests import Request
@@ -33,7 +36,7 @@ from . import causes, logs
 from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
-from .metrics import Metrics
+from .metrics import ByApp, Metrics
 from .request_id import HEADER as REQUEST_ID
 from .request_id import echo_request_id, nobody
 from .responses import NO_CACHE, redirect
@@ -227,8 +230,12 @@ class AppDispatcher:
     """
 
     def __init__(
-        self, apps: list[tuple[App, ASGIApp]], members: list[AuthsvcApp], settings: Settings
+        self, apps: list[tuple[App, ASGIApp]], members: list[AuthsvcApp], settings: Settings,
+        collector: Collector,
     ) -> None:
+        #: every app's metrics, labelled by app (web/metrics.ByApp)
+        self.collector = collector
+        self._metrics = settings.metrics_on_main_port
         self._router: AppRouter[ASGIApp] = AppRouter(apps)
         #: every single-app application (one per app, or per provider of an app)
         self._apps = members
@@ -236,15 +243,9 @@ class AppDispatcher:
         self._auth_path = settings.proxy_prefix + "/auth"
         self._auth_prefix = self._auth_path + "/"
         self._ready = {settings.ready_path, *(["/readiness_check"] if settings.gcp_healthchecks else [])}
-        self._process = {settings.ping_path, "/robots.txt", "/metrics", "/liveness_check"}
+        self._process = {settings.ping_path, "/robots.txt", "/liveness_check"}
         self._backchannel = settings.proxy_prefix + "/backchannel_logout"
         self._max_body = settings.max_request_body_bytes
-
-    @property
-    def first_context(self) -> Context:
-        """The first app's Context (its metrics registry is every app's)."""
-        context: Context = self._apps[0].state.context
-        return context
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -256,7 +257,11 @@ class AppDispatcher:
         if path in self._ready:
             await self._all_ready()(scope, receive, send)
             return
-        if path in self._process:  # the same in every app (metrics are shared)
+        if path == "/metrics" and self._metrics:
+            body = generate_latest(self.collector)
+            await Response(body, media_type=CONTENT_TYPE_LATEST)(scope, receive, send)
+            return
+        if path in self._process:  # the same in every app
             await self._apps[0](scope, receive, send)
             return
         if path == self._backchannel and scope["method"] == "POST":
@@ -487,20 +492,24 @@ class ProviderChooser:
 
 def create_apps_app(apps: list[App]) -> AppDispatcher:
     """The ASGI application of several apps: one single-app application per app (or per
-    provider of an app), each on its own Context (the merged settings), sharing one metrics
-    registry."""
-    metrics = Metrics()
+    provider of an app), each on its own Context (the merged settings) and metrics registry,
+    exposed together labelled by app (web/metrics.ByApp). With several workers (prometheus'
+    multiprocess mode keys values by metric and labels, not by registry) they share one, and
+    the apps' series are summed."""
+    shared = Metrics() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
     routes: list[tuple[App, ASGIApp]] = []
     members: list[AuthsvcApp] = []
     for app in apps:
         if not app.providers:
-            single = create_app(Context.build(app.settings, app=app.name, metrics=metrics))
+            single = create_app(Context.build(app.settings, app=app.name, metrics=shared))
             routes.append((app, single))
             members.append(single)
             continue
         # the session records "<app>/<provider>": another provider's is no session either
-        each = [(p.id, create_app(Context.build(p.settings, app=f"{app.name}/{p.id}", metrics=metrics)))
+        each = [(p.id, create_app(Context.build(p.settings, app=f"{app.name}/{p.id}", metrics=shared)))
                 for p in app.providers]
         routes.append((app, ProviderChooser(app, each)))
         members += [m for _, m in each]
-    return AppDispatcher(routes, members, apps[0].settings)
+    collector: Collector = (shared.collector() if shared is not None else
+                            ByApp([(m.state.context.app, m.state.context.metrics.registry) for m in members]))
+    return AppDispatcher(routes, members, apps[0].settings, collector)

@@ -235,5 +235,10 @@ async def test_the_dispatcher_hands_each_request_to_its_app(tmp_path: Path) -> N
         assert page.status_code == 200 and "/admin/oauth2/start" in page.text
         assert (await client.get("/oauth2/sign_in", headers={"Host": "y.example"})).status_code == 421
         assert (await client.get("/ping", headers={"Host": "y.example"})).text == "OK"
+        # one /metrics for the process, each app's series labelled with its name
+        text = (await client.get("/metrics", headers={"Host": "y.example"})).text
+        assert 'authsvc_requests_total{app="root",endpoint="auth",outcome="allowed"} 2.0' in text
+        assert 'authsvc_requests_total{app="admin",endpoint="auth",outcome="unauthenticated"} 1.0' in text
+        assert text.count("# TYPE authsvc_requests_total counter") == 1
     for member in dispatcher._apps:
         await member.state.context.aclose()
