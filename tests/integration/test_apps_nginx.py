@@ -82,6 +82,8 @@ def apps(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iterat
         authsvc = start_authsvc(tmp_path_factory.mktemp("authsvc"), {
             "provider": "oidc", "cookie_secret": [SECRET_A], "cookie_secure": False,
             "proxy_kind": "nginx", "apps": app_tables,
+            # each app accepts its own IdP's JWTs; the check hands out the session's ID token
+            "skip_jwt_bearer_tokens": True, "set_authorization_header": True,
         })
         procs.append(authsvc)
         conf = render_file(EXAMPLES / "nginx" / "nginx.conf", {
@@ -120,6 +122,22 @@ def test_each_app_signs_in_at_its_own_idp_and_its_cookie_is_no_session_at_the_ot
             assert r.status_code == 401, name
         ok = other.get(apps.url("a", "/app/x"), headers={**API, "Cookie": f"_app_a={value}"})
         assert ok.status_code == 200
+
+
+def test_a_bearer_token_of_one_app_is_refused_by_the_other(apps: TwoApps) -> None:
+    with apps.client() as client:
+        _sign_in(apps, client, "a", "alice@example.com")
+        cookie = client.cookies.get("_app_a", domain="a.test")
+    # the check's answer (authsvc asked directly, as nginx does) carries app a's ID token
+    answer = httpx.get(f"{apps.authsvc.url}/oauth2/auth",
+                       headers={"Host": "a.test", "Cookie": f"_app_a={cookie}"})
+    assert answer.status_code == 202
+    token = answer.headers["authorization"].removeprefix("Bearer ")
+    with apps.client() as api:
+        bearer = {**API, "Authorization": f"Bearer {token}"}
+        assert api.get(apps.url("a", "/app/x"), headers=bearer).status_code == 200
+        # issued by IdP a for app a's client: app b trusts neither
+        assert api.get(apps.url("b", "/app/x"), headers=bearer).status_code == 401
 
 
 def test_each_app_applies_its_own_rules(apps: TwoApps) -> None:
