@@ -468,11 +468,35 @@ class ProviderChooser:
             await self._members[0][1](scope, receive, send)  # it explains the failed login
             return
         header = request.headers.get("cookie", "")
-        for member, name in self._cookies:
-            if header and cookies.session_value(header, name):
-                await member(scope, receive, send)
-                return
-        await self._members[0][1](scope, receive, send)
+        present = [m for m, name in self._cookies if header and cookies.session_value(header, name)]
+        if sub == "/sign_out" and len(present) > 1:
+            await self._sign_out_all(present, scope, receive, send)
+            return
+        await (present[0] if present else self._members[0][1])(scope, receive, send)
+
+    async def _sign_out_all(
+        self, present: list[AuthsvcApp], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Sign-out with sessions of several of the app's providers: each ends its own; the
+        answer is the first's (a failure, 503, wins) with every provider's cookies expired."""
+        body = b""
+        if scope["method"] == "POST":
+            more = True
+            while more and len(body) <= 65536:
+                message = await receive()
+                if message["type"] != "http.request":
+                    return
+                body += message.get("body", b"")
+                more = message.get("more_body", False)
+        answers = [await _captured(member, scope, body) for member in present]
+        answer = next((a for a in answers if a[0]["status"] >= 500), answers[0])
+        start = dict(answer[0])
+        extra = [(k, v) for a in answers if a is not answer for k, v in a[0].get("headers", [])
+                 if k.lower() == b"set-cookie"]
+        start["headers"] = [*answer[0].get("headers", []), *extra]
+        await send(start)
+        for message in answer[1:]:
+            await send(message)
 
     def _sign_in(self, request: Request) -> Response:
         first = self._first

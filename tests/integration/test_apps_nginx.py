@@ -205,5 +205,12 @@ def test_one_app_with_two_providers_offers_each_and_keeps_them_apart(apps: TwoAp
             r = other.get(apps.url("m", "/app/x"), headers={**API, "Cookie": f"_app_m_a={value}"})
             assert r.status_code == 401
         assert client.get(apps.url("m", "/oauth2/start?provider=nope")).status_code == 400
-        client.get(apps.url("m", "/oauth2/sign_out"))
+        # signed in with both providers: sign-out ends both sessions and expires both cookies
+        walk = browse(client, apps.url("m", html.unescape(buttons["a"])), login="alice@example.com")
+        assert walk.final.status_code == 200, walk.hops
+        assert client.cookies.get("_app_m_a", domain="m.test")
+        out = client.get(apps.url("m", "/oauth2/sign_out"))
+        assert out.status_code == 302
+        assert {c.split("=", 1)[0] for c in out.headers.get_list("set-cookie") if "Max-Age=0" in c} >= {
+            "_app_m_a", "_app_m_b"}
         assert client.get(apps.url("m", "/app/x"), headers=API).status_code == 401
