@@ -396,7 +396,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     settings = report.settings
     if args.command == "check-config":
-        print(json.dumps(settings.masked(), indent=2, sort_keys=True))
+        if report.apps:  # each app's effective settings (config/apps.py), secrets masked
+            shown: Any = {"apps": [
+                {"name": app.name, "hosts": list(app.hosts), "path_prefix": app.path_prefix,
+                 "settings": app.settings.masked(),
+                 "providers": [{"id": p.id, "settings": p.settings.masked()} for p in app.providers]}
+                for app in report.apps
+            ]}
+        else:
+            shown = settings.masked()
+        print(json.dumps(shown, indent=2, sort_keys=True))
         for warning in report.warnings:
             print(f"warning: {warning}", file=sys.stderr)
         if report.origins:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import os
 import re
 from pathlib import Path
 
@@ -242,3 +243,25 @@ async def test_the_dispatcher_hands_each_request_to_its_app(tmp_path: Path) -> N
         assert text.count("# TYPE authsvc_requests_total counter") == 1
     for member in dispatcher._apps:
         await member.state.context.aclose()
+
+
+def test_check_config_shows_each_app_with_secrets_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from authsvc.cli import main
+
+    config = tmp_path / "authsvc.toml"
+    config.write_text(TOP + '[[apps]]\nname = "a"\nhosts = ["a.example"]\ncookie_name = "_a"\n'
+                      'client_secret = "app-a-secret"\n'
+                      '[[apps]]\nname = "b"\nhosts = ["b.example"]\ncookie_name = "_b"\n')
+    for name in [n for n in os.environ if n.startswith(("AUTHSVC_", "OAUTH2_PROXY_"))]:
+        monkeypatch.delenv(name)
+    assert main(["check-config", "--config", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "app-a-secret" not in out
+    shown = json.loads(out)["apps"]
+    assert [(a["name"], a["hosts"], a["settings"]["cookie_name"]) for a in shown] == [
+        ("a", ["a.example"], "_a"), ("b", ["b.example"], "_b")]
+    assert shown[0]["settings"]["client_secret"] == "****"
