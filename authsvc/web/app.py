@@ -246,6 +246,7 @@ class AppDispatcher:
         self._process = {settings.ping_path, "/robots.txt", "/liveness_check"}
         self._backchannel = settings.proxy_prefix + "/backchannel_logout"
         self._max_body = settings.max_request_body_bytes
+        self._body_timeout = settings.request_body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -290,18 +291,11 @@ class AppDispatcher:
         """The IdP posts to one address for every app: the logout token's `iss` and `aud`
         select the apps (and providers) it is for, each of which verifies it in full (OIDC
         Back-Channel Logout 1.0 §2.6); a token that names none goes by host like the rest."""
-        body = b""
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                return  # the client went away
-            body += message.get("body", b"")
-            more = message.get("more_body", False)
-            if len(body) > self._max_body:
-                too_large = PlainTextResponse("request body too large\n", 413, headers=NO_CACHE)
-                await too_large(scope, receive, send)
-                return
+        try:
+            body = await read_body(scope, receive, self._max_body, self._body_timeout)
+        except AuthsvcError as exc:  # too large or too slow (web/bodies.py)
+            await _plain_error(exc)(scope, receive, send)
+            return
         members: list[ASGIApp] = [m for m in self._apps if _logout_token_for(body, m.state.context.settings)]
         if not members:
             chosen = self._select_login(scope)
@@ -385,6 +379,21 @@ def _logout_token_for(body: bytes, settings: Settings) -> bool:
     auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
     return claims.get("iss") == settings.oidc_issuer_url and (
         settings.client_id in auds or any(a in auds for a in settings.oidc_extra_audiences))
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole request body, within `limit` bytes and `timeout` seconds (web/bodies.py), for
+    a request the dispatcher must read before it knows its app; b"" if the client left."""
+    capped = capped_receive(scope, receive, limit, timeout)
+    body = b""
+    while True:
+        message = await capped()
+        if message["type"] != "http.request":
+            return b""
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if not message.get("more_body", False):
+            return body
 
 
 async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
@@ -479,15 +488,13 @@ class ProviderChooser:
     ) -> None:
         """Sign-out with sessions of several of the app's providers: each ends its own; the
         answer is the first's (a failure, 503, wins) with every provider's cookies expired."""
-        body = b""
-        if scope["method"] == "POST":
-            more = True
-            while more and len(body) <= 65536:
-                message = await receive()
-                if message["type"] != "http.request":
-                    return
-                body += message.get("body", b"")
-                more = message.get("more_body", False)
+        settings = self._first.settings
+        try:
+            body = await read_body(scope, receive, settings.max_request_body_bytes,
+                                   settings.request_body_timeout)
+        except AuthsvcError as exc:  # too large or too slow (web/bodies.py)
+            await _plain_error(exc)(scope, receive, send)
+            return
         answers = [await _captured(member, scope, body) for member in present]
         answer = next((a for a in answers if a[0]["status"] >= 500), answers[0])
         start = dict(answer[0])

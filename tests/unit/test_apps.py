@@ -265,3 +265,26 @@ def test_check_config_shows_each_app_with_secrets_masked(
     assert [(a["name"], a["hosts"], a["settings"]["cookie_name"]) for a in shown] == [
         ("a", ["a.example"], "_a"), ("b", ["b.example"], "_b")]
     assert shown[0]["settings"]["client_secret"] == "****"
+
+
+@pytest.mark.anyio
+async def test_a_back_channel_post_too_large_for_the_dispatcher_is_413(tmp_path: Path) -> None:
+    from authsvc.web.app import create_apps_app
+    from tests.support.app_driver import asgi_client
+
+    apps = _load(tmp_path, TOP + 'max_request_body_bytes = 1024\n'
+                 '[[apps]]\nname = "a"\nhosts = ["x.example"]\ncookie_name = "_a"\n')
+    dispatcher = create_apps_app(apps)
+    async with asgi_client(dispatcher) as client:
+        r = await client.post("/oauth2/backchannel_logout", content=b"logout_token=" + b"x" * 4096,
+                              headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status_code == 413
+        # a token naming no app goes by host: this one has an app, whose store cannot do it (501)
+        r = await client.post("/oauth2/backchannel_logout", data={"logout_token": "a.b.c"},
+                              headers={"Host": "x.example"})
+        assert r.status_code == 501
+        r = await client.post("/oauth2/backchannel_logout", data={"logout_token": "a.b.c"},
+                              headers={"Host": "nobody.example"})
+        assert r.status_code == 421
+    for member in dispatcher._apps:
+        await member.state.context.aclose()
