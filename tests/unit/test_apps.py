@@ -156,11 +156,12 @@ def test_the_top_level_alone_need_not_be_complete(tmp_path: Path) -> None:
 
 
 def test_sessions_record_their_app_and_old_ones_still_open() -> None:
-    session = Session(Identity(user="u"), created_at=1, app="grafana")
-    assert codec.decode(codec.encode(session)).app == "grafana"
+    session = Session(Identity(user="u"), created_at=1, app="grafana/staff", issuer="https://idp.example")
+    opened = codec.decode(codec.encode(session))
+    assert (opened.app, opened.issuer) == ("grafana/staff", "https://idp.example")
     # a session written before apps existed has no "ap": the implicit app's ("")
     old = codec.encode(Session(Identity(user="u"), created_at=1))
-    assert b"ap" not in old and codec.decode(old).app == ""
+    assert b"ap" not in old and (codec.decode(old).app, codec.decode(old).issuer) == ("", "")
     with pytest.raises(Exception, match="'ap' is not a string"):
         codec.decode(b"\x01" + b'{"u":"x","ap":1}')
 
