@@ -1,5 +1,6 @@
-"""Two apps in one authsvc behind real nginx, each with its own real IdP (two oidc-provider
-instances): examples/nginx/nginx.conf unchanged (it passes Host on), the apps told apart by host.
+"""Apps in one authsvc behind real nginx and real Caddy, each with its own real IdP (two
+oidc-provider instances), and one app with both IdPs as its two providers: examples/nginx/nginx.conf
+and examples/caddy/Caddyfile unchanged (they pass Host on), the apps told apart by host.
 
 A cookie of one app is no session at the other, sign-out of one leaves the other, each app's
 own rules apply, and a host no app serves is refused (docs/apps.md).
@@ -24,6 +25,7 @@ from tests.support.components import (
     OpenIDProvider,
     render_file,
     start_authsvc,
+    start_caddy,
     start_nginx,
     start_oidc_provider,
 )
@@ -50,8 +52,11 @@ class TwoApps:
         return httpx.Client(transport=HostMap(hosts), timeout=15)
 
 
-@pytest.fixture(scope="module")
-def apps(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iterator[TwoApps]:
+@pytest.fixture(scope="module", params=["nginx", "caddy"])
+def apps(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream
+) -> Iterator[TwoApps]:
+    proxy: str = request.param
     port = free_port()
     ops: dict[str, OpenIDProvider] = {}
     procs: list[Process] = []
@@ -81,16 +86,23 @@ def apps(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iterat
         })
         authsvc = start_authsvc(tmp_path_factory.mktemp("authsvc"), {
             "provider": "oidc", "cookie_secret": [SECRET_A], "cookie_secure": False,
-            "proxy_kind": "nginx", "apps": app_tables,
+            "proxy_kind": proxy, "apps": app_tables,
             # each app accepts its own IdP's JWTs; the check hands out the session's ID token
             "skip_jwt_bearer_tokens": True, "set_authorization_header": True,
         })
         procs.append(authsvc)
-        conf = render_file(EXAMPLES / "nginx" / "nginx.conf", {
-            "LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{authsvc.port}",
-            "UPSTREAM": f"{HOST}:{echo.port}",
-        })
-        procs.append(start_nginx(tmp_path_factory.mktemp("nginx"), conf, port))
+        if proxy == "nginx":
+            conf = render_file(EXAMPLES / "nginx" / "nginx.conf", {
+                "LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{authsvc.port}",
+                "UPSTREAM": f"{HOST}:{echo.port}",
+            })
+            procs.append(start_nginx(tmp_path_factory.mktemp("nginx"), conf, port))
+        else:
+            # the example as is; its site address without a host name serves every Host
+            env = {"LISTEN": f":{port}", "AUTHSVC": f"{HOST}:{authsvc.port}",
+                   "UPSTREAM": f"{HOST}:{echo.port}"}
+            caddyfile = EXAMPLES / "caddy" / "Caddyfile"
+            procs.append(start_caddy(tmp_path_factory.mktemp("caddy"), caddyfile, port, env))
         yield TwoApps(port, ops, authsvc)
     finally:
         for proc in reversed(procs):
