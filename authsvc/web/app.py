@@ -237,6 +237,7 @@ class AppDispatcher:
         self.collector = collector
         self._metrics = settings.metrics_on_main_port
         self._router: AppRouter[ASGIApp] = AppRouter(apps)
+        self._prefixed = any(app.path_prefix for app, _ in apps)
         #: every single-app application (one per app, or per provider of an app)
         self._apps = members
         self._forwarded = Forwarded(settings)
@@ -321,6 +322,8 @@ class AppDispatcher:
             headers, scope["method"], raw.decode("latin-1") + ("?" + qs.decode("latin-1") if qs else ""),
             headers.get("host", ""), scope.get("scheme", "http"), client[0] if client else None, repeated,
         )
+        if not self._prefixed:  # the usual case: the host alone selects, no path is decoded
+            return self._router.select(original.host, "/")
         try:
             path = canonical_path(original.uri.split("?", 1)[0])
         except UnicodeDecodeError:
