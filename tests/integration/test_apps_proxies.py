@@ -71,7 +71,9 @@ def apps(
         app_tables: list[dict[str, Any]] = [
             {"name": name, "hosts": [f"{name}.test"], "cookie_name": f"_app_{name}",
              "oidc_issuer_url": op.issuer, "client_id": op.web_client_id, "client_secret": op.client_secret,
-             "email_domains": ["example.com"] if name == "a" else ["evil.example"]}
+             "email_domains": ["example.com"] if name == "a" else ["evil.example"],
+             # RP-initiated logout at app a only: its sign-out ends at IdP a, never at IdP b
+             "oidc_end_session": name == "a"}
             for name, op in ops.items()
         ]
         # app m: one app, two providers (each of the two IdPs), one cookie each
@@ -169,6 +171,8 @@ def test_sign_out_of_one_app_leaves_the_other(apps: TwoApps) -> None:
         _sign_in(apps, client, "b", "mallory@evil.example")
         out = client.get(apps.url("a", "/oauth2/sign_out"))
         assert out.status_code == 302
+        assert out.headers["location"].startswith(apps.ops["a"].issuer + "/"), out.headers["location"]
+        assert "id_token_hint=" in out.headers["location"]
         assert client.get(apps.url("a", "/app/x"), headers=API).status_code == 401
         assert client.get(apps.url("b", "/app/x"), headers=API).status_code == 200
 
