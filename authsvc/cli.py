@@ -25,6 +25,7 @@ from typing import Any, NoReturn
 from . import __version__
 from .config import Settings, reference
 from .config import oauth2_proxy as o2p
+from .config.apps import App
 from .config.loading import list_items
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
 from .config.sources import Checked, ConfigInput, check, load
@@ -302,8 +303,13 @@ def app_from_env() -> Any:
     from .web.app import create_app
 
     spec = json.loads(os.environ[WORKER_ENV])
-    settings = load(ConfigInput(**spec)).settings
+    report = load(ConfigInput(**spec))
+    settings = report.settings
     logs.configure(settings.log_format, settings.log_level)
+    if report.apps:
+        from .web.app import create_apps_app
+
+        return create_apps_app(report.apps)
     return create_app(Context.build(settings))
 
 
@@ -408,7 +414,9 @@ def close_app(app: Any) -> None:
     asyncio.run(app.state.context.aclose())
 
 
-def serve(settings: Settings, given: ConfigInput | None = None, app: Any = None) -> None:
+def serve(
+    settings: Settings, given: ConfigInput | None = None, app: Any = None, apps: Sequence[App] = ()
+) -> None:
     """Run uvicorn with the app built from settings, in `settings.workers` processes.
 
     On SIGTERM uvicorn stops accepting connections, lets the requests in flight finish for up
@@ -435,6 +443,15 @@ def serve(settings: Settings, given: ConfigInput | None = None, app: Any = None)
     }
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
+        if apps:  # config/apps.py: one Context per app, dispatched by host (web/app.py)
+            from .web.app import create_apps_app
+
+            if app is not None:
+                close_app(app)  # the preflight's check of the first app; each app builds its own
+            multi = create_apps_app(list(apps))
+            _serve_metrics(settings, multi.collector)
+            uvicorn.run(multi, **options)
+            return
         app = app or create_app(Context.build(settings))
         _serve_metrics(settings, app.state.context.metrics.registry)
         uvicorn.run(app, **options)
@@ -511,7 +528,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.command == "check-config":
         close_app(app)
-        print(json.dumps(settings.masked(), indent=2, sort_keys=True))
+        if report.apps:  # each app's effective settings (config/apps.py), secrets masked
+            shown: Any = {"apps": [
+                {"name": each.name, "hosts": list(each.hosts), "path_prefix": each.path_prefix,
+                 "settings": each.settings.masked(),
+                 "providers": [{"id": p.id, "settings": p.settings.masked()} for p in each.providers]}
+                for each in report.apps
+            ]}
+        else:
+            shown = settings.masked()
+        print(json.dumps(shown, indent=2, sort_keys=True))
         _report([], report.warnings)
         if report.origins:
             print("sources: " + ", ".join(f"{k} <- {v}" for k, v in sorted(report.origins.items())),
@@ -523,7 +549,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         log.warning(warning)
     log_start(settings, report.origins)
     try:
-        serve(settings, given, app)
+        serve(settings, given, app, report.apps)
     except ConfigError as exc:
         _report(str(exc).splitlines(), [])
         return 2

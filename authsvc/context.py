@@ -63,6 +63,8 @@ class Context:
     loader: SessionLoader
     #: the HTML pages (web/pages.py): templates compiled and checked once, here
     pages: Pages
+    #: the app's name ("" = the implicit single app; config/apps.py), recorded in its sessions
+    app: str = ""
 
     @classmethod
     def build(
@@ -74,13 +76,15 @@ class Context:
         http: httpx.AsyncClient | None = None,
         store: SessionStore | None = None,
         provider: Provider | None = None,
+        app: str = "",
+        metrics: Metrics | None = None,
     ) -> Context:
         """Wire everything from settings; tests inject the clock, randomness and fakes."""
         # the IdP's TLS: certifi, or provider_ca_files / the OS store (config/tls.py)
         http = http or httpx.AsyncClient(
             timeout=httpx.Timeout(10.0), follow_redirects=False, verify=provider_verify(settings)
         )
-        metrics = Metrics()
+        metrics = metrics or Metrics()  # apps share the process's (not labelled by app)
         metrics.instrument_client(http)  # authsvc_idp_request_seconds, by event hooks
         store = store or create_store(settings, clock)
         provider = provider or create_provider(settings, http, clock)
@@ -113,8 +117,9 @@ class Context:
             metrics=metrics,
             refresher=refresher,
             session_cache=cache,
-            loader=SessionLoader(settings.cookie_name, store, cache, refresher, clock),
+            loader=SessionLoader(settings.cookie_name, store, cache, refresher, clock, app),
             pages=Pages(settings),
+            app=app,
         )
 
     async def aclose(self) -> None:

@@ -51,6 +51,12 @@ class Session:
     expires_at: int = 0
     #: last time the tokens were refreshed (== created_at when never)
     refreshed_at: int = 0
+    #: the app that signed it in ("" = the implicit single app, and every session from before
+    #: apps existed); another app's loader refuses it (config/apps.py)
+    app: str = ""
+    #: the issuer that signed it in (the provider's oidc_issuer_url; "" for non-OIDC providers
+    #: and for sessions from before it was recorded)
+    issuer: str = ""
 
     def with_tokens(self, tokens: Tokens, now: int, identity: Identity | None = None) -> Session:
         """A copy after a refresh: new tokens (and identity if the IdP sent a new ID token)."""

@@ -25,6 +25,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from . import oauth2_proxy as o2p
+from .apps import App, build_apps
 from .loading import ENV_PREFIX
 from .settings import Settings, validate
 
@@ -67,6 +68,9 @@ class Report:
     warnings: list[str]
     #: the oauth2-proxy settings read, by cfg key (for `authsvc migrate`)
     o2p_keys: dict[str, str] = field(default_factory=dict)
+    #: the file's `[[apps]]` (config/apps.py); empty: one implicit app, `settings`, on every host.
+    #: With apps, `settings` is the first app's (the process options are the same in all)
+    apps: list[App] = field(default_factory=list)
 
 
 @dataclass
@@ -131,6 +135,9 @@ class Gathered:
     errors: list[str]
     warnings: list[str]
     compat: bool
+    #: the file's `[[apps]]` tables, not yet validated, and the file's origin label
+    apps: object = None
+    apps_source: str = ""
 
 
 @dataclass
@@ -157,14 +164,26 @@ def check(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Check
     from .feedback import settings_warnings, value_warnings
 
     got = gather(given, environ)
-    settings, problems = validate(got.values, got.origins)
-    # an option the sources could not read is not "required" as well
-    named = {line.split(" ")[2] for line in got.errors if line.startswith("invalid option ")}
-    errors = [*got.errors, *(line for line in problems if not any(
-        line.startswith(f"invalid option {option} (") and "required" in line for option in named))]
     warnings = [*got.warnings, *value_warnings(got.values, got.origins)]
-    if settings is None or errors:
-        return Checked(None, errors, warnings)
+    apps: list[App] = []
+    if got.apps is not None:
+        # the top level is the apps' defaults, not an app: only the merged ones are validated
+        if got.errors:
+            return Checked(None, list(got.errors), warnings)
+        try:
+            apps = build_apps(got.values, got.apps, got.origins, got.apps_source)
+        except ConfigError as exc:
+            return Checked(None, str(exc).splitlines(), warnings)
+        settings = apps[0].settings
+    else:
+        validated, problems = validate(got.values, got.origins)
+        # an option the sources could not read is not "required" as well
+        named = {line.split(" ")[2] for line in got.errors if line.startswith("invalid option ")}
+        errors = [*got.errors, *(line for line in problems if not any(
+            line.startswith(f"invalid option {option} (") and "required" in line for option in named))]
+        if validated is None or errors:
+            return Checked(None, errors, warnings)
+        settings = validated
     if got.compat:
         _compat_warnings(settings, got.values, warnings)
     if settings.trusted_ips:
@@ -174,7 +193,7 @@ def check(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Check
         warnings.append("ssl_insecure_skip_verify is on: the IdP's certificate is not verified, so "
                         "anyone on the network path can impersonate it")
     warnings += settings_warnings(settings, got.origins)
-    report = Report(settings, got.origins, got.notes, got.compat, warnings, got.o2p_origins)
+    report = Report(settings, got.origins, got.notes, got.compat, warnings, got.o2p_origins, apps)
     return Checked(report, [], warnings)
 
 
@@ -188,11 +207,15 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
     errors: list[str] = []
     alpha_options: dict[str, Any] = {}
     alpha_notes: list[o2p.Note] = []
+    apps: object = None
+    apps_source = ""
 
     if given.config_file:
         path = Path(given.config_file)
         data = read_toml(path)
         layer = theirs if is_o2p_file(path, data, fields) else native
+        if layer is native and "apps" in data:  # [[apps]]: config/apps.py (an o2p config is one app)
+            apps, apps_source = data.pop("apps"), f"file {path}"
         for key, value in data.items():
             if layer is theirs and key not in o2p.BY_KEY and key in fields:
                 native.put(key, value, FILE, f"file {path}")  # an authsvc option in a .cfg
@@ -248,7 +271,8 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
     notes = [*alpha_notes, *translation.notes]
     warnings[:0] = [f"oauth2-proxy option {n.key} ({n.origin}): {n.status}: {n.message}"
                     for n in notes if n.warn]
-    return Gathered(merged.values, merged.origins, theirs.origins, notes, errors, warnings, compat)
+    return Gathered(merged.values, merged.origins, theirs.origins, notes, errors, warnings, compat,
+                    apps, apps_source)
 
 
 def _compat_defaults(merged: _Layered, theirs: Mapping[str, Any], warnings: list[str]) -> None:

@@ -59,6 +59,8 @@ class LoginFlows:
         refreshing = settings.cookie_refresh > 0
         self._keep_refresh = refreshing
         self._keep_access = refreshing or settings.pass_access_token
+        #: recorded in its sessions (multi-app: which IdP a session came from, docs/apps.md)
+        self._issuer = settings.oidc_issuer_url if services.app else ""
         self._keep_id = (refreshing or settings.set_authorization_header or settings.oidc_end_session
                          or bool(settings.backend_logout_url))
 
@@ -235,7 +237,7 @@ class LoginFlows:
         now = int(self.s.clock())
         expire = int(self.s.settings.cookie_expire)
         return Session(identity, tokens, created_at=now, expires_at=now + expire if expire else 0,
-                       refreshed_at=now)
+                       refreshed_at=now, app=self.s.app, issuer=self._issuer)
 
     async def sign_out(self, request: Request) -> Response:
         """End the session in its store and expire the cookies; go to `rd` (validated), or to

@@ -23,7 +23,8 @@ MAX_DECODED = 1024 * 1024
 # short key -> (field, type); identity, tokens and session times share one flat object
 _STR = {
     "u": "user", "e": "email", "p": "preferred_username", "s": "subject", "i": "sid",
-    "at": "access_token", "it": "id_token", "rt": "refresh_token",
+    "at": "access_token", "it": "id_token", "rt": "refresh_token", "ap": "app",
+    "is": "issuer",
 }  # fmt: skip
 _INT = {"te": "expires_at", "c": "created_at", "x": "expires_at", "r": "refreshed_at"}
 
@@ -36,7 +37,8 @@ def encode(session: Session) -> bytes:
         ("e", ident.email), ("p", ident.preferred_username), ("s", ident.subject),
         ("i", ident.sid), ("at", tok.access_token), ("it", tok.id_token),
         ("rt", tok.refresh_token), ("te", tok.expires_at), ("c", session.created_at),
-        ("x", session.expires_at), ("r", session.refreshed_at),
+        ("x", session.expires_at), ("r", session.refreshed_at), ("ap", session.app),
+        ("is", session.issuer),
     ):  # fmt: skip
         if value:
             obj[key] = value
@@ -103,7 +105,7 @@ def _session(obj: dict[str, Any]) -> Session:
     )  # fmt: skip
     return Session(
         identity=identity, tokens=tokens, created_at=ints["c"], expires_at=ints["x"],
-        refreshed_at=ints["r"],
+        refreshed_at=ints["r"], app=strs["ap"], issuer=strs["is"],
     )  # fmt: skip
 
 

@@ -30,7 +30,9 @@ class SessionLoader:
         cache: SessionCache,
         refresher: Refresher,
         clock: Clock,
+        app: str = "",
     ) -> None:
+        self._app = app
         self._cookie_name = cookie_name
         self._store = store
         self._cache = cache
@@ -49,6 +51,11 @@ class SessionLoader:
                 session = await self._store.load(value)
             except InvalidSession as exc:
                 log.warning("session cookie rejected: %s", exc.reason, extra={"reason": exc.reason})
+                return NO_SESSION
+            if session.app != self._app:
+                # another app's session (a cookie copied across hosts): no session here, ever
+                log.warning("session cookie rejected: it belongs to another app",
+                            extra={"reason": "another app's session"})
                 return NO_SESSION
             self._cache.put(value, session, generation)
         if session.expired(int(self._clock())):

@@ -5,27 +5,41 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import json
 import logging
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, quote
 
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import BaseRoute, Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from .. import cookies
+from ..check.forwarded import DESCRIPTIONS, HEADERS_READ, Forwarded
+from ..check.paths import canonical_path
+from ..config import Settings
+from ..config.apps import App, AppRouter
 from ..context import Context
 from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge
 from ..login.flows import LoginFlows
+from ..login.state import LoginStates
 from . import causes, logs
-from .auth import AuthEndpoint
+from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
+from .metrics import ByApp, Metrics
 from .request_id import HEADER as REQUEST_ID
 from .request_id import echo_request_id, nobody
-from .responses import NO_CACHE
+from .responses import NO_CACHE, redirect
 
 log = logging.getLogger("authsvc")
 
@@ -133,7 +147,7 @@ class AuthsvcApp(Starlette):
         await response(scope, receive, send)
 
 
-def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) -> Starlette:
+def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) -> AuthsvcApp:
     """The ASGI application of one process context (`Context.build(settings)`); `extra_routes`
     are for the demo."""
     settings = context.settings
@@ -201,3 +215,335 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
     )
     app.state.context = context
     return app
+
+
+class AppDispatcher:
+    """Several apps in one process (config/apps.py): each request goes to its app's whole
+    single-app ASGI application, selected by the request's public host and path.
+
+    The check reads the original request as the app will (check/forwarded.py: X-Original-URI,
+    X-Forwarded-Host, ... from trusted proxies only); the login endpoints read Host or a trusted
+    X-Forwarded-Host, as they do for their redirect URIs. No app is fail-closed: 403 at the
+    check (a 401 would send the browser to a sign-in page no app serves), 421 Misdirected
+    Request (RFC 9110 §15.5.20) elsewhere. /ping, /ready (every app) and /metrics are the
+    process's, whatever the host.
+    """
+
+    def __init__(
+        self, apps: list[tuple[App, ASGIApp]], members: list[AuthsvcApp], settings: Settings,
+        collector: Collector,
+    ) -> None:
+        #: every app's metrics, labelled by app (web/metrics.ByApp)
+        self.collector = collector
+        self._metrics = settings.metrics_on_main_port
+        self._router: AppRouter[ASGIApp] = AppRouter(apps)
+        self._prefixed = any(app.path_prefix for app, _ in apps)
+        #: every single-app application (one per app, or per provider of an app)
+        self._apps = members
+        self._forwarded = Forwarded(settings)
+        self._auth_path = settings.proxy_prefix + "/auth"
+        self._auth_prefix = self._auth_path + "/"
+        self._ready = {settings.ready_path, *(["/readiness_check"] if settings.gcp_healthchecks else [])}
+        self._process = {settings.ping_path, "/robots.txt", "/liveness_check"}
+        self._backchannel = settings.proxy_prefix + "/backchannel_logout"
+        self._max_body = settings.max_request_body_bytes
+        self._body_timeout = settings.request_body_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(scope, receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        path: str = scope["path"]
+        if path in self._ready:
+            await self._all_ready()(scope, receive, send)
+            return
+        if path == "/metrics" and self._metrics:
+            body = generate_latest(self.collector)
+            await Response(body, media_type=CONTENT_TYPE_LATEST)(scope, receive, send)
+            return
+        if path in self._process:  # the same in every app
+            await self._apps[0](scope, receive, send)
+            return
+        if path == self._backchannel and scope["method"] == "POST":
+            await self._backchannel_logout(scope, receive, send)
+            return
+        check = path == self._auth_path or path.startswith(self._auth_prefix)
+        chosen = self._select_check(scope) if check else self._select_login(scope)
+        if chosen is None:
+            if check:
+                log.warning("auth: no app for this host; forbidden", extra={"outcome": "forbidden",
+                            "reason": "no app for this host"})  # fmt: skip
+                response: Response = PlainTextResponse("Forbidden\n", 403, headers=NO_CACHE)
+            else:
+                response = PlainTextResponse("no app is configured for this host\n", 421, headers=NO_CACHE)
+            await response(scope, receive, send)
+            return
+        app, handler = chosen
+        if check and app.path_prefix:
+            # the app's endpoints live under its prefix (/grafana/oauth2/auth); nginx asks /oauth2/auth
+            scope = dict(scope)
+            scope["path"] = app.settings.proxy_prefix + path[len(self._auth_path) - len("/auth"):]
+            scope["raw_path"] = scope["path"].encode()
+        await handler(scope, receive, send)
+
+    async def _backchannel_logout(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The IdP posts to one address for every app: the logout token's `iss` and `aud`
+        select the apps (and providers) it is for, each of which verifies it in full (OIDC
+        Back-Channel Logout 1.0 §2.6); a token that names none goes by host like the rest."""
+        try:
+            body = await read_body(scope, receive, self._max_body, self._body_timeout)
+        except AuthsvcError as exc:  # too large or too slow (web/bodies.py)
+            await _plain_error(exc)(scope, receive, send)
+            return
+        members: list[ASGIApp] = [m for m in self._apps if _logout_token_for(body, m.state.context.settings)]
+        if not members:
+            chosen = self._select_login(scope)
+            if chosen is None:
+                await PlainTextResponse("no app is configured for this host\n", 421, headers=NO_CACHE)(
+                    scope, receive, send)
+                return
+            members = [chosen[1]]
+        answers = [await _captured(member, scope, body) for member in members]
+        # 200 only when every app ended its sessions; else the first failure (the IdP retries)
+        answer = next((a for a in answers if a[0]["status"] != 200), answers[0])
+        for message in answer:
+            await send(message)
+
+    def _select_check(self, scope: Scope) -> tuple[App, ASGIApp] | None:
+        read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"] if k in _CHECK_READ]
+        headers = dict(reversed(read))
+        repeated = len(read) != len(headers) and not _repeated(read).isdisjoint(DESCRIPTIONS)
+        raw = scope.get("raw_path") or scope["path"].encode()
+        qs = scope.get("query_string", b"")
+        client = scope.get("client")
+        original = self._forwarded.original_request(
+            headers, scope["method"], raw.decode("latin-1") + ("?" + qs.decode("latin-1") if qs else ""),
+            headers.get("host", ""), scope.get("scheme", "http"), client[0] if client else None, repeated,
+        )
+        if not self._prefixed:  # the usual case: the host alone selects, no path is decoded
+            return self._router.select(original.host, "/")
+        try:
+            path = canonical_path(original.uri.split("?", 1)[0])
+        except UnicodeDecodeError:
+            path = None
+        return self._router.select(original.host, path)
+
+    def _select_login(self, scope: Scope) -> tuple[App, ASGIApp] | None:
+        headers = Headers(scope=scope)
+        client = scope.get("client")
+        _, host = self._forwarded.public_origin(scope.get("scheme", "http"), headers,
+                                                client[0] if client else None)
+        return self._router.select(host, scope["path"])
+
+    def _all_ready(self) -> Callable[[Scope, Receive, Send], Awaitable[None]]:
+        async def ready(scope: Scope, receive: Receive, send: Send) -> None:
+            for app in self._apps:
+                context: Context = app.state.context
+                try:
+                    await context.provider.ready()
+                    await context.store.ping()
+                except AuthsvcError as exc:
+                    log.warning("not ready: app %s: %s", context.app, exc.reason)
+                    await PlainTextResponse(f"not ready: app {context.app}: {exc.public}\n", 503)(
+                        scope, receive, send)
+                    return
+            await PlainTextResponse("OK")(scope, receive, send)
+        return ready
+
+    async def _lifespan(self, scope: Scope, receive: Receive, send: Send) -> None:
+        message = await receive()
+        assert message["type"] == "lifespan.startup"
+        async with contextlib.AsyncExitStack() as stack:
+            try:
+                for app in self._apps:
+                    await stack.enter_async_context(app.router.lifespan_context(app))
+            except Exception as exc:
+                await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                raise
+            await send({"type": "lifespan.startup.complete"})
+            message = await receive()
+        await send({"type": "lifespan.shutdown.complete"})
+
+
+def _logout_token_for(body: bytes, settings: Settings) -> bool:
+    """Whether the (not yet verified) logout token in a form body names this issuer and client.
+    Only a routing hint: the app it selects verifies the token's signature and claims."""
+    try:
+        token = parse_qs(body.decode("ascii"), max_num_fields=20).get("logout_token", [""])[0]
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (ValueError, IndexError, UnicodeDecodeError, RecursionError):
+        return False
+    if not isinstance(claims, dict) or not settings.oidc_issuer_url:
+        return False
+    aud = claims.get("aud")
+    auds = [aud] if isinstance(aud, str) else aud if isinstance(aud, list) else []
+    return claims.get("iss") == settings.oidc_issuer_url and (
+        settings.client_id in auds or any(a in auds for a in settings.oidc_extra_audiences))
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) -> bytes:
+    """The whole request body, within `limit` bytes and `timeout` seconds (web/bodies.py), for
+    a request the dispatcher must read before it knows its app; b"" if the client left."""
+    capped = capped_receive(scope, receive, limit, timeout)
+    body = b""
+    while True:
+        message = await capped()
+        if message["type"] != "http.request":
+            return b""
+        chunk: bytes = message.get("body", b"")
+        body += chunk
+        if not message.get("more_body", False):
+            return body
+
+
+async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
+    """Run `app` on a request whose body was already read; its response messages."""
+    sent = False
+    out: list[Message] = []
+
+    async def receive() -> Message:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    async def send(message: Message) -> None:
+        out.append(message)
+
+    await app(dict(scope), receive, send)
+    return out
+
+
+#: what the dispatcher reads to find the original request (the check's own set, less credentials)
+_CHECK_READ = frozenset(name.encode() for name in HEADERS_READ)
+
+
+class ProviderChooser:
+    """One app with several providers (`[[apps.providers]]`): each provider is a whole
+    single-app application with its own cookie (`<cookie_name>_<id>`), and this picks one.
+
+    - the check, /userinfo and /sign_out: the provider whose session cookie the request has
+      (else the first, which answers "no session");
+    - /start?provider=<id>: that one; /start without it: the sign-in page offering each;
+    - /callback: the provider whose login-state cookie opens this `state` (each seals its own);
+    - /sign_in: a button per provider.
+    """
+
+    def __init__(self, app: App, members: list[tuple[str, AuthsvcApp]]) -> None:
+        self._members = members
+        self._by_id = dict(members)
+        self._prefix = app.settings.proxy_prefix
+        first: Context = members[0][1].state.context
+        self._first = first
+        self._cookies = [(m, m.state.context.settings.cookie_name) for _, m in members]
+        self._states = [
+            (m, LoginStates(c.login_sealer, c.settings.cookie_name, c.settings.cookie_csrf_expire, c.clock))
+            for _, m in members for c in [m.state.context]
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope["path"]
+        sub = path[len(self._prefix):] if path.startswith(self._prefix + "/") else ""
+        request = Request(scope)
+        if sub == "/start":
+            pid = request.query_params.get("provider")
+            if pid is None:
+                target = f"{self._prefix}/sign_in" + (f"?{scope['query_string'].decode('latin-1')}"
+                                                       if scope.get("query_string") else "")
+                await redirect(target)(scope, receive, send)
+                return
+            member = self._by_id.get(pid)
+            if member is None:
+                await PlainTextResponse("unknown provider\n", 400, headers=NO_CACHE)(scope, receive, send)
+                return
+            await member(scope, receive, send)
+            return
+        if sub == "/sign_in":
+            await self._sign_in(request)(scope, receive, send)
+            return
+        if sub == "/callback":
+            jar = cookies.parse_cookie_header(request.headers.get("cookie", ""))
+            state = request.query_params.get("state", "")
+            for member, states in self._states:
+                name = states.name(state)
+                if name and name in jar:
+                    try:
+                        states.open(jar, state)
+                    except AuthsvcError:
+                        continue
+                    await member(scope, receive, send)
+                    return
+            await self._members[0][1](scope, receive, send)  # it explains the failed login
+            return
+        header = request.headers.get("cookie", "")
+        present = [m for m, name in self._cookies if header and cookies.session_value(header, name)]
+        if sub == "/sign_out" and len(present) > 1:
+            await self._sign_out_all(present, scope, receive, send)
+            return
+        await (present[0] if present else self._members[0][1])(scope, receive, send)
+
+    async def _sign_out_all(
+        self, present: list[AuthsvcApp], scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        """Sign-out with sessions of several of the app's providers: each ends its own; the
+        answer is the first's (a failure, 503, wins) with every provider's cookies expired."""
+        settings = self._first.settings
+        try:
+            body = await read_body(scope, receive, settings.max_request_body_bytes,
+                                   settings.request_body_timeout)
+        except AuthsvcError as exc:  # too large or too slow (web/bodies.py)
+            await _plain_error(exc)(scope, receive, send)
+            return
+        answers = [await _captured(member, scope, body) for member in present]
+        answer = next((a for a in answers if a[0]["status"] >= 500), answers[0])
+        start = dict(answer[0])
+        extra = [(k, v) for a in answers if a is not answer for k, v in a[0].get("headers", [])
+                 if k.lower() == b"set-cookie"]
+        start["headers"] = [*answer[0].get("headers", []), *extra]
+        await send(start)
+        for message in answer[1:]:
+            await send(message)
+
+    def _sign_in(self, request: Request) -> Response:
+        first = self._first
+        client = request.client
+        _, host = first.forwarded.public_origin(request.url.scheme, request.headers,
+                                                client.host if client else None)
+        # the start of each provider validates rd itself (login/redirects.py)
+        rd = quote(request.query_params.get("rd", "/")[:2048], safe="")
+        providers = [
+            {"id": pid, "name": member.state.context.pages.provider_name,
+             "url": f"{self._prefix}/start?provider={pid}&rd={rd}"}
+            for pid, member in self._members
+        ]
+        return first.pages.sign_in(host=host, request_id=logs.current_id(),
+                                   start_url=providers[0]["url"], providers=providers)
+
+
+def create_apps_app(apps: list[App]) -> AppDispatcher:
+    """The ASGI application of several apps: one single-app application per app (or per
+    provider of an app), each on its own Context (the merged settings) and metrics registry,
+    exposed together labelled by app (web/metrics.ByApp). With several workers (prometheus'
+    multiprocess mode keys values by metric and labels, not by registry) they share one, and
+    the apps' series are summed."""
+    shared = Metrics() if os.environ.get("PROMETHEUS_MULTIPROC_DIR") else None
+    routes: list[tuple[App, ASGIApp]] = []
+    members: list[AuthsvcApp] = []
+    for app in apps:
+        if not app.providers:
+            single = create_app(Context.build(app.settings, app=app.name, metrics=shared))
+            routes.append((app, single))
+            members.append(single)
+            continue
+        # the session records "<app>/<provider>": another provider's is no session either
+        each = [(p.id, create_app(Context.build(p.settings, app=f"{app.name}/{p.id}", metrics=shared)))
+                for p in app.providers]
+        routes.append((app, ProviderChooser(app, each)))
+        members += [m for _, m in each]
+    collector: Collector = (shared.collector() if shared is not None else
+                            ByApp([(m.state.context.app, m.state.context.metrics.registry) for m in members]))
+    return AppDispatcher(routes, members, apps[0].settings, collector)

@@ -21,11 +21,12 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator
 from typing import Any
 
 import httpx
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.metrics_core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.requests import Request
@@ -266,3 +267,22 @@ def serve_separately(address: str, collector: Collector, certfile: str = "", key
     host, _, port = address.rpartition(":")
     start_http_server(int(port), host.strip("[]") or "0.0.0.0", registry=collector,  # noqa: S104
                       certfile=certfile or None, keyfile=keyfile or None)
+
+
+class ByApp(Collector):
+    """Several apps' registries (config/apps.py) as one, each sample labelled `app="<name>"`:
+    one family per metric name, as the exposition format requires."""
+
+    def __init__(self, registries: list[tuple[str, Collector]]) -> None:
+        self._registries = registries
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for app, registry in self._registries:
+            for family in registry.collect():
+                merged = families.get(family.name)
+                if merged is None:
+                    merged = families[family.name] = Metric(family.name, family.documentation,
+                                                            family.type, family.unit)
+                merged.samples += [s._replace(labels={**s.labels, "app": app}) for s in family.samples]
+        yield from families.values()

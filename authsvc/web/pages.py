@@ -44,7 +44,8 @@ COMMON = ("lang", "page", "host", "request_id", "csp_nonce", "provider_name", "i
           "prefix")
 #: each page's own variables, with the sample values start-up renders it with
 SAMPLES: dict[str, dict[str, Any]] = {
-    "sign_in.html": {"start_url": "/oauth2/start?rd=%2F", "banner": "Sample banner"},
+    "sign_in.html": {"start_url": "/oauth2/start?rd=%2F", "banner": "Sample banner",
+                     "providers": [{"id": "p", "name": "Sample", "url": "/oauth2/start?provider=p&rd=%2F"}]},
     "error.html": {
         "status": 403, "code": "access_denied", "title": "Sign-in cancelled", "message": "Sample.",
         "detail": "Sample description", "operator": True, "retry_url": "/oauth2/start?rd=%2F",
@@ -128,9 +129,13 @@ class Pages:
             self._render_text(name, "authsvc.example", "0" * 32, "nonce", sample)
 
     # --- the pages ---------------------------------------------------------------------------
-    def sign_in(self, *, host: str, request_id: str, start_url: str) -> Response:
-        """The sign-in page: one button to the provider."""
-        return self._page("sign_in.html", 200, host, request_id, start_url=start_url, banner=self.banner)
+    def sign_in(
+        self, *, host: str, request_id: str, start_url: str, providers: list[dict[str, str]] | None = None
+    ) -> Response:
+        """The sign-in page: one button to the provider, or one per provider of an app with
+        several (`providers`: id, name and url of each; docs/apps.md)."""
+        return self._page("sign_in.html", 200, host, request_id, start_url=start_url, banner=self.banner,
+                          providers=providers or [])
 
     def error(
         self, cause: Cause, *, host: str, request_id: str, retry_url: str = "", back_url: str = "",

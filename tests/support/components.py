@@ -134,12 +134,25 @@ def toml_value(value: Any) -> str:
     raise TypeError(f"no TOML for {value!r}")
 
 
-def start_authsvc(workdir: Path, settings: Mapping[str, Any], name: str = "authsvc") -> Process:
-    """`python -m authsvc serve --config <toml>` on a free port; ready when /ping answers."""
-    port = free_port()
+def _toml_table(values: Mapping[str, Any], path: str) -> str:
+    """Plain keys, then each list of dicts as an array of tables ([[apps]], [[apps.providers]])."""
+    tables = {k: v for k, v in values.items() if isinstance(v, list) and v and isinstance(v[0], dict)}
+    text = "".join(f"{k} = {toml_value(v)}\n" for k, v in values.items() if k not in tables)
+    for key, rows in tables.items():
+        for row in rows:
+            text += f"[[{path}{key}]]\n" + _toml_table(row, f"{path}{key}.")
+    return text
+
+
+def start_authsvc(
+    workdir: Path, settings: Mapping[str, Any], name: str = "authsvc", port: int | None = None
+) -> Process:
+    """`python -m authsvc serve --config <toml>` on `port` (else a free one); ready when /ping
+    answers."""
+    port = port or free_port()
     options = {"http_address": f"{HOST}:{port}", **settings}
     config = workdir / f"{name}.toml"
-    config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
+    config.write_text(_toml_table(options, ""))
     return start_process(
         name,
         python_argv("-m", "authsvc", "serve", "--config", str(config)),
