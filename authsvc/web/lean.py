@@ -147,6 +147,9 @@ class CheckProtocol(asyncio.Protocol):
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.complete = False
+        self.method = "GET"
+        self.http_version = "1.1"
+        self.keep_alive = True
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -259,11 +262,10 @@ class CheckProtocol(asyncio.Protocol):
 
     def check(self, path: str, raw_path: bytes, query: bytes) -> None:
         """Run the app on one check request; answer now if it finishes without waiting."""
-        parser = self.parser
-        method = parser.get_method().decode("ascii")
-        keep_alive = parser.should_keep_alive() and not self.closing
+        method = self.method
+        keep_alive = self.keep_alive and not self.closing
         scope = {
-            "type": "http", "asgi": _ASGI, "http_version": parser.get_http_version(),
+            "type": "http", "asgi": _ASGI, "http_version": self.http_version,
             "server": self.server, "client": self.client, "scheme": self.scheme, "method": method,
             "root_path": self.root_path, "path": self.root_path + path,
             "raw_path": self.root_path.encode("ascii") + raw_path, "query_string": query,
@@ -410,6 +412,13 @@ class CheckProtocol(asyncio.Protocol):
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        # read here: llhttp resets its flags once the message is complete
+        parser = self.parser
+        self.method = parser.get_method().decode("ascii")
+        self.http_version = parser.get_http_version()
+        self.keep_alive = parser.should_keep_alive()
 
     def on_message_complete(self) -> None:
         self.complete = True
