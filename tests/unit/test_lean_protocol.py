@@ -31,7 +31,7 @@ from tests.support.processes import HOST, free_port
 
 MAX_HEAD = 8192
 HEADER_TIMEOUT = 0.5
-KEEP_ALIVE = 1.5
+KEEP_ALIVE = 2
 #: a closed connection is seen well within this on a busy machine
 CLOSE_DEADLINE = 8.0
 
@@ -71,9 +71,11 @@ def served() -> Iterator[Served]:
 
     object.__setattr__(loader, "load", slow_load)
     port = free_port()
+    # serve's own wiring (cli.uvicorn_options), a partial: uvicorn's stubs want a class
+    protocol: Any = functools.partial(CheckProtocol, max_header_bytes=MAX_HEAD, header_timeout=HEADER_TIMEOUT)
     config = uvicorn.Config(
         create_app(context), host=HOST, port=port, loop="uvloop", lifespan="on", log_config=None,
-        http=functools.partial(CheckProtocol, max_header_bytes=MAX_HEAD, header_timeout=HEADER_TIMEOUT),
+        http=protocol,
         timeout_keep_alive=KEEP_ALIVE, ws="none", server_header=False,
     )  # fmt: skip
     server = uvicorn.Server(config)
@@ -134,8 +136,9 @@ def read_responses(sock: socket.socket, count: int) -> list[tuple[int, dict[byte
 
 def check(cookie: str = "", *extra: str, path: str = "/oauth2/auth", method: str = "GET",
           version: str = "1.1") -> bytes:  # fmt: skip
-    lines = [f"{method} {path} HTTP/{version}", "Host: auth.internal", "X-Forwarded-Host: app.example.com",
-             "X-Forwarded-Proto: https", "X-Original-URI: /dashboard", "Accept: application/json"]  # fmt: skip
+    lines = [f"{method} {path} HTTP/{version}", "Host: auth.internal",
+             "X-Forwarded-Host: app.example.com", "X-Forwarded-Proto: https", "X-Original-URI: /dashboard",
+             "Accept: application/json"]  # fmt: skip
     if cookie:
         lines.append(f"Cookie: {cookie}")
     return ("\r\n".join([*lines, *extra]) + "\r\n\r\n").encode()
@@ -223,7 +226,8 @@ def test_an_envoy_prefix_path_and_a_query_are_checks_too(served: Served) -> None
     b"GET  HTTP/1.1\r\nHost: a\r\n\r\n",
     b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",  # TLS on the plain port
     # request smuggling (RFC 9112 §6.3, §11.2): both framings, two lengths, a bad length
-    b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+    b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n"
+    b"0\r\n\r\n",
     b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nhello",
     b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
     b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n",
@@ -238,8 +242,8 @@ def test_malformed_and_ambiguous_heads_are_a_400_and_closed(served: Served, requ
 
 def test_an_invalid_chunked_body_on_a_check_is_a_400(served: Served) -> None:
     with connect(served) as sock:
-        sock.sendall(b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhi\r\n0\r\n\r\n"
-                     + check(served.cookie))  # fmt: skip
+        sock.sendall(b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                     b"zz\r\nhi\r\n0\r\n\r\n" + check(served.cookie))  # fmt: skip
         answers = split_responses(read_to_close(sock))
     assert [a[0] for a in answers][-1:] == [400]
     assert 202 not in [a[0] for a in answers]
@@ -248,7 +252,8 @@ def test_an_invalid_chunked_body_on_a_check_is_a_400(served: Served) -> None:
 def test_a_body_that_reads_like_a_request_is_never_answered_as_one(served: Served) -> None:
     hidden = b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nCookie: " + served.cookie.encode() + b"\r\n\r\n"
     for framing in (b"Content-Length: %d\r\n\r\n" % len(hidden) + hidden,
-                    b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(hidden) + hidden + b"\r\n0\r\n\r\n"):  # fmt: skip
+                    b"Transfer-Encoding: chunked\r\n\r\n%x\r\n" % len(hidden) + hidden
+                    + b"\r\n0\r\n\r\n"):  # fmt: skip
         with connect(served) as sock:
             sock.sendall(b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n" + framing
                          + check(""))  # fmt: skip
