@@ -260,12 +260,12 @@ class Stack:
         for proc in reversed(self.processes):
             proc.stop()
 
-    def authsvc(self, name: str, options: dict[str, Any]) -> Process:
+    def authsvc(self, name: str, options: dict[str, Any], module: str = "authsvc") -> Process:
         port = free_port()
         config = self.workdir / f"{name}.toml"
         options = {"http_address": f"{HOST}:{port}", **options}
         config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
-        return self.start(name, [sys.executable, "-m", "authsvc", "serve", "--config", str(config)], port)
+        return self.start(name, [sys.executable, "-m", module, "serve", "--config", str(config)], port)
 
     def ceiling(self) -> Process:
         port = free_port()
@@ -285,12 +285,12 @@ class Stack:
         path.write_text(json.dumps(jwks))
         return self.start("jwks", [sys.executable, "-m", "bench.jwks", HOST, str(port), str(path)], port)
 
-    def nginx(self, authsvc_port: int) -> tuple[Process, int, int, int, int] | None:
+    def nginx(self, authsvc_port: int, uvicorn_port: int) -> tuple[Process, int, int, int, int, int] | None:
         binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
         if binary is None:
             return None
         auth_port, plain_port, app_port, cached_port = free_port(), free_port(), free_port(), free_port()
-        limit_port, answer_port = free_port(), free_port()
+        limit_port, answer_port, before_port = free_port(), free_port(), free_port()
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "cache"):
             (self.workdir / "nginx" / sub).mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "nginx.conf"
@@ -298,11 +298,13 @@ class Stack:
             AUTH_SERVER.format(host=HOST, port=port, cache=cache, upstream=upstream)
             for port, cache, upstream in (
                 (auth_port, "", "authsvc"), (cached_port, CACHE_LINES, "authsvc"), (limit_port, "", "limit"),
+                (before_port, "", "uvicorn_only"),
             )
         )
         conf.write_text(NGINX_CONF.format(
             workdir=self.workdir, plain_port=plain_port, app_port=app_port,
             authsvc_port=authsvc_port, host=HOST, auth_servers=auth_servers, answer_port=answer_port,
+            uvicorn_port=uvicorn_port,
         ))  # fmt: skip
         test = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                               capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
@@ -310,7 +312,7 @@ class Stack:
             raise BenchError(f"nginx -t rejected {conf}:\n{test.stderr}")
         proc = self.start("nginx", [binary, "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                           auth_port, None)  # fmt: skip
-        return proc, auth_port, plain_port, cached_port, limit_port
+        return proc, auth_port, plain_port, cached_port, limit_port, before_port
 
 
 NGINX_CONF = """\
@@ -330,6 +332,7 @@ http {{
   upstream authsvc {{ server {host}:{authsvc_port}; keepalive 32; }}
   upstream app {{ server {host}:{app_port}; keepalive 32; }}
   upstream limit {{ server {host}:{answer_port}; keepalive 32; }}
+  upstream uvicorn_only {{ server {host}:{uvicorn_port}; keepalive 32; }}
   proxy_http_version 1.1;
   proxy_buffer_size 16k;
   proxy_buffers 8 16k;
@@ -476,6 +479,10 @@ def has_bearer() -> bool:
     return any(find_spec(m) is not None for m in where) and "skip_jwt_bearer_tokens" in Settings.model_fields
 
 
+def has_lean() -> bool:
+    return find_spec("authsvc.web.lean") is not None
+
+
 def has_redis_store() -> bool:
     return find_spec("authsvc.sessions.redis") is not None
 
@@ -521,6 +528,12 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
     pid = [cookie_auth.popen.pid]
     found.append(Target("2 cookie session", url, {**PROXY_HEADERS, "Cookie": cookie}, 202, pid,
                         note=f"cookie {facts['cookie_bytes']} B"))  # fmt: skip
+    # the same, every request on uvicorn's protocol (before issue 17's web/lean.py)
+    before = s.authsvc("authsvc-uvicorn", options, "bench.uvicorn_only") if has_lean() else None
+    if before is not None:
+        found.append(Target("2u cookie session, uvicorn only", f"{before.url}{auth_path}",
+                            {**PROXY_HEADERS, "Cookie": cookie}, 202, [before.popen.pid],
+                            note="before web/lean.py"))  # fmt: skip
 
     if has_redis_store():
         redis = s.redis()
@@ -548,9 +561,9 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
 
     found.append(Target("5 no session (401)", url, {**PROXY_HEADERS, "Accept": "application/json"}, 401, pid))
 
-    ng = s.nginx(cookie_auth.port)
+    ng = s.nginx(cookie_auth.port, before.port if before is not None else cookie_auth.port)
     if ng is not None:
-        proc, auth_port, plain_port, cached_port, limit_port = ng
+        proc, auth_port, plain_port, cached_port, limit_port, before_port = ng
         nginx_pids = [proc.popen.pid]  # and its workers (cpu_seconds adds children)
         plain_url = f"http://{HOST}:{plain_port}/dashboard"
         found.append(Target("6a nginx, no auth", plain_url, {}, 200, nginx_pids))
@@ -560,6 +573,10 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
         found.append(Target("6b nginx auth_request + cookie", f"http://{HOST}:{auth_port}/dashboard",
                             {"Cookie": cookie}, 200, [*nginx_pids, *pid],
                             note="CPU incl. authsvc; ratio to 6a"))  # fmt: skip
+        if before is not None:
+            found.append(Target("6e nginx auth_request, uvicorn only", f"http://{HOST}:{before_port}/dashboard",
+                                {"Cookie": cookie}, 200, [*nginx_pids, before.popen.pid],
+                                note="6b before web/lean.py; ratio to 6a"))  # fmt: skip
         found.append(Target("6c nginx auth_request + proxy_cache", f"http://{HOST}:{cached_port}/dashboard",
                             {"Cookie": cookie}, 200, [*nginx_pids, *pid],
                             note="5 s cache of 202s in nginx; ratio to 6a"))  # fmt: skip
@@ -641,10 +658,10 @@ def closed_loops(found: list[Target], plan: Plan, workdir: Path, log: Any) -> li
     plain = next((r for r in results if r.scenario.startswith("6a")), None)
     limit = next((r for r in results if r.scenario.startswith("6d")), None)
     for r in results:
-        if r.scenario[:2] in ("6b", "6c", "6d") and plain is not None:
+        if r.scenario[:2] in ("6b", "6c", "6d", "6e") and plain is not None:
             r.ratio = round(r.rps / plain.rps, 3)
             r.cpu_ratio = round(plain.cpu_us / r.cpu_us, 3)
-        if r.scenario[:2] in ("6b", "6c", "6d") and limit is not None:
+        if r.scenario[:2] in ("6b", "6c", "6d", "6e") and limit is not None:
             r.limit_ratio = round(r.rps / limit.rps, 3)
     # the ceiling row: the median run, its ratios 1 by definition
     ceiling = sorted(ceilings, key=lambda r: r.rps)[len(ceilings) // 2]
