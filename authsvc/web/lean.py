@@ -7,8 +7,9 @@ validation and message dicts), not the check. So each connection starts on `Chec
 - it finds where a request head ends (CRLF CRLF) itself, so it knows the byte offset of every
   request, and parses that head with httptools (llhttp, the parser uvicorn uses);
 - a head that is a plain check (the check path or under it, no body, no upgrade) is answered
-  here: the very ASGI app is called (`AuthsvcApp`, the same handler, metrics, logs, errors and
-  X-Request-ID as under uvicorn) and, when it completes without waiting (a cached session),
+  here: `AuthsvcApp.check` gives the answer the ASGI call would send (the same handler,
+  metrics, logs, errors and X-Request-ID as under uvicorn), written here as one piece with no
+  ASGI messages; when the check completes without waiting (a cached session),
   within the same callback, with no task; a check that waits (Redis, a JWKS fetch) becomes a
   task, and later pipelined requests wait their turn, so answers stay in order;
 - anything else (another path, a body, an upgrade, a head that does not start at a request
@@ -34,6 +35,7 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 import httptools
+from starlette.responses import Response
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
@@ -76,7 +78,7 @@ class _Rest:
         self.coro = coro
         self.yielded = yielded
 
-    def __await__(self) -> Generator[Any, Any, None]:
+    def __await__(self) -> Generator[Any, Any, Any]:
         coro, yielded = self.coro, self.yielded
         while True:
             try:
@@ -84,17 +86,17 @@ class _Rest:
             except BaseException as exc:  # cancellation: the coroutine gets it
                 try:
                     yielded = coro.throw(exc)
-                except StopIteration:
-                    return
+                except StopIteration as stop:
+                    return stop.value
             else:
                 try:
                     yielded = coro.send(sent)
-                except StopIteration:
-                    return
+                except StopIteration as stop:
+                    return stop.value
 
 
-async def _finish(rest: _Rest) -> None:
-    await rest
+async def _finish(rest: _Rest) -> Any:
+    return await rest
 
 
 class CheckProtocol(asyncio.Protocol):
@@ -150,6 +152,9 @@ class CheckProtocol(asyncio.Protocol):
         self.method = "GET"
         self.http_version = "1.1"
         self.keep_alive = True
+        self.path = ""
+        self.raw_path = b""
+        self.query = b""
 
     # --- asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -179,6 +184,12 @@ class CheckProtocol(asyncio.Protocol):
         if not self.buffer and not self.busy:
             # the first byte of a request: its head is due header_timeout from now
             self.set_deadline(self.loop.time() + self.header_timeout, head=True)
+            size = len(data)
+            if not self.write_paused and data.find(_END, 0, self.max_header_bytes) == size - 4:
+                # the usual read: exactly one whole head (nginx's keep-alive subrequest), parsed
+                # in place; anything else goes through the buffer
+                self.one(data)
+                return
         self.buffer += data
         if not self.busy and not self.write_paused:
             self.process()
@@ -219,38 +230,10 @@ class CheckProtocol(asyncio.Protocol):
                     self.hand_off()  # bare LF line ends: uvicorn's parser answers them
                 return  # the rest of the head is still to come
             end += 4
-            self.url = b""
-            self.headers = []
-            self.complete = False
-            try:
-                self.parser.feed_data(buffer[:end])
-            except httptools.HttpParserUpgrade:
-                self.hand_off()  # Upgrade or CONNECT: uvicorn answers it as it always did
-                return
-            except httptools.HttpParserError:
-                self.refuse(400, b"invalid request\n")
-                return
-            if not self.complete:  # a body follows (a Content-Length or chunked)
-                self.hand_off()
-                return
-            url = self.url
-            if url[:1] == b"/" and b"#" not in url:
-                raw_path, _, query = url.partition(b"?")
-            else:  # absolute form (RFC 9112 §3.2.2) or odd: uvicorn's reading of it
-                try:
-                    parsed = httptools.parse_url(url)
-                except httptools.HttpParserInvalidURLError:
-                    self.refuse(400, b"invalid request\n")
-                    return
-                raw_path, query = parsed.path or b"", parsed.query or b""
-            path = raw_path.decode("ascii", "replace")
-            if "%" in path:
-                path = unquote(path)
-            if not self.app.is_check(path):
-                self.hand_off()
+            if not self.parse(buffer[:end]):
                 return
             del buffer[:end]
-            self.check(path, raw_path, query)
+            self.check()
             if buffer and not self.busy:  # pipelined: the next head is due from now
                 self.set_deadline(self.loop.time() + self.header_timeout, head=True)
         if not buffer and not self.busy and not self.closing:
@@ -260,8 +243,65 @@ class CheckProtocol(asyncio.Protocol):
             self.read_paused = False
             self.transport.resume_reading()
 
-    def check(self, path: str, raw_path: bytes, query: bytes) -> None:
-        """Run the app on one check request; answer now if it finishes without waiting."""
+    def one(self, head: bytes) -> None:
+        """Exactly one whole head arrived on an idle connection."""
+        if head[0] in b"\r\n":
+            self.buffer += head
+            self.hand_off()
+            return
+        if not self.parse(head):
+            return  # refused, or handed on
+        self.check()
+        if not self.busy and not self.closing:
+            self.set_deadline(self.loop.time() + self.keep_alive_timeout, head=False)
+
+    def parse(self, head: bytes | bytearray) -> bool:
+        """Parse one head; True if it is a check to answer (self.path etc. set). Otherwise it
+        has been refused, or handed on with the buffer (which must still hold it)."""
+        self.url = b""
+        self.headers = []
+        self.complete = False
+        try:
+            self.parser.feed_data(head)
+        except httptools.HttpParserUpgrade:
+            self.keep(head)
+            self.hand_off()  # Upgrade or CONNECT: uvicorn answers it as it always did
+            return False
+        except httptools.HttpParserError:
+            self.refuse(400, b"invalid request\n")
+            return False
+        if not self.complete:  # a body follows (a Content-Length or chunked)
+            self.keep(head)
+            self.hand_off()
+            return False
+        url = self.url
+        if url[:1] == b"/" and b"#" not in url:
+            raw_path, _, query = url.partition(b"?")
+        else:  # absolute form (RFC 9112 §3.2.2) or odd: uvicorn's reading of it
+            try:
+                parsed = httptools.parse_url(url)
+            except httptools.HttpParserInvalidURLError:
+                self.refuse(400, b"invalid request\n")
+                return False
+            raw_path, query = parsed.path or b"", parsed.query or b""
+        path = raw_path.decode("ascii", "replace")
+        if "%" in path:
+            path = unquote(path)
+        if not self.app.is_check(path):
+            self.keep(head)
+            self.hand_off()
+            return False
+        self.path, self.raw_path, self.query = path, raw_path, query
+        return True
+
+    def keep(self, head: bytes | bytearray) -> None:
+        """Before a hand-off: the head must be in the buffer (it is, unless parsed in place)."""
+        if not self.buffer:
+            self.buffer += head
+
+    def check(self) -> None:
+        """Run the app on the check request just parsed; answer now if it needs no waiting."""
+        path, raw_path, query = self.path, self.raw_path, self.query
         method = self.method
         keep_alive = self.keep_alive and not self.closing
         scope = {
@@ -273,11 +313,11 @@ class CheckProtocol(asyncio.Protocol):
         }  # fmt: skip
         answer = _Answer(self, method == "HEAD", keep_alive)
         context = contextvars.copy_context()  # the request's log context stays its own
-        coro = self.app(scope, _receive_nothing(), answer.send)
+        coro = self.app.check(scope, _receive_nothing())
         try:
             yielded = context.run(coro.send, None)
-        except StopIteration:
-            answer.done()
+        except StopIteration as stop:
+            answer.done(stop.value)
             return
         except BaseException:
             log.exception("%s %s: unexpected error", method, path)
@@ -290,7 +330,7 @@ class CheckProtocol(asyncio.Protocol):
         tasks.add(task)
         task.add_done_callback(lambda t: self.after_task(t, answer))
 
-    def after_task(self, task: asyncio.Task[None], answer: _Answer) -> None:
+    def after_task(self, task: asyncio.Task[Any], answer: _Answer) -> None:
         self.server_state.tasks.discard(task)
         self.busy = False
         if task.cancelled() or task.exception() is not None:
@@ -298,7 +338,7 @@ class CheckProtocol(asyncio.Protocol):
                 log.error("check failed", exc_info=task.exception())
             answer.fail()
             return
-        answer.done()
+        answer.done(task.result())
         if self.closing and not self.transport.is_closing():
             self.transport.close()  # shut down while it was working
             return
@@ -437,45 +477,36 @@ def _receive_nothing() -> Callable[[], Awaitable[dict[str, Any]]]:
 
 
 class _Answer:
-    """The ASGI `send` of one check: collects the response, then writes it as one piece."""
+    """How one check's answer (a Starlette Response, not sent as ASGI messages) is written."""
 
-    __slots__ = ("body", "head", "headers", "keep_alive", "protocol", "status")
+    __slots__ = ("head", "keep_alive", "protocol")
 
     def __init__(self, protocol: CheckProtocol, head: bool, keep_alive: bool) -> None:
         self.protocol = protocol
         self.head = head
         self.keep_alive = keep_alive
-        self.status = 0
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.body: list[bytes] = []
 
-    async def send(self, message: dict[str, Any]) -> None:
-        if message["type"] == "http.response.start":
-            self.status = message["status"]
-            self.headers = list(message.get("headers", ()))
-        elif message["type"] == "http.response.body" and not self.head:
-            self.body.append(message.get("body", b""))
-
-    def done(self) -> None:
-        status = self.status
-        if not status:
+    def done(self, response: Response) -> None:
+        body = getattr(response, "body", None)
+        if not isinstance(body, bytes) or response.background is not None:
+            log.error("a check's answer was not a plain response; answered 500")  # never today
             self.fail()
             return
-        lines = [n + b": " + v + b"\r\n" for n, v in self.headers]
+        lines = [n + b": " + v + b"\r\n" for n, v in response.raw_headers]
         block = b"".join(lines)
         # a CR or LF inside a name or value would start a header of its own (response
         # splitting): one count each instead of uvicorn's regex per header
         if block.count(b"\n") != len(lines) or block.count(b"\r") != len(lines) or b"\0" in block:
             log.error("a check's answer had a header with a line break or NUL; answered 500")
-            self.status, self.headers, self.body = 0, [], []
             self.fail()
             return
         default = b"".join(n + b": " + v + b"\r\n" for n, v in self.protocol.server_state.default_headers)
-        out = [STATUS_LINE[status], default, block]
+        out = [STATUS_LINE[response.status_code], default, block]
         if not self.keep_alive:
             out.append(_CLOSE)
         out.append(b"\r\n")
-        out += self.body
+        if not self.head:
+            out.append(body)
         self.protocol.write(b"".join(out), self.keep_alive)
 
     def fail(self) -> None:

@@ -325,3 +325,19 @@ def test_a_silent_connection_is_closed_at_the_header_timeout_and_an_idle_one_at_
         assert read_to_close(sock) == b""
         idle = time.monotonic() - answered
     assert KEEP_ALIVE * 0.9 <= idle < KEEP_ALIVE + CLOSE_DEADLINE  # not the (shorter) head timeout
+
+
+def test_a_head_read_alone_is_handed_on_whole_when_it_is_not_a_check(served: Served) -> None:
+    # each head in a read of its own (the in-place path), then its body in a later read
+    with connect(served) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n")
+        answers = read_responses(sock, 1)
+        sock.sendall(check(served.cookie))
+        answers += read_responses(sock, 1)
+    with connect(served) as sock:
+        sock.sendall(b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nAccept: application/json\r\n"
+                     b"Content-Length: 5\r\n\r\n")
+        time.sleep(0.05)  # not a race: makes the body a read of its own, the case under test
+        sock.sendall(b"hello" + check(served.cookie))
+        answers += read_responses(sock, 2)
+    assert [a[0] for a in answers] == [200, 202, 401, 202]
