@@ -1,17 +1,17 @@
 """The check's own HTTP/1.1 protocol, in front of uvicorn's on the one listener (issue 17).
 
 Behind nginx's auth_request every protected request is one `/oauth2/auth` request, and most of
-its cost was uvicorn's per-request machinery (a task, an event, a keep-alive timer, header
-validation and message dicts), not the check. So each connection starts on `CheckProtocol`:
+its cost was uvicorn's per-request machinery (a cycle object, an event, a keep-alive timer,
+header validation and message dicts), not the check. So each connection starts on `CheckProtocol`:
 
 - it finds where a request head ends (CRLF CRLF) itself, so it knows the byte offset of every
   request, and parses that head with httptools (llhttp, the parser uvicorn uses);
 - a head that is a plain check (the check path or under it, no body, no upgrade) is answered
   here: `AuthsvcApp.check` gives the answer the ASGI call would send (the same handler,
   metrics, logs, errors and X-Request-ID as under uvicorn), written here as one piece with no
-  ASGI messages; when the check completes without waiting (a cached session),
-  within the same callback, with no task; a check that waits (Redis, a JWKS fetch) becomes a
-  task, and later pipelined requests wait their turn, so answers stay in order;
+  ASGI messages. It runs as a task (asyncio.timeout and anyio need one; on Python 3.12 an eager
+  task, so a check that needs no I/O is answered within the same callback), and later
+  pipelined requests wait their turn, so answers stay in order;
 - anything else (another path, a body, an upgrade, a head that does not start at a request
   line) hands the connection to uvicorn for good: a fresh `LimitedHttpToolsProtocol` gets the
   transport and the bytes from that request's first byte on, as if it had had them from the
@@ -30,7 +30,8 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable, Generator
+import sys
+from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -64,39 +65,11 @@ def find_check_app(app: Any) -> Any:
     return None
 
 
-class _Rest:
-    """Awaits the rest of a coroutine that has already run to its first suspension.
-
-    The check is driven by hand (`coro.send(None)`) so a check that never waits costs no task;
-    one that does is finished by a task awaiting this, which passes the future the coroutine
-    is blocked on up to the task and every result back down.
-    """
-
-    __slots__ = ("coro", "yielded")
-
-    def __init__(self, coro: Any, yielded: Any) -> None:
-        self.coro = coro
-        self.yielded = yielded
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, yielded = self.coro, self.yielded
-        while True:
-            try:
-                sent = yield yielded
-            except BaseException as exc:  # cancellation: the coroutine gets it
-                try:
-                    yielded = coro.throw(exc)
-                except StopIteration as stop:
-                    return stop.value
-            else:
-                try:
-                    yielded = coro.send(sent)
-                except StopIteration as stop:
-                    return stop.value
-
-
-async def _finish(rest: _Rest) -> Any:
-    return await rest
+#: Python 3.12's eager tasks run a coroutine up to its first wait inside create_task: a check
+#: that needs no I/O is answered in the same callback. On 3.11 every check is a task, started on
+#: the next loop iteration. Never a bare `coro.send()`: asyncio.timeout (the Redis client) and
+#: anyio need a current task.
+_EAGER = sys.version_info >= (3, 12)
 
 
 class CheckProtocol(asyncio.Protocol):
@@ -314,31 +287,29 @@ class CheckProtocol(asyncio.Protocol):
         answer = _Answer(self, method == "HEAD", keep_alive)
         context = contextvars.copy_context()  # the request's log context stays its own
         coro = self.app.check(scope, _receive_nothing())
-        try:
-            yielded = context.run(coro.send, None)
-        except StopIteration as stop:
-            answer.done(stop.value)
-            return
-        except BaseException:
-            log.exception("%s %s: unexpected error", method, path)
-            answer.fail()
+        if _EAGER:
+            task = asyncio.Task(coro, loop=self.loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+        else:
+            task = self.loop.create_task(coro, context=context)
+        if task.done():
+            self.after_task(task, answer, scheduled=False)
             return
         self.busy = True
         self.deadline = _INF  # the app is working: no head is due
-        task = self.loop.create_task(_finish(_Rest(coro, yielded)), context=context)
-        tasks = self.server_state.tasks
-        tasks.add(task)
+        self.server_state.tasks.add(task)
         task.add_done_callback(lambda t: self.after_task(t, answer))
 
-    def after_task(self, task: asyncio.Task[Any], answer: _Answer) -> None:
+    def after_task(self, task: asyncio.Task[Response], answer: _Answer, scheduled: bool = True) -> None:
         self.server_state.tasks.discard(task)
         self.busy = False
         if task.cancelled() or task.exception() is not None:
-            if not task.cancelled():
+            if not task.cancelled():  # AuthsvcApp.check answers every error itself: never seen
                 log.error("check failed", exc_info=task.exception())
             answer.fail()
             return
         answer.done(task.result())
+        if not scheduled:
+            return
         if self.closing and not self.transport.is_closing():
             self.transport.close()  # shut down while it was working
             return

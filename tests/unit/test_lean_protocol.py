@@ -65,9 +65,12 @@ def served() -> Iterator[Served]:
     load = loader.load
 
     async def slow_load(header: str) -> Any:
-        if "slow" in header or header == slow:
-            await asyncio.sleep(0.2)  # a session read that waits: the check cannot finish at once
-        return await load(header)
+        # as the Redis client does (sessions/redis_client.py): asyncio.timeout needs a current
+        # task, so the check must run in one even when it never waits
+        async with asyncio.timeout(5):
+            if header == slow:
+                await asyncio.sleep(0.2)  # a session read that waits: the check cannot finish at once
+            return await load(header)
 
     object.__setattr__(loader, "load", slow_load)
     port = free_port()
