@@ -103,6 +103,8 @@ class CheckProtocol(asyncio.Protocol):
         self.scheme = "http"
         #: bytes received and not yet answered (from the first byte of the next request)
         self.buffer = bytearray()
+        #: how much of the buffer is known to hold no CRLF CRLF
+        self.scanned = 0
         #: a check is waiting (a task): later requests wait in the buffer
         self.busy = False
         #: the transport's buffer is full: answer nothing more until it drains
@@ -194,14 +196,20 @@ class CheckProtocol(asyncio.Protocol):
                 # empty lines before a request line (RFC 9112 §2.2): rare, uvicorn's to judge
                 self.hand_off()
                 return
-            end = buffer.find(_END, 0, self.max_header_bytes)
+            # search only what is new (less 3 bytes of overlap): a head dripped a byte at a time
+            # must cost O(n), not O(n^2) rescans of the buffer
+            start = max(0, self.scanned - 3)
+            end = buffer.find(_END, start, self.max_header_bytes)
             if end < 0:
                 if len(buffer) >= self.max_header_bytes:
                     log.info("refusing a request head of over %d bytes (431)", self.max_header_bytes)
                     self.refuse(431, b"request header fields too large\n")
-                elif b"\n\n" in buffer:
+                elif buffer.find(b"\n\n", start) >= 0:
                     self.hand_off()  # bare LF line ends: uvicorn's parser answers them
+                else:
+                    self.scanned = len(buffer)
                 return  # the rest of the head is still to come
+            self.scanned = 0
             end += 4
             if not self.parse(buffer[:end]):
                 return

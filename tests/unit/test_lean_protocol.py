@@ -344,3 +344,17 @@ def test_a_head_read_alone_is_handed_on_whole_when_it_is_not_a_check(served: Ser
         sock.sendall(b"hello" + check(served.cookie))
         answers += read_responses(sock, 2)
     assert [a[0] for a in answers] == [200, 202, 401, 202]
+
+
+def test_a_head_dripped_in_small_pieces_is_served(served: Served) -> None:
+    # each piece is a read of its own where the machine allows: the end of the head is found
+    # across pieces (the search resumes where it stopped, with an overlap of three bytes)
+    request = check(served.cookie)
+    with connect(served) as sock:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        for i in range(0, len(request), 7):
+            sock.sendall(request[i:i + 7])
+        assert [a[0] for a in read_responses(sock, 1)] == [202]
+        for piece in (request[:-3], request[-3:-1], request[-1:]):  # CRLF CRLF split 1/2/1
+            sock.sendall(piece)
+        assert [a[0] for a in read_responses(sock, 1)] == [202]
