@@ -231,20 +231,26 @@ def generate_secret() -> str:
 
 
 def uvicorn_options(
-    max_header_bytes: int = MAX_REQUEST_HEADER_BYTES, header_timeout: float = REQUEST_HEADER_TIMEOUT
+    max_header_bytes: int = MAX_REQUEST_HEADER_BYTES,
+    header_timeout: float = REQUEST_HEADER_TIMEOUT,
+    lean_check: bool = False,
 ) -> dict[str, Any]:
     """The uvicorn settings of `serve`; the benchmark's bare ceiling app runs on the same.
 
     The request head is bounded in size and time (`max_request_header_bytes`,
     `request_header_timeout`, protocol.py); without httptools only the size is (h11's cap).
+    With `lean_check` (serve), /oauth2/auth is answered by web/lean.py's protocol, everything
+    else by uvicorn's (issue 17).
     """
     http: Any = "h11"
     if find_spec("httptools"):  # uvicorn[standard] brings it
+        from .web.lean import CheckProtocol
         from .web.protocol import LimitedHttpToolsProtocol
 
         # a partial, not a subclass made here: workers get it pickled, by reference
         http = functools.partial(
-            LimitedHttpToolsProtocol, max_header_bytes=max_header_bytes, header_timeout=header_timeout
+            CheckProtocol if lean_check else LimitedHttpToolsProtocol,
+            max_header_bytes=max_header_bytes, header_timeout=header_timeout,
         )
     return {
         "log_level": "warning",
@@ -433,7 +439,9 @@ def serve(
 
     host, _, port = listen_address(settings).rpartition(":")
     options: dict[str, Any] = {
-        **uvicorn_options(settings.max_request_header_bytes, settings.request_header_timeout),
+        **uvicorn_options(
+            settings.max_request_header_bytes, settings.request_header_timeout, lean_check=True
+        ),
         "host": host.strip("[]") or "0.0.0.0",  # noqa: S104 (":4180" means every interface, as in Go)
         "port": int(port),
         "log_config": None,  # uvicorn's own lines go through our handler (logs.configure)

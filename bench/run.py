@@ -97,6 +97,8 @@ class Result:
     ratio: float | None = None
     #: the ceiling's CPU time per request over this row's: the share of a core's capacity
     cpu_ratio: float | None = None
+    #: nginx rows: req/s over row 6d's, nginx auth_request to an nginx `return 202` (issue 17)
+    limit_ratio: float | None = None
     note: str = ""
 
 
@@ -258,12 +260,12 @@ class Stack:
         for proc in reversed(self.processes):
             proc.stop()
 
-    def authsvc(self, name: str, options: dict[str, Any]) -> Process:
+    def authsvc(self, name: str, options: dict[str, Any], module: str = "authsvc") -> Process:
         port = free_port()
         config = self.workdir / f"{name}.toml"
         options = {"http_address": f"{HOST}:{port}", **options}
         config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
-        return self.start(name, [sys.executable, "-m", "authsvc", "serve", "--config", str(config)], port)
+        return self.start(name, [sys.executable, "-m", module, "serve", "--config", str(config)], port)
 
     def ceiling(self) -> Process:
         port = free_port()
@@ -283,21 +285,26 @@ class Stack:
         path.write_text(json.dumps(jwks))
         return self.start("jwks", [sys.executable, "-m", "bench.jwks", HOST, str(port), str(path)], port)
 
-    def nginx(self, authsvc_port: int) -> tuple[Process, int, int, int] | None:
+    def nginx(self, authsvc_port: int, uvicorn_port: int) -> tuple[Process, int, int, int, int, int] | None:
         binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
         if binary is None:
             return None
         auth_port, plain_port, app_port, cached_port = free_port(), free_port(), free_port(), free_port()
+        limit_port, answer_port, before_port = free_port(), free_port(), free_port()
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "cache"):
             (self.workdir / "nginx" / sub).mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "nginx.conf"
         auth_servers = "\n".join(
-            AUTH_SERVER.format(host=HOST, port=port, cache=cache)
-            for port, cache in ((auth_port, ""), (cached_port, CACHE_LINES))
+            AUTH_SERVER.format(host=HOST, port=port, cache=cache, upstream=upstream)
+            for port, cache, upstream in (
+                (auth_port, "", "authsvc"), (cached_port, CACHE_LINES, "authsvc"), (limit_port, "", "limit"),
+                (before_port, "", "uvicorn_only"),
+            )
         )
         conf.write_text(NGINX_CONF.format(
             workdir=self.workdir, plain_port=plain_port, app_port=app_port,
-            authsvc_port=authsvc_port, host=HOST, auth_servers=auth_servers,
+            authsvc_port=authsvc_port, host=HOST, auth_servers=auth_servers, answer_port=answer_port,
+            uvicorn_port=uvicorn_port,
         ))  # fmt: skip
         test = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                               capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
@@ -305,7 +312,7 @@ class Stack:
             raise BenchError(f"nginx -t rejected {conf}:\n{test.stderr}")
         proc = self.start("nginx", [binary, "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                           auth_port, None)  # fmt: skip
-        return proc, auth_port, plain_port, cached_port
+        return proc, auth_port, plain_port, cached_port, limit_port, before_port
 
 
 NGINX_CONF = """\
@@ -324,6 +331,8 @@ http {{
   scgi_temp_path {workdir}/nginx/scgi;
   upstream authsvc {{ server {host}:{authsvc_port}; keepalive 32; }}
   upstream app {{ server {host}:{app_port}; keepalive 32; }}
+  upstream limit {{ server {host}:{answer_port}; keepalive 32; }}
+  upstream uvicorn_only {{ server {host}:{uvicorn_port}; keepalive 32; }}
   proxy_http_version 1.1;
   proxy_buffer_size 16k;
   proxy_buffers 8 16k;
@@ -333,6 +342,11 @@ http {{
   server {{
     listen {host}:{app_port};
     location / {{ return 200 "app\\n"; }}
+  }}
+  # the limit of auth_request itself: an auth server doing no work at all (row 6d)
+  server {{
+    listen {host}:{answer_port};
+    location / {{ return 202; }}
   }}
   # with auth_request (examples/nginx, trimmed to what the 2xx path uses), then the same
   # with a 5 s nginx cache of auth answers (AUTH_SERVER, CACHE_LINES)
@@ -350,7 +364,7 @@ AUTH_SERVER = """\
     listen {host}:{port};
     location = /oauth2/auth {{
       internal;
-      proxy_pass http://authsvc;{cache}
+      proxy_pass http://{upstream};{cache}
       proxy_pass_request_body off;
       proxy_set_header Content-Length "";
       proxy_set_header Connection "";
@@ -440,6 +454,8 @@ class Plan:
     rate_duration: float
     soak: float = 0.0
     smoke: bool = False
+    #: the scenario numbers to run ("1" is always run: every ratio needs it); empty: all
+    only: str = ""
 
 
 def base_options(secret: str, issuer: str) -> dict[str, Any]:
@@ -461,6 +477,10 @@ def has_bearer() -> bool:
     # providers/bearer.py since the layout by flow; authsvc/bearer.py before it (older commits)
     where = ("authsvc.providers.bearer", "authsvc.bearer")
     return any(find_spec(m) is not None for m in where) and "skip_jwt_bearer_tokens" in Settings.model_fields
+
+
+def has_lean() -> bool:
+    return find_spec("authsvc.web.lean") is not None
 
 
 def has_redis_store() -> bool:
@@ -508,6 +528,12 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
     pid = [cookie_auth.popen.pid]
     found.append(Target("2 cookie session", url, {**PROXY_HEADERS, "Cookie": cookie}, 202, pid,
                         note=f"cookie {facts['cookie_bytes']} B"))  # fmt: skip
+    # the same, every request on uvicorn's protocol (before issue 17's web/lean.py)
+    before = s.authsvc("authsvc-uvicorn", options, "bench.uvicorn_only") if has_lean() else None
+    if before is not None:
+        found.append(Target("2u cookie session, uvicorn only", f"{before.url}{auth_path}",
+                            {**PROXY_HEADERS, "Cookie": cookie}, 202, [before.popen.pid],
+                            note="before web/lean.py"))  # fmt: skip
 
     if has_redis_store():
         redis = s.redis()
@@ -535,15 +561,22 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
 
     found.append(Target("5 no session (401)", url, {**PROXY_HEADERS, "Accept": "application/json"}, 401, pid))
 
-    ng = s.nginx(cookie_auth.port)
+    ng = s.nginx(cookie_auth.port, before.port if before is not None else cookie_auth.port)
     if ng is not None:
-        proc, auth_port, plain_port, cached_port = ng
+        proc, auth_port, plain_port, cached_port, limit_port, before_port = ng
         nginx_pids = [proc.popen.pid]  # and its workers (cpu_seconds adds children)
         plain_url = f"http://{HOST}:{plain_port}/dashboard"
         found.append(Target("6a nginx, no auth", plain_url, {}, 200, nginx_pids))
+        found.append(Target("6d nginx auth_request -> nginx 202", f"http://{HOST}:{limit_port}/dashboard",
+                            {"Cookie": cookie}, 200, nginx_pids,
+                            note="the mechanism's limit: no auth work; ratio to 6a"))  # fmt: skip
         found.append(Target("6b nginx auth_request + cookie", f"http://{HOST}:{auth_port}/dashboard",
                             {"Cookie": cookie}, 200, [*nginx_pids, *pid],
                             note="CPU incl. authsvc; ratio to 6a"))  # fmt: skip
+        if before is not None:
+            found.append(Target("6e nginx auth_request, uvicorn only", f"http://{HOST}:{before_port}/dashboard",
+                                {"Cookie": cookie}, 200, [*nginx_pids, before.popen.pid],
+                                note="6b before web/lean.py; ratio to 6a"))  # fmt: skip
         found.append(Target("6c nginx auth_request + proxy_cache", f"http://{HOST}:{cached_port}/dashboard",
                             {"Cookie": cookie}, 200, [*nginx_pids, *pid],
                             note="5 s cache of 202s in nginx; ratio to 6a"))  # fmt: skip
@@ -567,6 +600,8 @@ def run(plan: Plan, json_path: Path | None, keep: bool) -> int:
     try:
         with stack(workdir) as s:
             found, facts = targets(s, plan, log)
+            if plan.only:
+                found = [t for t in found if t.name[0] == "1" or t.name[0] in plan.only]
             if plan.soak:
                 soak = run_soak(s, found, plan, workdir, log)
             else:
@@ -621,10 +656,13 @@ def closed_loops(found: list[Target], plan: Plan, workdir: Path, log: Any) -> li
             result.cpu_ratio = round(((before.cpu_us + after.cpu_us) / 2) / result.cpu_us, 3)
         results.append(result)
     plain = next((r for r in results if r.scenario.startswith("6a")), None)
+    limit = next((r for r in results if r.scenario.startswith("6d")), None)
     for r in results:
-        if r.scenario[:2] in ("6b", "6c") and plain is not None:
+        if r.scenario[:2] in ("6b", "6c", "6d", "6e") and plain is not None:
             r.ratio = round(r.rps / plain.rps, 3)
             r.cpu_ratio = round(plain.cpu_us / r.cpu_us, 3)
+        if r.scenario[:2] in ("6b", "6c", "6d", "6e") and limit is not None:
+            r.limit_ratio = round(r.rps / limit.rps, 3)
     # the ceiling row: the median run, its ratios 1 by definition
     ceiling = sorted(ceilings, key=lambda r: r.rps)[len(ceilings) // 2]
     ceiling.ratio = ceiling.cpu_ratio = 1.0
@@ -713,14 +751,17 @@ def render(report: dict[str, Any]) -> str:
         lines += ["", "closed loop (wrk -t1 -c{c}, {d:.0f}s per row)".format(
             c=report["plan"]["connections"], d=report["plan"]["duration"]),
             f"{'scenario':34} {'status':>6} {'req/s':>9} {'ratio':>6} {'p50 ms':>7} {'p90 ms':>7} "
-            f"{'p99 ms':>7} {'CPU us/req':>10} {'CPU ratio':>9} {'errors':>6}  note"]  # fmt: skip
+            f"{'p99 ms':>7} {'CPU us/req':>10} {'CPU ratio':>9} {'of 6d':>6} {'errors':>6}  "
+            "note"]  # fmt: skip
         for r in report["closed_loop"]:
             ratio = f"{r['ratio']:.2f}" if r["ratio"] is not None else "-"
             cpu_ratio = f"{r['cpu_ratio']:.2f}" if r["cpu_ratio"] is not None else "-"
             errors = f"{r['errors']}/{r['socket_errors']}"
+            limit = f"{r['limit_ratio']:.2f}" if r.get("limit_ratio") is not None else "-"
             lines.append(
                 f"{r['scenario']:34} {r['status']:>6} {r['rps']:>9.0f} {ratio:>6} {r['p50_ms']:>7.2f} "
-                f"{r['p90_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['cpu_us']:>10.0f} {cpu_ratio:>9} {errors:>6}  "
+                f"{r['p90_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['cpu_us']:>10.0f} {cpu_ratio:>9} {limit:>6} "
+                f"{errors:>6}  "
                 f"{r['note']}"
             )
         lines.append("errors: wrong statuses / socket errors and timeouts")
@@ -753,10 +794,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--rate-duration", type=float, default=10.0, help="seconds per fixed-rate row")
     parser.add_argument("--smoke", action="store_true", help="a few seconds: keeps the script working")
     parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS", help="memory soak instead")
+    parser.add_argument("--only", default="", metavar="DIGITS",
+                        help="run only these scenarios, e.g. 26 (the ceiling always runs)")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     args = parser.parse_args(argv)
-    plan = Plan(args.duration, args.warmup, args.connections, args.rate, args.rate_duration, args.soak)
+    plan = Plan(args.duration, args.warmup, args.connections, args.rate, args.rate_duration, args.soak,
+                only=args.only)
     if args.smoke:
-        plan = Plan(1.0, 0.0, 8, 200.0, 1.0, soak=min(args.soak, 3.0), smoke=True)
+        plan = Plan(1.0, 0.0, 8, 200.0, 1.0, soak=min(args.soak, 3.0), smoke=True, only=args.only)
     return run(plan, args.json, args.keep)

@@ -132,6 +132,15 @@ class AuthsvcApp(Starlette):
     async def _auth(
         self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext
     ) -> None:
+        response = await self._check(scope, receive, path, ctx)
+        await response(scope, receive, send)
+
+    async def check(self, scope: Scope, receive: Receive) -> Response:
+        """The answer to the check request `scope` (a path is_check accepts), not yet sent: what
+        the ASGI call would send. web/lean.py writes it itself, without the ASGI messages."""
+        return await self._check(scope, receive, scope["path"], self._begin(scope))
+
+    async def _check(self, scope: Scope, receive: Receive, path: str, ctx: logs.RequestContext) -> Response:
         scope["app"] = self
         # Envoy's path_prefix mode: what the router would have put in path_params
         scope["path_params"] = {"rest": path[len(self._auth_prefix):]} if path != self._auth_path else {}
@@ -144,7 +153,7 @@ class AuthsvcApp(Starlette):
             log.exception("%s %s: unexpected error", scope["method"], path)
             response = PlainTextResponse("internal error\n", 500, headers=NO_CACHE)
         response.raw_headers.append((REQUEST_ID, ctx.id.encode()))
-        await response(scope, receive, send)
+        return response
 
 
 def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) -> AuthsvcApp:
