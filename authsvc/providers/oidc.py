@@ -186,12 +186,12 @@ class OIDCProvider:
         if access_token and not all(has_claim(claims, c) for c in wanted):
             userinfo = await self._userinfo(access_token)
             if userinfo is None:
-                return identity_from_claims(claims, s)
+                return identity_from_claims(claims, s, s.kept_claims)
             # OIDC Core §5.3.2: the userinfo sub MUST match the ID token's (token substitution)
             if userinfo.get("sub") != claims.get("sub"):
                 raise TokenError("userinfo sub differs from the ID token sub")
             claims = {**userinfo, **{k: v for k, v in claims.items() if has_claim(claims, k)}}
-        return identity_from_claims(claims, s)
+        return identity_from_claims(claims, s, s.kept_claims)
 
     async def _validate(self, access_token: str) -> None:
         """oauth2-proxy's validate_url: the refreshed access token must be accepted there (2xx)."""
