@@ -148,3 +148,10 @@ async def test_per_route_allowed_subjects(query: str, subject: str, status: int)
     async with AuthApp.start(make_settings(email_domains=["*"], proxy_kind="nginx")) as app:
         response = await app.auth(f"/oauth2/auth?{query}", cookie=await app.cookie(subject=subject))
         assert response.status_code == status, response.text
+
+
+def test_a_claim_no_header_can_carry_is_a_refusal_not_another_value() -> None:
+    headers = IdentityHeaders(make_settings(claim_headers=MAP))
+    session = Session(Identity(user="u", extra=((KEPT_CLAIM + "tid", "acme\ud800"),)))
+    assert headers.refusal(session) is not None  # login answers 403 (check/headers.py)
+    assert headers.raw_for_session(session) is None
