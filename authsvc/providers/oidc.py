@@ -182,7 +182,9 @@ class OIDCProvider:
     async def _identity(self, claims: Claims, access_token: str) -> Identity:
         """Identity from ID token claims, filled in from userinfo when email/groups are missing."""
         s = self._settings
-        wanted = (s.oidc_email_claim, s.oidc_groups_claim)
+        # claim_headers' claims too: oauth2-proxy fetches claims the ID token lacks from the
+        # userinfo (profile) URL (reference/oauth2-proxy.md, "On redeem")
+        wanted = (s.oidc_email_claim, s.oidc_groups_claim, *s.kept_claims)
         if access_token and not all(has_claim(claims, c) for c in wanted):
             userinfo = await self._userinfo(access_token)
             if userinfo is None:

@@ -119,6 +119,16 @@ async def test_a_login_keeps_the_claims_in_the_session(fake_idp: FakeIdP) -> Non
         assert answer.headers["x-roles"] == ""
 
 
+@pytest.mark.anyio
+async def test_a_claim_only_in_userinfo_is_kept(fake_idp: FakeIdP) -> None:
+    settings = fake_idp_settings(fake_idp, email_domains=["*"], claim_headers=MAP)
+    async with browser_on(settings, fake_idp) as browser:
+        callback = await browser.login(email="ada@example.com", groups=["dev"], tid="acme",
+                                       userinfo_only=["tid"])  # e-mail, groups in the ID token
+        assert callback.status_code == 302, callback.text
+        assert (await browser.auth()).headers["x-auth-request-tenant"] == "acme"
+
+
 # allowed_subjects: explicit, like allowed_clients; a machine or a user
 
 @pytest.mark.parametrize(("options", "identity", "status"), [
