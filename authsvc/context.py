@@ -111,7 +111,8 @@ class Context:
             ),
             route_rules=RouteRules(),
             bearer=BearerAuth(settings, http, clock),
-            headers=IdentityHeaders(settings, machines=bool(settings.allowed_clients)),
+            headers=IdentityHeaders(
+                settings, machines=bool(settings.allowed_clients or settings.allowed_subjects)),
             cookie_settings=cookies.CookieSettings.from_settings(settings),
             login_sealer=Sealer(settings.secret_keys, "login-state"),
             metrics=metrics,

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+#: Identity.extra key prefix of the claims kept for `claim_headers` ("claim:tid"); the other
+#: extra entries (htpasswd's marker, DPoP's cnf.jkt) never start with it
+KEPT_CLAIM = "claim:"
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -17,7 +21,7 @@ class Identity:
     #: the IdP's own subject and session id, for back-channel logout
     subject: str = ""
     sid: str = ""
-    #: claims kept for rules that need them (provider-specific, small)
+    #: claims kept for rules and `claim_headers` (small; one pair per value of a list claim)
     extra: tuple[tuple[str, str], ...] = ()
     #: a machine (client credentials): no user behind it, admitted only by `allowed_clients`
     machine: bool = False

@@ -20,6 +20,11 @@ Where machine identities can pass (`allowed_clients` is set), every 2xx also car
 `X-Auth-Request-Client-Id` (the OAuth client a bearer token was issued to; empty for a browser
 session), so an app can tell a service from a person (docs/api-clients.md).
 
+`claim_headers` adds one header per mapped claim (`X-Auth-Request-Tenant=tid`), always sent,
+empty when the identity lacks the claim: its values, kept in the session at login
+(providers/claims.py `kept_claims`), encoded as a list like groups (a single value is a list of
+one, so `a,b` in a string claim is `a%2Cb`).
+
 Text that is not valid Unicode (a lone surrogate, which JSON can carry) has no UTF-8 form, and
 a token with anything but printable ASCII (or a space at either end) cannot be passed on
 unchanged: such a session gets a 403 and a log line, never a header that says something else.
@@ -34,7 +39,7 @@ from collections.abc import Iterable
 from urllib.parse import unquote
 
 from ..config.headers import HeaderOptions
-from ..models import Session
+from ..models import KEPT_CLAIM, Identity, Session
 
 log = logging.getLogger("authsvc")
 
@@ -109,6 +114,8 @@ class IdentityHeaders:
         self._basic_password = settings.basic_auth_password.get_secret_value()
         self._basic_email = settings.prefer_email_to_user
         self._raw: dict[int, tuple[Session, Raw | None]] = {}
+        #: (header, Identity.extra key) per `claim_headers` entry
+        self.claims = tuple((name, KEPT_CLAIM + path) for name, path in settings.claim_header_map)
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -127,6 +134,7 @@ class IdentityHeaders:
             out.append("X-Auth-Request-Access-Token")
         if self.authorization or self.basic:
             out.append("Authorization")
+        out += [name for name, _ in self.claims]
         return tuple(out)
 
     def empty(self) -> dict[str, str]:
@@ -194,4 +202,10 @@ class IdentityHeaders:
             except UnicodeEncodeError:
                 raise Unrepresentable("not valid Unicode text (a lone surrogate)") from None
             out["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+        for name, key in self.claims:
+            out[name] = encode_list(_kept(ident, key))
         return out
+
+
+def _kept(identity: Identity, key: str) -> list[str]:
+    return [value for name, value in identity.extra if name == key]

@@ -18,6 +18,7 @@ passes it); `allowed_scopes` requires EVERY listed scope of the access token (un
 parameters: a route needing `read` and `write` says so; RFC 6750 §3 `scope` lists them all);
 `allowed_audiences` requires at least one of the listed audiences in its `aud`. A browser
 session has no token scopes or audiences we know, so a scope or audience rule denies it.
+`allowed_subjects` requires the identity's `sub` (a machine's or a user's) to be listed.
 
 Fail closed where oauth2-proxy fails open: a parameter given with no value (a template that
 rendered empty) admits nobody, and an unknown `allowed_*` parameter (a typo such as
@@ -40,7 +41,7 @@ MAX_QUERY = 8192
 
 PARAMS = (
     "allowed_groups", "allowed_emails", "allowed_email_domains",
-    "allowed_clients", "allowed_scopes", "allowed_audiences",
+    "allowed_clients", "allowed_scopes", "allowed_audiences", "allowed_subjects",
 )
 HEADERS = {f"x-authsvc-{p.replace('_', '-')}": p for p in PARAMS}
 
@@ -56,6 +57,7 @@ class RouteRule:
     #: all required
     scopes: frozenset[str] | None = None
     audiences: frozenset[str] | None = None
+    subjects: frozenset[str] | None = None
     #: set when the query itself is unusable: then nobody passes
     broken: str = ""
 
@@ -80,6 +82,8 @@ class RouteRule:
             return Decision(False, "per-route allowed_scopes", scope=" ".join(sorted(self.scopes)))
         if self.audiences is not None and self.audiences.isdisjoint(identity.audiences):
             return denied("per-route allowed_audiences")
+        if self.subjects is not None and identity.subject not in self.subjects:
+            return denied("per-route allowed_subjects")
         return ALLOW
 
 
@@ -123,7 +127,7 @@ def parse_rule(query: str) -> RouteRule:
         got = values.get(name)
         return None if got is None else [v for v in got if v]
 
-    groups, emails, domains, clients, scopes, audiences = (entries(p) for p in PARAMS)
+    groups, emails, domains, clients, scopes, audiences, subjects = (entries(p) for p in PARAMS)
 
     def names(got: list[str] | None) -> frozenset[str] | None:
         return None if got is None else frozenset(got)
@@ -135,6 +139,7 @@ def parse_rule(query: str) -> RouteRule:
         clients=names(clients),
         scopes=names(scopes),
         audiences=names(audiences),
+        subjects=names(subjects),
     )
 
 

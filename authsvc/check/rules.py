@@ -5,7 +5,8 @@ the address is in `authenticated_emails_file`; then, when `allowed_groups` is se
 must hold at least one of them. An empty `email_domains` and no file lets nobody in.
 
 A machine identity (a client-credentials token, providers/bearer.py) has no e-mail to judge:
-only `allowed_clients` admits it, by its client id. `email_domains = ["*"]` means "any user",
+only `allowed_clients` admits it, by its client id (or `allowed_subjects`, by its `sub`, which
+admits a user too). `email_domains = ["*"]` means "any user",
 never "any token": oauth2-proxy admits a token without an e-mail there, so every client of the
 IdP got in (issue 16); here a machine the operator did not name gets 403.
 """
@@ -68,9 +69,13 @@ class Rules:
         self._groups = frozenset(settings.allowed_groups)
         self._allow_unverified = settings.insecure_oidc_allow_unverified_email
         self._clients = frozenset(settings.allowed_clients)
+        self._subjects = frozenset(s for s in settings.allowed_subjects if s)
 
     def authorize(self, identity: Identity) -> Decision:
         """Allow, or 403 with a reason for the log (never shown to the client)."""
+        # named explicitly by its IdP subject: a machine or a person, whatever its e-mail
+        if identity.subject and identity.subject in self._subjects:
+            return ALLOW
         if identity.machine:
             # e-mail and group rules are about users: a machine passes by name, or not at all
             return ALLOW if identity.client_id in self._clients else denied(

@@ -5,7 +5,8 @@ substituted from the environment first, keys match case-insensitively (mapstruct
 file holds `server`, `metricsServer`, `providers`, `injectRequestHeaders`,
 `injectResponseHeaders` and `upstreamConfig`. Provider and server settings become oauth2-proxy
 cfg keys (translated by oauth2_proxy.py like any other source); the response headers map onto
-authsvc's header options where authsvc sends the same header, and are refused otherwise.
+authsvc's header options where authsvc sends the same header, other claims onto `claim_headers`
+(oauth2-proxy#772), and the rest (prefixes, session fields, plain values) are refused.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from . import oauth2_proxy as o2p
+from .headers import BUILT_IN
 
 _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*))?\}|([A-Za-z_][A-Za-z0-9_]*))")
 
@@ -61,6 +63,10 @@ _SECTIONS: dict[str, dict[str, str]] = {
     "adfsconfig": {},
 }
 #: response headers authsvc sends, as oauth2-proxy's --convert-config-to-alpha writes them
+#: oauth2-proxy claimSource names that are session fields, not ID token claims
+#: (pkg/apis/options/header.go ClaimSource): they cannot become `claim_headers`
+_SESSION_FIELDS = frozenset({"access_token", "id_token", "refresh_token", "created_at", "expires_on",
+                             "user"})
 _XAUTH = {"x-auth-request-user": "user", "x-auth-request-email": "email",
           "x-auth-request-preferred-username": "preferred_username", "x-auth-request-groups": "groups"}
 
@@ -309,10 +315,19 @@ def _response_headers(headers: Any, out: Alpha, where: str) -> None:
             if secret is None and password:
                 out.errors.append(f"option {label} basicAuthPassword ({where}) cannot be read")
             out.options["basic_auth_password"] = secret or ""
+        elif (name not in BUILT_IN and not prefix and password is None and claim_name
+              and claim_name not in _SESSION_FIELDS):
+            # oauth2-proxy#772: any ID token claim as a header; authsvc's claim_headers does that
+            entry = f"{header.get('name', '')}={claim_name}"
+            out.options.setdefault("claim_headers", []).append(entry)
+            out.notes.append(o2p.Note(label, "renamed", "", where, ("claim_headers",)))
+            continue
         else:
             out.errors.append(f"option {label} ({where}) is not supported by authsvc: it sends "
                               "X-Auth-Request-User/-Email/-Preferred-Username/-Groups/-Access-Token "
-                              "and Authorization (Bearer ID token or Basic) from their own claims only")
+                              "and Authorization (Bearer ID token or Basic) from their own claims only; "
+                              "other headers map to claim_headers from one ID token claim, "
+                              "with no prefix")
             continue
         out.notes.append(o2p.Note(label, "renamed", "", where, tuple(
             k for k in ("set_xauthrequest", "pass_access_token", "set_authorization_header",

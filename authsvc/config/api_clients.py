@@ -18,6 +18,13 @@ class ApiClientOptions(BaseModel):
             "machine. Per route: `?allowed_clients=`. See [docs/api-clients.md](docs/api-clients.md)"
         ),
     )
+    allowed_subjects: CommaList = Field(
+        default_factory=list,
+        description=(
+            "`sub` values (machines or users) that pass the global rules whatever their e-mail and "
+            "groups, like `allowed_clients`: explicit. Per route: `?allowed_subjects=`"
+        ),
+    )
     introspect_bearer_tokens: bool = Field(
         False,
         description=(
@@ -39,7 +46,7 @@ class ApiClientOptions(BaseModel):
         ),
     )
 
-    @field_validator("allowed_clients", mode="before")
+    @field_validator("allowed_clients", "allowed_subjects", mode="before")
     @classmethod
     def _api_lists(cls, value: object) -> object:
         return split_list(value)

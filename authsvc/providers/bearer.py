@@ -43,7 +43,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..errors import TokenError
 from ..models import Identity, Session, Tokens
-from .claims import claim, identity_from_claims
+from .claims import claim, identity_from_claims, kept_claims
 from .dpop import JKT, token_jkt
 from .introspection import Introspector
 from .jws import (
@@ -232,10 +232,12 @@ def token_identity(claims: Mapping[str, Any], settings: Settings) -> Identity:
     # RFC 9449 §6: the key the token is bound to, checked against each request's proof
     jkt = token_jkt(claims)
     extra = ((JKT, jkt),) if jkt else ()
+    # a machine's claims too (a tenant header for a service is as useful as for a person)
+    kept = kept_claims(claims, settings.kept_claims)
     if (client and claim(claims, settings.oidc_email_claim) in (None, "")
             and (sub is None or sub == client)):
         return Identity(user=client, machine=True, client_id=client, subject=client,
-                        scopes=scopes, audiences=audiences, extra=extra)
-    identity = identity_from_claims(claims, settings)
+                        scopes=scopes, audiences=audiences, extra=kept + extra)
+    identity = identity_from_claims(claims, settings, settings.kept_claims)
     return replace(identity, client_id=client, scopes=scopes, audiences=audiences,
                    extra=identity.extra + extra)

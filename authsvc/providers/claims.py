@@ -7,7 +7,7 @@ from typing import Any
 
 from ..config.provider import ProviderOptions
 from ..errors import TokenError
-from ..models import Identity
+from ..models import KEPT_CLAIM, Identity
 
 _MISSING = object()
 
@@ -57,13 +57,34 @@ def _verified(claims: Mapping[str, Any]) -> bool | None:
     return value is True or (isinstance(value, str) and value.lower() == "true")
 
 
+def _kept_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return _text(value)
+
+
+def kept_claims(claims: Mapping[str, Any], paths: tuple[str, ...]) -> tuple[tuple[str, str], ...]:
+    """The claims `claim_headers` sends, as Identity.extra pairs: one pair per value, so a list
+    claim is one pair per non-empty item (joined like groups in the header); objects and null
+    are left out (the header is then empty)."""
+    out: list[tuple[str, str]] = []
+    for path in paths:
+        value = claim(claims, path)
+        items = value if isinstance(value, list) else [value]
+        out += [(KEPT_CLAIM + path, t) for t in (_kept_text(v) for v in items) if t]
+    return tuple(out)
+
+
 def has_claim(claims: Mapping[str, Any], path: str) -> bool:
     """Whether the claim is present and not empty."""
     return claim(claims, path) not in (None, "", [], {})
 
 
-def identity_from_claims(claims: Mapping[str, Any], settings: ProviderOptions) -> Identity:
-    """The Identity described by `claims`; TokenError when they must be refused."""
+def identity_from_claims(
+    claims: Mapping[str, Any], settings: ProviderOptions, keep: tuple[str, ...] = ()
+) -> Identity:
+    """The Identity described by `claims`; TokenError when they must be refused. `keep`: the
+    claim paths kept in `extra` for `claim_headers`."""
     subject = _text(claims.get("sub"))
     user = _text(claim(claims, settings.user_id_claim)) or subject
     if not user:
@@ -83,4 +104,5 @@ def identity_from_claims(claims: Mapping[str, Any], settings: ProviderOptions) -
         email_verified=verified,
         subject=subject,
         sid=_text(claims.get("sid")),
+        extra=kept_claims(claims, keep),
     )

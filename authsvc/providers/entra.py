@@ -114,7 +114,7 @@ class EntraIDProvider(OIDCProvider):
         if claims.get("xms_edov") is False:
             adjusted["email_verified"] = False
         # no userinfo call: Entra's userinfo holds nothing the ID token lacks
-        identity = identity_from_claims(adjusted, self._settings)
+        identity = identity_from_claims(adjusted, self._settings, self._settings.kept_claims)
         if _groups_overage(claims, self._settings.oidc_groups_claim):
             if not access_token:
                 raise TokenError("groups overage, but no access token to ask Microsoft Graph")

@@ -182,16 +182,18 @@ class OIDCProvider:
     async def _identity(self, claims: Claims, access_token: str) -> Identity:
         """Identity from ID token claims, filled in from userinfo when email/groups are missing."""
         s = self._settings
-        wanted = (s.oidc_email_claim, s.oidc_groups_claim)
+        # claim_headers' claims too: oauth2-proxy fetches claims the ID token lacks from the
+        # userinfo (profile) URL (reference/oauth2-proxy.md, "On redeem")
+        wanted = (s.oidc_email_claim, s.oidc_groups_claim, *s.kept_claims)
         if access_token and not all(has_claim(claims, c) for c in wanted):
             userinfo = await self._userinfo(access_token)
             if userinfo is None:
-                return identity_from_claims(claims, s)
+                return identity_from_claims(claims, s, s.kept_claims)
             # OIDC Core §5.3.2: the userinfo sub MUST match the ID token's (token substitution)
             if userinfo.get("sub") != claims.get("sub"):
                 raise TokenError("userinfo sub differs from the ID token sub")
             claims = {**userinfo, **{k: v for k, v in claims.items() if has_claim(claims, k)}}
-        return identity_from_claims(claims, s)
+        return identity_from_claims(claims, s, s.kept_claims)
 
     async def _validate(self, access_token: str) -> None:
         """oauth2-proxy's validate_url: the refreshed access token must be accepted there (2xx)."""

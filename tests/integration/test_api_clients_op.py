@@ -52,6 +52,8 @@ def api_settings(**overrides: Any) -> dict[str, Any]:
         "allowed_clients": ["machine"],
         "email_domains": ["*"],
         "oidc_extra_audiences": [API],
+        # a claim -> header mapping (claim_headers): the token's scope claim, copied by nginx
+        "claim_headers": ["X-Auth-Request-Scope=scope"],
         **overrides,
     }
 
@@ -154,6 +156,11 @@ _ROUTE = """
         }
 """
 _MARK = "        # --- the protected application"
+#: what examples/nginx/README.md says to add for a claim_headers entry, in the protected location
+_COPIED = "            proxy_set_header X-Auth-Request-Client-Id $authsvc_client_id;\n"
+_CLAIM = """            auth_request_set $authsvc_scope $upstream_http_x_auth_request_scope;
+            proxy_set_header X-Auth-Request-Scope $authsvc_scope;
+"""
 
 
 @pytest.fixture(scope="module")
@@ -164,7 +171,9 @@ def nginx(tmp_path_factory: pytest.TempPathFactory, cached: Process, echo: EchoU
         {"LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{cached.port}", "UPSTREAM": f"{HOST}:{echo.port}"},
     )
     assert conf.count(_MARK) == 1, "examples/nginx/nginx.conf changed: update this test's marker"
-    proc = start_nginx(tmp_path_factory.mktemp("nginx-api"), conf.replace(_MARK, _ROUTE + _MARK), port)
+    assert conf.count(_COPIED) == 1, "examples/nginx/nginx.conf changed: update this test's marker"
+    conf = conf.replace(_MARK, _ROUTE + _MARK).replace(_COPIED, _COPIED + _CLAIM)
+    proc = start_nginx(tmp_path_factory.mktemp("nginx-api"), conf, port)
     try:
         yield proc.url
     finally:
@@ -190,3 +199,14 @@ def test_a_per_route_scope_rule_through_nginx(oidc_provider: OpenIDProvider, ngi
     response = httpx.get(f"{nginx}/writers/x", headers={"Accept": "application/json"})
     assert response.status_code == 401
     assert response.headers.get("www-authenticate") == "Bearer"
+
+
+def test_a_claim_header_through_nginx(oidc_provider: OpenIDProvider, nginx: str) -> None:
+    # opaque (introspected) and JWT tokens alike; a client's own copy of the header is replaced
+    for token in (client_credentials(oidc_provider, MACHINE, "read write"),
+                  client_credentials(oidc_provider, MACHINE, "read write", resource=API)):
+        response = httpx.get(f"{nginx}/app/x", headers={
+            "Authorization": f"Bearer {token}", "X-Auth-Request-Scope": "admin"})
+        assert response.status_code == 200
+        seen = {k.lower(): v for k, v in response.json()["headers"]}
+        assert seen["x-auth-request-scope"] == "read write"  # one value: the inner space kept

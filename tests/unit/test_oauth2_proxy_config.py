@@ -351,10 +351,32 @@ def test_alpha_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert any("upstreamconfig" in w for w in report.warnings)
 
 
-def test_alpha_header_authsvc_cannot_send_is_refused(tmp_path: Path) -> None:
-    extra = "  - name: X-Department\n    values: [{claimSource: {claim: department}}]\nupstreamConfig:"
+def test_alpha_claim_header_maps_to_claim_headers(tmp_path: Path) -> None:
+    # oauth2-proxy#772: a header from an ID token claim authsvc does not send itself
+    extra = ("  - name: X-Department\n    values: [{claimSource: {claim: org.department}}]\n"
+             "upstreamConfig:")
     alpha = cfg(tmp_path, ALPHA.replace("upstreamConfig:", extra), "alpha.yaml")
-    with pytest.raises(ConfigError, match=r"X-Department .*not supported by authsvc"):
+    s = load(ConfigInput(alpha_config=alpha, flags={"cookie_secret": SECRET})).settings
+    assert s.claim_headers == ["X-Department=org.department"]
+    assert s.set_xauthrequest and s.set_basic_auth
+
+
+@pytest.mark.parametrize(("values", "says"), [
+    ("[{claimSource: {claim: department, prefix: 'x-'}}]", "not supported by authsvc"),
+    ("[{claimSource: {claim: access_token}}]", "not supported by authsvc"),
+    ("[{value: Zml4ZWQ=}]", "not supported by authsvc"),
+])  # fmt: skip
+def test_alpha_header_authsvc_cannot_send_is_refused(tmp_path: Path, values: str, says: str) -> None:
+    extra = f"  - name: X-Department\n    values: {values}\nupstreamConfig:"
+    alpha = cfg(tmp_path, ALPHA.replace("upstreamConfig:", extra), "alpha.yaml")
+    with pytest.raises(ConfigError, match=rf"X-Department .*{says}"):
+        load(ConfigInput(alpha_config=alpha, flags={"cookie_secret": SECRET}))
+
+
+def test_alpha_claim_header_with_a_hop_by_hop_name_is_refused(tmp_path: Path) -> None:
+    extra = "  - name: Connection\n    values: [{claimSource: {claim: tid}}]\nupstreamConfig:"
+    alpha = cfg(tmp_path, ALPHA.replace("upstreamConfig:", extra), "alpha.yaml")
+    with pytest.raises(ConfigError, match="claim_headers"):
         load(ConfigInput(alpha_config=alpha, flags={"cookie_secret": SECRET}))
 
 
