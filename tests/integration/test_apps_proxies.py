@@ -12,6 +12,9 @@ proxy process per parameter, each running its example:
   app comes from X-Original-URL. Its `auth-signin` is `https://$host/...` (no port): the client
   maps the names to the loopback port, so the URLs here carry no port.
 
+Each proxy runs with the cookie store; nginx once more with every app on one Redis (each app's
+keys under its own cookie name).
+
 A cookie of one app is no session at the other, sign-out of one leaves the other, each app's
 own rules apply, and a host no app serves is refused (docs/apps.md).
 """
@@ -50,6 +53,7 @@ from tests.support.ingress_nginx import load_configmap
 from tests.support.ingress_nginx import render as render_ingress
 from tests.support.login import HostMap, browse
 from tests.support.processes import HOST, Process, free_port
+from tests.support.redis_servers import RedisServer, start_standalone
 
 pytestmark = pytest.mark.integration
 
@@ -57,6 +61,8 @@ pytestmark = pytest.mark.integration
 # without a session gets the 401 (its other Ingress turns every 401 into a sign-in redirect)
 API = {"Accept": "application/json"}
 PROXIES = ["nginx", "caddy", "traefik", "envoy", "ingress-nginx"]
+# (proxy, session store): every proxy on the cookie store, and nginx on one Redis for all apps
+STACKS = [(proxy, "cookie") for proxy in PROXIES] + [("nginx", "redis")]
 # c.test is routed by the proxy but served by no app (authsvc refuses it)
 PROXIED_HOSTS = [f"{name}.test" for name in ("a", "b", "c", "m")]
 
@@ -64,6 +70,7 @@ PROXIED_HOSTS = [f"{name}.test" for name in ("a", "b", "c", "m")]
 @dataclass
 class TwoApps:
     proxy: str
+    store: str
     port: int
     ops: dict[str, OpenIDProvider]
     authsvc: Process
@@ -137,15 +144,20 @@ def _proxy(proxy: str, workdir: Path, port: int, authsvc: Process, echo: EchoUps
     return _ingress_nginx(workdir, port, authsvc, echo)
 
 
-@pytest.fixture(scope="module", params=PROXIES)
+@pytest.fixture(scope="module", params=STACKS, ids=lambda s: s[0] if s[1] == "cookie" else "-".join(s))
 def apps(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream
 ) -> Iterator[TwoApps]:
-    proxy: str = request.param
+    proxy, store = request.param
     port = free_port()
     ops: dict[str, OpenIDProvider] = {}
     procs: list[Process] = []
+    redis: RedisServer | None = None
     try:
+        stored: dict[str, Any] = {"session_store_type": "cookie"}
+        if store == "redis":
+            redis = start_standalone(tmp_path_factory.mktemp("redis"))
+            stored = {"session_store_type": "redis", "redis_connection_url": redis.url}
         for name in ("a", "b"):
             ops[name] = start_oidc_provider(
                 tmp_path_factory.mktemp(f"op-{name}"), env={"CLIENT_ID": f"app-{name}"},
@@ -177,16 +189,18 @@ def apps(
             "proxy_kind": proxy, "apps": app_tables,
             # each app accepts its own IdP's JWTs; the check hands out the session's ID token
             "skip_jwt_bearer_tokens": True, "set_authorization_header": True,
-            **({"auth_success_status": 200} if proxy == "envoy" else {}),
+            **({"auth_success_status": 200} if proxy == "envoy" else {}), **stored,
         })
         procs.append(authsvc)
         procs.append(_proxy(proxy, tmp_path_factory.mktemp(proxy), port, authsvc, echo))
-        yield TwoApps(proxy, port, ops, authsvc)
+        yield TwoApps(proxy, store, port, ops, authsvc)
     finally:
         for proc in reversed(procs):
             proc.stop()
         for op in ops.values():
             op.stop()
+        if redis is not None:
+            redis.stop()
 
 
 def _sign_in(apps: TwoApps, client: httpx.Client, app: str, login: str) -> None:
@@ -267,6 +281,8 @@ def test_a_host_no_app_serves_is_refused(apps: TwoApps) -> None:
 def test_chromium_round_trip_on_both_hosts(apps: TwoApps) -> None:
     if apps.proxy == "ingress-nginx":
         pytest.skip("the example's auth-signin is https://$host/...: Chromium would need TLS on 443")
+    if apps.store != "cookie":
+        pytest.skip("the store changes nothing Chromium sees (run once per proxy)")
     rules = ",".join(f"MAP {name}.test 127.0.0.1" for name in ("a", "b"))
     with chromium([f"--host-resolver-rules={rules}"]) as browser, fresh_page(browser) as page:
         for app, login in (("a", "alice@example.com"), ("b", "mallory@evil.example")):
