@@ -321,3 +321,27 @@ async def test_a_stale_cookie_of_one_provider_does_not_hide_anothers_session(tmp
         assert alone.status_code == 401
     for member in dispatcher._apps:
         await member.state.context.aclose()
+
+
+@pytest.mark.anyio
+async def test_skip_provider_button_keeps_the_choice_of_several_providers(tmp_path: Path) -> None:
+    # authsvc cannot choose for the user (docs/apps.md): the page stays, one button per provider
+    from authsvc.web.app import create_apps_app
+    from tests.support.app_driver import asgi_client
+
+    apps = _load(tmp_path, TOP + 'proxy_kind = "nginx"\nskip_provider_button = true\n'
+                 '[[apps]]\nname = "m"\nhosts = ["m.example"]\ncookie_name = "_m"\n'
+                 '[[apps.providers]]\nid = "x"\n[[apps.providers]]\nid = "y"\n'
+                 '[[apps]]\nname = "one"\nhosts = ["one.example"]\ncookie_name = "_one"\n')
+    dispatcher = create_apps_app(apps)
+    async with asgi_client(dispatcher) as client:
+        start = await client.get("/oauth2/start?rd=%2Fpage", headers={"Host": "m.example"})
+        assert start.status_code == 302 and start.headers["location"].startswith("/oauth2/sign_in?rd=")
+        page = await client.get("/oauth2/sign_in?rd=%2Fpage", headers={"Host": "m.example"})
+        assert page.status_code == 200
+        assert {"x", "y"} <= set(re.findall(r'id="sign-in-(\w+)"', page.text))
+        # an app with one provider skips the page, as a single-app authsvc does
+        one = await client.get("/oauth2/sign_in?rd=%2Fpage", headers={"Host": "one.example"})
+        assert one.status_code == 302 and "/oauth2/start" in one.headers["location"]
+    for member in dispatcher._apps:
+        await member.state.context.aclose()
