@@ -29,7 +29,7 @@ from ..check.paths import canonical_path
 from ..config import Settings
 from ..config.apps import App, AppRouter
 from ..context import Context
-from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge
+from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge, InvalidSession
 from ..login.flows import LoginFlows
 from ..login.state import LoginStates
 from . import causes, logs
@@ -427,6 +427,23 @@ async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
     return out
 
 
+async def _opens(ctx: Context, cookie_header: str) -> bool:
+    """Whether the request's session cookie of `ctx` holds a live session of its own (the
+    loader's test, without the refresh; the loader itself answers the request)."""
+    value = cookies.session_value(cookie_header, ctx.settings.cookie_name)
+    if not value:
+        return False
+    session = ctx.session_cache.get(value)
+    if session is None:
+        try:
+            session = await ctx.store.load(value)
+        except InvalidSession:
+            return False
+        except AuthsvcError:
+            return True  # the store is down: that provider answers it (fail closed, 5xx)
+    return session.app == ctx.app and not session.expired(int(ctx.clock()))
+
+
 #: what the dispatcher reads to find the original request (the check's own set, less credentials)
 _CHECK_READ = frozenset(name.encode() for name in HEADERS_READ)
 
@@ -436,7 +453,8 @@ class ProviderChooser:
     single-app application with its own cookie (`<cookie_name>_<id>`), and this picks one.
 
     - the check, /userinfo and /sign_out: the provider whose session cookie the request has
-      (else the first, which answers "no session");
+      (with several, the first whose session is live; else the first, which answers "no
+      session"); /sign_out with several cookies ends each provider's session;
     - /start?provider=<id>: that one; /start without it: the sign-in page offering each;
     - /callback: the provider whose login-state cookie opens this `state` (each seals its own);
     - /sign_in: a button per provider.
@@ -493,6 +511,11 @@ class ProviderChooser:
         if sub == "/sign_out" and len(present) > 1:
             await self._sign_out_all(present, scope, receive, send)
             return
+        if len(present) > 1:
+            # a cookie can outlive its session (back-channel logout, expiry, a rotated secret):
+            # the first provider whose session opens answers, or the user who signed in with
+            # another provider since would be sent to sign in again, and again
+            present = [m for m in present if await _opens(m.state.context, header)] or present
         await (present[0] if present else self._members[0][1])(scope, receive, send)
 
     async def _sign_out_all(

@@ -289,3 +289,59 @@ async def test_a_back_channel_post_too_large_for_the_dispatcher_is_413(tmp_path:
         assert r.status_code == 421
     for member in dispatcher._apps:
         await member.state.context.aclose()
+
+
+@pytest.mark.anyio
+async def test_a_stale_cookie_of_one_provider_does_not_hide_anothers_session(tmp_path: Path) -> None:
+    # provider x's cookie outlived its session (back-channel logout, expiry, a rotated secret);
+    # the user then signed in with y: the check, /userinfo and sign-out must find y's session,
+    # not answer "no session" from x's cookie (else every sign-in with y loops back to sign-in)
+    from authsvc.web.app import create_apps_app
+    from tests.support.app_driver import asgi_client
+
+    apps = _load(tmp_path, TOP + 'proxy_kind = "nginx"\n'
+                 '[[apps]]\nname = "m"\nhosts = ["m.example"]\ncookie_name = "_m"\n'
+                 '[[apps.providers]]\nid = "x"\n[[apps.providers]]\nid = "y"\n')
+    dispatcher = create_apps_app(apps)
+    y = next(m for m in dispatcher._apps if m.state.context.app == "m/y").state.context
+    value = await y.store.save(Session(Identity(user="u", email="u@example.com"), created_at=1,
+                                       app="m/y"), None)
+    cookie = f"_m_x=stale; _m_y={value}"
+    async with asgi_client(dispatcher) as client:
+        check = await client.get("/oauth2/auth", headers={
+            "Host": "m.example", "X-Original-URI": "/page", "X-Forwarded-Host": "m.example",
+            "Cookie": cookie})
+        assert check.status_code == 202
+        info = await client.get("/oauth2/userinfo", headers={"Host": "m.example", "Cookie": cookie})
+        assert info.status_code == 200 and info.json()["email"] == "u@example.com"
+        # with x's stale cookie alone: no session, from the first provider that has a cookie
+        alone = await client.get("/oauth2/auth", headers={
+            "Host": "m.example", "X-Original-URI": "/page", "X-Forwarded-Host": "m.example",
+            "Cookie": "_m_x=stale"})
+        assert alone.status_code == 401
+    for member in dispatcher._apps:
+        await member.state.context.aclose()
+
+
+@pytest.mark.anyio
+async def test_skip_provider_button_keeps_the_choice_of_several_providers(tmp_path: Path) -> None:
+    # authsvc cannot choose for the user (docs/apps.md): the page stays, one button per provider
+    from authsvc.web.app import create_apps_app
+    from tests.support.app_driver import asgi_client
+
+    apps = _load(tmp_path, TOP + 'proxy_kind = "nginx"\nskip_provider_button = true\n'
+                 '[[apps]]\nname = "m"\nhosts = ["m.example"]\ncookie_name = "_m"\n'
+                 '[[apps.providers]]\nid = "x"\n[[apps.providers]]\nid = "y"\n'
+                 '[[apps]]\nname = "one"\nhosts = ["one.example"]\ncookie_name = "_one"\n')
+    dispatcher = create_apps_app(apps)
+    async with asgi_client(dispatcher) as client:
+        start = await client.get("/oauth2/start?rd=%2Fpage", headers={"Host": "m.example"})
+        assert start.status_code == 302 and start.headers["location"].startswith("/oauth2/sign_in?rd=")
+        page = await client.get("/oauth2/sign_in?rd=%2Fpage", headers={"Host": "m.example"})
+        assert page.status_code == 200
+        assert {"x", "y"} <= set(re.findall(r'id="sign-in-(\w+)"', page.text))
+        # an app with one provider skips the page, as a single-app authsvc does
+        one = await client.get("/oauth2/sign_in?rd=%2Fpage", headers={"Host": "one.example"})
+        assert one.status_code == 302 and "/oauth2/start" in one.headers["location"]
+    for member in dispatcher._apps:
+        await member.state.context.aclose()

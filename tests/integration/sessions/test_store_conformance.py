@@ -1,17 +1,23 @@
-"""One conformance suite, run against every session store: cookie, Redis, Sentinel, Cluster."""
+"""One conformance suite, run against every session store: cookie, Redis, Sentinel, Cluster;
+with two apps (docs/apps.md), one app's session is refused by the other under each."""
 
 from __future__ import annotations
 
 import base64
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from dataclasses import replace
+from typing import Any, cast
 
 import pytest
 
 from authsvc.errors import InvalidSession
 from authsvc.models import Identity, Session, Tokens
+from authsvc.providers.base import Provider
 from authsvc.sessions import SessionStore, create_store
+from authsvc.sessions.cache import SessionCache
+from authsvc.sessions.loader import SessionLoader
+from authsvc.sessions.refresh import Refresher
 from tests.conftest import SECRET_A, SECRET_B, make_settings
 from tests.support.fake_idp import ManualClock
 from tests.support.sessions import NOW, session
@@ -154,3 +160,35 @@ async def test_save_over_previous_value(store_kind: StoreKind) -> None:
 async def test_ping(store_kind: StoreKind) -> None:
     async with open_store(store_kind, ManualClock(NOW)) as store:
         await store.ping()
+
+
+def _loader(app: str, store: SessionStore, cookie_name: str, clock: ManualClock) -> SessionLoader:
+    """App `app`'s session step as Context.build wires it (no cache, no refresh)."""
+    refresher = Refresher(0, store, cast(Provider, None), clock)  # interval 0: never asks the IdP
+    return SessionLoader(cookie_name, store, SessionCache(0, None, clock), refresher, clock, app)
+
+
+async def test_a_session_of_one_app_is_refused_by_the_other(store_kind: StoreKind) -> None:
+    """Two apps on one store backend (one Redis), the cookie secret inherited from the top level:
+    app a's session is no session at app b, under b's cookie name or a's (docs/apps.md)."""
+    clock = ManualClock(NOW)
+    async with (open_store(store_kind, clock, cookie_name="_app_a") as a,
+                open_store(store_kind, clock, cookie_name="_app_b") as b):
+        value = await a.save(replace(session(), app="a"))
+        at_a, at_b = _loader("a", a, "_app_a", clock), _loader("b", b, "_app_b", clock)
+        assert (await at_a.load(f"_app_a={value}")).session is not None
+        for cookie in (f"_app_b={value}", f"_app_a={value}", f"_app_a={value}; _app_b={value}"):
+            assert (await at_b.load(cookie)).session is None, cookie
+        with pytest.raises(InvalidSession):  # b's store does not open it at all
+            await b.load(value)
+
+
+async def test_a_session_recording_another_app_is_no_session(store_kind: StoreKind) -> None:
+    """Behind the sealing: a session that does open (a misconfigured shared cookie name) but
+    records another app is still refused by the loader."""
+    clock = ManualClock(NOW)
+    async with open_store(store_kind, clock, cookie_name="_shared") as store:
+        value = await store.save(replace(session(), app="a"))
+        assert (await _loader("a", store, "_shared", clock).load(f"_shared={value}")).session
+        assert (await _loader("b", store, "_shared", clock).load(f"_shared={value}")).session is None
+        assert (await _loader("", store, "_shared", clock).load(f"_shared={value}")).session is None
