@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import logging
+from typing import Any, cast
 
 import httpx
 import pytest
 
 from authsvc import cookies
+from authsvc.errors import TokenError
+from authsvc.models import Identity, Session, Tokens
 from authsvc.sessions.purge import CachePurge
+from authsvc.sessions.refresh import Refresher
 from tests.conftest import make_settings
 from tests.support.auth_app import AuthApp
+from tests.support.fake_idp import ManualClock
 
 pytestmark = pytest.mark.anyio
 
@@ -70,3 +75,45 @@ async def test_sign_out_whose_purge_fails_is_not_reported_as_done(
         pending = cookies.signout_cookie_name(settings.cookie_name)
         assert any(c.startswith(f"{pending}=") for c in r.headers.get_list("set-cookie"))
         assert cookie.split("=", 1)[1] not in caplog.text
+
+
+class _Store:
+    """The cookie store's shape: every save is a new value."""
+
+    def __init__(self) -> None:
+        self.cleared: list[str] = []
+
+    async def save(self, session: Session, previous: str | None = None) -> str:
+        return "new-value"
+
+    async def clear(self, value: str) -> None:
+        self.cleared.append(value)
+
+
+class _Provider:
+    def __init__(self, refuse: bool) -> None:
+        self.refuse = refuse
+
+    async def refresh(self, tokens: Tokens) -> tuple[Identity | None, Tokens]:
+        if self.refuse:
+            raise TokenError("invalid_grant")
+        return None, Tokens(access_token="at-2", refresh_token="rt-2")
+
+
+@pytest.mark.parametrize("refuse", [False, True])
+async def test_a_refresh_purges_the_old_value(refuse: bool) -> None:
+    """The cached 2xx of the old cookie carries the old token in its headers (or, refused, a
+    session that has ended): nginx must not serve it any more."""
+    purged: list[str] = []
+
+    async def purge(value: str) -> bool:
+        purged.append(value)
+        return True
+
+    clock = ManualClock()
+    session = Session(Identity(user="u-1"), Tokens(access_token="at-1", refresh_token="rt-1"),
+                      created_at=0, expires_at=10**10, refreshed_at=int(clock()) - 120)  # fmt: skip
+    refresher = Refresher(60, cast(Any, _Store()), cast(Any, _Provider(refuse)), clock, purge=purge)
+    loaded = await refresher.check("old-value", session)
+    assert purged == ["old-value"]
+    assert (loaded.session is None) == refuse
