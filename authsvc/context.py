@@ -30,6 +30,7 @@ from .providers.bearer import BearerAuth
 from .sessions import SessionStore, create_store
 from .sessions.cache import SessionCache, SharedStore
 from .sessions.loader import SessionLoader
+from .sessions.purge import CachePurge
 from .sessions.refresh import Refresher
 from .web.metrics import Metrics
 from .web.pages import Pages
@@ -63,6 +64,8 @@ class Context:
     loader: SessionLoader
     #: the HTML pages (web/pages.py): templates compiled and checked once, here
     pages: Pages
+    #: nginx's decision cache, purged on sign-out and refresh (sessions/purge.py)
+    purge: CachePurge
     #: the app's name ("" = the implicit single app; config/apps.py), recorded in its sessions
     app: str = ""
 
@@ -88,8 +91,10 @@ class Context:
         metrics.instrument_client(http)  # authsvc_idp_request_seconds, by event hooks
         store = store or create_store(settings, clock)
         provider = provider or create_provider(settings, http, clock)
+        purge = CachePurge(settings.nginx_cache_purge_url, settings.cookie_name, http)
         refresher = Refresher(
-            settings.cookie_refresh, store, provider, clock, record=metrics.record_refresh
+            settings.cookie_refresh, store, provider, clock, record=metrics.record_refresh,
+            purge=purge.purge,
         )
         shared = store if isinstance(store, SharedStore) else None
         cache = SessionCache(settings.session_cache_ttl, shared, clock)
@@ -120,6 +125,7 @@ class Context:
             session_cache=cache,
             loader=SessionLoader(settings.cookie_name, store, cache, refresher, clock, app),
             pages=Pages(settings),
+            purge=purge,
             app=app,
         )
 

@@ -90,6 +90,7 @@ TITLES = {
     "CookieOptions": "session cookie and session store",
     "RedisOptions": "Redis session store",
     "SignOutOptions": "sign-out",
+    "ProxyCacheOptions": "nginx's decision cache (purge on sign-out)",
     "AccessOptions": "who may pass: e-mail domains, groups, public and API routes, bearer tokens",
     "ApiClientOptions": "API clients: machine identities, opaque tokens (introspection)",
     "HeaderOptions": "identity headers on the 2xx answer",

@@ -25,6 +25,7 @@ from .pages import PagesOptions
 from .provider import ProviderOptions
 from .provider_specific import ProviderSpecificOptions
 from .proxy import ProxyOptions
+from .proxy_cache import ProxyCacheOptions
 from .redis import RedisOptions, mask_urls
 from .server import ServerOptions
 from .signout import SignOutOptions
@@ -52,6 +53,7 @@ class Settings(
     HeaderOptions,
     ApiClientOptions,
     AccessOptions,
+    ProxyCacheOptions,
     SignOutOptions,
     RedisOptions,
     CookieOptions,

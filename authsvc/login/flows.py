@@ -268,6 +268,13 @@ class LoginFlows:
                             extra={"outcome": "error", "reason": exc.reason})  # fmt: skip
                 self.s.metrics.record_error(exc)
                 failed = failed or each
+                continue
+            # nginx's cached 2xx of this cookie would open the door until proxy_cache_valid:
+            # fail closed, as for the store (the retry deletes nothing twice and purges again)
+            if not await self.s.purge.purge(each):
+                log.warning("sign-out: nginx's cached decision could not be purged",
+                            extra={"outcome": "error", "reason": "cache_purge_failed"})  # fmt: skip
+                failed = failed or each
         clear = cookies.clear_set_cookies(name, list(jar) or [name], cs, host)
         if failed:
             retry = f"{self.s.settings.proxy_prefix}/sign_out?rd={quote(rd, safe='')}"

