@@ -312,11 +312,9 @@ TREATMENTS: dict[str, Treatment] = {
     "redis_connection_idle_timeout": Ignored("authsvc uses redis_connect_timeout and "
                                              "redis_command_timeout"),
     # logging
-    "auth_logging": Ignored("the login endpoints always log one line each"),
     **{k: Ignored(_LOG_FORMAT) for k in (
         "auth_logging_format", "request_logging_format", "standard_logging_format")},
     "errors_to_info_log": Ignored("every line goes to stdout"),
-    "exclude_logging_paths": Ignored("only /oauth2/auth lines are access-logged, with log_requests"),
     "logging_local_time": Ignored("log times are UTC"),
     "silence_ping_logging": Builtin("/ping and /ready are never logged"),
     "request_id_header": Builtin("the request id is read from X-Request-ID",

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import Duration, Problems, parse_duration
+from .loading import CommaList, Duration, Problems, parse_duration, split_list
 
 #: defaults of the request-head bounds (also what `uvicorn_options()` uses without settings)
 MAX_REQUEST_HEADER_BYTES = 64 * 1024
@@ -68,6 +68,20 @@ class ServerOptions(BaseModel):
             "always log one)"
         ),
     )
+    auth_logging: bool = Field(
+        True,
+        description=(
+            "log the login lines (`login`, `login denied`, `login failed`: oauth2-proxy's "
+            "auth log); `false` leaves them out"
+        ),
+    )
+    exclude_logging_paths: CommaList = Field(
+        default_factory=list,
+        description=(
+            "paths (exact, without the query) whose access lines are not logged, e.g. "
+            "`/oauth2/auth`"
+        ),
+    )
     workers: int = Field(
         1,
         description="worker processes (1 to 64); each is a full authsvc, `/metrics` sums them all",
@@ -125,6 +139,20 @@ class ServerOptions(BaseModel):
     @classmethod
     def _server_duration(cls, value: object) -> float:
         return parse_duration(value)
+
+    @field_validator("exclude_logging_paths", mode="before")
+    @classmethod
+    def _server_exclude_list(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("exclude_logging_paths")
+    @classmethod
+    def _server_exclude_paths(cls, value: list[str]) -> list[str]:
+        # matched against the request's path, which never has a query (oauth2-proxy: exact paths)
+        for path in value:
+            if not path.startswith("/") or any(c in path for c in "?#"):
+                raise ValueError(f"{path!r} must be a path starting with '/', without ? or #")
+        return value
 
     @field_validator("metrics_address")
     @classmethod

@@ -135,11 +135,22 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure(log_format: LogFormat = "json", level: str = "info", stream: Any = None) -> None:
+class _NoAuthLines(logging.Filter):
+    """auth_logging = false (oauth2-proxy's auth log off): drops the login lines, the records
+    of `authsvc.login` that say how a login ended (they carry an `outcome`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "authsvc.login" and hasattr(record, "outcome"))
+
+
+def configure(log_format: LogFormat = "json", level: str = "info", stream: Any = None,
+              auth_logging: bool = True) -> None:
     """Send every logger's records (authsvc, uvicorn, libraries) to one formatted handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    handler.addFilter(_RequestIdFilter())
+    handler.addFilter(_RequestIdFilter())  # first: a dropped login line still names the user
+    if not auth_logging:
+        handler.addFilter(_NoAuthLines())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

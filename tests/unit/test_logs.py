@@ -20,7 +20,7 @@ from authsvc.context import Context
 from authsvc.web import logs
 from authsvc.web.app import create_app
 from tests.conftest import make_settings
-from tests.support.app_driver import asgi_client
+from tests.support.app_driver import asgi_client, browser_on, fake_idp_settings
 from tests.support.fake_idp import FakeIdP, ManualClock
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -229,3 +229,53 @@ async def test_logs_of_logins_and_bad_requests_hold_no_secret(
     forbidden_line = next(r for r in records if r["event"].startswith("auth: forbidden"))
     assert forbidden_line["user"] == "user-1" and forbidden_line["outcome"] == "forbidden"
     assert all(re.fullmatch(r"[0-9a-f]{32}|req-abc-123", r["request_id"]) for r in access)
+
+
+# --- oauth2-proxy's logging switches ---------------------------------------------------------------
+def _configure(buffer: io.StringIO, **options: Any) -> None:
+    logs.configure("json", "info", stream=buffer, **options)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("auth_logging", [True, False])
+async def test_auth_logging_false_leaves_out_the_login_lines_only(
+    captured: io.StringIO, fake_idp: FakeIdP, auth_logging: bool
+) -> None:
+    """oauth2-proxy's auth log (a line per finished login) off; its access lines stay, and
+    still name the user."""
+    _configure(captured, auth_logging=auth_logging)
+    settings = fake_idp_settings(fake_idp, email_domains=["example.com"])
+    async with browser_on(settings, fake_idp) as browser:
+        assert (await browser.login(email="ada@example.com")).status_code == 302
+        assert (await browser.login(email="eve@evil.example")).status_code == 403
+        assert (await browser.client.get("/oauth2/callback?state=nope&code=x")).status_code >= 400
+    events = [line["event"] for line in lines(captured) if line["logger"] == "authsvc.login"]
+    login_lines = [e for e in events if e.startswith(("login:", "login denied", "login failed"))]
+    assert len(login_lines) == (3 if auth_logging else 0), events
+    callbacks = [line for line in lines(captured)
+                 if line["event"] == "request" and line["endpoint"] == "callback"]
+    assert len(callbacks) == 3
+    assert callbacks[0]["user"] and callbacks[0]["status"] == 302
+
+
+@pytest.mark.anyio
+async def test_exclude_logging_paths_drops_those_access_lines(
+    captured: io.StringIO, fake_idp: FakeIdP
+) -> None:
+    settings = fake_idp_settings(fake_idp, log_requests=True,
+                                 exclude_logging_paths=["/oauth2/auth", "/oauth2/sign_in"])
+    async with browser_on(settings, fake_idp) as browser:
+        assert (await browser.auth()).status_code == 401
+        assert (await browser.client.get("/oauth2/sign_in")).status_code == 200
+        assert (await browser.start()).status_code == 302
+    paths = [line["path"] for line in lines(captured) if line["event"] == "request"]
+    assert paths == ["/oauth2/start"]
+
+
+def test_exclude_logging_paths_are_paths() -> None:
+    from authsvc.errors import ConfigError
+
+    assert make_settings(exclude_logging_paths="/a, /b").exclude_logging_paths == ["/a", "/b"]
+    for bad in ("oauth2/auth", "/a?x=1"):
+        with pytest.raises(ConfigError, match="exclude_logging_paths"):
+            make_settings(exclude_logging_paths=[bad])

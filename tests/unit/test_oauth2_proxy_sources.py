@@ -85,6 +85,8 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
         "entra federated": ({"provider": "entra-id", "oidc_issuer_url": "", "azure_tenant": TENANT,
                              "entra_id_federated_token_auth": True},
                             {"entra_id_federated_token_auth": True, "entra_id_tenant": TENANT}),
+        "logging": ({"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]},
+                    {"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]}),
         "sign-out and probes": ({"backend_logout_url": "https://idp.example/logout?t={id_token}",
                                  "ping_path": "/healthz", "ready_path": "/readyz", "gcp_healthchecks": True},
                                 {"backend_logout_url": "https://idp.example/logout?t={id_token}",
@@ -132,6 +134,8 @@ def test_option_from_every_source(case: str, source: str, files: dict[str, str],
             flag = "--" + o2p.BY_KEY[k].flag
             if v is True:
                 argv.append(flag)  # a bare boolean
+            elif v is False:
+                argv.append(f"{flag}=false")  # pflag: a boolean's value only after '='
             elif isinstance(v, list):
                 argv += [f"{flag}={item}" for item in v]  # repeated, accumulating
             else:
