@@ -184,7 +184,7 @@ Treatment = Rename | Builtin | Ignored | Unsupported
 
 _PROXY_MODE = "proxy mode only: authsvc answers the proxy's auth request and proxies nothing"
 _LOG_FORMAT = "authsvc logs JSON or text lines (log_format); oauth2-proxy's templates do not apply"
-_LOG_FILE = "authsvc logs to stdout only (use the container runtime's log rotation)"
+_LOG_FILE = "authsvc logs to stderr only (use the container runtime's log rotation)"
 _GOOGLE_SCOPE = "admin.directory.group.member.readonly"
 
 
@@ -314,8 +314,10 @@ TREATMENTS: dict[str, Treatment] = {
     # logging
     **{k: Ignored(_LOG_FORMAT) for k in (
         "auth_logging_format", "request_logging_format", "standard_logging_format")},
-    "errors_to_info_log": Ignored("every line goes to stdout"),
-    "logging_local_time": Ignored("log times are UTC"),
+    # oauth2-proxy sends error lines to stderr and the others to stdout unless this is true;
+    # authsvc writes every line to the one stream (stderr), which is what true asks for
+    "errors_to_info_log": Builtin("error lines go where the other lines go (one stream, stderr)",
+                                  lambda v: bool(v)),
     "silence_ping_logging": Builtin("/ping and /ready are never logged"),
     "request_id_header": Builtin("the request id is read from X-Request-ID",
                                  lambda v: str(v).lower() == "x-request-id"),
@@ -514,6 +516,7 @@ COMPAT_DEFAULTS: dict[str, Any] = {
     # oauth2-proxy serves no /metrics unless metrics_address is set
     "metrics_address": "-",
     "log_requests": True,
+    "logging_local_time": True,
 }
 
 #: oauth2-proxy defaults authsvc does not adopt, and why (one start-up warning each, if unset)

@@ -75,6 +75,13 @@ class ServerOptions(BaseModel):
             "auth log); `false` leaves them out"
         ),
     )
+    logging_local_time: bool = Field(
+        False,
+        description=(
+            "log times in the local time zone (RFC 3339 with its offset); else UTC. "
+            "`true` when oauth2-proxy's configuration is read (its default)"
+        ),
+    )
     exclude_logging_paths: CommaList = Field(
         default_factory=list,
         description=(

@@ -96,16 +96,27 @@ def _utc(created: float) -> str:
     return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _local(created: float) -> str:
+    # RFC 3339 with the local zone's offset (logging_local_time, oauth2-proxy's default)
+    return datetime.fromtimestamp(created).astimezone().isoformat(timespec="milliseconds")
+
+
+class _Formatter(logging.Formatter):
+    def __init__(self, local_time: bool = False) -> None:
+        super().__init__()
+        self.stamp = _local if local_time else _utc
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_Formatter):
     """One JSON object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "time": _utc(record.created),
+            "time": self.stamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
@@ -119,12 +130,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_Formatter):
     """`time level logger [request id] message key=value ...` for people reading a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
         request_id = getattr(record, "request_id", None)
-        parts = [_utc(record.created), record.levelname, record.name]
+        parts = [self.stamp(record.created), record.levelname, record.name]
         if request_id:
             parts.append(f"[{request_id}]")
         parts.append(record.getMessage())
@@ -144,10 +155,11 @@ class _NoAuthLines(logging.Filter):
 
 
 def configure(log_format: LogFormat = "json", level: str = "info", stream: Any = None,
-              auth_logging: bool = True) -> None:
+              auth_logging: bool = True, local_time: bool = False) -> None:
     """Send every logger's records (authsvc, uvicorn, libraries) to one formatted handler."""
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
+    formatter = JsonFormatter if log_format == "json" else TextFormatter
+    handler.setFormatter(formatter(local_time))
     handler.addFilter(_RequestIdFilter())  # first: a dropped login line still names the user
     if not auth_logging:
         handler.addFilter(_NoAuthLines())

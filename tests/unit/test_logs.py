@@ -279,3 +279,26 @@ def test_exclude_logging_paths_are_paths() -> None:
     for bad in ("oauth2/auth", "/a?x=1"):
         with pytest.raises(ConfigError, match="exclude_logging_paths"):
             make_settings(exclude_logging_paths=[bad])
+
+
+def test_logging_local_time_gives_the_local_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30 all year: no DST to trip on
+    time.tzset()
+    try:
+        for local in (True, False):
+            logs.configure("json", "info", stream=buffer, local_time=local)
+            logging.getLogger("authsvc.x").info("now")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    local, utc = (line["time"] for line in lines(buffer))
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+05:30$", local), local
+    assert RFC3339_UTC.match(utc), utc

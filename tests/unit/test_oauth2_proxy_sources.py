@@ -87,6 +87,8 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
                             {"entra_id_federated_token_auth": True, "entra_id_tenant": TENANT}),
         "logging": ({"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]},
                     {"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]}),
+        # true is oauth2-proxy's default: false read from its sources shows it is not that default
+        "logging_local_time": ({"logging_local_time": False}, {"logging_local_time": False}),
         "sign-out and probes": ({"backend_logout_url": "https://idp.example/logout?t={id_token}",
                                  "ping_path": "/healthz", "ready_path": "/readyz", "gcp_healthchecks": True},
                                 {"backend_logout_url": "https://idp.example/logout?t={id_token}",
