@@ -299,8 +299,6 @@ TREATMENTS: dict[str, Treatment] = {
     "google_admin_api_user_scope": Unsupported("the Admin SDK is asked for group membership only "
                                                f"({_GOOGLE_SCOPE})"),
     "google_use_organization_id": Unsupported("preferred_username is the Google account's name"),
-    "oidc_public_key_files": Unsupported("ID token keys come from the IdP's JWKS (oidc_jwks_url with "
-                                         "skip_oidc_discovery)"),
     "auth_request_response_mode": Unsupported("the callback is a GET (response_mode=query)"),
     "skip_claims_from_profile_url": Builtin("userinfo is read only when the ID token lacks the "
                                             "e-mail or groups claim"),
