@@ -312,7 +312,7 @@ def app_from_env() -> Any:
     report = load(ConfigInput(**spec))
     settings = report.settings
     logs.configure(settings.log_format, settings.log_level, auth_logging=settings.auth_logging,
-                   local_time=settings.logging_local_time)
+                   local_time=settings.logging_local_time, log_file=logs.log_file(settings))
     if report.apps:
         from .web.app import create_apps_app
 
@@ -554,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("configuration OK", file=sys.stderr)
         return 0
     logs.configure(settings.log_format, settings.log_level, auth_logging=settings.auth_logging,
-                   local_time=settings.logging_local_time)
+                   local_time=settings.logging_local_time, log_file=logs.log_file(settings))
     for warning in report.warnings:
         log.warning(warning)
     log_start(settings, report.origins)

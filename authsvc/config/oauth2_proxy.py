@@ -184,7 +184,6 @@ Treatment = Rename | Builtin | Ignored | Unsupported
 
 _PROXY_MODE = "proxy mode only: authsvc answers the proxy's auth request and proxies nothing"
 _LOG_FORMAT = "authsvc logs JSON or text lines (log_format); oauth2-proxy's templates do not apply"
-_LOG_FILE = "authsvc logs to stderr only (use the container runtime's log rotation)"
 _GOOGLE_SCOPE = "admin.directory.group.member.readonly"
 
 
@@ -319,9 +318,6 @@ TREATMENTS: dict[str, Treatment] = {
     "silence_ping_logging": Builtin("/ping and /ready are never logged"),
     "request_id_header": Builtin("the request id is read from X-Request-ID",
                                  lambda v: str(v).lower() == "x-request-id"),
-    **{k: Ignored(_LOG_FILE) for k in (
-        "logging_filename", "logging_max_size", "logging_max_age", "logging_max_backups",
-        "logging_compress")},
     # pages
     # not a fallback: authsvc has custom_templates_dir, but oauth2-proxy's directory holds Go
     # templates of other names and variables, which Jinja2 would misread

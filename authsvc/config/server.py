@@ -89,6 +89,32 @@ class ServerOptions(BaseModel):
             "`/oauth2/auth`"
         ),
     )
+    logging_filename: str = Field(
+        "",
+        description=(
+            "write the log lines to this file instead of stderr, rotated by the "
+            "`logging_max_*` options (one worker only)"
+        ),
+    )
+    logging_max_size: int = Field(
+        100,
+        description="megabytes at which the log file is rotated (`0`: 100)",
+    )
+    logging_max_age: int = Field(
+        7,
+        description="days a rotated log file is kept (`0`: no age limit)",
+    )
+    logging_max_backups: int = Field(
+        0,
+        description=(
+            "rotated log files kept at most (`0`: no count limit; with `logging_max_age = 0` "
+            "too, every one is kept)"
+        ),
+    )
+    logging_compress: bool = Field(
+        False,
+        description="gzip the rotated log files",
+    )
     workers: int = Field(
         1,
         description="worker processes (1 to 64); each is a full authsvc, `/metrics` sums them all",
@@ -209,6 +235,12 @@ class ServerOptions(BaseModel):
         problems = Problems()
         if not 1 <= self.workers <= 64:
             problems.add("workers", f"{self.workers} is not between 1 and 64")
+        if self.logging_filename and self.workers > 1:
+            # several processes rotating one file would rename it under each other
+            problems.add("logging_filename", "needs workers = 1 (each worker would rotate the file)")
+        for option in ("logging_max_size", "logging_max_age", "logging_max_backups"):
+            if not 0 <= getattr(self, option) <= 1_000_000:
+                problems.add(option, "must be between 0 and 1000000")
         if not 0 < self.shutdown_timeout <= 3600:
             problems.add("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
         if not 8 * 1024 <= self.max_request_header_bytes <= 16 * 1024 * 1024:

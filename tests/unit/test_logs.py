@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -302,3 +303,67 @@ def test_logging_local_time_gives_the_local_offset(monkeypatch: pytest.MonkeyPat
     local, utc = (line["time"] for line in lines(buffer))
     assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+05:30$", local), local
     assert RFC3339_UTC.match(utc), utc
+
+
+# --- logging_filename and its rotation -------------------------------------------------------------
+def test_log_file_rotates_compresses_and_prunes(tmp_path: Any) -> None:
+    import gzip
+    import os
+
+    clock = ManualClock(time.time())  # the files' mtimes are real ones
+    spec = logs.LogFile(str(tmp_path / "authsvc.log"), max_mb=1, max_age_days=7, max_backups=2,
+                        compress=True)
+    handler = logs.RotatingLogFile(spec, clock=clock)
+    handler.maxBytes = 300  # a megabyte of lines would make a slow test; the rule is the same
+    handler.setFormatter(logs.JsonFormatter())
+    log = logging.getLogger("authsvc.rotation-test")
+    log.propagate, log.handlers = False, [handler]
+    try:
+        for n in range(12):
+            clock.advance(1)
+            log.warning("line %d %s", n, "x" * 100)
+        backups = handler.backups()
+        assert len(backups) == 2 and all(b.endswith(".log.gz") for b in backups), backups
+        kept = [line for b in backups for line in gzip.decompress(Path(b).read_bytes()).decode().splitlines()]
+        kept += (tmp_path / "authsvc.log").read_text().splitlines()
+        numbers = [int(json.loads(line)["event"].split()[1]) for line in kept]
+        # the newest lines, none lost or repeated between the files; the oldest files are gone
+        assert numbers == list(range(12 - len(numbers), 12)) and len(numbers) < 12, numbers
+        # a rotated file older than max_age goes at the next rotation, whatever the count
+        old = backups[0]
+        os.utime(old, (clock() - 8 * 86400, clock() - 8 * 86400))
+        handler.spec = logs.LogFile(spec.path, 1, 7, 0, True)
+        handler.doRollover()  # in the same millisecond as the last one: a name of its own
+        assert old not in handler.backups() and len(handler.backups()) == 2
+    finally:
+        log.handlers = []
+        handler.close()
+
+
+def test_configure_with_a_log_file_writes_there_only(tmp_path: Any) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        logs.configure("json", "info", stream=stream, log_file=logs.LogFile(str(tmp_path / "a.log")))
+        logging.getLogger("authsvc.x").info("to the file")
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    assert stream.getvalue() == ""
+    assert json.loads((tmp_path / "a.log").read_text())["event"] == "to the file"
+
+
+def test_log_file_needs_one_worker() -> None:
+    from authsvc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="logging_filename"):
+        make_settings(logging_filename="/tmp/x.log", workers=2)
+    assert logs.log_file(make_settings()) is None
+    spec = logs.log_file(make_settings(logging_filename="/tmp/x.log", logging_max_size=5,
+                                       logging_max_age=0, logging_max_backups=3, logging_compress=True))
+    assert spec == logs.LogFile("/tmp/x.log", 5, 0, 3, True)

@@ -95,6 +95,10 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
                             {"entra_id_federated_token_auth": True, "entra_id_tenant": TENANT}),
         "logging": ({"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]},
                     {"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]}),
+        "log file": ({"logging_filename": "/var/log/authsvc.log", "logging_max_size": 10,
+                      "logging_max_age": 3, "logging_max_backups": 4, "logging_compress": True},
+                     {"logging_filename": "/var/log/authsvc.log", "logging_max_size": 10,
+                      "logging_max_age": 3, "logging_max_backups": 4, "logging_compress": True}),
         # true is oauth2-proxy's default: false read from its sources shows it is not that default
         "logging_local_time": ({"logging_local_time": False}, {"logging_local_time": False}),
         "sign-out and probes": ({"backend_logout_url": "https://idp.example/logout?t={id_token}",
