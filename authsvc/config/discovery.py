@@ -120,8 +120,8 @@ class DiscoveryOptions(BaseModel):
                 if not getattr(self, option):
                     problems.add(option, "is required with skip_oidc_discovery")
             if not self.oidc_jwks_url and not self.oidc_public_key_files:
-                problems.add("oidc_jwks_url", "(or oidc_public_key_files) is required with "
-                             "skip_oidc_discovery")
+                problems.add("oidc_jwks_url", "is required with skip_oidc_discovery (or "
+                             "oidc_public_key_files)")
         problems.raise_any()
         return self
 
