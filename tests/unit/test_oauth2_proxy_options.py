@@ -87,7 +87,7 @@ def test_public_key_files_must_be_public_keys(tmp_path: Path) -> None:
                       (tmp_path / "missing.pem", "cannot be read")):
         with pytest.raises(ConfigError, match=why):
             make_settings(oidc_public_key_files=[str(path)])
-    with pytest.raises(ConfigError, match=r"oidc_jwks_url .*skip_oidc_discovery \(or oidc_public_key_files\)"):
+    with pytest.raises(ConfigError, match=r"oidc_jwks_url .*discovery \(or oidc_public_key_files\)"):
         make_settings(skip_oidc_discovery=True, login_url="https://idp.example/a",
                       redeem_url="https://idp.example/t")
 
