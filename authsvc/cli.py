@@ -311,7 +311,8 @@ def app_from_env() -> Any:
     spec = json.loads(os.environ[WORKER_ENV])
     report = load(ConfigInput(**spec))
     settings = report.settings
-    logs.configure(settings.log_format, settings.log_level)
+    logs.configure(settings.log_format, settings.log_level, auth_logging=settings.auth_logging,
+                   local_time=settings.logging_local_time, log_file=logs.log_file(settings))
     if report.apps:
         from .web.app import create_apps_app
 
@@ -552,7 +553,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
         print("configuration OK", file=sys.stderr)
         return 0
-    logs.configure(settings.log_format, settings.log_level)
+    logs.configure(settings.log_format, settings.log_level, auth_logging=settings.auth_logging,
+                   local_time=settings.logging_local_time, log_file=logs.log_file(settings))
     for warning in report.warnings:
         log.warning(warning)
     log_start(settings, report.origins)

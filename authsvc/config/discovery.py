@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Self
 
+from joserfc.errors import JoseError
+from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from .loading import CommaList, Problems, http_url, split_list
@@ -20,8 +23,8 @@ class DiscoveryOptions(BaseModel):
     skip_oidc_discovery: bool = Field(
         False,
         description=(
-            "no discovery: use `login_url`, `redeem_url`, `oidc_jwks_url` (required) and "
-            "`profile_url`"
+            "no discovery: use `login_url`, `redeem_url`, `oidc_jwks_url` (required; or "
+            "`oidc_public_key_files`) and `profile_url`"
         ),
     )
     login_url: str = Field(
@@ -42,6 +45,13 @@ class DiscoveryOptions(BaseModel):
     oidc_jwks_url: str = Field(
         "",
         description="the JWKS URL (with `skip_oidc_discovery`)",
+    )
+    oidc_public_key_files: CommaList = Field(
+        default_factory=list,
+        description=(
+            "PEM public keys that verify ID tokens instead of the JWKS (each token is "
+            "tried against each key); with `skip_oidc_discovery`, in place of `oidc_jwks_url`"
+        ),
     )
     validate_url: str = Field(
         "",
@@ -70,7 +80,15 @@ class DiscoveryOptions(BaseModel):
         ),
     )
 
-    @field_validator("oidc_enabled_signing_algs", "oidc_audience_claims", mode="before")
+    @field_validator("oidc_public_key_files")
+    @classmethod
+    def _discovery_public_keys(cls, value: list[str]) -> list[str]:
+        for path in value:
+            public_key(path)  # unreadable or not a public key: refused at start-up
+        return value
+
+    @field_validator("oidc_enabled_signing_algs", "oidc_audience_claims", "oidc_public_key_files",
+                     mode="before")
     @classmethod
     def _discovery_lists(cls, value: object) -> object:
         return split_list(value)
@@ -98,8 +116,34 @@ class DiscoveryOptions(BaseModel):
     def _discovery_endpoints(self) -> Self:
         problems = Problems()
         if self.skip_oidc_discovery:
-            for option in ("login_url", "redeem_url", "oidc_jwks_url"):
+            for option in ("login_url", "redeem_url"):
                 if not getattr(self, option):
                     problems.add(option, "is required with skip_oidc_discovery")
+            if not self.oidc_jwks_url and not self.oidc_public_key_files:
+                problems.add("oidc_jwks_url", "is required with skip_oidc_discovery (or "
+                             "oidc_public_key_files)")
         problems.raise_any()
         return self
+
+
+def public_key(path: str) -> Key:
+    """The public key in the PEM file at `path` (RSA, EC or OKP); ValueError if it is not one.
+
+    A private key is refused: the file is meant to be public, and a private key there would be
+    a secret kept where nothing protects it as one.
+    """
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot be read ({exc.strerror})") from None
+    if len(data) > 64 * 1024:
+        raise ValueError(f"{path}: is larger than 64 KiB, not a PEM public key")
+    for kind in (RSAKey, ECKey, OKPKey):
+        try:
+            key: Key = kind.import_key(data)
+        except (JoseError, ValueError, TypeError):
+            continue
+        if key.is_private:
+            raise ValueError(f"{path}: holds a private key; give the public key only")
+        return key
+    raise ValueError(f"{path}: is not a PEM public key (RSA, EC or Ed25519)")

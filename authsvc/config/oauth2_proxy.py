@@ -184,7 +184,6 @@ Treatment = Rename | Builtin | Ignored | Unsupported
 
 _PROXY_MODE = "proxy mode only: authsvc answers the proxy's auth request and proxies nothing"
 _LOG_FORMAT = "authsvc logs JSON or text lines (log_format); oauth2-proxy's templates do not apply"
-_LOG_FILE = "authsvc logs to stdout only (use the container runtime's log rotation)"
 _GOOGLE_SCOPE = "admin.directory.group.member.readonly"
 
 
@@ -299,8 +298,6 @@ TREATMENTS: dict[str, Treatment] = {
     "google_admin_api_user_scope": Unsupported("the Admin SDK is asked for group membership only "
                                                f"({_GOOGLE_SCOPE})"),
     "google_use_organization_id": Unsupported("preferred_username is the Google account's name"),
-    "oidc_public_key_files": Unsupported("ID token keys come from the IdP's JWKS (oidc_jwks_url with "
-                                         "skip_oidc_discovery)"),
     "auth_request_response_mode": Unsupported("the callback is a GET (response_mode=query)"),
     "skip_claims_from_profile_url": Builtin("userinfo is read only when the ID token lacks the "
                                             "e-mail or groups claim"),
@@ -312,18 +309,15 @@ TREATMENTS: dict[str, Treatment] = {
     "redis_connection_idle_timeout": Ignored("authsvc uses redis_connect_timeout and "
                                              "redis_command_timeout"),
     # logging
-    "auth_logging": Ignored("the login endpoints always log one line each"),
     **{k: Ignored(_LOG_FORMAT) for k in (
         "auth_logging_format", "request_logging_format", "standard_logging_format")},
-    "errors_to_info_log": Ignored("every line goes to stdout"),
-    "exclude_logging_paths": Ignored("only /oauth2/auth lines are access-logged, with log_requests"),
-    "logging_local_time": Ignored("log times are UTC"),
+    # oauth2-proxy sends error lines to stderr and the others to stdout unless this is true;
+    # authsvc writes every line to the one stream (stderr), which is what true asks for
+    "errors_to_info_log": Builtin("error lines go where the other lines go (one stream, stderr)",
+                                  lambda v: bool(v)),
     "silence_ping_logging": Builtin("/ping and /ready are never logged"),
     "request_id_header": Builtin("the request id is read from X-Request-ID",
                                  lambda v: str(v).lower() == "x-request-id"),
-    **{k: Ignored(_LOG_FILE) for k in (
-        "logging_filename", "logging_max_size", "logging_max_age", "logging_max_backups",
-        "logging_compress")},
     # pages
     # not a fallback: authsvc has custom_templates_dir, but oauth2-proxy's directory holds Go
     # templates of other names and variables, which Jinja2 would misread
@@ -516,6 +510,7 @@ COMPAT_DEFAULTS: dict[str, Any] = {
     # oauth2-proxy serves no /metrics unless metrics_address is set
     "metrics_address": "-",
     "log_requests": True,
+    "logging_local_time": True,
 }
 
 #: oauth2-proxy defaults authsvc does not adopt, and why (one start-up warning each, if unset)

@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import Duration, Problems, parse_duration
+from .loading import CommaList, Duration, Problems, parse_duration, split_list
 
 #: defaults of the request-head bounds (also what `uvicorn_options()` uses without settings)
 MAX_REQUEST_HEADER_BYTES = 64 * 1024
@@ -68,6 +68,53 @@ class ServerOptions(BaseModel):
             "always log one)"
         ),
     )
+    auth_logging: bool = Field(
+        True,
+        description=(
+            "log the login lines (`login`, `login denied`, `login failed`: oauth2-proxy's "
+            "auth log); `false` leaves them out"
+        ),
+    )
+    logging_local_time: bool = Field(
+        False,
+        description=(
+            "log times in the local time zone (RFC 3339 with its offset); else UTC. "
+            "`true` when oauth2-proxy's configuration is read (its default)"
+        ),
+    )
+    exclude_logging_paths: CommaList = Field(
+        default_factory=list,
+        description=(
+            "paths (exact, without the query) whose access lines are not logged, e.g. "
+            "`/oauth2/auth`"
+        ),
+    )
+    logging_filename: str = Field(
+        "",
+        description=(
+            "write the log lines to this file instead of stderr, rotated by the "
+            "`logging_max_*` options (one worker only)"
+        ),
+    )
+    logging_max_size: int = Field(
+        100,
+        description="megabytes at which the log file is rotated (`0`: 100)",
+    )
+    logging_max_age: int = Field(
+        7,
+        description="days a rotated log file is kept (`0`: no age limit)",
+    )
+    logging_max_backups: int = Field(
+        0,
+        description=(
+            "rotated log files kept at most (`0`: no count limit; with `logging_max_age = 0` "
+            "too, every one is kept)"
+        ),
+    )
+    logging_compress: bool = Field(
+        False,
+        description="gzip the rotated log files",
+    )
     workers: int = Field(
         1,
         description="worker processes (1 to 64); each is a full authsvc, `/metrics` sums them all",
@@ -126,6 +173,20 @@ class ServerOptions(BaseModel):
     def _server_duration(cls, value: object) -> float:
         return parse_duration(value)
 
+    @field_validator("exclude_logging_paths", mode="before")
+    @classmethod
+    def _server_exclude_list(cls, value: object) -> object:
+        return split_list(value)
+
+    @field_validator("exclude_logging_paths")
+    @classmethod
+    def _server_exclude_paths(cls, value: list[str]) -> list[str]:
+        # matched against the request's path, which never has a query (oauth2-proxy: exact paths)
+        for path in value:
+            if not path.startswith("/") or any(c in path for c in "?#"):
+                raise ValueError(f"{path!r} must be a path starting with '/', without ? or #")
+        return value
+
     @field_validator("metrics_address")
     @classmethod
     def _server_metrics_address(cls, value: str) -> str:
@@ -174,6 +235,12 @@ class ServerOptions(BaseModel):
         problems = Problems()
         if not 1 <= self.workers <= 64:
             problems.add("workers", f"{self.workers} is not between 1 and 64")
+        if self.logging_filename and self.workers > 1:
+            # several processes rotating one file would rename it under each other
+            problems.add("logging_filename", "needs workers = 1 (each worker would rotate the file)")
+        for option in ("logging_max_size", "logging_max_age", "logging_max_backups"):
+            if not 0 <= getattr(self, option) <= 1_000_000:
+                problems.add(option, "must be between 0 and 1000000")
         if not 0 < self.shutdown_timeout <= 3600:
             problems.add("shutdown_timeout", "must be more than 0 and at most 1h (e.g. 25s)")
         if not 8 * 1024 <= self.max_request_header_bytes <= 16 * 1024 * 1024:

@@ -92,19 +92,22 @@ class JWSVerifier:
         kid = header.get("kid")
         if kid is not None and not isinstance(kid, str):
             raise TokenError(f"{self._name} kid is not a string")
-        key = await self._metadata.signing_key(kid, alg)  # one rate-limited refetch on a new kid
-        if key is None:
+        # one key, or each of oidc_public_key_files; one rate-limited refetch on a new kid
+        keys = await self._metadata.signing_keys(kid, alg)
+        if not keys:
             raise TokenError(f"{self._name} kid {kid!r} is not in {self._jwks}")
-        try:
-            with warnings.catch_warnings():
-                # joserfc flags "EdDSA" as superseded by RFC 9864; IdPs still publish it
-                warnings.simplefilter("ignore", SecurityWarning)
-                decoded = jwt.decode(token, key, algorithms=[alg])
-        except (JoseError, ValueError, TypeError, KeyError):
-            raise TokenError(f"{self._name} signature is invalid") from None
-        except RecursionError:  # joserfc's own json.loads, of a payload the issuer did sign
-            raise TokenError(f"{self._name} payload is nested too deeply") from None
-        return dict(decoded.claims)
+        for key in keys:
+            try:
+                with warnings.catch_warnings():
+                    # joserfc flags "EdDSA" as superseded by RFC 9864; IdPs still publish it
+                    warnings.simplefilter("ignore", SecurityWarning)
+                    decoded = jwt.decode(token, key, algorithms=[alg])
+            except (JoseError, ValueError, TypeError, KeyError):
+                continue
+            except RecursionError:  # joserfc's own json.loads, of a payload the issuer did sign
+                raise TokenError(f"{self._name} payload is nested too deeply") from None
+            return dict(decoded.claims)
+        raise TokenError(f"{self._name} signature is invalid")
 
 
 def check_registered_claims(

@@ -19,6 +19,7 @@ from joserfc.jwk import Key, KeySet
 
 from ..clock import Clock
 from ..config import Settings
+from ..config.discovery import public_key
 from ..errors import ProviderUnavailable
 from . import http as idp
 
@@ -160,6 +161,9 @@ class MetadataCache:
         self._metadata = _Cached("OIDC discovery", self._fetch_metadata, ttl, clock)
         self._jwks = _Cached("JWKS", self._fetch_jwks, ttl, clock)
         self._last_forced = float("-inf")
+        #: oidc_public_key_files (the provider's own issuer only): no JWKS is fetched
+        self._static: list[Key] = (
+            [public_key(path) for path in settings.oidc_public_key_files] if self._own else [])
 
     async def metadata(self) -> ProviderMetadata:
         """The discovery document (ProviderUnavailable when it was never loadable)."""
@@ -167,7 +171,17 @@ class MetadataCache:
 
     async def jwks(self) -> KeySet:
         """The IdP's signing keys (ProviderUnavailable when they were never loadable)."""
+        if self._static:
+            return KeySet(self._static)
         return await self._jwks.get()
+
+    async def signing_keys(self, kid: str | None, alg: str) -> list[Key]:
+        """The keys to try for a token: the static PEM keys all (they have no kid; go-oidc's
+        StaticKeySet, as oauth2-proxy uses them, tries each), else `signing_key`'s one."""
+        if self._static:
+            return list(self._static)
+        key = await self.signing_key(kid, alg)
+        return [key] if key is not None else []
 
     async def signing_key(self, kid: str | None, alg: str) -> Key | None:
         """The key for `kid` and `alg`; one rate-limited JWKS refetch when it is unknown."""

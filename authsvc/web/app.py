@@ -199,7 +199,9 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         *(extra_routes or []),
     ]
     # counted, timed and given a request id for the logs (metrics.py); no middleware
-    routes = context.metrics.instrument_routes(routes, prefix, log_auth_requests=settings.log_requests)
+    routes = context.metrics.instrument_routes(
+        routes, prefix, log_auth_requests=settings.log_requests,
+        exclude_logging_paths=settings.exclude_logging_paths)
     if settings.metrics_on_main_port:  # else `serve` exposes them on their own port (or, "-", nowhere)
         routes.append(Route("/metrics", context.metrics.endpoint(), methods=["GET"]))
 

@@ -11,14 +11,25 @@ why (`reason`). tests/unit/test_logs.py drives whole logins and greps every line
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import logging
+import logging.handlers
+import os
+import re
+import shutil
 import sys
+import time
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from .request_id import new_request_id, request_id
+
+if TYPE_CHECKING:
+    from ..config import Settings
 
 LogFormat = Literal["json", "text"]
 
@@ -96,16 +107,27 @@ def _utc(created: float) -> str:
     return datetime.fromtimestamp(created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
+def _local(created: float) -> str:
+    # RFC 3339 with the local zone's offset (logging_local_time, oauth2-proxy's default)
+    return datetime.fromtimestamp(created).astimezone().isoformat(timespec="milliseconds")
+
+
+class _Formatter(logging.Formatter):
+    def __init__(self, local_time: bool = False) -> None:
+        super().__init__()
+        self.stamp = _local if local_time else _utc
+
+
 def _extras(record: logging.LogRecord) -> dict[str, Any]:
     return {k: v for k, v in vars(record).items() if k not in _STANDARD and not k.startswith("_")}
 
 
-class JsonFormatter(logging.Formatter):
+class JsonFormatter(_Formatter):
     """One JSON object per line."""
 
     def format(self, record: logging.LogRecord) -> str:
         out: dict[str, Any] = {
-            "time": _utc(record.created),
+            "time": self.stamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "event": record.getMessage(),
@@ -119,12 +141,12 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str, ensure_ascii=False, separators=(",", ":"))
 
 
-class TextFormatter(logging.Formatter):
+class TextFormatter(_Formatter):
     """`time level logger [request id] message key=value ...` for people reading a terminal."""
 
     def format(self, record: logging.LogRecord) -> str:
         request_id = getattr(record, "request_id", None)
-        parts = [_utc(record.created), record.levelname, record.name]
+        parts = [self.stamp(record.created), record.levelname, record.name]
         if request_id:
             parts.append(f"[{request_id}]")
         parts.append(record.getMessage())
@@ -135,11 +157,86 @@ class TextFormatter(logging.Formatter):
         return line
 
 
-def configure(log_format: LogFormat = "json", level: str = "info", stream: Any = None) -> None:
+class _NoAuthLines(logging.Filter):
+    """auth_logging = false (oauth2-proxy's auth log off): drops the login lines, the records
+    of `authsvc.login` that say how a login ended (they carry an `outcome`)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.name == "authsvc.login" and hasattr(record, "outcome"))
+
+
+@dataclass(frozen=True)
+class LogFile:
+    """logging_filename and its rotation (oauth2-proxy's, which lumberjack does)."""
+
+    path: str
+    max_mb: int = 100
+    max_age_days: int = 7
+    max_backups: int = 0
+    compress: bool = False
+
+
+class RotatingLogFile(logging.handlers.RotatingFileHandler):
+    """Rotated at `max_mb` to `<name>-<UTC time><ext>` (gzipped with `compress`); rotated files
+    older than `max_age_days` or beyond the newest `max_backups` are removed (0: no limit)."""
+
+    def __init__(self, spec: LogFile, clock: Any = time.time) -> None:
+        super().__init__(spec.path, maxBytes=(spec.max_mb or 100) * 1024 * 1024, encoding="utf-8")
+        self.spec = spec
+        self._clock = clock
+        directory, name = os.path.split(os.path.abspath(spec.path))
+        self._dir = directory
+        self._stem, self._ext = os.path.splitext(name)
+
+    def doRollover(self) -> None:
+        if self.stream:
+            self.stream.close()
+            self.stream = None
+        rotated, at = "", self._clock()
+        while not rotated or os.path.exists(rotated) or os.path.exists(rotated + ".gz"):
+            # two rotations in one millisecond must not overwrite the first one's file
+            stamp = datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H-%M-%S.%f")[:-3]
+            rotated, at = os.path.join(self._dir, f"{self._stem}-{stamp}{self._ext}"), at + 0.001
+        if os.path.exists(self.baseFilename):
+            os.replace(self.baseFilename, rotated)
+            if self.spec.compress:
+                with open(rotated, "rb") as src, gzip.open(rotated + ".gz", "wb") as dst:
+                    shutil.copyfileobj(src, dst)
+                os.remove(rotated)
+        self._prune()
+        self.stream = self._open()
+
+    def backups(self) -> list[str]:
+        """The rotated files, oldest first (their names sort by time)."""
+        named = re.compile(re.escape(self._stem) + r"-\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d\.\d{3}"
+                           + re.escape(self._ext) + r"(\.gz)?")
+        return sorted(os.path.join(self._dir, n) for n in os.listdir(self._dir) if named.fullmatch(n))
+
+    def _prune(self) -> None:
+        backups = self.backups()
+        doomed = set()
+        if self.spec.max_backups:
+            doomed.update(backups[:-self.spec.max_backups])
+        if self.spec.max_age_days:
+            cutoff = self._clock() - self.spec.max_age_days * 86400
+            doomed.update(b for b in backups if os.path.getmtime(b) < cutoff)
+        for path in doomed:
+            # gone already, or not ours to remove: logging must not fail for it
+            with contextlib.suppress(OSError):
+                os.remove(path)
+
+
+def configure(log_format: LogFormat = "json", level: str = "info", stream: Any = None,
+              auth_logging: bool = True, local_time: bool = False,
+              log_file: LogFile | None = None) -> None:
     """Send every logger's records (authsvc, uvicorn, libraries) to one formatted handler."""
-    handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
-    handler.addFilter(_RequestIdFilter())
+    handler: logging.Handler = (RotatingLogFile(log_file) if log_file
+                                else logging.StreamHandler(stream or sys.stderr))
+    formatter = JsonFormatter if log_format == "json" else TextFormatter
+    handler.setFormatter(formatter(local_time))
+    handler.addFilter(_RequestIdFilter())  # first: a dropped login line still names the user
+    if not auth_logging:
+        handler.addFilter(_NoAuthLines())
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)
@@ -162,3 +259,11 @@ def note_outcome(outcome: str, reason: str | None = None) -> None:
         ctx.outcome = outcome
         if reason is not None:
             ctx.reason = reason
+
+
+def log_file(settings: Settings) -> LogFile | None:
+    """The LogFile `settings` ask for (logging_filename), else None: stderr."""
+    if not settings.logging_filename:
+        return None
+    return LogFile(settings.logging_filename, settings.logging_max_size, settings.logging_max_age,
+                   settings.logging_max_backups, settings.logging_compress)

@@ -142,13 +142,16 @@ class Metrics:
 
     # --- the routes ------------------------------------------------------------------------
     def instrument_routes(
-        self, routes: Iterable[BaseRoute], prefix: str, *, log_auth_requests: bool = False
+        self, routes: Iterable[BaseRoute], prefix: str, *, log_auth_requests: bool = False,
+        exclude_logging_paths: Iterable[str] = (),
     ) -> list[BaseRoute]:
         """Wrap the endpoints under `prefix` that ENDPOINTS names: count, time, log context.
 
         Every request gets a log context (request id); the login endpoints log one access line
-        per request, /oauth2/auth only with `log_auth_requests` (it is the busy one).
+        per request, /oauth2/auth only with `log_auth_requests` (it is the busy one); none for
+        a path in `exclude_logging_paths` (oauth2-proxy's option: exact paths).
         """
+        excluded = frozenset(exclude_logging_paths)
         out: list[BaseRoute] = []
         for route in routes:
             name = ""
@@ -158,14 +161,14 @@ class Metrics:
                 out.append(route)
                 continue
             if name == "auth":
-                handler = self._auth(route.endpoint, log_auth_requests)
+                handler = self._auth(route.endpoint, log_auth_requests, excluded)
             else:
-                handler = self._endpoint(name, route.endpoint)
+                handler = self._endpoint(name, route.endpoint, excluded)
             methods = sorted(route.methods - {"HEAD"}) if route.methods else None
             out.append(Route(route.path, handler, methods=methods, name=route.name))
         return out
 
-    def _auth(self, handle: Handler, log_requests: bool) -> Handler:
+    def _auth(self, handle: Handler, log_requests: bool, excluded: frozenset[str]) -> Handler:
         children = self.outcomes["auth"]
         observe = self.auth_seconds.observe
         clock = time.perf_counter
@@ -186,13 +189,13 @@ class Metrics:
             # a sign-in redirect is what /oauth2/auth does for a browser without a session
             outcome = ctx.outcome or ("unauthenticated" if status == 302 else outcome_of(status))
             children[outcome].inc()
-            if log_requests:
+            if log_requests and request.scope["path"] not in excluded:
                 _access("auth", request, status, outcome, elapsed, ctx)
             return response
 
         return auth
 
-    def _endpoint(self, name: str, handle: Handler) -> Handler:
+    def _endpoint(self, name: str, handle: Handler, excluded: frozenset[str]) -> Handler:
         children = self.outcomes[name]
         clock = time.perf_counter
         begin = logs.request_for  # the context AuthsvcApp began
@@ -207,11 +210,13 @@ class Metrics:
                 status = exc.status if isinstance(exc, AuthsvcError) else 500
                 outcome = outcome_of(status)
                 children[outcome].inc()
-                _access(name, request, status, outcome, clock() - started, ctx)
+                if request.scope["path"] not in excluded:
+                    _access(name, request, status, outcome, clock() - started, ctx)
                 raise
             outcome = ctx.outcome or outcome_of(response.status_code)
             children[outcome].inc()
-            _access(name, request, response.status_code, outcome, clock() - started, ctx)
+            if request.scope["path"] not in excluded:
+                _access(name, request, response.status_code, outcome, clock() - started, ctx)
             return response
 
         return endpoint

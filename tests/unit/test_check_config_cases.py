@@ -72,7 +72,7 @@ CASES = [
         "authsvc: invalid option login_url (AUTHSVC_LOGIN_URL): is required with skip_oidc_discovery",
         "authsvc: invalid option redeem_url (AUTHSVC_REDEEM_URL): is required with skip_oidc_discovery",
         "authsvc: invalid option oidc_jwks_url (AUTHSVC_OIDC_JWKS_URL): is required with "
-        "skip_oidc_discovery",
+        "skip_oidc_discovery (or oidc_public_key_files)",
     ]),
     Case("nothing-given", {k: None for k in BASE}, [
         "authsvc: invalid option oidc_issuer_url (AUTHSVC_OIDC_ISSUER_URL): is required for provider "

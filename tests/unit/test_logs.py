@@ -10,6 +10,7 @@ import re
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,7 +21,7 @@ from authsvc.context import Context
 from authsvc.web import logs
 from authsvc.web.app import create_app
 from tests.conftest import make_settings
-from tests.support.app_driver import asgi_client
+from tests.support.app_driver import asgi_client, browser_on, fake_idp_settings
 from tests.support.fake_idp import FakeIdP, ManualClock
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
@@ -229,3 +230,140 @@ async def test_logs_of_logins_and_bad_requests_hold_no_secret(
     forbidden_line = next(r for r in records if r["event"].startswith("auth: forbidden"))
     assert forbidden_line["user"] == "user-1" and forbidden_line["outcome"] == "forbidden"
     assert all(re.fullmatch(r"[0-9a-f]{32}|req-abc-123", r["request_id"]) for r in access)
+
+
+# --- oauth2-proxy's logging switches ---------------------------------------------------------------
+def _configure(buffer: io.StringIO, **options: Any) -> None:
+    logs.configure("json", "info", stream=buffer, **options)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("auth_logging", [True, False])
+async def test_auth_logging_false_leaves_out_the_login_lines_only(
+    captured: io.StringIO, fake_idp: FakeIdP, auth_logging: bool
+) -> None:
+    """oauth2-proxy's auth log (a line per finished login) off; its access lines stay, and
+    still name the user."""
+    _configure(captured, auth_logging=auth_logging)
+    settings = fake_idp_settings(fake_idp, email_domains=["example.com"])
+    async with browser_on(settings, fake_idp) as browser:
+        assert (await browser.login(email="ada@example.com")).status_code == 302
+        assert (await browser.login(email="eve@evil.example")).status_code == 403
+        assert (await browser.client.get("/oauth2/callback?state=nope&code=x")).status_code >= 400
+    events = [line["event"] for line in lines(captured) if line["logger"] == "authsvc.login"]
+    login_lines = [e for e in events if e.startswith(("login:", "login denied", "login failed"))]
+    assert len(login_lines) == (3 if auth_logging else 0), events
+    callbacks = [line for line in lines(captured)
+                 if line["event"] == "request" and line["endpoint"] == "callback"]
+    assert len(callbacks) == 3
+    assert callbacks[0]["user"] and callbacks[0]["status"] == 302
+
+
+@pytest.mark.anyio
+async def test_exclude_logging_paths_drops_those_access_lines(
+    captured: io.StringIO, fake_idp: FakeIdP
+) -> None:
+    settings = fake_idp_settings(fake_idp, log_requests=True,
+                                 exclude_logging_paths=["/oauth2/auth", "/oauth2/sign_in"])
+    async with browser_on(settings, fake_idp) as browser:
+        assert (await browser.auth()).status_code == 401
+        assert (await browser.client.get("/oauth2/sign_in")).status_code == 200
+        assert (await browser.start()).status_code == 302
+    paths = [line["path"] for line in lines(captured) if line["event"] == "request"]
+    assert paths == ["/oauth2/start"]
+
+
+def test_exclude_logging_paths_are_paths() -> None:
+    from authsvc.errors import ConfigError
+
+    assert make_settings(exclude_logging_paths="/a, /b").exclude_logging_paths == ["/a", "/b"]
+    for bad in ("oauth2/auth", "/a?x=1"):
+        with pytest.raises(ConfigError, match="exclude_logging_paths"):
+            make_settings(exclude_logging_paths=[bad])
+
+
+def test_logging_local_time_gives_the_local_offset(monkeypatch: pytest.MonkeyPatch) -> None:
+    buffer = io.StringIO()
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    monkeypatch.setenv("TZ", "Asia/Kolkata")  # +05:30 all year: no DST to trip on
+    time.tzset()
+    try:
+        for local in (True, False):
+            logs.configure("json", "info", stream=buffer, local_time=local)
+            logging.getLogger("authsvc.x").info("now")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    local, utc = (line["time"] for line in lines(buffer))
+    assert re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+05:30$", local), local
+    assert RFC3339_UTC.match(utc), utc
+
+
+# --- logging_filename and its rotation -------------------------------------------------------------
+def test_log_file_rotates_compresses_and_prunes(tmp_path: Any) -> None:
+    import gzip
+    import os
+
+    clock = ManualClock(time.time())  # the files' mtimes are real ones
+    spec = logs.LogFile(str(tmp_path / "authsvc.log"), max_mb=1, max_age_days=7, max_backups=2,
+                        compress=True)
+    handler = logs.RotatingLogFile(spec, clock=clock)
+    handler.maxBytes = 300  # a megabyte of lines would make a slow test; the rule is the same
+    handler.setFormatter(logs.JsonFormatter())
+    log = logging.getLogger("authsvc.rotation-test")
+    log.propagate, log.handlers = False, [handler]
+    try:
+        for n in range(12):
+            clock.advance(1)
+            log.warning("line %d %s", n, "x" * 100)
+        backups = handler.backups()
+        assert len(backups) == 2 and all(b.endswith(".log.gz") for b in backups), backups
+        kept = [line for b in backups for line in gzip.decompress(Path(b).read_bytes()).decode().splitlines()]
+        kept += (tmp_path / "authsvc.log").read_text().splitlines()
+        numbers = [int(json.loads(line)["event"].split()[1]) for line in kept]
+        # the newest lines, none lost or repeated between the files; the oldest files are gone
+        assert numbers == list(range(12 - len(numbers), 12)) and len(numbers) < 12, numbers
+        # a rotated file older than max_age goes at the next rotation, whatever the count
+        old = backups[0]
+        os.utime(old, (clock() - 8 * 86400, clock() - 8 * 86400))
+        handler.spec = logs.LogFile(spec.path, 1, 7, 0, True)
+        handler.doRollover()  # in the same millisecond as the last one: a name of its own
+        assert old not in handler.backups() and len(handler.backups()) == 2
+    finally:
+        log.handlers = []
+        handler.close()
+
+
+def test_configure_with_a_log_file_writes_there_only(tmp_path: Any) -> None:
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    stream = io.StringIO()
+    try:
+        logs.configure("json", "info", stream=stream, log_file=logs.LogFile(str(tmp_path / "a.log")))
+        logging.getLogger("authsvc.x").info("to the file")
+    finally:
+        for handler in root.handlers[:]:
+            root.removeHandler(handler)
+            handler.close()
+        for handler in saved[0]:
+            root.addHandler(handler)
+        root.setLevel(saved[1])
+    assert stream.getvalue() == ""
+    assert json.loads((tmp_path / "a.log").read_text())["event"] == "to the file"
+
+
+def test_log_file_needs_one_worker() -> None:
+    from authsvc.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="logging_filename"):
+        make_settings(logging_filename="/tmp/x.log", workers=2)
+    assert logs.log_file(make_settings()) is None
+    spec = logs.log_file(make_settings(logging_filename="/tmp/x.log", logging_max_size=5,
+                                       logging_max_age=0, logging_max_backups=3, logging_compress=True))
+    assert spec == logs.LogFile("/tmp/x.log", 5, 0, 3, True)

@@ -101,6 +101,7 @@ silence_ping_logging = true
     # oauth2-proxy's defaults where authsvc's differ
     assert (s.cookie_name, s.cookie_samesite, s.set_xauthrequest) == ("_oauth2_proxy", "", False)
     assert (s.metrics_address, s.metrics_on_main_port, s.log_requests) == ("-", False, True)
+    assert s.logging_local_time and report.origins["logging_local_time"] == "oauth2-proxy default"
     assert report.origins["cookie_name"] == "oauth2-proxy default"
     assert report.origins["email_domains"] == f"file {path}"
     notes = {n.key: n for n in report.notes}
@@ -113,6 +114,7 @@ silence_ping_logging = true
 def test_cfg_told_apart_from_authsvc_toml_by_keys(tmp_path: Path) -> None:
     ours = load(ConfigInput(cfg(tmp_path, toml(OIDC), "a.toml")))
     assert not ours.compat and ours.settings.cookie_name == "_authsvc"
+    assert not ours.settings.logging_local_time  # authsvc's own default: UTC
     theirs = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "upstreams": ["static://202"]}), "b.toml")))
     assert theirs.compat and theirs.settings.cookie_name == "_oauth2_proxy"
 
@@ -411,3 +413,12 @@ def test_cookie_csrf_per_request_limit_zero_keeps_the_cap(tmp_path: Path, value:
     assert report.settings.cookie_csrf_per_request_limit == limit
     note = next(n for n in report.notes if n.key == "cookie_csrf_per_request_limit")
     assert note.status == status
+
+
+def test_errors_to_info_log_true_is_what_authsvc_does(tmp_path: Path) -> None:
+    """authsvc writes every line to one stream: true (errors with the rest) is built in, false
+    (oauth2-proxy's split of errors to stderr) is warned as not honoured."""
+    for value, warned in ((True, False), (False, True)):
+        report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "errors_to_info_log": value}))))
+        note = next(n for n in report.notes if n.key == "errors_to_info_log")
+        assert (note.status, note.warn) == ("built in", warned)

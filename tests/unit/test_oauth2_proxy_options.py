@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
@@ -42,6 +44,52 @@ async def test_login_without_discovery(fake_idp: FakeIdP) -> None:
 def test_skip_oidc_discovery_needs_the_endpoints() -> None:
     with pytest.raises(ConfigError, match=r"login_url .*required with skip_oidc_discovery"):
         make_settings(skip_oidc_discovery=True)
+
+
+def _pem(tmp_path: Path, name: str, key: Mapping[str, Any]) -> str:
+    from joserfc.jwk import RSAKey
+
+    public: dict[str, str | list[str]] = {k: v for k, v in key.items() if k in ("kty", "n", "e")}
+    path = tmp_path / name
+    path.write_bytes(RSAKey.import_key(public).as_pem(private=False))
+    return str(path)
+
+
+async def test_login_with_public_key_files_instead_of_a_jwks(fake_idp: FakeIdP, tmp_path: Path) -> None:
+    """oidc_public_key_files: the ID token is verified against local PEM keys, each tried in
+    turn (they have no kid), and no JWKS is fetched."""
+    from joserfc.jwk import RSAKey
+
+    other = _pem(tmp_path, "other.pem", RSAKey.generate_key(2048, private=True).as_dict(private=True))
+    mine = _pem(tmp_path, "idp.pem", fake_idp.key)
+    settings = fake_idp_settings(
+        fake_idp, skip_oidc_discovery=True, login_url=fake_idp.url("authorize"),
+        redeem_url=fake_idp.url("token"), oidc_public_key_files=[other, mine],
+    )
+    async with browser_on(settings, fake_idp) as browser:
+        assert (await browser.login()).status_code == 302
+        assert (await browser.auth()).status_code == 202
+    assert fake_idp.calls["jwks"] == 0 and fake_idp.calls["discovery"] == 0
+    # a token signed by a key none of the files holds is refused
+    fake_idp.rotate_key()
+    async with browser_on(settings, fake_idp) as browser:
+        assert (await browser.login()).status_code == 403
+    assert fake_idp.calls["jwks"] == 0
+
+
+def test_public_key_files_must_be_public_keys(tmp_path: Path) -> None:
+    private = tmp_path / "private.pem"
+    from joserfc.jwk import RSAKey
+
+    private.write_bytes(RSAKey.generate_key(2048, private=True).as_pem(private=True))
+    (tmp_path / "junk.pem").write_text("not a key")
+    for path, why in ((private, "holds a private key"), (tmp_path / "junk.pem", "not a PEM public key"),
+                      (tmp_path / "missing.pem", "cannot be read")):
+        with pytest.raises(ConfigError, match=why):
+            make_settings(oidc_public_key_files=[str(path)])
+    with pytest.raises(ConfigError, match=r"oidc_jwks_url .*discovery \(or oidc_public_key_files\)"):
+        make_settings(skip_oidc_discovery=True, login_url="https://idp.example/a",
+                      redeem_url="https://idp.example/t")
 
 
 # --- ID token checks -----------------------------------------------------------------------------

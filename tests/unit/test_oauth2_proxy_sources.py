@@ -28,11 +28,15 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     d = tmp_path_factory.mktemp("files")
     pki = make_pki(d / "pki")
     (d / "cookie").write_text(COOKIE)
+    from joserfc.jwk import RSAKey
+
+    (d / "pub.pem").write_bytes(RSAKey.generate_key(2048, private=True).as_pem(private=False))
     (d / "htpasswd").write_text(f"ada:{bcrypt.hashpw(b'x', bcrypt.gensalt(rounds=4)).decode()}\n")
     (d / "sa.json").write_text(json.dumps({"client_email": "sa@p.iam.gserviceaccount.com",
                                            "private_key": "-----BEGIN PRIVATE KEY-----"}))
     return {"ca": str(pki.ca_cert), "cert": str(pki.server_cert), "key": str(pki.server_key),
-            "cookie": str(d / "cookie"), "htpasswd": str(d / "htpasswd"), "sa": str(d / "sa.json")}
+            "cookie": str(d / "cookie"), "htpasswd": str(d / "htpasswd"), "sa": str(d / "sa.json"),
+            "pub": str(d / "pub.pem")}
 
 
 def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -60,6 +64,10 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
                                  "validate_url": "https://idp.example/validate"},
                                 {"skip_oidc_discovery": True, "redeem_url": "https://idp.example/token",
                                  "oidc_jwks_url": "https://idp.example/keys"}),
+        "oidc_public_key_files": ({"skip_oidc_discovery": True, "login_url": "https://idp.example/auth",
+                                   "redeem_url": "https://idp.example/token",
+                                   "oidc_public_key_files": [f["pub"], f["pub"]]},
+                                  {"oidc_public_key_files": [f["pub"], f["pub"]], "oidc_jwks_url": ""}),
         "token checks": ({"oidc_enabled_signing_algs": ["RS256", "ES256"],
                           "oidc_audience_claims": ["aud", "azp"],
                           "insecure_oidc_skip_issuer_verification": True},
@@ -85,6 +93,14 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
         "entra federated": ({"provider": "entra-id", "oidc_issuer_url": "", "azure_tenant": TENANT,
                              "entra_id_federated_token_auth": True},
                             {"entra_id_federated_token_auth": True, "entra_id_tenant": TENANT}),
+        "logging": ({"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]},
+                    {"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]}),
+        "log file": ({"logging_filename": "/var/log/authsvc.log", "logging_max_size": 10,
+                      "logging_max_age": 3, "logging_max_backups": 4, "logging_compress": True},
+                     {"logging_filename": "/var/log/authsvc.log", "logging_max_size": 10,
+                      "logging_max_age": 3, "logging_max_backups": 4, "logging_compress": True}),
+        # true is oauth2-proxy's default: false read from its sources shows it is not that default
+        "logging_local_time": ({"logging_local_time": False}, {"logging_local_time": False}),
         "sign-out and probes": ({"backend_logout_url": "https://idp.example/logout?t={id_token}",
                                  "ping_path": "/healthz", "ready_path": "/readyz", "gcp_healthchecks": True},
                                 {"backend_logout_url": "https://idp.example/logout?t={id_token}",
@@ -105,9 +121,11 @@ def _env(value: Any) -> str:
     return ",".join(value) if isinstance(value, list) else str(value)
 
 
+FILES = ("ca", "cert", "key", "cookie", "htpasswd", "sa", "pub")
+
+
 @pytest.mark.parametrize("source", SOURCES)
-@pytest.mark.parametrize("case", sorted(cases(dict.fromkeys(("ca", "cert", "key", "cookie", "htpasswd", "sa"),
-                                                           ""))))
+@pytest.mark.parametrize("case", sorted(cases(dict.fromkeys(FILES, ""))))
 def test_option_from_every_source(case: str, source: str, files: dict[str, str], tmp_path: Path,
                                   monkeypatch: pytest.MonkeyPatch) -> None:
     for key in list(os.environ):
@@ -132,6 +150,8 @@ def test_option_from_every_source(case: str, source: str, files: dict[str, str],
             flag = "--" + o2p.BY_KEY[k].flag
             if v is True:
                 argv.append(flag)  # a bare boolean
+            elif v is False:
+                argv.append(f"{flag}=false")  # pflag: a boolean's value only after '='
             elif isinstance(v, list):
                 argv += [f"{flag}={item}" for item in v]  # repeated, accumulating
             else:
