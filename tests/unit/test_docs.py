@@ -79,3 +79,38 @@ def test_migration_guide_lists_every_oauth2_proxy_option_as_the_code_treats_it()
     built_in = "| built in (fixed behaviour; a value asking for it is accepted) |"
     assert f"{built_in} {counts['built in']} |" in guide
     assert "README" in guide and "docs/migrating-from-oauth2-proxy.md" in README
+
+
+_FENCE = re.compile(r"^```.*?^```", re.M | re.S)
+
+
+def _anchors(text: str) -> set[str]:
+    """GitHub's heading anchors: lower case, punctuation dropped, spaces to `-`, `-1` on repeats."""
+    anchors: set[str] = set()
+    for heading in re.findall(r"^#+ (.*)$", _FENCE.sub("", text), re.M):
+        slug = re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+        n, anchor = 0, slug
+        while anchor in anchors:
+            n += 1
+            anchor = f"{slug}-{n}"
+        anchors.add(anchor)
+    return anchors
+
+
+def test_every_relative_link_in_the_docs_resolves() -> None:
+    """A link in README, docs/ or an example's README to a file or a heading that is gone is a
+    dead end for the reader (the restructure into folders and the merged docs moved both)."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md")),
+             *sorted((ROOT / "examples").glob("*/README.md"))]
+    broken = []
+    for page in pages:
+        for target in re.findall(r"\]\(([^)\s]+)\)", _FENCE.sub("", page.read_text())):
+            if re.match(r"[a-z][a-z0-9+.-]*:", target):
+                continue  # https:, mailto: ...
+            path, _, fragment = target.partition("#")
+            dest = (page.parent / path) if path else page
+            if not dest.exists():
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            elif fragment and dest.suffix == ".md" and fragment not in _anchors(dest.read_text()):
+                broken.append(f"{page.relative_to(ROOT)}: {target} (no such heading)")
+    assert not broken, broken
