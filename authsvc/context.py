@@ -118,7 +118,7 @@ class Context:
             bearer=BearerAuth(settings, http, clock),
             headers=IdentityHeaders(
                 settings, machines=bool(settings.allowed_clients or settings.allowed_subjects)),
-            cookie_settings=cookies.CookieSettings.from_settings(settings),
+            cookie_settings=cookies.CookieSettings.from_settings(settings, form_post=settings.form_post),
             login_sealer=Sealer(settings.secret_keys, "login-state"),
             metrics=metrics,
             refresher=refresher,

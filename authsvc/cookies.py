@@ -43,9 +43,12 @@ class CookieSettings:
     max_age: int = 0
     #: lifetime of the login-state cookies
     csrf_max_age: int = 900
+    #: the IdP POSTs its answer (response_mode=form_post): a cross-site POST, which carries
+    #: only a SameSite=None cookie (a Lax one is left out)
+    login_cross_site: bool = False
 
     @classmethod
-    def from_settings(cls, settings: CookieOptions) -> CookieSettings:
+    def from_settings(cls, settings: CookieOptions, *, form_post: bool = False) -> CookieSettings:
         """Build from validated Settings (longest domain first, so the first match wins)."""
         domains = sorted(
             {d.strip().lower() for d in settings.cookie_domains if d.strip(". ")},
@@ -61,6 +64,7 @@ class CookieSettings:
             samesite=settings.cookie_samesite,
             max_age=int(settings.cookie_expire),
             csrf_max_age=int(settings.cookie_csrf_expire),
+            login_cross_site=form_post,
         )
 
 
@@ -231,6 +235,10 @@ def login_clear_cookie(name: str, cs: CookieSettings, host: str) -> str:
 def _login_settings(cs: CookieSettings) -> CookieSettings:
     # The callback arrives as a cross-site navigation from the IdP: SameSite=Strict would keep
     # the login cookie away from it, so Strict is relaxed to Lax for this short-lived cookie.
+    # A form_post answer is a cross-site POST, which only a SameSite=None (so Secure) cookie
+    # goes with; config/settings.py refuses form_post without cookie_secure.
+    if cs.login_cross_site:
+        return replace(cs, samesite="none", secure=True)
     if cs.samesite == "strict":
         return replace(cs, samesite="lax")
     return cs

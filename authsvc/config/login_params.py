@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
@@ -11,7 +12,8 @@ from .loading import CommaList, option_error, split_list
 #: parameters authsvc sets itself: never taken from configuration or the request (state,
 #: PKCE and nonce protect the login, OIDC Core 3.1.2.1)
 PROTECTED = frozenset({"response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
-                       "code_challenge", "code_challenge_method", "request", "request_uri"})
+                       "code_challenge", "code_challenge_method", "request", "request_uri",
+                       "response_mode"})
 _NAME = re.compile(r"[A-Za-z0-9_.\-]{1,64}")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -34,6 +36,21 @@ class LoginParamOptions(BaseModel):
         "",
         description="OIDC `acr_values` (ask for MFA or another authentication level)",
     )
+    auth_request_response_mode: Literal["", "query", "form_post"] = Field(
+        "",
+        description=(
+            "OIDC `response_mode` asked for: `form_post` has the IdP POST the code to "
+            "`/oauth2/callback` (needs `cookie_secure`; the login cookie is then "
+            "`SameSite=None`); `\"\"` sends none (the code comes in the query)"
+        ),
+    )
+    resource: str = Field(
+        "",
+        description=(
+            "RFC 8707 `resource` sent on the authorization and token requests "
+            "(Azure AD v1 / AD FS: the API the access token is for)"
+        ),
+    )
     login_url_parameters: CommaList = Field(
         default_factory=list,
         description="fixed extra authorization request parameters, `name=value` (`organization=acme`)",
@@ -52,7 +69,7 @@ class LoginParamOptions(BaseModel):
     def _login_lists(cls, value: object) -> object:
         return split_list(value)
 
-    @field_validator("prompt", "approval_prompt", "acr_values")
+    @field_validator("prompt", "approval_prompt", "acr_values", "resource")
     @classmethod
     def _login_text(cls, value: str, info: ValidationInfo) -> str:
         if _CONTROL.search(value) or len(value) > 200:
@@ -79,6 +96,8 @@ class LoginParamOptions(BaseModel):
     def login_params(self) -> dict[str, str]:
         """The fixed parameters added to every authorization request (oauth2-proxy's order)."""
         out: dict[str, str] = {}
+        if self.resource:
+            out["resource"] = self.resource
         if self.acr_values:
             out["acr_values"] = self.acr_values
         if self.prompt:
@@ -89,6 +108,11 @@ class LoginParamOptions(BaseModel):
             name, _, value = entry.partition("=")
             out[name] = value
         return out
+
+    @property
+    def form_post(self) -> bool:
+        """Whether the IdP POSTs its answer to the callback (OAuth 2.0 Form Post Response Mode)."""
+        return self.auth_request_response_mode == "form_post"
 
     def allowed_params(self) -> dict[str, re.Pattern[str]]:
         """name -> the values /oauth2/start may pass on for it (full match)."""

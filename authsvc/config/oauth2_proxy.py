@@ -251,7 +251,6 @@ TREATMENTS: dict[str, Treatment] = {
     "https_address": Rename("https_address", _strip_scheme("https", "https_address")),
     "ping_user_agent": Ignored("ping_path answers whatever the User-Agent; no other path answers "
                                "by User-Agent (the hole of CVE-2026-34457)"),
-    "force_https": Unsupported("the proxy in front terminates TLS and redirects to https"),
     "allow_query_semicolons": Builtin("query strings are split on '&' only (WHATWG URL)",
                                       lambda v: not v),
     "relative_redirect_url": Builtin("an empty redirect_url is derived from each request's host"),
@@ -298,10 +297,8 @@ TREATMENTS: dict[str, Treatment] = {
     "google_admin_api_user_scope": Unsupported("the Admin SDK is asked for group membership only "
                                                f"({_GOOGLE_SCOPE})"),
     "google_use_organization_id": Unsupported("preferred_username is the Google account's name"),
-    "auth_request_response_mode": Unsupported("the callback is a GET (response_mode=query)"),
     "skip_claims_from_profile_url": Builtin("userinfo is read only when the ID token lacks the "
                                             "e-mail or groups claim"),
-    "resource": Unsupported("Azure AD v1 `resource` is not available (entra-id speaks v2.0)"),
     "jwt_key": Unsupported("there is no login.gov provider"),
     "jwt_key_file": Unsupported("there is no login.gov provider"),
     "pubjwk_url": Unsupported("there is no login.gov provider"),

@@ -43,6 +43,13 @@ class ProxyOptions(BaseModel):
             "([docs/security.md](docs/security.md))"
         ),
     )
+    force_https: bool = Field(
+        False,
+        description=(
+            "answer a plain-http request to the login endpoints with a 308 to the same URL "
+            "on https (not `/oauth2/auth`, `/ping`, `/ready`, `/metrics`: the proxy calls those)"
+        ),
+    )
     redirect_browsers: bool | None = Field(
         None,
         description="answer a browser navigation without a session with a 302 to sign-in instead of 401",

@@ -119,6 +119,12 @@ def across_groups(problems: Problems, group: _Groups) -> None:
     cookies, redis = group(CookieOptions), group(RedisOptions)
     provider, google = group(ProviderSpecificOptions), group(GoogleGroupsOptions)
     server, tls = group(ServerOptions), group(TLSOptions)
+    login = group(LoginParamOptions)
+    if login and cookies and login.form_post and not cookies.cookie_secure:
+        # the IdP's cross-site POST carries only a SameSite=None cookie, and browsers take
+        # SameSite=None only with Secure (RFC 6265bis §4.1.2.7)
+        problems.add("auth_request_response_mode",
+                     "form_post needs cookie_secure = true (its login cookie is SameSite=None; Secure)")
     if google and provider and google.google_groups and provider.provider != "google":
         problems.add("google_groups", "is for provider 'google' only")
     if cookies and redis and cookies.session_store_type == "redis":

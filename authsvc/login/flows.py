@@ -8,8 +8,10 @@ written.
 
 from __future__ import annotations
 
+import functools
 import logging
-from urllib.parse import quote
+from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import parse_qsl, quote
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -34,6 +36,24 @@ log = logging.getLogger("authsvc.login")
 def _peer(request: Request) -> str | None:
     """The direct peer's IP (the proxy, when deployed as intended)."""
     return request.client.host if request.client else None
+
+
+#: what an authorization response may carry (RFC 6749 §4.1.2, §4.1.2.1; RFC 9207)
+_RESPONSE_PARAMS = frozenset({"code", "state", "iss", "error", "error_description"})
+
+
+async def response_params(request: Request) -> Mapping[str, str]:
+    """The authorization response: the query of a GET, the form body of a POST (OAuth 2.0 Form
+    Post Response Mode §2; the route takes POST only with form_post). The body is read through
+    web/bodies.py's cap (413 above max_request_body_bytes); another content type is no answer."""
+    if request.method != "POST":
+        return request.query_params
+    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    body = await request.body()
+    if kind != "application/x-www-form-urlencoded":
+        return {}
+    pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
+    return {k: v for k, v in pairs if k in _RESPONSE_PARAMS}  # the last of a repeated one, as a query
 
 
 def _jar(request: Request) -> dict[str, str]:
@@ -97,10 +117,35 @@ class LoginFlows:
         return self.s.forwarded.is_trusted(_peer(request)) and bool(
             request.headers.get("x-auth-request-redirect"))
 
+    def https_only(self, endpoint: Callable[[Request], Awaitable[Response]]
+                   ) -> Callable[[Request], Awaitable[Response]]:
+        """`endpoint`, answering a plain-http request with a 308 to the same URL on https
+        (force_https, as oauth2-proxy's; RFC 9110 §15.4.9 keeps a POST a POST). Only the login
+        endpoints, which the browser reaches: the proxy calls /oauth2/auth and the probes, and a
+        308 there would be a failed check to nginx, not a redirect."""
+        if not self.s.settings.force_https:
+            return endpoint
+
+        @functools.wraps(endpoint)
+        async def secured(request: Request) -> Response:
+            scheme, host = self._origin(request)  # a trusted proxy's X-Forwarded-Proto/-Host only
+            if scheme == "https":
+                return await endpoint(request)
+            # the plain-http port is not the https one: the default port (443) instead
+            bare = host if host.endswith("]") or ":" not in host else host.rpartition(":")[0]
+            path = request.scope.get("raw_path") or request.url.path.encode()
+            query = request.scope.get("query_string", b"")
+            target = f"https://{bare}{path.decode('latin-1')}"
+            if query:
+                target += f"?{query.decode('latin-1')}"
+            return Response(status_code=308, headers={**NO_CACHE, "Location": target})
+
+        return secured
+
     # --- the pages a login can end on -------------------------------------------------------
-    def _failed(self, request: Request, exc: AuthsvcError, state: str, login: LoginState | None) -> Response:
+    def _failed(self, request: Request, params: Mapping[str, str], exc: AuthsvcError, state: str,
+                login: LoginState | None) -> Response:
         """Log a failed callback and answer with the page of its cause (web/causes.py)."""
-        params = request.query_params
         scheme, host = self._origin(request)
         pages = self.s.pages
         if params.get("error"):
@@ -184,8 +229,9 @@ class LoginFlows:
         return redirect(with_login_params(url, self.s.settings, request.query_params), set_cookies)
 
     async def callback(self, request: Request) -> Response:
-        """Finish the login: verify everything, write the session, go back to `rd`."""
-        params = request.query_params
+        """Finish the login: verify everything, write the session, go back to `rd`. The same
+        checks whether the answer came in the query or (form_post) in a POST body."""
+        params = await response_params(request)
         _, host = self._origin(request)
         state = params.get("state", "")
         name = self.states.name(state)
@@ -221,7 +267,7 @@ class LoginFlows:
             present = list(_jar(request))
             set_cookies = cookies.session_set_cookies(value, self.s.cookie_settings, host, present)
         except AuthsvcError as exc:
-            return add_cookies(self._failed(request, exc, state, login), clear_login)
+            return add_cookies(self._failed(request, params, exc, state, login), clear_login)
         log.info("login: user=%s email=%s", identity.user, identity.email,
                  extra={"user": identity.user, "outcome": "allowed"})
         self.s.metrics.record_login("success")

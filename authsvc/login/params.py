@@ -25,6 +25,8 @@ def with_login_params(url: str, settings: LoginParamOptions, query: Mapping[str,
         if value is not None and len(value) <= _MAX_VALUE and allowed.fullmatch(value):
             params[name] = value
     params = {k: v for k, v in params.items() if k not in PROTECTED}
+    if settings.auth_request_response_mode:  # protected: form_post needs its cookie (flows.py)
+        params["response_mode"] = settings.auth_request_response_mode
     if not params:
         return url
     return str(httpx.URL(url).copy_merge_params(params))

@@ -105,14 +105,15 @@ class OIDCProvider:
         self, code: str, login: LoginState, redirect_uri: str
     ) -> tuple[Identity, Tokens]:
         """Exchange the code (with the PKCE verifier) and verify what comes back."""
-        body = await self._token_request(
-            {
-                "grant_type": "authorization_code",
-                "code": code,
-                "redirect_uri": redirect_uri,
-                "code_verifier": login.code_verifier,
-            }
-        )
+        form = {
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "code_verifier": login.code_verifier,
+        }
+        if self._settings.resource:  # RFC 8707 §2.2: the resource the token is for, again
+            form["resource"] = self._settings.resource
+        body = await self._token_request(form)
         id_token = _field(body, "id_token")
         if not id_token:
             # OIDC Core §3.1.3.3: the ID token is what makes this OpenID Connect

@@ -184,10 +184,13 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         Route(f"{prefix}/auth", auth.handle, methods=ANY_METHOD),
         # Envoy's path_prefix mode: /oauth2/auth/<original path>
         Route(f"{prefix}/auth/{{rest:path}}", auth.handle, methods=ANY_METHOD),
-        Route(f"{prefix}/start", flows.start, methods=["GET", "POST"]),
-        Route(f"{prefix}/callback", flows.callback, methods=["GET"]),
-        Route(f"{prefix}/sign_out", flows.sign_out, methods=["GET", "POST"]),
-        Route(f"{prefix}/sign_in", flows.sign_in, methods=["GET"]),
+        # force_https: the login endpoints only, see LoginFlows.https_only
+        Route(f"{prefix}/start", flows.https_only(flows.start), methods=["GET", "POST"]),
+        # POST only when the IdP is asked to post its answer (form_post): fail closed otherwise
+        Route(f"{prefix}/callback", flows.https_only(flows.callback),
+              methods=["GET", "POST"] if settings.form_post else ["GET"]),
+        Route(f"{prefix}/sign_out", flows.https_only(flows.sign_out), methods=["GET", "POST"]),
+        Route(f"{prefix}/sign_in", flows.https_only(flows.sign_in), methods=["GET"]),
         Route(f"{prefix}/signed_out", flows.signed_out, methods=["GET"]),
         Route(f"{prefix}/userinfo", flows.userinfo, methods=["GET"]),
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),

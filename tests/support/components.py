@@ -58,6 +58,8 @@ class OpenIDProvider:
     process: Process
     client_id: str
     client_secret: str
+    #: the issuer's host when not HOST (another site than the app's, for a cross-site POST)
+    issuer_host: str = ""
 
     @property
     def web_client_id(self) -> str:
@@ -66,6 +68,8 @@ class OpenIDProvider:
 
     @property
     def issuer(self) -> str:
+        if self.issuer_host:
+            return f"http://{self.issuer_host}:{self.process.port}"
         return self.process.url
 
     def stop(self) -> None:
@@ -80,12 +84,14 @@ def start_oidc_provider(
     backchannel_logout_uri: str = "",
     web_redirect_uris: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    issuer_host: str = "",
 ) -> OpenIDProvider:
-    """Start tests/oidc-provider/server.js (a native client: loopback URIs match any port)."""
+    """Start tests/oidc-provider/server.js (a native client: loopback URIs match any port);
+    `issuer_host`: the issuer's host name instead of HOST (e.g. localhost, another site)."""
     server = require_tool("oidc-provider")
     node = require_tool("node")
     port = free_port()
-    issuer = f"http://{HOST}:{port}"
+    issuer = f"http://{issuer_host or HOST}:{port}"
     full_env = {
         "NODE_ENV": "development",  # plain-http loopback issuer; dev keys and dev login form
         "CLIENT_ID": "authsvc",
@@ -105,7 +111,7 @@ def start_oidc_provider(
         cwd=Path(server).parent,
         ready=http_ready("/.well-known/openid-configuration"),
     )
-    return OpenIDProvider(proc, full_env["CLIENT_ID"], full_env["CLIENT_SECRET"])
+    return OpenIDProvider(proc, full_env["CLIENT_ID"], full_env["CLIENT_SECRET"], issuer_host)
 
 
 # --- redis ---------------------------------------------------------------------------------

@@ -103,6 +103,8 @@ class FakeIdP:
     id_token_on_refresh: bool = True
     expires_in: int = 3600
     calls: Counter[str] = field(default_factory=Counter)
+    #: every token request's form, in order
+    token_forms: list[dict[str, str]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -309,6 +311,7 @@ class FakeIdP:
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = {k: v[-1] for k, v in parse_qs(request.content.decode()).items()}
+        self.token_forms.append(form)
         if not self._client_ok(request, form):
             self._violation("client authentication is wrong or ambiguous")
             return self._oauth_error("invalid_client", 401)

@@ -52,13 +52,13 @@ def test_migrated_toml_means_the_same(name: str, tmp_path: Path, monkeypatch: py
 def test_report_says_renamed_and_not_supported(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     cfg = tmp_path / "x.cfg"
     cfg.write_text('github_users = ["ada"]\nprovider = "github"\nclient_id = "c"\n'
-                   'force_https = true\nupstreams = ["static://202"]\n')
+                   'bitbucket_team = "acme"\nupstreams = ["static://202"]\n')
     assert main(["migrate", "--config", str(cfg)]) == 1
     out, err = capsys.readouterr()
     lines = {line.split()[0]: line for line in err.splitlines() if line and not line.startswith("cannot")}
     assert "renamed" in lines["github_users"] and "github_user" in lines["github_users"]
-    assert "not supported" in lines["force_https"]
-    assert "cannot migrate: option force_https" in err
+    assert "not supported" in lines["bitbucket_team"]
+    assert "cannot migrate: option bitbucket_team" in err
     assert 'github_user = ["ada"]' in out
 
 

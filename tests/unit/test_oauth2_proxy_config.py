@@ -160,9 +160,9 @@ def test_implicit_groups_scope(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "says"),
     [
-        ("auth_request_response_mode", "form_post", "the callback is a GET"),
-        ("force_https", True, "terminates TLS"),
-        ("resource", "https://graph.windows.net", "Azure AD v1"),
+        ("azure_graph_group_field", "displayName", "object ids only"),
+        ("bitbucket_team", "acme", "no bitbucket provider"),
+        ("jwt_key", "k", "no login.gov provider"),
     ],
 )
 def test_unsupported_option_is_refused_with_the_reason(tmp_path: Path, key: str, value: Any,
@@ -184,9 +184,9 @@ def test_oauth2_proxy_go_templates_are_not_read(tmp_path: Path) -> None:
 
 
 def test_unsupported_option_at_its_default_is_accepted(tmp_path: Path) -> None:
-    report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "force_https": False,
+    report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "bitbucket_team": "",
                                                    "oidc_public_key_files": []}))))
-    assert {n.key: n.status for n in report.notes}["force_https"] == "unsupported"
+    assert {n.key: n.status for n in report.notes}["bitbucket_team"] == "unsupported"
 
 
 def test_typo_gets_a_suggestion(tmp_path: Path) -> None:

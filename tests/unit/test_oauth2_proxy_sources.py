@@ -78,6 +78,11 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
                               "provider_display_name": "Corp SSO"},
                              {"prompt": "select_account", "acr_values": "urn:mfa",
                               "provider_display_name": "Corp SSO", "approval_prompt": "force"}),
+        "form_post, force_https, resource": (
+            {"auth_request_response_mode": "form_post", "force_https": True,
+             "resource": "https://graph.windows.net/"},
+            {"auth_request_response_mode": "form_post", "force_https": True,
+             "resource": "https://graph.windows.net/", "form_post": True}),
         "basic auth": ({"set_basic_auth": True, "basic_auth_password": "pw", "prefer_email_to_user": True},
                        {"set_basic_auth": True, "prefer_email_to_user": True}),
         "htpasswd": ({"htpasswd_file": f["htpasswd"], "htpasswd_user_groups": ["a", "b"]},
