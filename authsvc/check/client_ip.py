@@ -1,9 +1,14 @@
 """oauth2-proxy's trusted_ips: clients at these addresses pass /oauth2/auth without a session.
 
-The client address is the peer's, or, when the peer is a trusted proxy and reverse_proxy is on,
-the first address in `real_client_ip_header` (pkg/ip/realclientip.go: the first entry of
-X-Forwarded-For is the client as the first proxy saw it). A header from an untrusted peer is
-never read: that is how such bypasses get spoofed (CVE-2026-40575's lesson).
+The client address is the peer's, or, when the peer is a trusted proxy under a named
+`proxy_kind`, the one `real_client_ip_header` gives. Unlike oauth2-proxy (pkg/ip/realclientip.go
+takes the *first* X-Forwarded-For entry) the *last* entry is read: nginx's
+`$proxy_add_x_forwarded_for`, Envoy and Traefik append the address they saw to whatever the
+client sent, so the first entry is the client's own word and `X-Forwarded-For: 192.0.2.5` from
+anywhere would pass as a trusted address (issue 11: a client header counts only when the proxy
+always writes it). For the same reason nothing is read under `auto` (which proxy, and so which
+header it writes, is unknown), and a header sent twice names nobody. A header from an untrusted
+peer is never read (CVE-2026-40575's lesson).
 """
 
 from __future__ import annotations
@@ -32,13 +37,15 @@ class TrustedIPs:
         """The client's address as oauth2-proxy would take it, from the ASGI scope."""
         client = scope.get("client")
         peer = client[0] if client else None
-        if not self._forwarded.is_trusted(peer):
+        if not self._forwarded.is_trusted(peer) or self._forwarded.kind == "auto":
             return peer
-        for name, value in scope["headers"]:
-            if name == self._header:
-                first = value.decode("latin-1").split(",", 1)[0].strip()
-                return _host(first)
-        return peer
+        values = [value for name, value in scope["headers"] if name == self._header]
+        if not values:
+            return peer
+        if len(values) > 1:  # one copy is the client's, and which cannot be known
+            return None
+        last = values[0].decode("latin-1").rsplit(",", 1)[-1].strip()
+        return _host(last)
 
     def admits(self, scope: Mapping[str, Any]) -> bool:
         """Whether the client's address is in trusted_ips (an unreadable one is not)."""

@@ -28,8 +28,9 @@ class ClientIPOptions(BaseModel):
         "X-Real-IP",
         description=(
             "where a trusted proxy puts the client address: `X-Real-IP`, "
-            "`X-Forwarded-For` (first entry), `X-ProxyUser-IP`, "
-            "`X-Envoy-External-Address`, `CF-Connecting-IP`"
+            "`X-Forwarded-For` (its last entry, the one the proxy added), `X-ProxyUser-IP`, "
+            "`X-Envoy-External-Address`, `CF-Connecting-IP`. Read only under a named "
+            "`proxy_kind` (never under `auto`), from one header line; the proxy must set it"
         ),
     )
 

@@ -83,7 +83,7 @@ async def test_trusted_ip_passes_without_a_session(fake_idp: FakeIdP) -> None:
     from authsvc.context import Context
     from authsvc.web.app import create_app
 
-    settings = fake_idp_settings(fake_idp, trusted_ips=["192.0.2.0/24"])
+    settings = fake_idp_settings(fake_idp, trusted_ips=["192.0.2.0/24"], proxy_kind="nginx")
     # straight from the client (no proxy in between)
     async with asgi_client(create_app(Context.build(settings)), peer="192.0.2.7") as client:
         r = await client.get("/oauth2/auth", headers={"X-Real-IP": "203.0.113.1"})
@@ -103,12 +103,40 @@ async def test_real_client_ip_header_x_forwarded_for(fake_idp: FakeIdP) -> None:
     from authsvc.web.app import create_app
 
     settings = fake_idp_settings(fake_idp, trusted_ips=["192.0.2.0/24"],
-                                 real_client_ip_header="x-forwarded-for")
+                                 real_client_ip_header="x-forwarded-for", proxy_kind="nginx")
     assert settings.real_client_ip_header == "X-Forwarded-For"
     async with asgi_client(create_app(Context.build(settings)), peer="127.0.0.1") as client:
-        ok = await client.get("/oauth2/auth", headers={"X-Forwarded-For": "192.0.2.5:4444, 10.0.0.1"})
+        # the proxy appends the address it saw ($proxy_add_x_forwarded_for): the last entry
+        ok = await client.get("/oauth2/auth", headers={"X-Forwarded-For": "10.0.0.1, 192.0.2.5:4444"})
         assert ok.status_code == 202
         assert (await client.get("/oauth2/auth", headers={"X-Real-IP": "192.0.2.5"})).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("kind", "headers"),
+    [
+        # a client's own X-Forwarded-For, to which the proxy appended the real address
+        ("nginx", [("X-Forwarded-For", "192.0.2.5, 203.0.113.7")]),
+        ("traefik", [("X-Forwarded-For", "192.0.2.5,203.0.113.7")]),
+        # two header lines: one is the client's
+        ("nginx", [("X-Forwarded-For", "192.0.2.5"), ("X-Forwarded-For", "203.0.113.7")]),
+        ("envoy", [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-For", "192.0.2.5")]),
+        # under auto no header is believed: which proxy (and which header it writes) is unknown
+        ("auto", [("X-Forwarded-For", "192.0.2.5")]),
+    ],
+)
+async def test_a_client_chosen_address_is_never_trusted(
+    fake_idp: FakeIdP, kind: str, headers: list[tuple[str, str]]
+) -> None:
+    """oauth2-proxy reads the first X-Forwarded-For entry, which the client writes: here it is
+    the last entry of one header line, under a named proxy_kind only (issue 11)."""
+    from authsvc.context import Context
+    from authsvc.web.app import create_app
+
+    settings = fake_idp_settings(fake_idp, trusted_ips=["192.0.2.0/24"],
+                                 real_client_ip_header="X-Forwarded-For", proxy_kind=kind)
+    async with asgi_client(create_app(Context.build(settings)), peer="127.0.0.1") as client:
+        assert (await client.get("/oauth2/auth", headers=headers)).status_code == 401
 
 
 def test_trusted_ips_warns_and_validates(monkeypatch: pytest.MonkeyPatch) -> None:
