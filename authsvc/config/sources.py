@@ -193,6 +193,10 @@ def check(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Check
         warnings.append("ssl_insecure_skip_verify is on: the IdP's certificate is not verified, so "
                         "anyone on the network path can impersonate it")
     warnings += settings_warnings(settings, got.origins)
+    if apps and settings.proxy_kind == "auto":
+        warnings.append('[[apps]] with proxy_kind = "auto": the check selects its app only by a host the '
+                        "proxy vouches for, so every check but Envoy's prefix form is refused (403); "
+                        "name the proxy_kind")
     report = Report(settings, got.origins, got.notes, got.compat, warnings, got.o2p_origins, apps)
     return Checked(report, [], warnings)
 

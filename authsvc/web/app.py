@@ -231,6 +231,10 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
     return app
 
 
+#: the headers that describe the original request's host or path (check/forwarded.py)
+_HOST_DESCRIBERS = frozenset((*DESCRIPTIONS, "x-forwarded-host", "x-auth-request-redirect"))
+
+
 class AppDispatcher:
     """Several apps in one process (config/apps.py): each request goes to its app's whole
     single-app ASGI application, selected by the request's public host and path.
@@ -336,6 +340,14 @@ class AppDispatcher:
             headers, scope["method"], raw.decode("latin-1") + ("?" + qs.decode("latin-1") if qs else ""),
             headers.get("host", ""), scope.get("scheme", "http"), client[0] if client else None, repeated,
         )
+        if not original.verified and not _HOST_DESCRIBERS.isdisjoint(headers):
+            # choosing the app is a decision like a public route: a host (or path) from headers
+            # the proxy did not vouch for is the client's word, and would let a session of another
+            # app answer for this one (check/forwarded.py: auto and incomplete descriptions). A
+            # check that describes nothing is judged as itself (its own Host), like Envoy's.
+            log.warning("auth: the original request is not vouched for by proxy_kind %r: no app",
+                        self._forwarded.kind, extra={"outcome": "forbidden", "reason": "unverified host"})
+            return None
         if not self._prefixed:  # the usual case: the host alone selects, no path is decoded
             return self._router.select(original.host, "/")
         try:

@@ -222,6 +222,7 @@ async def test_the_dispatcher_hands_each_request_to_its_app(tmp_path: Path) -> N
     async with asgi_client(dispatcher) as client:
         async def check(host: str, uri: str, **headers: str) -> httpx.Response:
             return await client.get("/oauth2/auth", headers={"Host": host, "X-Original-URI": uri,
+                                                            "X-Original-Method": "GET",
                                                             "X-Forwarded-Host": host, **headers})
 
         assert (await check("x.example", "/page", Cookie=f"_root={value}")).status_code == 202
@@ -242,6 +243,46 @@ async def test_the_dispatcher_hands_each_request_to_its_app(tmp_path: Path) -> N
         assert 'authsvc_requests_total{app="root",endpoint="auth",outcome="allowed"} 2.0' in text
         assert 'authsvc_requests_total{app="admin",endpoint="auth",outcome="unauthenticated"} 1.0' in text
         assert text.count("# TYPE authsvc_requests_total counter") == 1
+    for member in dispatcher._apps:
+        await member.state.context.aclose()
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(
+    ("kind", "headers"),
+    [
+        # auto: behind oauth2-proxy's nginx config any of these is the client's own
+        ("auto", {"X-Forwarded-Host": "b.example", "X-Forwarded-Uri": "/page"}),
+        ("auto", {"X-Original-URL": "http://b.example/page"}),
+        # nginx: the description is incomplete (no X-Original-Method) or contradicted
+        ("nginx", {"X-Forwarded-Host": "b.example", "X-Original-URI": "/page"}),
+        ("nginx", {"X-Forwarded-Host": "b.example", "X-Original-URI": "/page",
+                   "X-Original-Method": "GET", "X-Forwarded-Uri": "/other"}),
+    ],
+)
+async def test_a_host_the_proxy_did_not_vouch_for_selects_no_app(
+    tmp_path: Path, kind: str, headers: dict[str, str]
+) -> None:
+    """App b's session must not answer a check for app a because the client named b's host."""
+    from authsvc.web.app import create_apps_app
+    from tests.support.app_driver import asgi_client
+
+    apps = _load(tmp_path, TOP + f'proxy_kind = "{kind}"\n'
+                 '[[apps]]\nname = "a"\nhosts = ["a.example"]\ncookie_name = "_a"\n'
+                 '[[apps]]\nname = "b"\nhosts = ["b.example"]\ncookie_name = "_b"\n')
+    dispatcher = create_apps_app(apps)
+    b = next(m for m in dispatcher._apps if m.state.context.app == "b").state.context
+    value = await b.store.save(Session(Identity(user="u", email="u@example.com"), created_at=1,
+                                       app="b"), None)
+    async with asgi_client(dispatcher) as client:
+        check = await client.get("/oauth2/auth", headers={"Host": "a.example", "Cookie": f"_b={value}",
+                                                         **headers})
+        assert check.status_code == 403
+        # the same session, described as the nginx contract says: b's own check passes
+        vouched = await client.get("/oauth2/auth", headers={
+            "Host": "b.example", "X-Forwarded-Host": "b.example", "X-Original-URI": "/page",
+            "X-Original-Method": "GET", "Cookie": f"_b={value}"})
+        assert vouched.status_code == (202 if kind == "nginx" else 403)
     for member in dispatcher._apps:
         await member.state.context.aclose()
 
@@ -309,14 +350,16 @@ async def test_a_stale_cookie_of_one_provider_does_not_hide_anothers_session(tmp
     cookie = f"_m_x=stale; _m_y={value}"
     async with asgi_client(dispatcher) as client:
         check = await client.get("/oauth2/auth", headers={
-            "Host": "m.example", "X-Original-URI": "/page", "X-Forwarded-Host": "m.example",
+            "Host": "m.example", "X-Original-URI": "/page", "X-Original-Method": "GET",
+            "X-Forwarded-Host": "m.example",
             "Cookie": cookie})
         assert check.status_code == 202
         info = await client.get("/oauth2/userinfo", headers={"Host": "m.example", "Cookie": cookie})
         assert info.status_code == 200 and info.json()["email"] == "u@example.com"
         # with x's stale cookie alone: no session, from the first provider that has a cookie
         alone = await client.get("/oauth2/auth", headers={
-            "Host": "m.example", "X-Original-URI": "/page", "X-Forwarded-Host": "m.example",
+            "Host": "m.example", "X-Original-URI": "/page", "X-Original-Method": "GET",
+            "X-Forwarded-Host": "m.example",
             "Cookie": "_m_x=stale"})
         assert alone.status_code == 401
     for member in dispatcher._apps:
