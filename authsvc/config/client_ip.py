@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from pydantic import BaseModel, Field, field_validator
 
-from .loading import CommaList, split_list
+from .loading import CommaList, ip_networks, split_list
 
 #: the headers oauth2-proxy reads the client address from (pkg/ip/realclientip.go)
 CLIENT_IP_HEADERS = ("X-Real-IP", "X-Forwarded-For", "X-ProxyUser-IP", "X-Envoy-External-Address",
@@ -41,12 +39,7 @@ class ClientIPOptions(BaseModel):
     @field_validator("trusted_ips")
     @classmethod
     def _client_networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
-        return value
+        return ip_networks(value)
 
     @field_validator("real_client_ip_header")
     @classmethod

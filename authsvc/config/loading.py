@@ -7,6 +7,7 @@ Nothing here knows the options themselves; the option groups use the parsers and
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -100,6 +101,16 @@ def split_list(value: object) -> object:
     """Lists from the environment and flags are one string (`list_items`)."""
     if isinstance(value, str):
         return list_items(value)
+    return value
+
+
+def ip_networks(value: list[str]) -> list[str]:
+    """`value` unchanged if every item is an IP address or CIDR range (host bits allowed)."""
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
     return value
 
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from .loading import CommaList, split_list
+from .loading import CommaList, ip_networks, split_list
 
 #: peers trusted to set X-Forwarded-* / X-Original-* when `trusted_proxy_ips` is not given
 DEFAULT_TRUSTED_PROXIES = (
@@ -64,12 +63,7 @@ class ProxyOptions(BaseModel):
     @field_validator("trusted_proxy_ips")
     @classmethod
     def _proxy_networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
-        return value
+        return ip_networks(value)
 
     @property
     def browser_redirects(self) -> bool:
