@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
-from .loading import CommaList, ip_networks, split_list
+from .loading import IPNetworks
 
 #: the headers oauth2-proxy reads the client address from (pkg/ip/realclientip.go)
 CLIENT_IP_HEADERS = ("X-Real-IP", "X-Forwarded-For", "X-ProxyUser-IP", "X-Envoy-External-Address",
@@ -15,7 +15,7 @@ class ClientIPOptions(BaseModel):
     """`trusted_ips` get a 2xx without a session; the address comes from the peer, or (from
     trusted proxies, with reverse_proxy) from `real_client_ip_header`."""
 
-    trusted_ips: CommaList = Field(
+    trusted_ips: IPNetworks = Field(
         default_factory=list,
         description=(
             "client addresses (CIDRs) that pass `/oauth2/auth` without a session (2xx, "
@@ -30,16 +30,6 @@ class ClientIPOptions(BaseModel):
             "`X-Envoy-External-Address`, `CF-Connecting-IP`"
         ),
     )
-
-    @field_validator("trusted_ips", mode="before")
-    @classmethod
-    def _client_list(cls, value: object) -> object:
-        return split_list(value)
-
-    @field_validator("trusted_ips")
-    @classmethod
-    def _client_networks(cls, value: list[str]) -> list[str]:
-        return ip_networks(value)
 
     @field_validator("real_client_ip_header")
     @classmethod

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Annotated
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BeforeValidator, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import NoDecode
 
@@ -112,6 +112,10 @@ def ip_networks(value: list[str]) -> list[str]:
         except ValueError:
             raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
     return value
+
+
+#: a list of IP addresses / CIDR ranges (trusted_ips, trusted_proxy_ips), split and validated
+IPNetworks = Annotated[list[str], NoDecode, BeforeValidator(split_list), AfterValidator(ip_networks)]
 
 
 def http_url(value: str) -> str:
