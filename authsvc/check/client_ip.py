@@ -13,12 +13,11 @@ peer is never read (CVE-2026-40575's lesson).
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from typing import Any
 
 from ..config.client_ip import ClientIPOptions
-from .forwarded import Forwarded
+from .forwarded import Forwarded, in_networks, parse_networks
 
 #: distinct addresses whose verdict is remembered
 _MEMO = 4096
@@ -28,7 +27,7 @@ class TrustedIPs:
     """Whether a check request comes from a client in `trusted_ips`."""
 
     def __init__(self, settings: ClientIPOptions, forwarded: Forwarded) -> None:
-        self._networks = tuple(ipaddress.ip_network(n, strict=False) for n in settings.trusted_ips)
+        self._networks = parse_networks(settings.trusted_ips)
         self._header = settings.real_client_ip_header.lower().encode("latin-1")
         self._forwarded = forwarded
         self._memo: dict[str, bool] = {}
@@ -54,20 +53,11 @@ class TrustedIPs:
             return False
         verdict = self._memo.get(ip)
         if verdict is None:
-            verdict = self._check(ip)
+            verdict = in_networks(ip, self._networks)
             if len(self._memo) >= _MEMO:
                 self._memo.clear()
             self._memo[ip] = verdict
         return verdict
-
-    def _check(self, ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(ip)
-        except ValueError:
-            return False
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        return any(addr in net for net in self._networks)
 
 
 def _host(value: str) -> str:

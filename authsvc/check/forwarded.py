@@ -68,7 +68,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from ..config import Settings
 from ..models import OriginalRequest
@@ -112,6 +112,23 @@ HEADERS_READ = (
     "host", "x-original-url", "x-original-uri", "x-original-method", "x-auth-request-redirect",
     "x-forwarded-proto", "x-forwarded-host", "x-forwarded-uri", "x-forwarded-method",
 )
+
+
+def parse_networks(items: Iterable[str]) -> tuple[Network, ...]:
+    """Validated CIDRs (config/loading.py `ip_networks`) as networks; host bits allowed."""
+    return tuple(ipaddress.ip_network(item, strict=False) for item in items)
+
+
+def in_networks(ip: str, networks: tuple[Network, ...]) -> bool:
+    """Whether the address `ip` is in one of `networks` (an unparsable one is not)."""
+    try:
+        addr = ipaddress.ip_address(ip)
+    except ValueError:
+        return False
+    # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        addr = addr.ipv4_mapped
+    return any(addr in net for net in networks)
 
 
 def first_value(value: str | None) -> str | None:
@@ -162,9 +179,7 @@ class Forwarded:
     def __init__(self, settings: Settings) -> None:
         self.kind = settings.proxy_kind
         self._enabled = settings.reverse_proxy
-        self._networks: tuple[Network, ...] = tuple(
-            ipaddress.ip_network(n, strict=False) for n in settings.trusted_proxy_ips
-        )
+        self._networks = parse_networks(settings.trusted_proxy_ips)
         self.auth_path = settings.proxy_prefix + "/auth"
         self._trust: dict[str, bool] = {}
         # the auth request's own method/scheme/host/path, cleaned: a handful of distinct values
@@ -181,7 +196,7 @@ class Forwarded:
             return False
         verdict = self._trust.get(peer_ip)
         if verdict is None:
-            verdict = self._check(peer_ip)
+            verdict = in_networks(peer_ip, self._networks)
             if len(self._trust) >= _TRUST_CACHE_SIZE:  # bound memory against address sprays
                 self._trust.clear()
             self._trust[peer_ip] = verdict
@@ -199,16 +214,6 @@ class Forwarded:
             scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or scheme
             host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
         return scheme, host
-
-    def _check(self, peer_ip: str) -> bool:
-        try:
-            addr = ipaddress.ip_address(peer_ip)
-        except ValueError:
-            return False
-        # a dual-stack socket reports IPv4 peers as ::ffff:a.b.c.d
-        if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
-            addr = addr.ipv4_mapped
-        return any(addr in net for net in self._networks)
 
     def original_request(
         self,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import ipaddress
-
 from pydantic import BaseModel, Field, field_validator
 
-from .loading import CommaList, split_list
+from .loading import IPNetworks
 
 #: the headers oauth2-proxy reads the client address from (pkg/ip/realclientip.go)
 CLIENT_IP_HEADERS = ("X-Real-IP", "X-Forwarded-For", "X-ProxyUser-IP", "X-Envoy-External-Address",
@@ -17,7 +15,7 @@ class ClientIPOptions(BaseModel):
     """`trusted_ips` get a 2xx without a session; the address comes from the peer, or (from
     trusted proxies, with reverse_proxy) from `real_client_ip_header`."""
 
-    trusted_ips: CommaList = Field(
+    trusted_ips: IPNetworks = Field(
         default_factory=list,
         description=(
             "client addresses (CIDRs) that pass `/oauth2/auth` without a session (2xx, "
@@ -33,21 +31,6 @@ class ClientIPOptions(BaseModel):
             "`proxy_kind` (never under `auto`), from one header line; the proxy must set it"
         ),
     )
-
-    @field_validator("trusted_ips", mode="before")
-    @classmethod
-    def _client_list(cls, value: object) -> object:
-        return split_list(value)
-
-    @field_validator("trusted_ips")
-    @classmethod
-    def _client_networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
-        return value
 
     @field_validator("real_client_ip_header")
     @classmethod

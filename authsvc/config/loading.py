@@ -7,12 +7,13 @@ Nothing here knows the options themselves; the option groups use the parsers and
 from __future__ import annotations
 
 import base64
+import ipaddress
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Annotated
 
-from pydantic import ValidationError
+from pydantic import AfterValidator, BeforeValidator, ValidationError
 from pydantic_core import ErrorDetails
 from pydantic_settings import NoDecode
 
@@ -101,6 +102,20 @@ def split_list(value: object) -> object:
     if isinstance(value, str):
         return list_items(value)
     return value
+
+
+def ip_networks(value: list[str]) -> list[str]:
+    """`value` unchanged if every item is an IP address or CIDR range (host bits allowed)."""
+    for item in value:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
+    return value
+
+
+#: a list of IP addresses / CIDR ranges (trusted_ips, trusted_proxy_ips), split and validated
+IPNetworks = Annotated[list[str], NoDecode, BeforeValidator(split_list), AfterValidator(ip_networks)]
 
 
 def http_url(value: str) -> str:

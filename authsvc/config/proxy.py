@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from .loading import CommaList, split_list
+from .loading import IPNetworks
 
 #: peers trusted to set X-Forwarded-* / X-Original-* when `trusted_proxy_ips` is not given
 DEFAULT_TRUSTED_PROXIES = (
@@ -29,7 +28,7 @@ class ProxyOptions(BaseModel):
         True,
         description="read the original request from the proxy's headers (only from `trusted_proxy_ips`)",
     )
-    trusted_proxy_ips: CommaList = Field(
+    trusted_proxy_ips: IPNetworks = Field(
         default_factory=lambda: list(DEFAULT_TRUSTED_PROXIES),
         description="peers whose forwarded headers are believed; never \"everyone\" by default",
         json_schema_extra={"default_note": "loopback and private ranges"},
@@ -55,21 +54,6 @@ class ProxyOptions(BaseModel):
         description="answer a browser navigation without a session with a 302 to sign-in instead of 401",
         json_schema_extra={"default_note": "unset (on for traefik, caddy, envoy)"},
     )
-
-    @field_validator("trusted_proxy_ips", mode="before")
-    @classmethod
-    def _proxy_list(cls, value: object) -> object:
-        return split_list(value)
-
-    @field_validator("trusted_proxy_ips")
-    @classmethod
-    def _proxy_networks(cls, value: list[str]) -> list[str]:
-        for item in value:
-            try:
-                ipaddress.ip_network(item, strict=False)
-            except ValueError:
-                raise ValueError(f"{item!r} is not an IP address or CIDR range") from None
-        return value
 
     @property
     def browser_redirects(self) -> bool:

@@ -186,17 +186,3 @@ def provider_verify(options: TLSOptions) -> ssl.SSLContext | bool:
     for path in options.provider_ca_files:
         context.load_verify_locations(cafile=str(Path(path)))
     return context
-
-
-def listener_context_options(options: TLSOptions) -> dict[str, object]:
-    """uvicorn's TLS options for the HTTPS listener ({} when it serves plain HTTP)."""
-    if not options.serves_tls:
-        return {}
-    return {"ssl_certfile": options.tls_cert_file, "ssl_keyfile": options.tls_key_file}
-
-
-def minimum_version(options: TLSOptions) -> ssl.TLSVersion:
-    """The lowest TLS version the listener accepts (Python's own floor is TLS 1.2)."""
-    return ssl.TLSVersion.TLSv1_3 if options.tls_min_version == "TLS1.3" else ssl.TLSVersion.TLSv1_2
-
-

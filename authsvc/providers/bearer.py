@@ -66,12 +66,6 @@ CACHE_SIZE = 4096
 CACHE_TTL = 60.0
 
 
-def bearer_token(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else None."""
-    got = access_token(authorization)
-    return got[1] if got is not None and got[0] == "bearer" else None
-
-
 def access_token(authorization: str | None) -> tuple[str, str] | None:
     """("bearer" | "dpop", token) of `Authorization: Bearer|DPoP <token>` (RFC 6750 §2.1,
     RFC 9449 §7.1), else None."""

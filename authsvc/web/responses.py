@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import html
 import logging
 
-from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 
 from .. import cookies
 from ..errors import SessionTooLarge
@@ -32,19 +31,6 @@ def redirect(location: str, set_cookies: list[str] | None = None) -> Response:
     """A 302 that no cache keeps."""
     response = RedirectResponse(location, 302, headers=NO_CACHE)
     return add_cookies(response, set_cookies or [])
-
-
-def error_page(status: int, title: str, detail: str, retry: str = "", code: str = "") -> Response:
-    """A small HTML error page; `detail` is user-safe text, never a token; `code` the error's
-    machine name (errors.py), for support requests and scripts."""
-    link = f'<p><a href="{html.escape(retry)}">Sign in again</a></p>' if retry else ""
-    named = f'<p id="error-code"><code>{html.escape(code)}</code></p>' if code else ""
-    body = (
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"</head><body><h1>{html.escape(title)}</h1><p>{html.escape(detail)}</p>{named}{link}"
-        "</body></html>"
-    )
-    return HTMLResponse(body, status, headers=NO_CACHE)
 
 
 def refreshed_cookie(

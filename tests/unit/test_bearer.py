@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import respx
 
-from authsvc.providers.bearer import bearer_token
+from authsvc.providers.bearer import access_token
 from authsvc.providers.metadata import KID_REFETCH_INTERVAL
 from tests.conftest import make_settings
 from tests.support.auth_app import AuthApp
@@ -185,6 +185,12 @@ async def test_extra_audiences_of_the_main_issuer(idps: tuple[FakeIdP, FakeIdP, 
     async with AuthApp.start(bearer_settings(idp, oidc_extra_audiences=["cli"]), clock) as app:
         token = idp.mint_id_token(aud="cli", email="ada@example.com")
         assert (await app.auth(headers={"Authorization": f"Bearer {token}"})).status_code == 202
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header (RFC 6750 §2.1), else None."""
+    got = access_token(authorization)
+    return got[1] if got is not None and got[0] == "bearer" else None
 
 
 @pytest.mark.parametrize(

@@ -151,3 +151,21 @@ def test_trusted_ips_warns_and_validates(monkeypatch: pytest.MonkeyPatch) -> Non
         make_settings(real_client_ip_header="Forwarded")
     with pytest.raises(ConfigError, match="trusted_ips"):
         make_settings(trusted_ips=["not-an-ip"])
+
+
+async def test_trusted_ips_match_an_ipv4_peer_on_a_dual_stack_socket(fake_idp: FakeIdP) -> None:
+    from authsvc.context import Context
+    from authsvc.web.app import create_app
+
+    # a dual-stack listener reports IPv4 peers as ::ffff:a.b.c.d (RFC 4291 §2.5.5.2)
+    settings = fake_idp_settings(fake_idp, trusted_ips=["192.0.2.0/24"])
+    async with asgi_client(create_app(Context.build(settings)), peer="::ffff:192.0.2.7") as client:
+        assert (await client.get("/oauth2/auth")).status_code == 202
+    async with asgi_client(create_app(Context.build(settings)), peer="::ffff:198.51.100.1") as client:
+        assert (await client.get("/oauth2/auth")).status_code == 401
+
+
+@pytest.mark.parametrize("option", ["trusted_ips", "trusted_proxy_ips"])
+def test_address_lists_name_the_bad_entry(option: str) -> None:
+    with pytest.raises(ConfigError, match=rf"{option}.*'10.0.0.0/33' is not an IP address or CIDR range"):
+        make_settings(**{option: ["10.0.0.0/8", "10.0.0.0/33"]})
