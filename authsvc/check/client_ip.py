@@ -33,7 +33,7 @@ class TrustedIPs:
         self._memo: dict[str, bool] = {}
 
     def client_ip(self, scope: Mapping[str, Any]) -> str | None:
-        """The client's address as oauth2-proxy would take it, from the ASGI scope."""
+        """The client's address: the peer's, or the one a trusted proxy wrote (module docstring)."""
         client = scope.get("client")
         peer = client[0] if client else None
         if not self._forwarded.is_trusted(peer) or self._forwarded.kind == "auto":
