@@ -93,8 +93,10 @@ class Refresher:
 
     def due(self, session: Session) -> bool:
         """Whether the session is older than `cookie_refresh` and can be refreshed."""
+        if not self._interval:  # cookie_refresh off (the default): no clock read per check
+            return False
         age = int(self._clock()) - session.refreshed_at
-        return bool(self._interval) and age > self._interval and bool(session.tokens.refresh_token)
+        return age > self._interval and bool(session.tokens.refresh_token)
 
     async def check(self, value: str, session: Session) -> Loaded:
         """The session to serve for a request carrying `value`, refreshed first when due."""

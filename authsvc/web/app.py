@@ -38,7 +38,7 @@ from .backchannel import BackchannelLogout
 from .bodies import capped_receive
 from .metrics import ByApp, Metrics
 from .request_id import HEADER as REQUEST_ID
-from .request_id import echo_request_id, nobody
+from .request_id import echo_request_id
 from .responses import NO_CACHE, redirect
 
 log = logging.getLogger("authsvc")
@@ -92,10 +92,14 @@ class AuthsvcApp(Starlette):
     """
 
     def __init__(
-        self, auth_handler: Handler, auth_path: str, max_body: int, body_timeout: float, **kwargs: Any
+        self, auth_handler: Handler, auth_path: str, max_body: int, body_timeout: float,
+        trusts: Callable[[str | None], bool], **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._auth_handler = auth_handler
+        #: whether a peer's X-Request-ID is believed: the proxy trust of check/forwarded.py
+        #: (False for every peer with reverse_proxy = false)
+        self._trusts = trusts
         self._auth_path = auth_path
         self._auth_prefix = auth_path + "/"
         self._max_body = max_body
@@ -116,18 +120,10 @@ class AuthsvcApp(Starlette):
             send = echo_request_id(send, ctx)
         await super().__call__(scope, receive, send)
 
-    #: whether a peer's X-Request-ID is believed (Forwarded.is_trusted), set on first use
-    _trusts: Callable[[str | None], bool] | None = None
-
     def _begin(self, scope: Scope) -> logs.RequestContext:
         """The request's log context; its X-Request-ID is believed from trusted proxies only."""
-        trusts = self._trusts
-        if trusts is None:
-            context: Context = self.state.context
-            trusts = context.forwarded.is_trusted if context.settings.reverse_proxy else nobody
-            self._trusts = trusts
         client = scope.get("client")
-        return logs.begin_request(scope["headers"], trusts(client[0]) if client else False)
+        return logs.begin_request(scope["headers"], self._trusts(client[0]) if client else False)
 
     async def _auth(
         self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext
@@ -223,6 +219,7 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         f"{prefix}/auth",
         settings.max_request_body_bytes,
         settings.request_body_timeout,
+        context.forwarded.is_trusted,
         routes=routes,
         exception_handlers={AuthsvcError: _on_error},
         lifespan=lifespan,

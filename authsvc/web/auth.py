@@ -187,6 +187,8 @@ class AuthEndpoint:
             return Response(FORBIDDEN, 403, media_type="text/plain")
         response = Response(status_code=self.success)
         response.raw_headers += raw
+        if loaded.new_value is None:  # the usual case: no refresh, no cookie to set
+            return response
         # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
         set_cookie = refreshed_cookie(
             loaded.new_value, loaded.session, self.s.cookie_settings, original.host, int(self.s.clock())

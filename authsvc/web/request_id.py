@@ -63,11 +63,6 @@ class _HasId(Protocol):
     def id(self) -> str: ...
 
 
-def nobody(peer: str | None) -> bool:
-    """No peer is trusted (reverse_proxy = false)."""
-    return False
-
-
 def echo_request_id(send: Send, ctx: _HasId) -> Send:
     """`send`, with X-Request-ID (`ctx.id`, made on first use) added to the response's headers."""
 
