@@ -10,11 +10,14 @@ Each must answer /ping, and `--config-test` must show the settings oauth2-proxy 
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
 import re
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -25,9 +28,15 @@ import httpx
 import pytest
 import yaml
 
-from authsvc.cli import main
+from authsvc.cli import config_input, main, parse
+from authsvc.clock import system_clock
+from authsvc.config.sources import check
+from authsvc.errors import StoreUnavailable
+from authsvc.sessions import create_store
 from tests.support.k8s import Manifest, documents, require_module
 from tests.support.processes import HOST, Process, free_port, http_ready, start_process
+from tests.support.redis_servers import RedisServer, server_args
+from tests.support.redis_servers import free_port as free_redis_port
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "tests" / "fixtures" / "oauth2-proxy-manifests" / "helm" / "oauth2-proxy"
@@ -35,7 +44,7 @@ RELEASE, NAMESPACE = "o2p", "identity"
 #: the chart's defaults (values.yaml): client id, secret and a 16-byte cookie secret
 CLIENT_ID, CLIENT_SECRET = "XXXXXXX", "XXXXXXXX"
 
-#: value sets of the chart's ci/ folder that render without the redis-ha subchart, and what
+#: value sets of the chart's ci/ folder without the redis-ha subchart, and what
 #: oauth2-proxy would have used with each (besides the chart defaults checked for all)
 EXPECTED: dict[str, dict[str, Any]] = {
     "default-values": {},
@@ -58,7 +67,28 @@ EXPECTED: dict[str, dict[str, Any]] = {
                                                            "email_domains": ["legacy.example.com"]},
     # its own alpha file has no metricsServer: oauth2-proxy serves no metrics then
     "alphaconfig-7-existing-secret-values": {"client_id": "fake-client-id", "metrics_address": "-"},
+    # these change what Kubernetes runs around the container (init containers, routes, a PDB,
+    # ingress paths), not the container: oauth2-proxy's defaults, as for default-values
+    "extra-init-container": {},
+    "gateway-api": {},
+    "gateway-api-minimal": {},
+    "gateway-api-name": {},
+    "ingress-extra-paths-values": {},
+    "pdb-values": {},
 }
+#: the value sets that deploy the redis-ha subchart beside oauth2-proxy (rendered with a stand-in
+#: for it, REDIS_HA_STUB), and the Redis settings oauth2-proxy would have used with each
+REDIS_EXPECTED: dict[str, dict[str, Any]] = {
+    "redis-standalone-values": {"session_store_type": "redis",
+                                "redis_connection_url": f"redis://{RELEASE}-redis-ha:6379",
+                                "redis_use_sentinel": False, "redis_password": "****"},
+    "redis-sentinel-array-values": {
+        "session_store_type": "redis", "redis_use_sentinel": True,
+        "redis_sentinel_master_name": "mymaster", "redis_sentinel_password": "****",
+        "redis_sentinel_connection_urls": ["redis://oauth2-proxy-redis-announce-0:26379",
+                                           "redis://oauth2-proxy-redis-announce-1:26379"]},
+}
+REDIS_EXPECTED["redis-sentinel-comma-values"] = REDIS_EXPECTED["redis-sentinel-array-values"]
 #: started as a real process (the rest: --config-test in-process, which reads the same input)
 SERVED = ("default-values", "extra-args-as-list-values", "no-config-values", "tpl-values",
           "alphaconfig-1-legacy-true-values", "alphaconfig-7-existing-secret-values")
@@ -72,12 +102,36 @@ def entrypoint() -> list[str]:
     return [sys.executable, "-m", "authsvc", *argv[1:]]
 
 
+#: A stand-in for the redis-ha subchart (dandydeveloper/charts, which the chart pulls from its
+#: own Helm repository, out of reach here): only what oauth2-proxy's templates read from it, the
+#: `redis-ha.fullname` template (Helm's usual naming) and `redis.port`. It deploys nothing; the
+#: tests run a real redis-server (and sentinel) in its place.
+REDIS_HA_STUB = {
+    "Chart.yaml": "apiVersion: v2\nname: redis-ha\nversion: 4.35.10\n",
+    "values.yaml": "redis:\n  port: 6379\nauth: false\n",
+    "templates/_helpers.tpl": (
+        '{{- define "redis-ha.fullname" -}}\n'
+        "{{- if .Values.fullnameOverride -}}{{- .Values.fullnameOverride | trunc 63 | trimSuffix \"-\" -}}\n"
+        '{{- else -}}{{- printf "%s-%s" .Release.Name .Chart.Name | trunc 63 | trimSuffix "-" -}}\n'
+        "{{- end -}}\n{{- end -}}\n"
+    ),
+}
+
+
 @cache
 def rendered(name: str) -> tuple[Manifest, ...]:
     helm = require_module("helm_python", "helm-python-sdk")
     values = yaml.safe_load((CHART / "ci" / f"{name}.yaml").read_text()) or {}
-    with helm.Chart.load(CHART) as chart:
-        out: dict[str, str] = chart.render(values, name=RELEASE, namespace=NAMESPACE)
+    with tempfile.TemporaryDirectory() as tmp:
+        chart_dir = CHART
+        if (values.get("redis-ha") or {}).get("enabled"):
+            chart_dir = Path(tmp) / "oauth2-proxy"  # the chart unchanged, beside the stand-in
+            shutil.copytree(CHART, chart_dir)
+            for rel, text in REDIS_HA_STUB.items():
+                (chart_dir / "charts" / "redis-ha" / rel).parent.mkdir(parents=True, exist_ok=True)
+                (chart_dir / "charts" / "redis-ha" / rel).write_text(text)
+        with helm.Chart.load(chart_dir) as chart:
+            out: dict[str, str] = chart.render(values, name=RELEASE, namespace=NAMESPACE)
     return tuple(doc for path, text in sorted(out.items()) if path.endswith((".yaml", ".yml"))
                  for doc in documents(text))
 
@@ -170,7 +224,7 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
     yield monkeypatch
 
 
-@pytest.mark.parametrize("name", list(EXPECTED))
+@pytest.mark.parametrize("name", [*EXPECTED, *REDIS_EXPECTED])
 def test_config_test_shows_what_oauth2_proxy_would_use(
     name: str, tmp_path: Path, clean_env: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -186,12 +240,12 @@ def test_config_test_shows_what_oauth2_proxy_would_use(
         "client_id": CLIENT_ID, "cookie_name": "_oauth2_proxy", "email_domains": ["*"],
         "http_address": f"{HOST}:{run.port}", "metrics_address": f"{HOST}:{run.metrics_port}",
         "set_xauthrequest": False, "reverse_proxy": False, "session_store_type": "cookie",
-        **EXPECTED[name],
+        **(EXPECTED[name] if name in EXPECTED else REDIS_EXPECTED[name]),
     }
     for key, value in want.items():
         assert settings[key] == value, f"{name}: {key}"
     assert settings["cookie_secret"] == ["**** (16 bytes)"]
-    for secret in (CLIENT_SECRET, "fake-client-secret", "XXXXXXXXXXXXXXXX"):
+    for secret in (CLIENT_SECRET, "fake-client-secret", "XXXXXXXXXXXXXXXX", '"foo"'):
         assert secret not in out + err
     assert "configuration OK" in err
 
@@ -225,3 +279,64 @@ def test_extra_args_roles_are_ignored_with_a_warning_for_google(
     err = capsys.readouterr().err
     assert "allowed_roles (flag --allowed-role): ignored: roles are read for provider keycloak-oidc" in err
     assert "pass_authorization_header (flag --pass-authorization-header): ignored: proxy mode" in err
+
+
+def _redis_store_answers(argv: list[str], env: dict[str, str]) -> bool:
+    """Whether the session store authsvc builds from this command line and environment answers
+    PING (a StoreUnavailable is the answer "no")."""
+    checked = check(config_input(parse(argv)), environ=env)
+    assert checked.report is not None, checked.errors
+    store = create_store(checked.report.settings, system_clock)
+
+    async def ping() -> bool:
+        try:
+            await store.ping()
+        except StoreUnavailable:
+            return False
+        finally:
+            await store.close()
+        return True
+
+    return asyncio.run(ping())
+
+
+@pytest.mark.parametrize("name", list(REDIS_EXPECTED))
+def test_the_redis_value_sets_reach_a_real_redis(name: str, tmp_path: Path) -> None:
+    """The chart's Redis variables (URL, password; sentinel master name, sentinel addresses and
+    password) reach a real Redis: with them the store answers, with the password changed it does
+    not. redis-server stands where the chart's redis-ha subchart would run; only host names change
+    (the chart's service names to loopback ports)."""
+    run = materialise(pod(rendered(name)), tmp_path / "root")
+    env = dict(run.env)
+    servers: list[RedisServer] = []
+    try:
+        if "sentinel" in name:  # the sentinels hold the password; the master has none
+            master = RedisServer(tmp_path / "master", free_redis_port(), server_args(False)).start()
+            servers.append(master)
+            sentinel_dir = tmp_path / "sentinel"
+            sentinel_dir.mkdir()
+            conf = sentinel_dir / "sentinel.conf"
+            conf.write_text(f"sentinel monitor mymaster {HOST} {master.port} 1\nrequirepass foo\n")
+            sentinel = RedisServer(sentinel_dir, free_redis_port(), [str(conf), "--sentinel"])
+            sentinel.start()
+            servers.append(sentinel)
+            # the first announce address is the live sentinel, the second one nobody answers at
+            urls = env["OAUTH2_PROXY_REDIS_SENTINEL_CONNECTION_URLS"]
+            urls = urls.replace("oauth2-proxy-redis-announce-0:26379", f"{HOST}:{sentinel.port}")
+            env["OAUTH2_PROXY_REDIS_SENTINEL_CONNECTION_URLS"] = urls.replace(
+                "oauth2-proxy-redis-announce-1:26379", f"{HOST}:{free_redis_port()}")
+            secret = "OAUTH2_PROXY_REDIS_SENTINEL_PASSWORD"
+        else:
+            server = RedisServer(tmp_path / "redis", free_redis_port(),
+                                 [*server_args(False), "--requirepass", "foo"]).start()
+            servers.append(server)
+            env["OAUTH2_PROXY_REDIS_CONNECTION_URL"] = env["OAUTH2_PROXY_REDIS_CONNECTION_URL"].replace(
+                f"{RELEASE}-redis-ha:6379", f"{HOST}:{server.port}")
+            secret = "OAUTH2_PROXY_REDIS_PASSWORD"
+        argv = run.argv[3:]
+        assert env[secret] == "foo"
+        assert _redis_store_answers(argv, env)
+        assert not _redis_store_answers(argv, {**env, secret: "not-foo"})
+    finally:
+        for each in reversed(servers):
+            each.stop()
