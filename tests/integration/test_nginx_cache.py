@@ -4,8 +4,9 @@ on Redis and the node OP (which sends the back-channel logout itself)."""
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator
+import shutil
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,11 +41,13 @@ KEY_SECRET = "dGVzdC1rZXktb2YtdGhlLW5naW54LWRlY2lzaW9uLWNhY2hl"
 
 @dataclass
 class CacheStack:
-    """The stack, its OP and authsvc (for its log)."""
+    """The stack, its OP and authsvc (for its log); `nginx(tap, secret)` starts another nginx
+    from the example in front of `tap`."""
 
     stack: Stack
     op: OpenIDProvider
     authsvc: Process
+    nginx: Callable[[Tap, str], Process]
 
     @property
     def base(self) -> str:
@@ -59,16 +62,25 @@ class CacheStack:
 def cached(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iterator[CacheStack]:
     require_tool("cache-purge")
     port, purge_port = free_port(), free_port()
+    # As root, nginx's workers run as `nobody` and open the cache files themselves (unlike the
+    # in-memory buffers of nginx.conf), so nginx's directory is not under pytest's base
+    # directory: every pytest session that starts, another suite's on the same machine too,
+    # sets that back to 0700, and a purge or a cache read then fails half-way through a run.
+    workdirs: list[Path] = []
 
-    def nginx(tap: Tap) -> Process:
+    def nginx(tap: Tap, secret: str = KEY_SECRET, port: int = port, purge_port: int = purge_port) -> Process:
         conf = render_file(EXAMPLE, {
             "LISTEN": f"{HOST}:{port}", "AUTHSVC": f"{HOST}:{tap.port}",
             "UPSTREAM": f"{HOST}:{echo.port}", "PURGE": f"{HOST}:{purge_port}",
-            "CACHE_KEY_SECRET": KEY_SECRET,
+            "CACHE_KEY_SECRET": secret,
         })  # fmt: skip
-        workdir = tmp_path_factory.mktemp("nginx-cache")
-        _reachable_by_workers(workdir)
+        workdir = Path(tempfile.mkdtemp(prefix="authsvc-nginx-cache-"))
+        workdirs.append(workdir)
+        workdir.chmod(0o711)  # see below
         return start_nginx(workdir, conf, port)
+
+    def another(tap: Tap, secret: str) -> Process:
+        return nginx(tap, secret, free_port(), free_port())
 
     # the IdP reaches authsvc's back-channel endpoint through nginx, as in production
     backchannel = f"http://{HOST}:{port}/oauth2/backchannel_logout"
@@ -83,23 +95,14 @@ def cached(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iter
         ))  # fmt: skip
         try:
             with tapped(authsvc.port, nginx) as stack:
-                yield CacheStack(stack, op, authsvc)
+                yield CacheStack(stack, op, authsvc, another)
         finally:
             authsvc.stop()
     finally:
         redis.stop()
         op.stop()
-
-
-def _reachable_by_workers(workdir: Path) -> None:
-    """As root, nginx's workers run as `nobody` and open cache files themselves (unlike the
-    in-memory buffers of nginx.conf): pytest's 0700 base directory must let them through."""
-    if os.geteuid() != 0:
-        return
-    for path in (workdir, *workdir.parents):
-        if path == Path("/tmp"):
-            break
-        path.chmod(0o755)
+        for workdir in workdirs:
+            shutil.rmtree(workdir, ignore_errors=True)
 
 
 def _served_from_the_cache(cached: CacheStack, client: httpx.Client) -> str:
@@ -148,3 +151,20 @@ def test_a_public_202_is_not_cached_for_a_made_up_cookie(cached: CacheStack) -> 
     made_up = {**JSON, "Cookie": "_authsvc=made-up"}
     assert httpx.get(cached.base + "/public/page", headers=made_up).status_code == 200
     assert httpx.get(cached.base + "/app/x", headers=made_up).status_code == 401
+
+
+def test_an_nginx_with_another_secret_caches_nothing(cached: CacheStack) -> None:
+    """Its keys are not the ones authsvc purges: authsvc answers Cache-Control: no-store, so the
+    wrong secret costs the cache (every check reaches authsvc), never a revocation."""
+    wrong = cached.nginx(cached.tap, "c29tZS1vdGhlci1zZWNyZXQtdGhhbi1hdXRoc3ZjJ3M")
+    try:
+        with contract.signed_in(cached.base, "alice@example.com") as client:
+            value = client.cookies["_authsvc"]
+        cached.tap.clear()
+        for _ in range(3):
+            r = httpx.get(f"{wrong.url}/app/two", headers={**JSON, "Cookie": f"_authsvc={value}"})
+            assert r.status_code == 200
+        assert len(cached.tap.auth_requests()) == 3
+    finally:
+        wrong.stop()
+    assert "nginx's cache key is not authsvc's" in cached.authsvc.log()
