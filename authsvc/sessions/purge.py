@@ -22,6 +22,9 @@ log = logging.getLogger("authsvc.purge")
 
 #: seconds one purge may take: sign-out waits for it (loopback or the same pod, normally < 1 ms)
 PURGE_TIMEOUT = 2.0
+#: purges in flight at once: a back-channel logout by `sub` may name many sessions, times every
+#: replica; below httpx's pool (100), so none waits for a connection past PURGE_TIMEOUT
+MAX_PARALLEL = 32
 #: the request header that carries the key, to nginx's purge location and (from the auth
 #: location) to the check
 KEY_HEADER = "X-Authsvc-Cache-Key"
@@ -51,10 +54,15 @@ class CachePurge:
         wanted = [k for k in dict.fromkeys(keys) if k]
         if not self._urls or not wanted:
             return True
-        results = await asyncio.gather(*(self._one(url, key) for url in self._urls for key in wanted))
+        slots = asyncio.Semaphore(MAX_PARALLEL)
+        results = await asyncio.gather(*(self._one(url, key, slots) for url in self._urls for key in wanted))
         return all(results)
 
-    async def _one(self, url: str, key: str) -> bool:
+    async def _one(self, url: str, key: str, slots: asyncio.Semaphore) -> bool:
+        async with slots:
+            return await self._send(url, key)
+
+    async def _send(self, url: str, key: str) -> bool:
         try:
             response = await self._http.request(
                 "PURGE", url, headers={KEY_HEADER: key}, timeout=PURGE_TIMEOUT

@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any, cast
 
+import anyio
 import httpx
 import pytest
 import respx
@@ -232,3 +233,23 @@ def test_the_key_secret_is_required_with_purges_and_must_fit_nginx() -> None:
         with pytest.raises(ConfigError, match="nginx_cache_key_secret"):
             make_settings(**purge, **bad)
     assert make_settings(**purge, nginx_cache_key_secret=KEY_SECRET).cache_key_secret == KEY_SECRET.encode()
+
+
+async def test_many_keys_are_purged_a_bounded_number_at_a_time() -> None:
+    """A back-channel logout by `sub` may name hundreds of sessions: no pool exhaustion."""
+    from authsvc.sessions import purge as purge_module
+
+    in_flight, most = 0, 0
+
+    async def answer(request: httpx.Request) -> httpx.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await anyio.sleep(0)  # let the others start, if they may
+        in_flight -= 1
+        return httpx.Response(200)
+
+    http = httpx.AsyncClient(transport=httpx.MockTransport(answer))
+    keys = [f"{i:064x}" for i in range(200)]
+    assert await CachePurge(["http://a/purge", "http://b/purge"], KEYS, http).purge_keys(keys)
+    assert most == purge_module.MAX_PARALLEL
