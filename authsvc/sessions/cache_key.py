@@ -34,10 +34,6 @@ class CacheKeys:
     def __init__(self, secret: bytes) -> None:
         self._secret = secret
 
-    @property
-    def enabled(self) -> bool:
-        return bool(self._secret)
-
     def of(self, value: str) -> str:
         """The key nginx uses for a request carrying session cookie `value` ("" when disabled)."""
         if not self._secret:
