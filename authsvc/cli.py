@@ -366,7 +366,7 @@ def _secrets_of(settings: Settings) -> list[str]:
 
 
 _SECRET_FIELDS = ("client_secret", "redis_password", "redis_sentinel_password", "basic_auth_password",
-                  "github_token")
+                  "github_token", "nginx_cache_key_secret")
 
 
 def preflight(settings: Settings) -> Any:

@@ -29,6 +29,7 @@ from .providers.base import Provider
 from .providers.bearer import BearerAuth
 from .sessions import SessionStore, create_store
 from .sessions.cache import SessionCache, SharedStore
+from .sessions.cache_key import CacheKeys
 from .sessions.loader import SessionLoader
 from .sessions.purge import CachePurge
 from .sessions.refresh import Refresher
@@ -64,7 +65,7 @@ class Context:
     loader: SessionLoader
     #: the HTML pages (web/pages.py): templates compiled and checked once, here
     pages: Pages
-    #: nginx's decision cache, purged on sign-out and refresh (sessions/purge.py)
+    #: nginx's decision cache, purged on sign-out, refresh and back-channel logout (sessions/purge.py)
     purge: CachePurge
     #: the app's name ("" = the implicit single app; config/apps.py), recorded in its sessions
     app: str = ""
@@ -91,7 +92,7 @@ class Context:
         metrics.instrument_client(http)  # authsvc_idp_request_seconds, by event hooks
         store = store or create_store(settings, clock)
         provider = provider or create_provider(settings, http, clock)
-        purge = CachePurge(settings.nginx_cache_purge_url, settings.cookie_name, http)
+        purge = CachePurge(settings.nginx_cache_purge_url, CacheKeys(settings.cache_key_secret), http)
         refresher = Refresher(
             settings.cookie_refresh, store, provider, clock, record=metrics.record_refresh,
             purge=purge.purge,

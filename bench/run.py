@@ -316,6 +316,9 @@ class Stack:
 
 
 NGINX_CONF = """\
+# set_hmac_sha256 (row 6c's key) is set-misc's, which needs the devel kit first
+load_module /usr/lib/nginx/modules/ndk_http_module.so;
+load_module /usr/lib/nginx/modules/ngx_http_set_misc_module.so;
 daemon off;
 master_process on;
 worker_processes 1;
@@ -384,12 +387,15 @@ AUTH_SERVER = """\
     }}
   }}"""
 
-# docs/performance.md: sign-out then takes up to 5 s to bite; the key must hold the session
-# cookie, the Authorization header and the URI (per-route rules), or one user's 202 opens the
-# door for another
+# examples/nginx/nginx-cache.conf's key: hex(HMAC-SHA256(nginx_cache_key_secret, session
+# cookie)), which authsvc can purge on sign-out, refresh and back-channel logout (sessions/
+# cache_key.py); the bench's authsvc purges nothing (no purge happens during a run anyway)
 CACHE_LINES = """
+      set_hmac_sha256 $authsvc_cache_mac "bench-nginx-cache-key-secret-0123456789" $cookie__authsvc;
+      set_encode_hex $authsvc_cache_key $authsvc_cache_mac;
+      proxy_set_header X-Authsvc-Cache-Key $authsvc_cache_key;
       proxy_cache auth;
-      proxy_cache_key "$cookie__authsvc|$http_authorization|$host|$request_uri";
+      proxy_cache_key $authsvc_cache_key;
       proxy_cache_valid 202 5s;"""
 
 

@@ -87,7 +87,8 @@ class Settings(
     def masked(self) -> dict[str, Any]:
         """The effective settings with every secret masked, for check-config and logs."""
         out = self.model_dump(mode="json")
-        for key in ("client_secret", "redis_password", "redis_sentinel_password", "basic_auth_password"):
+        for key in ("client_secret", "redis_password", "redis_sentinel_password", "basic_auth_password",
+                    "nginx_cache_key_secret"):
             out[key] = "****" if getattr(self, key).get_secret_value() else ""
         for key in ("redis_connection_url", "redis_sentinel_connection_urls",
                     "redis_cluster_connection_urls"):  # fmt: skip

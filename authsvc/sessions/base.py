@@ -8,6 +8,7 @@ value back into a Session. Splitting a long value into `<name>_0`, `<name>_1`, .
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from ..models import Session
@@ -49,13 +50,28 @@ class LockingStore(Protocol):
         ...
 
 
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """The sessions a back-channel logout ended: how many records were deleted, the nginx cache
+    keys recorded with them (sessions/cache_key.py), and the index entries that found them."""
+
+    count: int
+    cache_keys: tuple[str, ...] = ()
+    indexes: tuple[str, ...] = ()
+
+
 @runtime_checkable
 class LogoutIndex(Protocol):
     """A store that can find sessions by the IdP's `sid` / `sub` (back-channel logout)."""
 
-    async def end_sessions(self, sid: str, sub: str) -> int:
-        """Delete every session of IdP session `sid` (or, without one, of `sub`); the count.
-        StoreUnavailable unless every one of them is gone, here and from every replica's cache."""
+    async def end_sessions(self, sid: str, sub: str) -> Ended:
+        """Delete every session of IdP session `sid` (or, without one, of `sub`). StoreUnavailable
+        unless every one of them is gone, here and from every replica's cache. The index stays
+        until `forget`, so a retry after a failed purge of the cache keys finds them again."""
+        ...
+
+    async def forget(self, ended: Ended) -> None:
+        """Drop the index entries of sessions `end_sessions` ended (once their cache is purged)."""
         ...
 
     async def seen(self, marker: str) -> bool:

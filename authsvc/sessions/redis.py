@@ -4,14 +4,19 @@ Keys (one per record, so they spread over a Cluster's slots; no multi-key comman
 
     <cookie_name>:s:<id hex>       the sealed session, TTL = its remaining lifetime
     <cookie_name>:lock:<id hex>    the refresh lock (SET NX PX)
-    <cookie_name>:sid:<hmac>       set of ids of one IdP session (for back-channel logout)
-    <cookie_name>:sub:<hmac>       set of ids of one IdP subject
+    <cookie_name>:sid:<hmac>       set of `<id hex>.<cache key>` of one IdP session (for
+                                   back-channel logout; `.<cache key>` only with
+                                   nginx_cache_key_secret, sessions/cache_key.py; `<id hex>`
+                                   alone from before it)
+    <cookie_name>:sub:<hmac>       the same, of one IdP subject
     <cookie_name>:jti:<hmac>       a logout token already used (replay guard)
     <cookie_name>:invalidate       pub/sub channel: ids of sessions deleted or rewritten
                                    (every replica's session cache drops them, sessions/cache.py)
 
 Index names are HMACs keyed from the cookie secrets, so a dump of Redis does not show which
-users are signed in. Every call is bounded by the Redis timeouts (see redis_client.Guard).
+users are signed in. A cache key names nginx's cached decision of a session so that back-channel
+logout can purge it; it is no cookie (nginx hashes what a client sends), so a dump still holds
+nothing that signs anyone in. Every call is bounded by the Redis timeouts (see redis_client.Guard).
 
 A session is ended (sign-out, back-channel logout) only when its DEL *and* the PUBLISH both
 succeeded; otherwise StoreUnavailable, so no caller can claim a logout that did not happen. A
@@ -38,6 +43,8 @@ from ..crypto import Sealer, derive_key
 from ..errors import InvalidSession, StoreUnavailable
 from ..models import Session
 from . import codec
+from .base import Ended
+from .cache_key import CacheKeys, is_key
 from .redis_client import Guard, RedisClient, create_client
 from .ticket import Ticket, TicketCodec
 
@@ -74,6 +81,8 @@ class RedisSessionStore:
         self._clock = clock
         self._random = random
         self._issuer = settings.oidc_issuer_url
+        #: nginx's cache key of each session, recorded in the logout index (sessions/cache_key.py)
+        self._cache_keys = CacheKeys(settings.cache_key_secret)
         # newest first, like the sealer: index under the newest key, look up under all
         self._index_keys = [derive_key(k, "session-index") for k in settings.secret_keys]
         #: where deleted or rewritten session ids are announced (sessions/cache.SharedStore)
@@ -121,8 +130,9 @@ class RedisSessionStore:
             raise InvalidSession("session ended while it was being saved")
         if reuse:  # a refresh: cached copies of the old record must go
             await self._announce([ticket.hex])
-        await self._index(session, ticket)
-        return previous if reuse and previous else self._codec.to_cookie(ticket)
+        value = previous if reuse and previous else self._codec.to_cookie(ticket)
+        await self._index(session, ticket, value)
+        return value
 
     async def clear(self, value: str) -> None:
         """Delete the record behind a ticket and tell every replica (nothing to do for a ticket
@@ -165,18 +175,29 @@ class RedisSessionStore:
                     await self._guard("unlock", self._client.eval(_UNLOCK, 1, key, token))
 
     # --- back-channel logout ------------------------------------------------------------
-    async def end_sessions(self, sid: str, sub: str) -> int:
-        """Delete every session of IdP session `sid` (or, without one, of subject `sub`)."""
+    async def end_sessions(self, sid: str, sub: str) -> Ended:
+        """Delete every session of IdP session `sid` (or, without one, of subject `sub`); their
+        index stays until `forget` (a retry after a failure finds the same members again)."""
         kind, value = ("sid", sid) if sid else ("sub", sub)
-        ended = 0
-        for index in self._index_names(kind, value):
+        ended, keys = 0, []
+        indexes = self._index_names(kind, value)
+        for index in indexes:
             members = await self._guard("SMEMBERS", self._client.smembers(index))
-            ids = [m.decode("ascii", "replace") if isinstance(m, bytes) else str(m) for m in members]
+            ids: list[str] = []
+            for member in members:
+                text = member.decode("ascii", "replace") if isinstance(member, bytes) else str(member)
+                hex_id, _, key = text.partition(".")
+                ids.append(hex_id)
+                if is_key(key):
+                    keys.append(key)
             if ids:
-                ended += await self._end(ids)
-            # last: a retry after a failure above finds the same members again
+                ended += await self._end(list(dict.fromkeys(ids)))
+        return Ended(ended, tuple(dict.fromkeys(keys)), tuple(indexes))
+
+    async def forget(self, ended: Ended) -> None:
+        """Delete the index sets `end_sessions` read."""
+        for index in ended.indexes:
             await self._guard("DEL", self._client.delete(index))
-        return ended
 
     async def seen(self, marker: str) -> bool:
         """Whether `first_use(marker)` was recorded (and has not expired)."""
@@ -252,13 +273,17 @@ class RedisSessionStore:
         msg = f"{kind}\x00{self._issuer}\x00{value}".encode()
         return [self._key(kind, hmac.new(k, msg, hashlib.sha256).hexdigest()[:32]) for k in self._index_keys]
 
-    async def _index(self, session: Session, ticket: Ticket) -> None:
+    async def _index(self, session: Session, ticket: Ticket, cookie: str) -> None:
         ident = session.identity
+        if not (ident.sid or ident.subject):
+            return
+        key = self._cache_keys.of(cookie)
+        member = f"{ticket.hex}.{key}" if key else ticket.hex
         for kind, value in (("sid", ident.sid), ("sub", ident.subject)):
             if not value:
                 continue
             name = self._index_names(kind, value)[0]
-            await self._guard("SADD", self._client.sadd(name, ticket.hex))
+            await self._guard("SADD", self._client.sadd(name, member))
             # every member lives at most cookie_expire (or FALLBACK_TTL): the set outlives them
             life = self._max_age or FALLBACK_TTL
             await self._guard("EXPIRE", self._client.expire(name, life))

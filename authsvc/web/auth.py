@@ -13,16 +13,23 @@ route rule requires, when that is what denied it) for a token the rules refuse. 
 token the IdP cannot judge now gets 503, never 2xx, and not 401 (the token may be good).
 A DPoP-bound token (RFC 9449) must come as `Authorization: DPoP` with a valid `DPoP` proof for
 the original method and URL (providers/dpop.py); its refusals are `DPoP` challenges with `algs`.
+
+With `nginx_cache_purge_url`, a session's 2xx may be cached by nginx only under the key authsvc
+purges (sessions/cache_key.py): unless the auth location's `X-Authsvc-Cache-Key` is that key,
+the 2xx says `Cache-Control: no-store` (nginx's proxy_cache honours it), so a secret or key
+format that differs from authsvc's costs the cache, never a revocation.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import Response
 
+from .. import cookies
 from ..check.client_ip import TrustedIPs
 from ..check.forwarded import DESCRIPTIONS, HEADERS_READ
 from ..check.htpasswd import Htpasswd
@@ -33,15 +40,22 @@ from ..errors import ProviderUnavailable, StoreUnavailable, TokenError
 from ..models import OriginalRequest, Session
 from ..providers.bearer import access_token
 from ..providers.dpop import ALGS, DPoPError, DPoPVerifier, identity_jkt
+from ..sessions.purge import KEY_HEADER
 from .logs import current_id, note_outcome
 from .responses import add_cookies, redirect, refreshed_cookie
 
 log = logging.getLogger("authsvc")
 
-#: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's and the credentials
+#: nginx's cache key of this check (examples/nginx/nginx-cache.conf), lowercase as ASGI gives it
+CACHE_KEY = KEY_HEADER.lower()
+#: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's, the credentials and
+#: nginx's cache key
 _READ = frozenset(
-    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop")
+    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop", CACHE_KEY)
 )
+#: a 2xx nginx must not cache: a public route's, or one whose key authsvc would not purge
+#: (RFC 9111 §5.2.2.5; nginx's proxy_cache honours it)
+NOT_CACHEABLE = (b"cache-control", b"no-store")
 
 #: a per-route rule header sent twice: which copy is the rule cannot be known, so nobody passes
 REPEATED_RULE = RouteRule(broken="a rule header arrived more than once")
@@ -113,6 +127,10 @@ class AuthEndpoint:
         self.htpasswd = Htpasswd(settings, services.clock) if settings.htpasswd_file else None
         #: RFC 9449 proofs; the jti replay cache is the store's when it is shared (Redis)
         self.dpop = DPoPVerifier(services.store, services.clock)
+        #: purges configured: a 2xx is cacheable only under the key purges name
+        self.guard_cache = services.purge.enabled
+        #: monotonic time before which a key mismatch is not logged again
+        self._key_mismatch_quiet = 0.0
 
     def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
@@ -145,7 +163,11 @@ class AuthEndpoint:
             self.trusted_ips is not None and self.trusted_ips.admits(request.scope)
         ):
             note_outcome("skipped")
-            return Response(status_code=self.success, headers=self.s.headers.empty())
+            response = Response(status_code=self.success, headers=self.s.headers.empty())
+            # never cacheable: a proxy cache keyed by the session cookie alone (nginx-cache.conf)
+            # would otherwise serve this 202 for any URI to whoever sends that cookie, made up
+            response.raw_headers.append(NOT_CACHEABLE)
+            return response
         loaded = await self.s.loader.load(headers.get("cookie", ""))
         session = loaded.session
         scheme = ""
@@ -187,6 +209,8 @@ class AuthEndpoint:
             return Response(FORBIDDEN, 403, media_type="text/plain")
         response = Response(status_code=self.success)
         response.raw_headers += raw
+        if self.guard_cache and (scheme or session is not loaded.session or not self.purgeable(headers)):
+            response.raw_headers.append(NOT_CACHEABLE)
         if loaded.new_value is None:  # the usual case: no refresh, no cookie to set
             return response
         # at most one Set-Cookie (a refreshed cookie session): nginx relays only one
@@ -194,6 +218,25 @@ class AuthEndpoint:
             loaded.new_value, loaded.session, self.s.cookie_settings, original.host, int(self.s.clock())
         )
         return add_cookies(response, [set_cookie] if set_cookie else [])
+
+    def purgeable(self, headers: dict[str, str]) -> bool:
+        """Whether nginx's cache key of this check is the one authsvc purges for its cookie."""
+        key = headers.get(CACHE_KEY)
+        if key is None:  # a proxy without the decision cache (or an older nginx-cache.conf)
+            return False
+        value = cookies.session_value(headers.get("cookie", ""), self.s.settings.cookie_name) or ""
+        keys = self.s.purge.keys
+        if keys.matches(value, key):
+            return True
+        if keys.matches("", key):  # nginx saw no whole session cookie (chunks): it caches nothing
+            return False
+        now = time.monotonic()
+        if now >= self._key_mismatch_quiet:  # a configuration error: once a minute (never the key)
+            self._key_mismatch_quiet = now + 60
+            log.error("auth: nginx's cache key is not authsvc's (nginx_cache_key_secret differs from "
+                      "the secret of nginx's set_hmac_sha256?): its 2xx are sent Cache-Control: no-store",
+                      extra={"outcome": "error", "reason": "cache_key_mismatch"})  # fmt: skip
+        return False
 
     async def token_session(
         self, token: str, scheme: str, headers: dict[str, str], repeats: frozenset[str],

@@ -61,6 +61,23 @@ def browse(
     raise AssertionError(f"more than {max_hops} hops: {hops}")
 
 
+_LOGOUT_FORM = re.compile(r'<form[^>]*id="op.logoutForm"[^>]*action="([^"]+)"', re.IGNORECASE)
+_XSRF = re.compile(r'name="xsrf" value="([^"]+)"')
+
+
+def idp_logout(client: httpx.Client, issuer: str) -> httpx.Response:
+    """Sign out at the node OP itself (its confirmation form, then "yes"), as from another app.
+    oidc-provider sends its back-channel logout POSTs and awaits them before it answers
+    (lib/actions/end_session.js, `await Promise.all(back)`)."""
+    page = client.get(f"{issuer}/session/end", headers={"Accept": BROWSER_ACCEPT})
+    form, xsrf = _LOGOUT_FORM.search(page.text), _XSRF.search(page.text)
+    assert form and xsrf, page.text[:500]
+    done = client.post(urljoin(f"{issuer}/session/end", form.group(1)),
+                       data={"xsrf": xsrf.group(1), "logout": "yes"})  # fmt: skip
+    assert done.status_code in (200, 302, 303), done.text[:500]
+    return done
+
+
 class HostMap(httpx.BaseTransport):
     """Send requests for some host names to a loopback port instead (a client-side DNS).
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from authsvc.sessions import CookieSessionStore
+from authsvc.sessions.base import Ended
 
 
 class MemoryLogoutStore(CookieSessionStore):
@@ -18,10 +19,16 @@ class MemoryLogoutStore(CookieSessionStore):
         super().__init__(*args, **kwargs)
         self.used: set[str] = set()
         self.ended: list[tuple[str, str]] = []
+        #: cache keys end_sessions answers with, and the Ended values forgotten
+        self.cache_keys: tuple[str, ...] = ()
+        self.forgotten: list[Ended] = []
 
-    async def end_sessions(self, sid: str, sub: str) -> int:
+    async def end_sessions(self, sid: str, sub: str) -> Ended:
         self.ended.append((sid, sub))
-        return 1
+        return Ended(1, self.cache_keys)
+
+    async def forget(self, ended: Ended) -> None:
+        self.forgotten.append(ended)
 
     async def seen(self, marker: str) -> bool:
         return marker in self.used

@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from authsvc.errors import InvalidSession
 from authsvc.models import Identity, Session
 from authsvc.sessions import RedisSessionStore
+from authsvc.sessions.cache_key import CacheKeys
 from tests.conftest import make_settings
 from tests.support.fake_idp import ManualClock
 from tests.support.redis_servers import RedisServer
@@ -108,17 +109,48 @@ async def test_end_sessions_by_sid_and_by_sub(redis_standalone: RedisServer) -> 
             Session(Identity(user="ann", subject="sub-ann", sid="sid-phone"), expires_at=NOW + 60)
         )
         other = await store.save(session(user="bob"))
-        assert await store.end_sessions("sid-unknown", "") == 0
-        assert await store.end_sessions("sid-ann", "sub-ann") == 1
+        assert (await store.end_sessions("sid-unknown", "")).count == 0
+        assert (await store.end_sessions("sid-ann", "sub-ann")).count == 1
         with pytest.raises(InvalidSession):
             await store.load(laptop)
         assert (await store.load(phone)).identity.sid == "sid-phone"
-        assert await store.end_sessions("", "sub-ann") == 1
+        assert (await store.end_sessions("", "sub-ann")).count == 1
         with pytest.raises(InvalidSession):
             await store.load(phone)
         assert (await store.load(other)).identity.user == "bob"
     finally:
         await store.close()
+
+
+KEY_SECRET = "k3y-of-the-nginx-decision-cache-0123456789"
+
+
+async def test_end_sessions_names_the_nginx_cache_keys_until_forgotten(redis_standalone: RedisServer) -> None:
+    """Back-channel logout knows a sid, not a cookie: the store records each session's nginx
+    cache key (sessions/cache_key.py) and hands it back, and keeps the index until the purge is
+    done (`forget`), so a retry after a failed purge finds the same keys."""
+    store = redis_store(redis_standalone, ManualClock(NOW), cookie_name="_keys",
+                        nginx_cache_key_secret=KEY_SECRET)  # fmt: skip
+    client = Redis.from_url(redis_standalone.url)
+    try:
+        value = await store.save(session(user="kim"))
+        refreshed = await store.save(session(user="kim"), value)  # a refresh records it again
+        assert refreshed == value
+        key = CacheKeys(KEY_SECRET.encode()).of(value)
+        members: list[bytes] = []
+        async for name in client.scan_iter(match="_keys:s[iu]*:*"):  # the sid and sub index
+            members += [m for m in await client.smembers(name) if isinstance(m, bytes)]
+        assert len(members) == 2 and all(m.endswith(key.encode()) for m in members)
+        assert not any(value.encode() in m for m in members)  # the cookie itself: never
+        ended = await store.end_sessions("sid-kim", "")
+        assert (ended.count, ended.cache_keys) == (1, (key,))
+        again = await store.end_sessions("sid-kim", "")  # the purge failed: the IdP retries
+        assert (again.count, again.cache_keys) == (0, (key,))
+        await store.forget(again)
+        assert (await store.end_sessions("sid-kim", "")).cache_keys == ()
+    finally:
+        await store.close()
+        await client.aclose()
 
 
 async def test_first_use_is_atomic(redis_standalone: RedisServer) -> None:
