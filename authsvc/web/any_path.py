@@ -41,12 +41,15 @@ class AnyPathCheck(AuthEndpoint):
         self.flows = flows
 
     def api_call(self, request: Request, original: OriginalRequest) -> bool:
-        """A caller a sign-in page is no use to: JSON (oauth2-proxy's isAjax), XHR, a client
-        with credentials of its own, or an `api_routes` path."""
+        """A caller a sign-in page is no use to: JSON (oauth2-proxy's isAjax), XHR or fetch()
+        (Fetch Metadata: not a navigation), a client with credentials of its own, or an
+        `api_routes` path."""
         headers = request.headers
+        mode = headers.get("sec-fetch-mode")
         return (
             "application/json" in headers.get("accept", "")
             or bool(headers.get("x-requested-with"))
+            or bool(mode and mode != "navigate")
             or "authorization" in headers
             or self.s.access.api(original)
         )

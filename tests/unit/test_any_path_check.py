@@ -93,7 +93,8 @@ async def test_no_session_shows_the_sign_in_page_with_403(fake_idp: FakeIdP) -> 
     {"Accept": "application/json, text/plain, */*"},
     {"Accept": HTML, "X-Requested-With": "XMLHttpRequest"},
     {"Accept": HTML, "Authorization": "Basic eDp5"},
-], ids=["json", "json-among-others", "xhr", "credentials"])
+    {"Accept": "*/*", "Sec-Fetch-Mode": "cors"},
+], ids=["json", "json-among-others", "xhr", "credentials", "fetch"])
 @pytest.mark.parametrize("skip", [False, True])
 async def test_no_session_json_and_ajax_get_401(
     fake_idp: FakeIdP, headers: dict[str, str], skip: bool
