@@ -30,9 +30,11 @@ import pytest
 import yaml
 from playwright.sync_api import Browser
 
+from tests.support import contract
 from tests.support.browser import chromium, fetch_status, fresh_page, idp_login
 from tests.support.components import REPO, OpenIDProvider, start_oidc_provider, start_traefik
 from tests.support.echo import EchoUpstream
+from tests.support.login import HostMap, browse
 from tests.support.processes import HOST, Process, free_port, http_ready, python_argv, start_process
 
 pytestmark = pytest.mark.integration
@@ -156,3 +158,19 @@ def test_scripts_get_401_at_the_static_upstream(setup: Setup, browser: Browser) 
     with fresh_page(browser) as page:
         # fetch() from a page of the app's origin (JSON, no CSP): never sent to sign in
         assert fetch_status(page, setup.url(APP_HOST, ""), "/api/x") == 401
+
+
+#: a client's own description of the request: Traefik's entrypoint drops each one (its peer is
+#: not in forwardedHeaders.trustedIPs) before trustForwardHeader could keep it; with the
+#: entrypoint set `insecure` the login would return to https://evil...:1/spoofed
+SPOOFED = {"X-Forwarded-Uri": "/spoofed", "X-Forwarded-Host": "evil.oauth2-proxy.localhost:1",
+           "X-Forwarded-Proto": "https", "X-Forwarded-Method": "POST"}
+
+
+def test_a_clients_forwarded_headers_do_not_choose_where_the_login_returns(setup: Setup) -> None:
+    transport = HostMap({APP_HOST: setup.port, PROXY_HOST: setup.port})
+    with contract.new_client(transport) as client:
+        walk = browse(client, setup.url(APP_HOST, "/real?y=2"), login="alice@example.com",
+                      headers=SPOOFED)
+        assert str(walk.final.url) == setup.url(APP_HOST, "/real?y=2"), walk.hops
+        assert contract.echoed(walk.final).path == "/real?y=2"
