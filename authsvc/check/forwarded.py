@@ -27,7 +27,8 @@ client cannot choose it (docs/security.md has the same as a table):
   the proxy writes. A check without the prefix form is not Envoy's and is never verified.
   The scheme comes from `X-Forwarded-Proto`, else http. With `any_path_auth_status` (the
   check at every path, oauth2-proxy's static upstream: ext_authz without `path_prefix`) a
-  check at a path outside `proxy_prefix` is the original request line itself, read the same way.
+  check at a path outside `proxy_prefix` is the original request line itself, read the same way
+  (under `envoy` only: under `auto` a bare path proves nothing).
 - `nginx`: nginx itself sets nothing, so this kind is a contract with the operator's config
   (examples/nginx/nginx.conf): the auth location MUST set `X-Original-URI $request_uri` and
   `X-Original-Method $request_method` (plus `X-Forwarded-Proto`/`-Host`) with
@@ -184,8 +185,10 @@ class Forwarded:
         self._networks = parse_networks(settings.trusted_proxy_ips)
         self.auth_path = settings.proxy_prefix + "/auth"
         self._prefix = settings.proxy_prefix
-        #: any_path_auth_status: a check outside proxy_prefix is the original request line
-        self._any_path = bool(settings.any_path_auth_status)
+        #: any_path_auth_status under `envoy`: a check outside proxy_prefix is the original
+        #: request line. Not under `auto`: a bare path says nothing of who wrote it (nginx's
+        #: `proxy_pass http://authsvc;` sends its auth location's own URI), unlike the prefix form
+        self._any_path = bool(settings.any_path_auth_status) and self.kind == "envoy"
         self._trust: dict[str, bool] = {}
         # the auth request's own method/scheme/host/path, cleaned: a handful of distinct values
         # per proxy (Envoy's prefix mode: one per path), so cleaned once (bench/: ~2 us a check)
