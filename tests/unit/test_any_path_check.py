@@ -173,3 +173,11 @@ async def test_the_request_line_is_evidence_only_where_the_proxy_writes_it(
         response = await app.auth("/public/x", headers={"Host": "app.example.test",
                                                         "Accept": "application/json"})
     assert response.status_code == (202 if public else 401)
+
+
+async def test_under_envoy_the_query_is_the_clients_and_rules_come_by_header(fake_idp: FakeIdP) -> None:
+    async with AuthApp.start(_settings(fake_idp, proxy_kind="envoy")) as app:
+        cookie = await app.cookie(groups=("dev",))
+        own_query = await app.auth("/page?allowed_groups=admins", cookie=cookie)
+        by_header = await app.auth("/page", cookie=cookie, headers={"X-Authsvc-Allowed-Groups": "admins"})
+    assert (own_query.status_code, by_header.status_code) == (202, 403)
