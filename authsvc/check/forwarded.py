@@ -25,7 +25,10 @@ client cannot choose it (docs/security.md has the same as a table):
 - `envoy` (`path_prefix: <proxy_prefix>/auth`): the check's own method, `Host` (`:authority`)
   and path after the prefix (`/oauth2/auth/a?b=1` is `/a?b=1`): the request line, which only
   the proxy writes. A check without the prefix form is not Envoy's and is never verified.
-  The scheme comes from `X-Forwarded-Proto`, else http.
+  The scheme comes from `X-Forwarded-Proto`, else http. With `any_path_auth_status` (the
+  check at every path, oauth2-proxy's static upstream: ext_authz without `path_prefix`) a
+  check at a path outside `proxy_prefix` is the original request line itself, read the same way
+  (under `envoy` only: under `auto` a bare path proves nothing).
 - `nginx`: nginx itself sets nothing, so this kind is a contract with the operator's config
   (examples/nginx/nginx.conf): the auth location MUST set `X-Original-URI $request_uri` and
   `X-Original-Method $request_method` (plus `X-Forwarded-Proto`/`-Host`) with
@@ -181,6 +184,11 @@ class Forwarded:
         self._enabled = settings.reverse_proxy
         self._networks = parse_networks(settings.trusted_proxy_ips)
         self.auth_path = settings.proxy_prefix + "/auth"
+        self._prefix = settings.proxy_prefix
+        #: any_path_auth_status under `envoy`: a check outside proxy_prefix is the original
+        #: request line. Not under `auto`: a bare path says nothing of who wrote it (nginx's
+        #: `proxy_pass http://authsvc;` sends its auth location's own URI), unlike the prefix form
+        self._any_path = bool(settings.any_path_auth_status) and self.kind == "envoy"
         self._trust: dict[str, bool] = {}
         # the auth request's own method/scheme/host/path, cleaned: a handful of distinct values
         # per proxy (Envoy's prefix mode: one per path), so cleaned once (bench/: ~2 us a check)
@@ -344,6 +352,11 @@ class Forwarded:
         prefixed = uri.startswith(self.auth_path + "/")
         if prefixed:
             uri = uri[len(self.auth_path):]
+        elif self._any_path:
+            path = uri.split("?", 1)[0]
+            # web/any_path.py: the request line of a check at any path (a malformed one is
+            # the auth path here, under the prefix: never evidence)
+            prefixed = path != self._prefix and not path.startswith(self._prefix + "/")
         scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or default_scheme
         return OriginalRequest(own.method, scheme, own.host, uri, verified=prefixed)
 

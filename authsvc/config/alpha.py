@@ -157,11 +157,33 @@ def read_alpha(path: Path, environ: Mapping[str, str] | None = None) -> Alpha:
             "metrics_secure_address", "metrics_tls", out, where)
     _providers(data.get("providers") or [], out, where)
     _response_headers(data.get("injectresponseheaders"), out, where)
+    _upstreams(_mapping(data.get("upstreamconfig"), "upstreamConfig", out), out, where)
     for section, why in (("injectrequestheaders", "headers sent upstream"),
                          ("upstreamconfig", "upstreams")):
-        if data.get(section):
+        if data.get(section) and "upstreams" not in out.cfg:
             out.notes.append(o2p.Note(section, "ignored", f"{why}: {o2p._PROXY_MODE}", where, warn=True))
     return out
+
+
+def _upstreams(config: dict[str, Any], out: Alpha, where: str) -> None:
+    """upstreamConfig.upstreams with a static one: as the cfg's `upstreams` (static://<code>,
+    oauth2_proxy.py `_upstreams` decides). A static upstream is answered at every path, so only
+    one on path `/` means what it meant (alpha_options.go: `staticCode` defaults to 200)."""
+    upstreams = [_lower(u) for u in _list(config.get("upstreams"), "upstreamConfig.upstreams", out)]
+    if not any(u.get("static") for u in upstreams):
+        return
+    as_cfg = []
+    for upstream in upstreams:
+        if not upstream.get("static"):
+            as_cfg.append(str(upstream.get("uri", "")))
+            continue
+        path = upstream.get("path", "/")
+        if path != "/":
+            out.errors.append(f"option upstreamConfig ({where}) is not supported by authsvc: a static "
+                              f"upstream on path {path!r}; authsvc answers one on path / (every path)")
+            return
+        as_cfg.append(f"static://{upstream.get('staticcode', 200)}")
+    out.cfg["upstreams"] = as_cfg
 
 
 def _server(server: dict[str, Any], plain: str, secure: str, tls_prefix: str, out: Alpha,

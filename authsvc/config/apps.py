@@ -156,6 +156,11 @@ def build_apps(
     validated as a whole `Settings`; ConfigError naming the app on any problem."""
     if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
         raise ConfigError("invalid option apps: must be [[apps]] tables (see docs/apps.md)")
+    if top.get("any_path_auth_status"):
+        # a path outside proxy_prefix names no app the way /oauth2/auth's vouched-for host does
+        # (web/app.py AppDispatcher): one forward-auth address per app, at /oauth2/auth
+        raise ConfigError("invalid option any_path_auth_status: not with [[apps]]: point each "
+                          "proxy's forward-auth at /oauth2/auth (docs/apps.md)")
     apps: list[App] = []
     names: set[str] = set()
     routes: dict[tuple[str, str], str] = {}

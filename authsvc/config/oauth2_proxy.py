@@ -241,6 +241,37 @@ def _standard_logging(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     return {} if value else {"log_level": "warning"}
 
 
+def _upstreams(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
+    """`static://<code>` upstreams become any_path_auth_status; proxied ones are ignored.
+
+    oauth2-proxy's legacy upstreams (legacy_options.go `convert`) put a static upstream on path
+    `/` whatever follows the code, and answer every request outside proxy_prefix with that code
+    once signed in (pkg/upstream/static.go): forward-auth pointed at `/` (Traefik, Istio, Caddy).
+    A code that is not a number (oauth2-proxy logs an error and uses 200), not 2xx (a
+    denial to every proxy), two different codes, or static and proxied upstreams together
+    (authsvc cannot proxy the others' paths) are refused: ValueError.
+    """
+    static: list[int] = []
+    proxied: list[str] = []
+    for entry in value:
+        text = str(entry).strip()
+        if not text.lower().startswith("static://"):
+            proxied.append(text)
+            continue
+        code = text[len("static://"):].split("/", 1)[0]
+        if not code.isdigit() or not 200 <= int(code) <= 299:
+            raise ValueError(f"{text!r}: authsvc answers a static upstream only with a 2xx code "
+                             "(static://202)")
+        static.append(int(code))
+    if static and proxied:
+        raise ValueError(f"static and proxied upstreams together: authsvc proxies nothing, so "
+                         f"{proxied[0]!r} cannot be served; keep only static://<code> (forward-auth "
+                         "at every path) or only the proxied ones (ignored)")
+    if len(set(static)) > 1:
+        raise ValueError("two static upstreams with different codes for the same path /")
+    return {"any_path_auth_status": static[0]} if static else {}
+
+
 def _pkce(value: Value) -> bool:
     return str(value).upper() in ("", "S256")
 
@@ -260,7 +291,10 @@ TREATMENTS: dict[str, Treatment] = {
         "flush_interval", "pass_host_header", "proxy_websockets", "ssl_upstream_insecure_skip_verify",
         "upstream_timeout", "disable_keep_alives", "pass_basic_auth", "pass_user_headers",
         "pass_authorization_header", "skip_auth_strip_headers")},
-    "upstreams": Ignored(_PROXY_MODE + "; the proxy's auth_request / forward-auth calls /oauth2/auth"),
+    "upstreams": Rename("any_path_auth_status", _upstreams,
+                        "`static://<code>` (forward-auth at `/`): `any_path_auth_status = <code>`; "
+                        "http(s), file and unix upstreams: " + _PROXY_MODE + ", ignored; both "
+                        "together: refused"),
     # access
     "skip_auth_regex": Rename("skip_auth_routes", lambda v, _: {"skip_auth_routes": list(v)},
                               "bare regexes in skip_auth_routes"),
@@ -463,7 +497,12 @@ def _translate_one(option: Option, value: Any, ctx: Mapping[str, Any], origin: s
         targets = _add(out, key, {key: value})
         out.notes.append(Note(key, "same", "", origin, targets))
     elif isinstance(how, Rename):
-        produced = how.transform(value, ctx) if how.transform else {how.target: value}
+        try:
+            produced = how.transform(value, ctx) if how.transform else {how.target: value}
+        except ValueError as exc:  # a value with no authsvc meaning (e.g. upstreams)
+            out.notes.append(Note(key, "unsupported", str(exc), origin))
+            out.errors.append(f"invalid option {key} ({origin}): {exc}")
+            return
         targets = _add(out, key, produced)
         if not produced:
             out.notes.append(Note(key, "ignored", _ignored_rename(key), origin, warn=not default))
@@ -491,6 +530,8 @@ def _ignored_rename(key: str) -> str:
         return "roles are read for provider keycloak-oidc only (as in oauth2-proxy)"
     if key == "cookie_csrf_per_request_limit":
         return "0 (no limit) is not offered: authsvc keeps its cap of login cookies (default 5)"
+    if key == "upstreams":
+        return _PROXY_MODE + "; the proxy's auth_request / forward-auth calls /oauth2/auth"
     if key == "redeem_url":
         return "the github provider derives its token endpoint from login_url"
     return "no effect with this provider"

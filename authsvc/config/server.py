@@ -43,6 +43,19 @@ class ServerOptions(BaseModel):
             "other 2xx as a denial)"
         ),
     )
+    any_path_auth_status: int = Field(
+        0,
+        description=(
+            "answer the check at **every path** outside `proxy_prefix` (but `ping_path`, "
+            "`ready_path`, `/metrics`, `/robots.txt`) with this 2xx status, for forward-auth "
+            "pointed at `/`; without a session a sign-in (a `302` to the IdP with "
+            "`skip_provider_button`, else the sign-in page as a `403`; `401` for JSON and XHR "
+            "calls), signed in but denied the forbidden page. oauth2-proxy's "
+            "`upstreams = \"static://202\"` "
+            "([docs/migrating-from-oauth2-proxy.md](docs/migrating-from-oauth2-proxy.md))"
+        ),
+        json_schema_extra={"default_note": "(off)"},
+    )
 
     metrics_address: str = Field(
         "",
@@ -228,6 +241,13 @@ class ServerOptions(BaseModel):
     def _server_status(cls, value: int) -> int:
         if not 200 <= value <= 299:
             raise ValueError(f"{value} is not a 2xx status (use 202, or 200 for Envoy)")
+        return value
+
+    @field_validator("any_path_auth_status")
+    @classmethod
+    def _server_any_path(cls, value: int) -> int:
+        if value and not 200 <= value <= 299:
+            raise ValueError(f"{value} is not a 2xx status (202 as oauth2-proxy's static://202; 0 = off)")
         return value
 
     @model_validator(mode="after")

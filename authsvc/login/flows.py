@@ -96,6 +96,10 @@ class LoginFlows:
         scheme, host = self._origin(request)
         return f"{scheme}://{host}{settings.proxy_prefix}/callback"
 
+    def safe_rd(self, request: Request, rd: str | None) -> str:
+        """`rd` if it may be redirected to (login/redirects.py), else "/"."""
+        return self._safe_rd(request, rd)
+
     def _safe_rd(self, request: Request, rd: str | None) -> str:
         scheme, host = self._origin(request)
         return self.s.redirects.check(rd, host, scheme) or "/"
@@ -194,7 +198,15 @@ class LoginFlows:
     # --- endpoints ---------------------------------------------------------------------
     async def start(self, request: Request) -> Response:
         """302 to the IdP, with the login state in a cookie of one of a few slots (state.py)."""
-        rd = self._requested_rd(request)
+        return await self._start(request, self._requested_rd(request), request.query_params)
+
+    async def start_at(self, request: Request, rd: str) -> Response:
+        """/oauth2/start for a request that is not one (web/any_path.py): the login returns to
+        `rd`, validated like any rd. The request's query is the app's, not login parameters
+        (oauth2-proxy's Proxy() starts with no overrides either)."""
+        return await self._start(request, self._safe_rd(request, rd), {})
+
+    async def _start(self, request: Request, rd: str, query: Mapping[str, str]) -> Response:
         mode = request.headers.get("sec-fetch-mode")
         if mode and mode != "navigate":
             # Fetch Metadata: an <img>, a script or fetch() cannot sign anyone in, but each
@@ -226,7 +238,7 @@ class LoginFlows:
         set_cookies = [cookies.login_set_cookie(name, sealed, cs, host)]
         set_cookies += [cookies.login_clear_cookie(n, cs, host) for n in stale]
         url = await self.s.provider.login_url(login, self._redirect_uri(request))
-        return redirect(with_login_params(url, self.s.settings, request.query_params), set_cookies)
+        return redirect(with_login_params(url, self.s.settings, query), set_cookies)
 
     async def callback(self, request: Request) -> Response:
         """Finish the login: verify everything, write the session, go back to `rd`. The same
@@ -337,8 +349,13 @@ class LoginFlows:
         rd = self._requested_rd(request)
         if self.s.settings.skip_provider_button:
             return redirect(self.start_url(request, rd))
+        return self.sign_in_page(request, rd)
+
+    def sign_in_page(self, request: Request, rd: str, status: int = 200) -> Response:
+        """The sign-in page whose button returns to `rd` (already validated), with `status`."""
         _, host = self._origin(request)
-        return self.s.pages.sign_in(host=host, request_id=current_id(), start_url=self.start_url(request, rd))
+        return self.s.pages.sign_in(host=host, request_id=current_id(), start_url=self.start_url(request, rd),
+                                    status=status)
 
     async def signed_out(self, request: Request) -> Response:
         """Where /oauth2/sign_out ends when no `rd` was given."""

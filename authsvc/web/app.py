@@ -33,6 +33,7 @@ from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge, InvalidSession
 from ..login.flows import LoginFlows
 from ..login.state import LoginStates
 from . import causes, logs
+from .any_path import AnyPathCheck, AnyPathRoute
 from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
@@ -203,6 +204,13 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         exclude_logging_paths=settings.exclude_logging_paths)
     if settings.metrics_on_main_port:  # else `serve` exposes them on their own port (or, "-", nowhere)
         routes.append(Route("/metrics", context.metrics.endpoint(), methods=["GET"]))
+    if settings.any_path_auth_status:
+        # oauth2-proxy's static upstream: the check at every other path (web/any_path.py), last
+        any_path = AnyPathCheck(context, flows)
+        reserved = [r.path for r in routes if isinstance(r, Route) and "{" not in r.path]
+        routes.append(AnyPathRoute(prefix, reserved, context.metrics.instrument_check(
+            any_path.handle, log_auth_requests=settings.log_requests,
+            exclude_logging_paths=settings.exclude_logging_paths)))
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

@@ -176,7 +176,7 @@ class AuthEndpoint:
             if got is None:
                 basic = await self.htpasswd.session(headers.get("authorization")) if self.htpasswd else None
                 if basic is None:
-                    return self.unauthenticated(request, original)
+                    return await self.unauthenticated(request, original)
                 session = basic
             else:
                 scheme, token = got
@@ -310,7 +310,8 @@ class AuthEndpoint:
             switch_url=f"{prefix}/sign_out?rd={again}", sign_out_url=f"{prefix}/sign_out",
         )
 
-    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
+    async def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
+        """No session: the sign-in redirect for a browser shown our answer, else 401."""
         if self.shows_pages(request, original):
             # absolute: Traefik resolves a relative Location against the auth address
             location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"

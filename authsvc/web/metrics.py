@@ -168,6 +168,13 @@ class Metrics:
             out.append(Route(route.path, handler, methods=methods, name=route.name))
         return out
 
+    def instrument_check(
+        self, handle: Handler, *, log_auth_requests: bool = False, exclude_logging_paths: Iterable[str] = (),
+    ) -> Handler:
+        """A check answered elsewhere than /oauth2/auth (web/any_path.py), counted, timed and
+        logged as /oauth2/auth is."""
+        return self._auth(handle, log_auth_requests, frozenset(exclude_logging_paths))
+
     def _auth(self, handle: Handler, log_requests: bool, excluded: frozenset[str]) -> Handler:
         children = self.outcomes["auth"]
         observe = self.auth_seconds.observe

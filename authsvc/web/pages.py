@@ -130,11 +130,13 @@ class Pages:
 
     # --- the pages ---------------------------------------------------------------------------
     def sign_in(
-        self, *, host: str, request_id: str, start_url: str, providers: list[dict[str, str]] | None = None
+        self, *, host: str, request_id: str, start_url: str, providers: list[dict[str, str]] | None = None,
+        status: int = 200,
     ) -> Response:
         """The sign-in page: one button to the provider, or one per provider of an app with
-        several (`providers`: id, name and url of each; docs/apps.md)."""
-        return self._page("sign_in.html", 200, host, request_id, start_url=start_url, banner=self.banner,
+        several (`providers`: id, name and url of each; docs/apps.md). `status` 403 where it
+        answers a protected request itself (web/any_path.py, as oauth2-proxy's Proxy())."""
+        return self._page("sign_in.html", status, host, request_id, start_url=start_url, banner=self.banner,
                           providers=providers or [])
 
     def error(

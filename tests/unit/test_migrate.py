@@ -37,6 +37,9 @@ def test_migrated_toml_means_the_same(name: str, tmp_path: Path, monkeypatch: py
     report = capsys.readouterr().err
     assert "upstreams" in report and "ignored" in report
     text = out.read_text()
+    # upstreams = static://<code>: forward-auth at every path, authsvc's any_path_auth_status
+    static = "static://" in cfg.read_text()
+    assert ("any_path_auth_status = " in text) == static
     for key in ("CLIENT_SECRET", "COOKIE_SECRET"):
         assert SECRETS[key] not in text + report
     tomllib.loads(text)

@@ -105,10 +105,38 @@ silence_ping_logging = true
     assert report.origins["cookie_name"] == "oauth2-proxy default"
     assert report.origins["email_domains"] == f"file {path}"
     notes = {n.key: n for n in report.notes}
-    assert notes["upstreams"].status == "ignored" and notes["upstreams"].warn
+    # static://202: forward-auth answered at every path (oauth2-proxy's static upstream)
+    assert notes["upstreams"].status == "renamed" and s.any_path_auth_status == 202
     assert notes["github_users"].status == "renamed"
     assert notes["code_challenge_method"].status == "built in" and not notes["code_challenge_method"].warn
-    assert any(w.startswith("oauth2-proxy option upstreams") for w in report.warnings)
+    assert not any(w.startswith("oauth2-proxy option upstreams") for w in report.warnings)
+
+
+@pytest.mark.parametrize(("upstreams", "status"), [
+    (["static://202"], 202), (["static://200"], 200), ("static://202/ignored/path", 202),
+    (["static://202", "static://202"], 202), (["http://app:8080"], 0), (["file:///dev/null"], 0),
+    ([], 0),
+])
+def test_upstreams_static_become_any_path_auth_status(tmp_path: Path, upstreams: Any, status: int) -> None:
+    report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "upstreams": upstreams}))))
+    assert report.settings.any_path_auth_status == status
+    warned = any(w.startswith("oauth2-proxy option upstreams") and "proxy mode only" in w
+                 for w in report.warnings)
+    assert warned == (status == 0 and bool(upstreams))
+
+
+@pytest.mark.parametrize(("upstreams", "message"), [
+    (["static://404"], "only with a 2xx code"),
+    (["static://abc"], "only with a 2xx code"),
+    (["static://202", "http://app:8080"], "static and proxied upstreams together"),
+    (["static://202", "static://200"], "different codes"),
+])
+def test_upstreams_authsvc_cannot_mean_are_refused(
+    tmp_path: Path, upstreams: list[str], message: str
+) -> None:
+    with pytest.raises(ConfigError) as info:
+        load(ConfigInput(cfg(tmp_path, toml({**OIDC, "upstreams": upstreams}))))
+    assert "invalid option upstreams" in str(info.value) and message in str(info.value)
 
 
 def test_cfg_told_apart_from_authsvc_toml_by_keys(tmp_path: Path) -> None:
@@ -422,3 +450,47 @@ def test_errors_to_info_log_true_is_what_authsvc_does(tmp_path: Path) -> None:
         report = load(ConfigInput(cfg(tmp_path, toml({**OIDC, "errors_to_info_log": value}))))
         note = next(n for n in report.notes if n.key == "errors_to_info_log")
         assert (note.status, note.warn) == ("built in", warned)
+
+
+ALPHA_STATIC = """
+providers:
+  - id: oidc
+    provider: oidc
+    clientID: c
+    clientSecret: s
+    oidcConfig: {issuerURL: "https://idp.example"}
+upstreamConfig:
+  upstreams: [{id: static, path: /, static: true, staticCode: 202}]
+"""
+
+
+@pytest.mark.parametrize(("entry", "status"), [
+    ("{id: s, path: /, static: true, staticCode: 202}", 202),
+    ("{id: s, path: /, static: true}", 200),  # oauth2-proxy's DefaultUpstreamStaticCode
+])
+def test_alpha_static_upstream_is_any_path_auth_status(tmp_path: Path, entry: str, status: int) -> None:
+    text = ALPHA_STATIC.replace("{id: static, path: /, static: true, staticCode: 202}", entry)
+    report = load(ConfigInput(alpha_config=cfg(tmp_path, text, "alpha.yaml"),
+                              flags={"cookie_secret": SECRET, "email_domains": "x.example"}))
+    assert report.settings.any_path_auth_status == status
+    assert not any("upstreamconfig" in w for w in report.warnings)
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ("{id: s, path: /app, static: true, staticCode: 202}", "a static upstream on path '/app'"),
+    ("{id: s, path: /, static: true, staticCode: 202}, {id: a, path: /api, uri: 'http://api'}",
+     "static and proxied upstreams together"),
+])
+def test_alpha_static_upstreams_authsvc_cannot_mean(tmp_path: Path, entry: str, message: str) -> None:
+    text = ALPHA_STATIC.replace("{id: static, path: /, static: true, staticCode: 202}", entry)
+    with pytest.raises(ConfigError) as info:
+        load(ConfigInput(alpha_config=cfg(tmp_path, text, "alpha.yaml"), flags={"cookie_secret": SECRET}))
+    assert message in str(info.value)
+
+
+def test_any_path_auth_status_is_refused_with_apps(tmp_path: Path) -> None:
+    text = toml({**OIDC, "any_path_auth_status": 202}) + '\n[[apps]]\nname = "a"\nhosts = ["a.example"]\n'
+    with pytest.raises(ConfigError, match="any_path_auth_status: not with"):
+        load(ConfigInput(cfg(tmp_path, text, "a.toml")))
+    with pytest.raises(ConfigError, match="is not a 2xx status"):
+        load(ConfigInput(cfg(tmp_path, toml({**OIDC, "any_path_auth_status": 302}), "b.toml")))

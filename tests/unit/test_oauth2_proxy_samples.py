@@ -53,8 +53,13 @@ def test_sample_cfg_is_accepted_as_it_is(name: str) -> None:
     # oauth2-proxy's defaults, since the samples rely on them
     assert settings["cookie_name"] == "_oauth2_proxy"
     assert settings["set_xauthrequest"] is False and settings["cookie_samesite"] == ""
-    if "upstreams" in (LOCAL / name).read_text():
+    text = (LOCAL / name).read_text()
+    if "static://" in text:  # forward-auth at `/`: answered at every path (web/any_path.py)
+        assert settings["any_path_auth_status"] == int(text.split("static://")[1][:3])
+        assert "oauth2-proxy option upstreams" not in err
+    elif "upstreams" in text:
         assert "oauth2-proxy option upstreams" in err and "ignored: proxy mode only" in err
+        assert settings["any_path_auth_status"] == 0
     assert "configuration OK" in err
     assert "sample-secret" not in err and SECRETS["OAUTH2_PROXY_COOKIE_SECRET"] not in err
 
