@@ -231,6 +231,14 @@ def _github_redeem_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Valu
     return {} if ctx.get("provider") == "github" else {"redeem_url": value}
 
 
+def _graph_group_field(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
+    # providers/azure.go: read by the azure provider only (entra-id's Graph call takes ids);
+    # empty means id
+    if ctx.get("provider", "google") != "azure":
+        return {}
+    return {"entra_id_graph_group_field": value or "id"}
+
+
 def _csrf_limit(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     # oauth2-proxy's 0 means "no limit": authsvc always caps its login cookies (issue 11 §4), so
     # 0 keeps authsvc's default and is reported as ignored
@@ -290,7 +298,9 @@ TREATMENTS: dict[str, Treatment] = {
     "cookie_csrf_samesite": Builtin("the login cookie's SameSite follows cookie_samesite (Strict "
                                     "relaxed to Lax, so the IdP's redirect carries it)"),
     "session_cookie_minimal": Builtin("a token is kept in the session only if a feature uses it"),
-    "azure_graph_group_field": Unsupported("Graph overage groups are object ids only"),
+    "azure_graph_group_field": Rename(
+        "entra_id_graph_group_field", _graph_group_field,
+        "`entra_id_graph_group_field` (provider azure only, as in oauth2-proxy)"),
     "bitbucket_team": Unsupported("there is no bitbucket provider"),
     "bitbucket_repository": Unsupported("there is no bitbucket provider"),
     "google_group": Rename("google_groups", lambda v, _: {"google_groups": list(v)}),
@@ -411,10 +421,12 @@ def suggest(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterable[str]) -> Translation:
+def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterable[str],
+              context: Mapping[str, Any] | None = None) -> Translation:
     """oauth2-proxy settings (cfg keys -> values) to authsvc options, with oauth2-proxy's meaning.
 
-    `origins` names where each key came from; `fields` are authsvc's options.
+    `origins` names where each key came from; `fields` are authsvc's options; `context` holds
+    values given otherwise that win over `raw`'s (the provider a transform reads).
     """
     fields = set(fields)
     out = Translation()
@@ -433,8 +445,9 @@ def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterab
         except ValueError as exc:
             shown = "" if _secret(key) else f"{value!r}: "
             out.errors.append(f"invalid option {key} ({origin}): {shown}{exc}")
+    ctx = {**values, **(context or {})}
     for key, value in values.items():
-        _translate_one(BY_KEY[key], value, values, origins.get(key, ""), fields, out)
+        _translate_one(BY_KEY[key], value, ctx, origins.get(key, ""), fields, out)
     return out
 
 
