@@ -184,7 +184,6 @@ Treatment = Rename | Builtin | Ignored | Unsupported
 
 _PROXY_MODE = "proxy mode only: authsvc answers the proxy's auth request and proxies nothing"
 _LOG_FORMAT = "authsvc logs JSON or text lines (log_format); oauth2-proxy's templates do not apply"
-_GOOGLE_SCOPE = "admin.directory.group.member.readonly"
 
 
 def _strip_scheme(scheme: str, target: str) -> Transform:
@@ -304,9 +303,6 @@ TREATMENTS: dict[str, Treatment] = {
     "bitbucket_team": Unsupported("there is no bitbucket provider"),
     "bitbucket_repository": Unsupported("there is no bitbucket provider"),
     "google_group": Rename("google_groups", lambda v, _: {"google_groups": list(v)}),
-    "google_admin_api_user_scope": Unsupported("the Admin SDK is asked for group membership only "
-                                               f"({_GOOGLE_SCOPE})"),
-    "google_use_organization_id": Unsupported("preferred_username is the Google account's name"),
     "skip_claims_from_profile_url": Builtin("userinfo is read only when the ID token lacks the "
                                             "e-mail or groups claim"),
     "jwt_key": Unsupported("there is no login.gov provider"),

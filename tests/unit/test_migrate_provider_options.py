@@ -24,6 +24,12 @@ CASES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
     "graph group field (entra-id ignores it)": (
         f'provider = "entra-id"\nazure_tenant = "{TENANT}"\nazure_graph_group_field = "displayName"\n',
         "azure_graph_group_field", "ignored", {"entra_id_graph_group_field": None}),
+    "google organization id": (
+        'provider = "google"\ngoogle_admin_email = "admin@x.com"\n'
+        'google_use_application_default_credentials = true\ngoogle_use_organization_id = true\n'
+        'google_admin_api_user_scope = "user"\n',
+        "google_use_organization_id", "same",
+        {"google_use_organization_id": True, "google_admin_api_user_scope": "user"}),
 }
 
 
