@@ -319,8 +319,6 @@ TREATMENTS: dict[str, Treatment] = {
     "errors_to_info_log": Builtin("error lines go where the other lines go (one stream, stderr)",
                                   lambda v: bool(v)),
     "silence_ping_logging": Builtin("/ping and /ready are never logged"),
-    "request_id_header": Builtin("the request id is read from X-Request-ID",
-                                 lambda v: str(v).lower() == "x-request-id"),
     # pages
     # not a fallback: authsvc has custom_templates_dir, but oauth2-proxy's directory holds Go
     # templates of other names and variables, which Jinja2 would misread

@@ -37,7 +37,6 @@ from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
 from .metrics import ByApp, Metrics
-from .request_id import HEADER as REQUEST_ID
 from .request_id import echo_request_id
 from .responses import NO_CACHE, redirect
 
@@ -93,13 +92,15 @@ class AuthsvcApp(Starlette):
 
     def __init__(
         self, auth_handler: Handler, auth_path: str, max_body: int, body_timeout: float,
-        trusts: Callable[[str | None], bool], **kwargs: Any,
+        trusts: Callable[[str | None], bool], request_id_header: str = "X-Request-ID", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._auth_handler = auth_handler
-        #: whether a peer's X-Request-ID is believed: the proxy trust of check/forwarded.py
+        #: whether a peer's request id is believed: the proxy trust of check/forwarded.py
         #: (False for every peer with reverse_proxy = false)
         self._trusts = trusts
+        #: request_id_header as ASGI spells header names (lower-case bytes)
+        self._id_header = request_id_header.lower().encode("ascii")
         self._auth_path = auth_path
         self._auth_prefix = auth_path + "/"
         self._max_body = max_body
@@ -123,7 +124,8 @@ class AuthsvcApp(Starlette):
     def _begin(self, scope: Scope) -> logs.RequestContext:
         """The request's log context; its X-Request-ID is believed from trusted proxies only."""
         client = scope.get("client")
-        return logs.begin_request(scope["headers"], self._trusts(client[0]) if client else False)
+        return logs.begin_request(scope["headers"], self._trusts(client[0]) if client else False,
+                                  self._id_header)
 
     async def _auth(
         self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext
@@ -148,7 +150,7 @@ class AuthsvcApp(Starlette):
         except Exception:
             log.exception("%s %s: unexpected error", scope["method"], path)
             response = PlainTextResponse("internal error\n", 500, headers=NO_CACHE)
-        response.raw_headers.append((REQUEST_ID, ctx.id.encode()))
+        response.raw_headers.append((ctx.header, ctx.id.encode()))
         return response
 
 
@@ -220,6 +222,7 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         settings.max_request_body_bytes,
         settings.request_body_timeout,
         context.forwarded.is_trusted,
+        settings.request_id_header,
         routes=routes,
         exception_handlers={AuthsvcError: _on_error},
         lifespan=lifespan,

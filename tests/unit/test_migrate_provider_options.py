@@ -30,6 +30,9 @@ CASES: dict[str, tuple[str, str, str, dict[str, Any]]] = {
         'google_admin_api_user_scope = "user"\n',
         "google_use_organization_id", "same",
         {"google_use_organization_id": True, "google_admin_api_user_scope": "user"}),
+    "request_id_header": (
+        'provider = "oidc"\noidc_issuer_url = "https://idp.example"\nrequest_id_header = "X-Trace-Id"\n',
+        "request_id_header", "same", {"request_id_header": "X-Trace-Id"}),
 }
 
 

@@ -110,6 +110,8 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
         "azure_graph_group_field": ({"provider": "azure", "oidc_issuer_url": "", "azure_tenant": TENANT,
                                      "azure_graph_group_field": "displayName"},
                                     {"entra_id_graph_group_field": "displayName"}),
+        "request_id_header": ({"request_id_header": "X-Correlation-Id"},
+                              {"request_id_header": "X-Correlation-Id"}),
         "logging": ({"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]},
                     {"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]}),
         "log file": ({"logging_filename": "/var/log/authsvc.log", "logging_max_size": 10,
