@@ -48,9 +48,13 @@ async def response_params(request: Request) -> Mapping[str, str]:
     web/bodies.py's cap (413 above max_request_body_bytes); another content type is no answer."""
     if request.method != "POST":
         return request.query_params
-    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    body = await request.body()
-    if kind != "application/x-www-form-urlencoded":
+    return posted_params(request.headers.get("content-type", ""), await request.body())
+
+
+def posted_params(content_type: str, body: bytes) -> Mapping[str, str]:
+    """A form_post body's authorization response parameters (also what the provider chooser of
+    an app with several providers reads `state` from, web/app.py)."""
+    if content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         return {}
     pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {k: v for k, v in pairs if k in _RESPONSE_PARAMS}  # the last of a repeated one, as a query

@@ -30,7 +30,7 @@ from ..config import Settings
 from ..config.apps import App, AppRouter
 from ..context import Context
 from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge, InvalidSession
-from ..login.flows import LoginFlows
+from ..login.flows import LoginFlows, posted_params
 from ..login.state import LoginStates
 from . import causes, logs
 from .auth import AuthEndpoint, _repeated
@@ -425,10 +425,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) 
             return body
 
 
-async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
-    """Run `app` on a request whose body was already read; its response messages."""
+def _replayed(body: bytes) -> Receive:
+    """A receive that hands over a body already read, once, then a disconnect."""
     sent = False
-    out: list[Message] = []
 
     async def receive() -> Message:
         nonlocal sent
@@ -437,11 +436,19 @@ async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
+    return receive
+
+
+async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
+    """Run `app` on a request whose body was already read; its response messages."""
+    out: list[Message] = []
+
     async def send(message: Message) -> None:
         out.append(message)
 
-    await app(dict(scope), receive, send)
+    await app(dict(scope), _replayed(body), send)
     return out
+
 
 
 async def _opens(ctx: Context, cookie_header: str) -> bool:
@@ -510,18 +517,20 @@ class ProviderChooser:
             await self._sign_in(request)(scope, receive, send)
             return
         if sub == "/callback":
-            jar = cookies.parse_cookie_header(request.headers.get("cookie", ""))
             state = request.query_params.get("state", "")
-            for member, states in self._states:
-                name = states.name(state)
-                if name and name in jar:
-                    try:
-                        states.open(jar, state)
-                    except AuthsvcError:
-                        continue
-                    await member(scope, receive, send)
+            if scope["method"] == "POST":
+                # form_post: the state is in the IdP's form body, so the body is read here
+                # (within the first provider's cap) and handed on to the provider whose login it is
+                settings = self._first.settings
+                try:
+                    body = await read_body(scope, receive, settings.max_request_body_bytes,
+                                           settings.request_body_timeout)
+                except AuthsvcError as exc:  # too large or too slow (web/bodies.py)
+                    await _plain_error(exc)(scope, receive, send)
                     return
-            await self._members[0][1](scope, receive, send)  # it explains the failed login
+                state = posted_params(request.headers.get("content-type", ""), body).get("state", "")
+                receive = _replayed(body)
+            await self._callback_member(request, state)(scope, receive, send)
             return
         header = request.headers.get("cookie", "")
         present = [m for m, name in self._cookies if header and cookies.session_value(header, name)]
@@ -534,6 +543,20 @@ class ProviderChooser:
             # another provider since would be sent to sign in again, and again
             present = [m for m in present if await _opens(m.state.context, header)] or present
         await (present[0] if present else self._members[0][1])(scope, receive, send)
+
+    def _callback_member(self, request: Request, state: str) -> AuthsvcApp:
+        """The provider whose login-state cookie opens `state`; else the first, which explains
+        the failed login."""
+        jar = cookies.parse_cookie_header(request.headers.get("cookie", ""))
+        for member, states in self._states:
+            name = states.name(state)
+            if name and name in jar:
+                try:
+                    states.open(jar, state)
+                except AuthsvcError:
+                    continue
+                return member
+        return self._members[0][1]
 
     async def _sign_out_all(
         self, present: list[AuthsvcApp], scope: Scope, receive: Receive, send: Send
