@@ -56,7 +56,8 @@ class ProxyOptions(BaseModel):
         False,
         description=(
             "answer a plain-http request to the login endpoints with a 308 to the same URL "
-            "on https (not `/oauth2/auth`, `/ping`, `/ready`, `/metrics`: the proxy calls those)"
+            "on https, a port in its host replaced by `https_address`'s (not `/oauth2/auth`, "
+            "`/ping`, `/ready`, `/metrics`: the proxy calls those)"
         ),
     )
     redirect_browsers: bool | None = Field(

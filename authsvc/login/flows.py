@@ -129,14 +129,20 @@ class LoginFlows:
         308 there would be a failed check to nginx, not a redirect."""
         if not self.s.settings.force_https:
             return endpoint
+        # oauth2-proxy (pkg/middleware/redirect_to_https.go at 14af2951): a host that names a
+        # port gets https_address's port instead; a host without one stays without
+        port = self.s.settings.https_address.rpartition(":")[2] or "443"
+        suffix = "" if port == "443" else f":{port}"
 
         @functools.wraps(endpoint)
         async def secured(request: Request) -> Response:
             scheme, host = self._origin(request)  # a trusted proxy's X-Forwarded-Proto/-Host only
             if scheme == "https":
                 return await endpoint(request)
-            # the plain-http port is not the https one: the default port (443) instead
-            bare = host if host.endswith("]") or ":" not in host else host.rpartition(":")[0]
+            has_port = not host.endswith("]") and ":" in host
+            bare = host.rpartition(":")[0] if has_port else host
+            if has_port:
+                bare += suffix
             path = request.scope.get("raw_path") or request.url.path.encode()
             query = request.scope.get("query_string", b"")
             target = f"https://{bare}{path.decode('latin-1')}"
