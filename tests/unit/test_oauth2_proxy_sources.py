@@ -207,3 +207,23 @@ def test_a_transform_sees_the_provider_of_a_flag_both_have(argv: list[str], opti
             monkeypatch.delenv(key)
     base = ["--client-id", "c", "--client-secret", "s", "--cookie-secret", COOKIE, "--email-domain", "*"]
     assert getattr(load(config_input(parse([*base, *argv]))).settings, option) == want
+
+
+@pytest.mark.parametrize(("provider", "want"), [
+    (f"provider: azure\n  azureConfig: {{tenant: {TENANT}, graphGroupField: displayName}}\n",
+     {"entra_id_graph_group_field": "displayName", "entra_id_tenant": TENANT}),
+    ("provider: google\n  googleConfig: {adminEmail: admin@x.com, useApplicationDefaultCredentials: true,"
+     " useOrganizationID: true, adminAPIUserScope: cloud}\n",
+     {"google_use_organization_id": True, "google_admin_api_user_scope": "cloud"}),
+])  # fmt: skip
+def test_provider_options_from_the_alpha_config(provider: str, want: dict[str, Any], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("AUTHSVC_", "OAUTH2_PROXY_")):
+            monkeypatch.delenv(key)
+    alpha = tmp_path / "alpha.yaml"
+    alpha.write_text(f"providers:\n- id: p\n  clientID: c\n  clientSecret: s\n  {provider}")
+    legacy = tmp_path / "oauth2-proxy.cfg"
+    legacy.write_text(f'cookie_secret = "{COOKIE}"\nemail_domains = ["*"]\n')
+    s = load(ConfigInput(str(legacy), str(alpha))).settings
+    assert {key: getattr(s, key) for key in want} == want
