@@ -1,10 +1,11 @@
-"""Google Workspace groups through the Admin SDK Directory API (oauth2-proxy's google_* options)."""
+"""Google Workspace groups and organization ids through the Admin SDK Directory API
+(oauth2-proxy's google_* options)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -13,6 +14,7 @@ from .loading import CommaList, Problems, split_list
 
 class GoogleGroupsOptions(BaseModel):
     """Only members of one of `google_groups` sign in; the groups they are in become theirs.
+    With `google_use_organization_id` the user's organization id is their preferred_username.
 
     The Directory API is asked as `google_admin_email` (domain-wide delegation), with a service
     account key file, or with the platform's credentials (GKE Workload Identity) signing for
@@ -50,6 +52,25 @@ class GoogleGroupsOptions(BaseModel):
         json_schema_extra={"default_note": "(the workload's own)"},
     )
 
+    google_use_organization_id: bool = Field(
+        False,
+        description=(
+            "(`google`) the user's organization id (the Directory API user's `externalIds` entry "
+            "of type `organization`) becomes the preferred username "
+            "(`X-Auth-Request-Preferred-Username`); a user without one cannot sign in. Needs "
+            "`google_admin_email` and credentials as `google_groups` does"
+        ),
+    )
+    google_admin_api_user_scope: Literal["", "readonly", "user", "cloud"] = Field(
+        "",
+        description=(
+            "(`google`) the scope asked for users.get with `google_use_organization_id`: "
+            "`admin.directory.user.readonly`, `user` for `admin.directory.user`, `cloud` for "
+            "`cloud-platform` (grant it to the service account's domain-wide delegation)"
+        ),
+        json_schema_extra={"default_note": "(read-only)"},
+    )
+
     @field_validator("google_groups", mode="before")
     @classmethod
     def _google_list(cls, value: object) -> object:
@@ -57,15 +78,17 @@ class GoogleGroupsOptions(BaseModel):
 
     @model_validator(mode="after")
     def _google_groups(self) -> Self:
-        if not self.google_groups:
+        if not self.google_groups and not self.google_use_organization_id:
             return self
+        # both ask the Directory API as the admin, with the same credentials
+        needs = "google_groups" if self.google_groups else "google_use_organization_id"
         problems = Problems()
         if not self.google_admin_email or "@" not in self.google_admin_email:
-            problems.add("google_admin_email", "is required with google_groups (a Workspace "
+            problems.add("google_admin_email", f"is required with {needs} (a Workspace "
                          "admin the service account may act for)")
         if self.google_use_application_default_credentials == bool(self.google_service_account_json):
             problems.add("google_service_account_json", "or google_use_application_default_"
-                         "credentials (exactly one) is required with google_groups")
+                         f"credentials (exactly one) is required with {needs}")
         if self.google_service_account_json:
             try:
                 key = json.loads(Path(self.google_service_account_json).read_text())

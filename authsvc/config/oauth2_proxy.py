@@ -184,7 +184,6 @@ Treatment = Rename | Builtin | Ignored | Unsupported
 
 _PROXY_MODE = "proxy mode only: authsvc answers the proxy's auth request and proxies nothing"
 _LOG_FORMAT = "authsvc logs JSON or text lines (log_format); oauth2-proxy's templates do not apply"
-_GOOGLE_SCOPE = "admin.directory.group.member.readonly"
 
 
 def _strip_scheme(scheme: str, target: str) -> Transform:
@@ -229,6 +228,14 @@ def _github_validate_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Va
 def _github_redeem_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
     # the GitHub provider derives its token endpoint from github_base_url
     return {} if ctx.get("provider") == "github" else {"redeem_url": value}
+
+
+def _graph_group_field(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
+    # providers/azure.go: read by the azure provider only (entra-id's Graph call takes ids);
+    # empty means id
+    if ctx.get("provider", "google") != "azure":
+        return {}
+    return {"entra_id_graph_group_field": value or "id"}
 
 
 def _csrf_limit(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
@@ -324,13 +331,12 @@ TREATMENTS: dict[str, Treatment] = {
     "cookie_csrf_samesite": Builtin("the login cookie's SameSite follows cookie_samesite (Strict "
                                     "relaxed to Lax, so the IdP's redirect carries it)"),
     "session_cookie_minimal": Builtin("a token is kept in the session only if a feature uses it"),
-    "azure_graph_group_field": Unsupported("Graph overage groups are object ids only"),
+    "azure_graph_group_field": Rename(
+        "entra_id_graph_group_field", _graph_group_field,
+        "`entra_id_graph_group_field` (provider azure only, as in oauth2-proxy)"),
     "bitbucket_team": Unsupported("there is no bitbucket provider"),
     "bitbucket_repository": Unsupported("there is no bitbucket provider"),
     "google_group": Rename("google_groups", lambda v, _: {"google_groups": list(v)}),
-    "google_admin_api_user_scope": Unsupported("the Admin SDK is asked for group membership only "
-                                               f"({_GOOGLE_SCOPE})"),
-    "google_use_organization_id": Unsupported("preferred_username is the Google account's name"),
     "skip_claims_from_profile_url": Builtin("userinfo is read only when the ID token lacks the "
                                             "e-mail or groups claim"),
     "jwt_key": Unsupported("there is no login.gov provider"),
@@ -347,8 +353,6 @@ TREATMENTS: dict[str, Treatment] = {
     "errors_to_info_log": Builtin("error lines go where the other lines go (one stream, stderr)",
                                   lambda v: bool(v)),
     "silence_ping_logging": Builtin("/ping and /ready are never logged"),
-    "request_id_header": Builtin("the request id is read from X-Request-ID",
-                                 lambda v: str(v).lower() == "x-request-id"),
     # pages
     # not a fallback: authsvc has custom_templates_dir, but oauth2-proxy's directory holds Go
     # templates of other names and variables, which Jinja2 would misread
@@ -445,10 +449,12 @@ def suggest(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterable[str]) -> Translation:
+def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterable[str],
+              context: Mapping[str, Any] | None = None) -> Translation:
     """oauth2-proxy settings (cfg keys -> values) to authsvc options, with oauth2-proxy's meaning.
 
-    `origins` names where each key came from; `fields` are authsvc's options.
+    `origins` names where each key came from; `fields` are authsvc's options; `context` holds
+    values given otherwise that win over `raw`'s (the provider a transform reads).
     """
     fields = set(fields)
     out = Translation()
@@ -467,8 +473,9 @@ def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterab
         except ValueError as exc:
             shown = "" if _secret(key) else f"{value!r}: "
             out.errors.append(f"invalid option {key} ({origin}): {shown}{exc}")
+    ctx = {**values, **(context or {})}
     for key, value in values.items():
-        _translate_one(BY_KEY[key], value, values, origins.get(key, ""), fields, out)
+        _translate_one(BY_KEY[key], value, ctx, origins.get(key, ""), fields, out)
     return out
 
 

@@ -17,6 +17,8 @@ from .provider import ProviderOptions
 _URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
 #: GitHub logins, organisations, team slugs and repository names
 _GITHUB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+#: a Microsoft Graph property name (`$select` takes it as it is)
+_GRAPH_PROPERTY = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
 _TENANT = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,99}")
 GUID = re.compile(r"[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}")
 _DOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9\-]{0,61}[a-z0-9])?)+")
@@ -97,6 +99,15 @@ class ProviderSpecificOptions(ProviderOptions):
             "(`entra-id`) authenticate with the Workload Identity token "
             "(`AZURE_FEDERATED_TOKEN_FILE`) as client assertion instead of "
             "`client_secret`"
+        ),
+    )
+    entra_id_graph_group_field: str = Field(
+        "id",
+        description=(
+            "(`entra-id`) the Graph group property that names a group: `id` (object ids, from the "
+            "token or, on groups overage, from Graph) or `displayName` (or another property; then "
+            "every login asks Graph `/me/transitiveMemberOf`, which needs `GroupMember.Read.All` "
+            "in `scope`, and `allowed_groups` lists those names)"
         ),
     )
     gitlab_base_url: str = Field(
@@ -203,6 +214,9 @@ def _check_entra(s: ProviderSpecificOptions, problems: Problems) -> None:
     bad_tenants = [tid for tid in s.entra_id_allowed_tenants if tid != "*" and not GUID.fullmatch(tid)]
     if bad_tenants:
         problems.add("entra_id_allowed_tenants", f"{bad_tenants[0]!r} is not a tenant id (a GUID) or '*'")
+    if not _GRAPH_PROPERTY.fullmatch(s.entra_id_graph_group_field):
+        problems.add("entra_id_graph_group_field", f"{s.entra_id_graph_group_field!r} is not a "
+                     "Microsoft Graph group property (id or displayName)")
     multi = s.entra_id_tenant.lower() in ENTRA_MULTI_TENANT
     if s.provider in ("entra-id", "azure") and multi and not s.entra_id_allowed_tenants:
         # with `common` anyone with any Microsoft work account could sign in

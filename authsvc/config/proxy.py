@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from .loading import IPNetworks
 
@@ -17,6 +18,15 @@ DEFAULT_TRUSTED_PROXIES = (
     "192.168.0.0/16",
     "fc00::/7",
 )
+
+#: an HTTP field name (RFC 9110 §5.1: a token)
+_FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
+#: names the request id must not take: it is read from a trusted proxy, logged and shown on
+#: pages, and echoed on every answer, so never credentials, framing or identity headers
+_NOT_AN_ID = re.compile(r"(authorization|proxy-authorization|cookie|set-cookie|host|content-.*|"
+                        r"transfer-encoding|connection|upgrade|te|trailer|keep-alive|"
+                        r"x-forwarded-.*|x-original-.*|x-real-ip|forwarded|x-auth-request-.*|"
+                        r"www-authenticate|location)", re.I)
 
 ProxyKind = Literal["auto", "nginx", "ingress-nginx", "traefik", "caddy", "envoy"]
 
@@ -46,7 +56,8 @@ class ProxyOptions(BaseModel):
         False,
         description=(
             "answer a plain-http request to the login endpoints with a 308 to the same URL "
-            "on https (not `/oauth2/auth`, `/ping`, `/ready`, `/metrics`: the proxy calls those)"
+            "on https, a port in its host replaced by `https_address`'s (not `/oauth2/auth`, "
+            "`/ping`, `/ready`, `/metrics`: the proxy calls those)"
         ),
     )
     redirect_browsers: bool | None = Field(
@@ -54,6 +65,25 @@ class ProxyOptions(BaseModel):
         description="answer a browser navigation without a session with a 302 to sign-in instead of 401",
         json_schema_extra={"default_note": "unset (on for traefik, caddy, envoy)"},
     )
+
+    request_id_header: str = Field(
+        "X-Request-ID",
+        description=(
+            "the request id's header: read from a trusted proxy (`trusted_proxy_ips`), else "
+            "made here, and echoed on every answer under this name (oauth2-proxy's "
+            "`X-Request-Id`, the same header)"
+        ),
+    )
+
+    @field_validator("request_id_header")
+    @classmethod
+    def _proxy_request_id_header(cls, value: str) -> str:
+        if not _FIELD_NAME.fullmatch(value):
+            raise ValueError(f"{value!r} is not an HTTP header name (e.g. X-Request-ID)")
+        if _NOT_AN_ID.fullmatch(value):
+            raise ValueError(f"{value!r} carries something else than a request id (credentials, "
+                             "framing or forwarded/identity headers); use e.g. X-Request-ID")
+        return value
 
     @property
     def browser_redirects(self) -> bool:

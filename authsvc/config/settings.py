@@ -126,8 +126,9 @@ def across_groups(problems: Problems, group: _Groups) -> None:
         # SameSite=None only with Secure (RFC 6265bis §4.1.2.7)
         problems.add("auth_request_response_mode",
                      "form_post needs cookie_secure = true (its login cookie is SameSite=None; Secure)")
-    if google and provider and google.google_groups and provider.provider != "google":
-        problems.add("google_groups", "is for provider 'google' only")
+    for option in ("google_groups", "google_use_organization_id"):
+        if google and provider and getattr(google, option) and provider.provider != "google":
+            problems.add(option, "is for provider 'google' only")
     if cookies and redis and cookies.session_store_type == "redis":
         redis.check_redis(problems)
     if server and tls:

@@ -255,7 +255,11 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
         native.put(key, value, FLAG, f"flag {given.flag_names.get(key, '--' + key.replace('_', '-'))}")
 
     merged = _Layered()
-    translation = o2p.translate(theirs.values, theirs.origins, fields)
+    # a transform reads `provider` (allowed_roles, azure_graph_group_field, login_url): the value
+    # that wins, also when it came as an authsvc option (`--provider azure` is authsvc's flag too)
+    context = {k: native.values[k] for k in ("provider",)
+               if k in native.values and native.ranks[k] >= theirs.ranks.get(k, -1)}
+    translation = o2p.translate(theirs.values, theirs.origins, fields, context)
     errors += translation.errors
     for target, value in translation.options.items():
         sources = translation.sources[target]

@@ -50,7 +50,8 @@ class TLSOptions(BaseModel):
         ":443",
         description=(
             "with `tls_cert_file` and `tls_key_file`: serve HTTPS here **instead of** "
-            "`http_address` (oauth2-proxy's rule); without a certificate it does nothing"
+            "`http_address` (oauth2-proxy's rule); without a certificate it only names the port "
+            "`force_https` sends a request to a host with a port to"
         ),
     )
     tls_cert_file: str = Field(

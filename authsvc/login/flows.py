@@ -48,9 +48,13 @@ async def response_params(request: Request) -> Mapping[str, str]:
     web/bodies.py's cap (413 above max_request_body_bytes); another content type is no answer."""
     if request.method != "POST":
         return request.query_params
-    kind = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    body = await request.body()
-    if kind != "application/x-www-form-urlencoded":
+    return posted_params(request.headers.get("content-type", ""), await request.body())
+
+
+def posted_params(content_type: str, body: bytes) -> Mapping[str, str]:
+    """A form_post body's authorization response parameters (also what the provider chooser of
+    an app with several providers reads `state` from, web/app.py)."""
+    if content_type.partition(";")[0].strip().lower() != "application/x-www-form-urlencoded":
         return {}
     pairs = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
     return {k: v for k, v in pairs if k in _RESPONSE_PARAMS}  # the last of a repeated one, as a query
@@ -129,14 +133,20 @@ class LoginFlows:
         308 there would be a failed check to nginx, not a redirect."""
         if not self.s.settings.force_https:
             return endpoint
+        # oauth2-proxy (pkg/middleware/redirect_to_https.go at 14af2951): a host that names a
+        # port gets https_address's port instead; a host without one stays without
+        port = self.s.settings.https_address.rpartition(":")[2] or "443"
+        suffix = "" if port == "443" else f":{port}"
 
         @functools.wraps(endpoint)
         async def secured(request: Request) -> Response:
             scheme, host = self._origin(request)  # a trusted proxy's X-Forwarded-Proto/-Host only
             if scheme == "https":
                 return await endpoint(request)
-            # the plain-http port is not the https one: the default port (443) instead
-            bare = host if host.endswith("]") or ":" not in host else host.rpartition(":")[0]
+            has_port = not host.endswith("]") and ":" in host
+            bare = host.rpartition(":")[0] if has_port else host
+            if has_port:
+                bare += suffix
             path = request.scope.get("raw_path") or request.url.path.encode()
             query = request.scope.get("query_string", b"")
             target = f"https://{bare}{path.decode('latin-1')}"

@@ -9,6 +9,7 @@ Entra differs from a plain OpenID Provider in three ways, each handled here:
 - Groups overage: with more groups than fit in a token (200), the ID token carries
   `_claim_names: {"groups": "src1"}` instead of `groups`; the groups then come from Microsoft
   Graph (the `_claim_sources` endpoint itself points at the retired Azure AD Graph; not used).
+  With entra_id_graph_group_field other than `id`, Graph names the groups at every login.
 """
 
 from __future__ import annotations
@@ -115,7 +116,15 @@ class EntraIDProvider(OIDCProvider):
             adjusted["email_verified"] = False
         # no userinfo call: Entra's userinfo holds nothing the ID token lacks
         identity = identity_from_claims(adjusted, self._settings, self._settings.kept_claims)
-        if _groups_overage(claims, self._settings.oidc_groups_claim):
+        field = self._settings.entra_id_graph_group_field
+        if field != "id":
+            # oauth2-proxy's azure_graph_group_field: Graph is asked at every login and its
+            # names join the token's ids (providers/azure.go, EnrichSession, at 14af2951)
+            if not access_token:
+                raise TokenError(f"no access token to ask Microsoft Graph for group {field}s")
+            named = await self.graph.group_names(access_token, field)
+            identity = replace(identity, groups=tuple(dict.fromkeys((*identity.groups, *named))))
+        elif _groups_overage(claims, self._settings.oidc_groups_claim):
             if not access_token:
                 raise TokenError("groups overage, but no access token to ask Microsoft Graph")
             identity = replace(identity, groups=await self.graph.member_objects(access_token))

@@ -17,7 +17,7 @@ from ..config import Settings
 from ..config.provider_specific import GOOGLE_ISSUER
 from ..errors import TokenError
 from ..models import Identity, LoginState
-from .google_groups import DirectoryGroups
+from .google_groups import Directory
 from .idtoken import Claims
 from .issuers import IssuerChoosingVerifier
 from .metadata import ProviderMetadata
@@ -40,8 +40,9 @@ class GoogleProvider(OIDCProvider):
         super().__init__(settings.model_copy(update={"oidc_issuer_url": ISSUER}), http, clock)
         self.verifier = IssuerChoosingVerifier(self._settings, self.metadata, clock, _google_issuer)
         self._domains = frozenset(d.lower() for d in settings.google_hosted_domains)
-        #: google_groups: membership asked of the Directory API (google_groups.py)
-        self._directory = DirectoryGroups(settings, http, clock) if settings.google_groups else None
+        #: google_groups, google_use_organization_id: asked of the Directory API (google_groups.py)
+        wanted = settings.google_groups or settings.google_use_organization_id
+        self._directory = Directory(settings, http, clock) if wanted else None
 
     async def login_url(self, login: LoginState, redirect_uri: str) -> str:
         """The OIDC authorization URL plus Google's `hd` hint (and offline access to refresh)."""
@@ -66,8 +67,14 @@ class GoogleProvider(OIDCProvider):
         identity = await super()._identity(claims, access_token)
         if self._directory is None:
             return identity
-        member_of = await self._directory.member_of(identity.email)
-        if not member_of:
-            raise TokenError("the Google account is in none of google_groups")
-        added = tuple(g for g in member_of if g not in identity.groups)
-        return replace(identity, groups=(*identity.groups, *added))
+        if self._settings.google_groups:
+            member_of = await self._directory.member_of(identity.email)
+            if not member_of:
+                raise TokenError("the Google account is in none of google_groups")
+            added = tuple(g for g in member_of if g not in identity.groups)
+            identity = replace(identity, groups=(*identity.groups, *added))
+        if self._settings.google_use_organization_id:
+            # oauth2-proxy's setPreferredUsername: the organization id, not the account's name
+            organization = await self._directory.organization_id(identity.email)
+            identity = replace(identity, preferred_username=organization)
+        return identity

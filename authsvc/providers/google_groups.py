@@ -1,7 +1,11 @@
-"""Which of `google_groups` a Google user is in, asked of the Admin SDK Directory API.
+"""Which of `google_groups` a Google user is in, and their organization id, asked of the Admin
+SDK Directory API.
 
-As oauth2-proxy does (providers/google.go): a service account with domain-wide delegation acts
-as `google_admin_email` and asks `groups/{group}/hasMember/{user}` for each configured group.
+As oauth2-proxy does (providers/google.go at 14af2951): a service account with domain-wide
+delegation acts as `google_admin_email` and asks `groups/{group}/hasMember/{user}` for each
+configured group, and `users/{user}` for the organization id (getUserInfo: the first
+`externalIds` entry of type `organization`). The token asks only for the scopes in use: the
+group scope with google_groups, google_admin_api_user_scope's with google_use_organization_id.
 The access token comes from a signed JWT assertion (RFC 7523) made with the service account key
 file, or, with application default credentials, signed by the IAM Credentials API for the
 service account of the workload (GKE Workload Identity) or `google_target_principal`.
@@ -20,11 +24,18 @@ from joserfc.jwk import RSAKey
 
 from ..clock import Clock
 from ..config.google_groups import GoogleGroupsOptions
-from ..errors import ProviderUnavailable
+from ..errors import ProviderUnavailable, TokenError
 from . import http as idp
 
 #: the read-only scope hasMember needs
 SCOPE = "https://www.googleapis.com/auth/admin.directory.group.member.readonly"
+#: google_admin_api_user_scope -> the scope users.get is asked with (getAdminAPIUserScope)
+USER_SCOPES = {
+    "": "https://www.googleapis.com/auth/admin.directory.user.readonly",
+    "readonly": "https://www.googleapis.com/auth/admin.directory.user.readonly",
+    "user": "https://www.googleapis.com/auth/admin.directory.user",
+    "cloud": "https://www.googleapis.com/auth/cloud-platform",
+}
 DIRECTORY = "https://admin.googleapis.com/admin/directory/v1"
 TOKEN_URI = "https://oauth2.googleapis.com/token"
 METADATA = "http://metadata.google.internal/computeMetadata/v1/instance/service-accounts/default"
@@ -32,11 +43,16 @@ IAM_SIGN = "https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/
 _JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 
 
-class DirectoryGroups:
-    """Group membership of Google users; one access token, reused until shortly before expiry."""
+class Directory:
+    """Group membership and organization ids of Google users; one access token, reused until
+    shortly before expiry."""
 
     def __init__(self, settings: GoogleGroupsOptions, http: httpx.AsyncClient, clock: Clock) -> None:
         self._groups = tuple(settings.google_groups)
+        scopes = [SCOPE] if self._groups else []
+        if settings.google_use_organization_id:
+            scopes.append(USER_SCOPES[settings.google_admin_api_user_scope])
+        self._scope = " ".join(scopes)
         self._admin = settings.google_admin_email
         self._adc = settings.google_use_application_default_credentials
         self._principal = settings.google_target_principal
@@ -62,12 +78,27 @@ class DirectoryGroups:
                 found.append(group)
         return tuple(found)
 
+    async def organization_id(self, email: str) -> str:
+        """The user's organization id (users.get; `fields` keeps the answer to it)."""
+        token = await self._access_token()
+        url = f"{DIRECTORY}/users/{quote(email, safe='@')}"
+        data = await self._json("Directory API users.get", "GET", url, params={"fields": "externalIds"},
+                                headers={"Authorization": f"Bearer {token}"}, missing_ok=True)
+        ids = data.get("externalIds")
+        for entry in ids if isinstance(ids, list) else []:
+            if isinstance(entry, dict) and entry.get("type") == "organization":
+                value = entry.get("value")
+                if isinstance(value, str) and value:
+                    return value
+        raise TokenError("the Directory API has no organization id (externalIds of type "
+                         "organization) for the Google account (google_use_organization_id)")
+
     async def _access_token(self) -> str:
         async with self._lock:
             if self._token and self._clock() < self._token_until:
                 return self._token
             now = int(self._clock())
-            claims = {"iss": "", "sub": self._admin, "scope": SCOPE, "aud": TOKEN_URI,
+            claims = {"iss": "", "sub": self._admin, "scope": self._scope, "aud": TOKEN_URI,
                       "iat": now, "exp": now + 3600}
             if self._adc:
                 assertion = await self._signed_by_iam(claims)

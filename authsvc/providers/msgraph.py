@@ -1,8 +1,15 @@
-"""Microsoft Graph, for one question: which groups is the signed-in user in (groups overage)."""
+"""Microsoft Graph, for one question: which groups is the signed-in user in.
+
+Two ways to ask, by what names a group: its object id (`POST /me/getMemberObjects`, on groups
+overage) or another property such as `displayName` (`GET /me/transitiveMemberOf`, as
+oauth2-proxy's azure provider asks on every login: providers/azure.go at 14af2951,
+getMicrosoftGraphGroupsURL).
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -15,6 +22,8 @@ log = logging.getLogger(__name__)
 GRAPH_URL = "https://graph.microsoft.com/v1.0"
 #: @odata.nextLink pages followed at most (getMemberObjects answers up to 11 000 ids in one)
 MAX_PAGES = 20
+#: transitiveMemberOf's largest page (Graph paging: $top up to 999)
+TOP = 999
 
 
 class MicrosoftGraph:
@@ -27,27 +36,62 @@ class MicrosoftGraph:
 
     async def member_objects(self, access_token: str) -> tuple[str, ...]:
         """Ids of the user's groups, transitively (POST /me/getMemberObjects; needs User.Read)."""
-        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json"}
-        ids: list[str] = []
-        method, url = "POST", httpx.URL(f"{self.base_url}/me/getMemberObjects")
-        json: dict[str, Any] | None = {"securityEnabledOnly": False}
+        url = httpx.URL(f"{self.base_url}/me/getMemberObjects")
+        return await self._pages(access_token, url, {"securityEnabledOnly": False},
+                                 lambda v: v if isinstance(v, str) else None, {},
+                                 " (is User.Read in scope?)")
+
+    async def group_names(self, access_token: str, field: str) -> tuple[str, ...]:
+        """Each security group the user is in (transitively), named by its `field` property.
+
+        GET /me/transitiveMemberOf with oauth2-proxy's query: security groups only, and
+        `$filter` with `$count` is an advanced query, which Graph answers only with
+        `ConsistencyLevel: eventual`. Without a permission that reads groups (User.Read alone)
+        Graph returns them without their properties: those are left out, with a warning.
+        """
+        select = ",".join(dict.fromkeys(("displayName", "id", field)))
+        # `field` is a property name (config checks it), so the query needs no escaping
+        url = httpx.URL(f"{self.base_url}/me/transitiveMemberOf?$count=true"
+                        f"&$filter=securityEnabled+eq+true&$select={select}&$top={TOP}")
+        unnamed = 0
+
+        def name(value: object) -> str | None:
+            nonlocal unnamed
+            found = value.get(field) if isinstance(value, dict) else None
+            if isinstance(found, str) and found:
+                return found
+            unnamed += 1
+            return None
+
+        names = await self._pages(access_token, url, None, name, {"ConsistencyLevel": "eventual"},
+                                  " (is GroupMember.Read.All in scope?)")
+        if unnamed:
+            log.warning("Microsoft Graph: %d groups without %s (is GroupMember.Read.All in scope?); "
+                        "they are left out", unnamed, field)
+        return names
+
+    async def _pages(self, access_token: str, url: httpx.URL, json: dict[str, Any] | None,
+                     pick: Callable[[object], str | None], extra: dict[str, str],
+                     hint: str) -> tuple[str, ...]:
+        """`pick` of each `value` item, following @odata.nextLink (on Graph's own host only)."""
+        headers = {"Authorization": f"Bearer {access_token}", "Accept": "application/json", **extra}
+        out: list[str] = []
+        method = "POST" if json is not None else "GET"
         for _ in range(MAX_PAGES):
             what = f"Microsoft Graph {url.path}"
-            response = await idp.call(
-                self._http, method, url, what=what, hint=" (is User.Read in scope?)",
-                headers=headers, json=json,
-            )  # fmt: skip
+            response = await idp.call(self._http, method, url, what=what, hint=hint,
+                                      headers=headers, json=json)
             body = idp.json_object(response, what)
             values = body.get("value")
             if isinstance(values, list):
-                ids.extend(v for v in values if isinstance(v, str))
+                out.extend(v for v in map(pick, values) if v is not None)
             nxt = body.get("@odata.nextLink")
             if not isinstance(nxt, str) or not nxt:
-                return tuple(ids)
+                return tuple(dict.fromkeys(out))
             url = httpx.URL(nxt)
             if (url.scheme, url.host) != (self._origin.scheme, self._origin.host):
                 # the user's token only ever goes to Graph itself
                 raise TokenError(f"Microsoft Graph sent a next page on another host: {url.host}")
             method, json = "GET", None
         log.warning("Microsoft Graph: more than %d pages of groups; the rest is ignored", MAX_PAGES)
-        return tuple(ids)
+        return tuple(dict.fromkeys(out))

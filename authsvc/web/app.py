@@ -30,7 +30,7 @@ from ..config import Settings
 from ..config.apps import App, AppRouter
 from ..context import Context
 from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge, InvalidSession
-from ..login.flows import LoginFlows
+from ..login.flows import LoginFlows, posted_params
 from ..login.state import LoginStates
 from . import causes, logs
 from .any_path import AnyPathCheck, AnyPathRoute
@@ -38,7 +38,6 @@ from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
 from .metrics import ByApp, Metrics
-from .request_id import HEADER as REQUEST_ID
 from .request_id import echo_request_id
 from .responses import NO_CACHE, redirect
 
@@ -94,13 +93,15 @@ class AuthsvcApp(Starlette):
 
     def __init__(
         self, auth_handler: Handler, auth_path: str, max_body: int, body_timeout: float,
-        trusts: Callable[[str | None], bool], **kwargs: Any,
+        trusts: Callable[[str | None], bool], request_id_header: str = "X-Request-ID", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self._auth_handler = auth_handler
-        #: whether a peer's X-Request-ID is believed: the proxy trust of check/forwarded.py
+        #: whether a peer's request id is believed: the proxy trust of check/forwarded.py
         #: (False for every peer with reverse_proxy = false)
         self._trusts = trusts
+        #: request_id_header as ASGI spells header names (lower-case bytes)
+        self._id_header = request_id_header.lower().encode("ascii")
         self._auth_path = auth_path
         self._auth_prefix = auth_path + "/"
         self._max_body = max_body
@@ -124,7 +125,8 @@ class AuthsvcApp(Starlette):
     def _begin(self, scope: Scope) -> logs.RequestContext:
         """The request's log context; its X-Request-ID is believed from trusted proxies only."""
         client = scope.get("client")
-        return logs.begin_request(scope["headers"], self._trusts(client[0]) if client else False)
+        return logs.begin_request(scope["headers"], self._trusts(client[0]) if client else False,
+                                  self._id_header)
 
     async def _auth(
         self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext
@@ -149,7 +151,7 @@ class AuthsvcApp(Starlette):
         except Exception:
             log.exception("%s %s: unexpected error", scope["method"], path)
             response = PlainTextResponse("internal error\n", 500, headers=NO_CACHE)
-        response.raw_headers.append((REQUEST_ID, ctx.id.encode()))
+        response.raw_headers.append((ctx.header, ctx.id.encode()))
         return response
 
 
@@ -228,6 +230,7 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         settings.max_request_body_bytes,
         settings.request_body_timeout,
         context.forwarded.is_trusted,
+        settings.request_id_header,
         routes=routes,
         exception_handlers={AuthsvcError: _on_error},
         lifespan=lifespan,
@@ -430,10 +433,9 @@ async def read_body(scope: Scope, receive: Receive, limit: int, timeout: float) 
             return body
 
 
-async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
-    """Run `app` on a request whose body was already read; its response messages."""
+def _replayed(body: bytes) -> Receive:
+    """A receive that hands over a body already read, once, then a disconnect."""
     sent = False
-    out: list[Message] = []
 
     async def receive() -> Message:
         nonlocal sent
@@ -442,11 +444,19 @@ async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
         sent = True
         return {"type": "http.request", "body": body, "more_body": False}
 
+    return receive
+
+
+async def _captured(app: ASGIApp, scope: Scope, body: bytes) -> list[Message]:
+    """Run `app` on a request whose body was already read; its response messages."""
+    out: list[Message] = []
+
     async def send(message: Message) -> None:
         out.append(message)
 
-    await app(dict(scope), receive, send)
+    await app(dict(scope), _replayed(body), send)
     return out
+
 
 
 async def _opens(ctx: Context, cookie_header: str) -> bool:
@@ -515,18 +525,20 @@ class ProviderChooser:
             await self._sign_in(request)(scope, receive, send)
             return
         if sub == "/callback":
-            jar = cookies.parse_cookie_header(request.headers.get("cookie", ""))
             state = request.query_params.get("state", "")
-            for member, states in self._states:
-                name = states.name(state)
-                if name and name in jar:
-                    try:
-                        states.open(jar, state)
-                    except AuthsvcError:
-                        continue
-                    await member(scope, receive, send)
+            if scope["method"] == "POST":
+                # form_post: the state is in the IdP's form body, so the body is read here
+                # (within the first provider's cap) and handed on to the provider whose login it is
+                settings = self._first.settings
+                try:
+                    body = await read_body(scope, receive, settings.max_request_body_bytes,
+                                           settings.request_body_timeout)
+                except AuthsvcError as exc:  # too large or too slow (web/bodies.py)
+                    await _plain_error(exc)(scope, receive, send)
                     return
-            await self._members[0][1](scope, receive, send)  # it explains the failed login
+                state = posted_params(request.headers.get("content-type", ""), body).get("state", "")
+                receive = _replayed(body)
+            await self._callback_member(request, state)(scope, receive, send)
             return
         header = request.headers.get("cookie", "")
         present = [m for m, name in self._cookies if header and cookies.session_value(header, name)]
@@ -539,6 +551,20 @@ class ProviderChooser:
             # another provider since would be sent to sign in again, and again
             present = [m for m in present if await _opens(m.state.context, header)] or present
         await (present[0] if present else self._members[0][1])(scope, receive, send)
+
+    def _callback_member(self, request: Request, state: str) -> AuthsvcApp:
+        """The provider whose login-state cookie opens `state`; else the first, which explains
+        the failed login."""
+        jar = cookies.parse_cookie_header(request.headers.get("cookie", ""))
+        for member, states in self._states:
+            name = states.name(state)
+            if name and name in jar:
+                try:
+                    states.open(jar, state)
+                except AuthsvcError:
+                    continue
+                return member
+        return self._members[0][1]
 
     async def _sign_out_all(
         self, present: list[AuthsvcApp], scope: Scope, receive: Receive, send: Send

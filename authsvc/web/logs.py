@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from .request_id import HEADER as REQUEST_ID
 from .request_id import new_request_id, request_id
 
 if TYPE_CHECKING:
@@ -43,12 +44,15 @@ _STANDARD = frozenset(
 class RequestContext:
     """What the log lines of one request share. The id is made only when a line needs it."""
 
-    __slots__ = ("_id", "headers", "outcome", "reason", "trusted", "user")
+    __slots__ = ("_id", "header", "headers", "outcome", "reason", "trusted", "user")
 
-    def __init__(self, headers: list[tuple[bytes, bytes]], trusted: bool = False) -> None:
+    def __init__(self, headers: list[tuple[bytes, bytes]], trusted: bool = False,
+                 header: bytes = REQUEST_ID) -> None:
         self.headers = headers
         #: the peer is a trusted proxy: its X-Request-ID is believed (web/request_id.py)
         self.trusted = trusted
+        #: request_id_header, lower-case: where the id is read from and echoed to
+        self.header = header
         self._id: str | None = None
         self.user: str | None = None
         self.outcome: str | None = None
@@ -58,16 +62,17 @@ class RequestContext:
     def id(self) -> str:
         """A trusted proxy's plain X-Request-ID, else a new id (made on first use)."""
         if self._id is None:
-            self._id = request_id(self.headers, self.trusted)
+            self._id = request_id(self.headers, self.trusted, self.header)
         return self._id
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("authsvc_request", default=None)
 
 
-def begin_request(scope_headers: list[tuple[bytes, bytes]], trusted: bool = False) -> RequestContext:
+def begin_request(scope_headers: list[tuple[bytes, bytes]], trusted: bool = False,
+                  header: bytes = REQUEST_ID) -> RequestContext:
     """Start the log context of a request (cheap: no id is made until one is asked for)."""
-    ctx = RequestContext(scope_headers, trusted)
+    ctx = RequestContext(scope_headers, trusted, header)
     _current.set(ctx)
     return ctx
 

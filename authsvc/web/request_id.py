@@ -1,5 +1,8 @@
 """X-Request-ID: one id per request, echoed on its response, shown on its pages, in its logs.
 
+The header's name is `request_id_header` (oauth2-proxy's option; X-Request-ID by default),
+lower-cased once into the request's log context (web/logs.py), read and echoed under it.
+
 A proxy's id is taken only from a trusted peer (`trusted_proxy_ips`) and only when it is plain
 and short: it is written into every log line and every page of the request, so a client must
 not choose it. Otherwise one is made here. `/oauth2/auth` makes one for every check, so making
@@ -17,6 +20,7 @@ from typing import Protocol
 
 from starlette.types import Message, Send
 
+#: the default name (request_id_header), lower-cased as ASGI headers are
 HEADER = b"x-request-id"
 #: what a proxy's id may look like (it ends up in log lines and pages): nginx's `$request_id`,
 #: UUIDs, Envoy's and Traefik's ids all fit
@@ -47,11 +51,11 @@ def new_request_id() -> str:
     return _ids.new()
 
 
-def request_id(headers: list[tuple[bytes, bytes]], trusted: bool) -> str:
-    """The trusted proxy's plain X-Request-ID, else a fresh id."""
+def request_id(headers: list[tuple[bytes, bytes]], trusted: bool, header: bytes = HEADER) -> str:
+    """The trusted proxy's plain id (in `header`, lower-case), else a fresh id."""
     if trusted:
         for name, value in headers:
-            if name == HEADER:
+            if name == header:
                 if PLAIN.fullmatch(value):
                     return value.decode("ascii")
                 break
@@ -62,13 +66,16 @@ class _HasId(Protocol):
     @property
     def id(self) -> str: ...
 
+    @property
+    def header(self) -> bytes: ...
+
 
 def echo_request_id(send: Send, ctx: _HasId) -> Send:
-    """`send`, with X-Request-ID (`ctx.id`, made on first use) added to the response's headers."""
+    """`send`, with `ctx.header: ctx.id` (made on first use) added to the response's headers."""
 
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
-            message = {**message, "headers": [*message.get("headers", ()), (HEADER, ctx.id.encode())]}
+            message = {**message, "headers": [*message.get("headers", ()), (ctx.header, ctx.id.encode())]}
         await send(message)
 
     return sending

@@ -54,3 +54,22 @@ async def test_off_by_default(fake_idp: FakeIdP) -> None:
     async with asgi_client(create_app(Context.build(fake_idp_settings(fake_idp)))) as client:
         response = await client.get("/oauth2/sign_in", headers=PLAIN)
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize(("https_address", "host", "location"), [
+    # oauth2-proxy's redirect_to_https.go: a host with a port gets https_address's port
+    (":8443", "app.example.test:8080", "https://app.example.test:8443/oauth2/sign_in"),
+    ("0.0.0.0:4443", "[2001:db8::1]:8080", "https://[2001:db8::1]:4443/oauth2/sign_in"),
+    # ... and a host without one stays without, whatever https_address says
+    (":8443", "app.example.test", "https://app.example.test/oauth2/sign_in"),
+    ("0.0.0.0:4443", "[2001:db8::1]", "https://[2001:db8::1]/oauth2/sign_in"),
+    # the default, :443, is the https default port
+    (":443", "app.example.test:8080", "https://app.example.test/oauth2/sign_in"),
+])  # fmt: skip
+async def test_the_https_port_is_https_addresss(fake_idp: FakeIdP, https_address: str, host: str,
+                                                location: str) -> None:
+    settings = fake_idp_settings(fake_idp, force_https=True, https_address=https_address)
+    async with asgi_client(create_app(Context.build(settings))) as client:
+        response = await client.get("/oauth2/sign_in", headers={**PLAIN, "x-forwarded-host": host})
+    assert response.status_code == 308
+    assert response.headers["location"] == location

@@ -4,10 +4,12 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
+import respx
 
 from authsvc.errors import ConfigError
 from tests.conftest import make_settings
@@ -126,3 +128,46 @@ async def test_resource_is_sent_on_both_requests(fake_idp: FakeIdP) -> None:
     assert done.status_code == 302, done.text
     assert query(start.headers["location"])["resource"] == api
     assert [f.get("resource") for f in fake_idp.token_forms] == [api]
+
+
+async def test_form_post_reaches_the_provider_whose_login_it_is(tmp_path: Path) -> None:
+    """An app with several providers: the POSTed callback's state is in its body, and the login
+    cookie of the provider that started the login opens it (docs/apps.md), not the first's."""
+    from authsvc.config.sources import ConfigInput, load
+    from authsvc.web.app import create_apps_app
+    from tests.conftest import SECRET_A
+    from tests.support.app_driver import asgi_client
+
+    config = tmp_path / "authsvc.toml"
+    config.write_text(
+        f'cookie_secret = ["{SECRET_A}"]\nclient_id = "client"\nclient_secret = "secret"\n'
+        'email_domains = ["example.com"]\nproxy_kind = "nginx"\nauth_request_response_mode = "form_post"\n'
+        '[[apps]]\nname = "m"\nhosts = ["m.example"]\ncookie_name = "_m"\n'
+        '[[apps.providers]]\nid = "x"\noidc_issuer_url = "https://x.idp.test"\n'
+        '[[apps.providers]]\nid = "y"\noidc_issuer_url = "https://y.idp.test"\n')
+    dispatcher = create_apps_app(load(ConfigInput(str(config)), environ={}).apps)
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        idps = {name: FakeIdP(issuer=f"https://{name}.idp.test") for name in ("x", "y")}
+        for idp in idps.values():
+            idp.mount(router)
+        host = {"Host": "m.example"}
+        async with asgi_client(dispatcher) as client:
+            for name in ("y", "x"):  # the second provider first: the first took every POST
+                client.cookies.clear()
+                start = await client.get(f"/oauth2/start?provider={name}&rd=%2Fpage", headers=host)
+                assert start.status_code == 302 and start.headers["location"].startswith(
+                    f"https://{name}.idp.test/")
+                grant = idps[name].authorize(start.headers["location"])
+                done = await client.post("/oauth2/callback", headers=host,
+                                         data={**grant._asdict(), "iss": idps[name].issuer})
+                assert done.status_code == 302, (name, done.status_code, done.text)
+                assert done.headers["location"] == "/page"
+                assert f"_m_{name}=" in done.headers["set-cookie"]
+                assert idps[name].calls["token"] == 1
+            # a POST that is too large is refused before any provider reads it
+            big = await client.post("/oauth2/callback", headers=host, data={"state": "s" * 70_000})
+            assert big.status_code == 413
+    for idp in idps.values():
+        assert not idp.errors, idp.errors
+    for member in dispatcher._apps:
+        await member.state.context.aclose()

@@ -188,7 +188,6 @@ def test_implicit_groups_scope(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("key", "value", "says"),
     [
-        ("azure_graph_group_field", "displayName", "object ids only"),
         ("bitbucket_team", "acme", "no bitbucket provider"),
         ("jwt_key", "k", "no login.gov provider"),
     ],

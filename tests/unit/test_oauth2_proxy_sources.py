@@ -19,6 +19,8 @@ COOKIE = "OQINaROshtE9TcZkNAm-5Zs2Pv3xaWytBmc5W7sPX7w="
 BASE = {"provider": "oidc", "oidc_issuer_url": "https://idp.example", "client_id": "c",
         "client_secret": "s", "cookie_secret": COOKIE}
 TENANT = "11111111-2222-3333-4444-555555555555"
+#: oauth2-proxy's spelling -> authsvc's, of the renamed keys used here
+RENAMED = {"azure_tenant": "entra_id_tenant", "azure_graph_group_field": "entra_id_graph_group_field"}
 
 
 @pytest.fixture(scope="module")
@@ -95,9 +97,21 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
                            "google_groups": ["g1@x.com", "g2@x.com"],
                            "google_admin_email": "admin@x.com", "google_service_account_json": f["sa"]},
                           {"google_groups": ["g1@x.com", "g2@x.com"], "google_admin_email": "admin@x.com"}),
+        "google_use_organization_id": ({"provider": "google", "oidc_issuer_url": "",
+                                        "google_use_organization_id": True,
+                                        "google_admin_api_user_scope": "cloud",
+                                        "google_admin_email": "admin@x.com",
+                                        "google_service_account_json": f["sa"]},
+                                       {"google_use_organization_id": True,
+                                        "google_admin_api_user_scope": "cloud"}),
         "entra federated": ({"provider": "entra-id", "oidc_issuer_url": "", "azure_tenant": TENANT,
                              "entra_id_federated_token_auth": True},
                             {"entra_id_federated_token_auth": True, "entra_id_tenant": TENANT}),
+        "azure_graph_group_field": ({"provider": "azure", "oidc_issuer_url": "", "azure_tenant": TENANT,
+                                     "azure_graph_group_field": "displayName"},
+                                    {"entra_id_graph_group_field": "displayName"}),
+        "request_id_header": ({"request_id_header": "X-Correlation-Id"},
+                              {"request_id_header": "X-Correlation-Id"}),
         "logging": ({"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]},
                     {"auth_logging": False, "exclude_logging_paths": ["/oauth2/auth", "/ping"]}),
         "log file": ({"logging_filename": "/var/log/authsvc.log", "logging_max_size": 10,
@@ -138,9 +152,8 @@ def test_option_from_every_source(case: str, source: str, files: dict[str, str],
             monkeypatch.delenv(key)
     given, want = cases(files)[case]
     options = {**BASE, **given}
-    # oauth2-proxy's spelling of the one renamed key used here
-    theirs = {("azure_tenant" if k == "entra_id_tenant" else k): v for k, v in options.items()}
-    ours = {("entra_id_tenant" if k == "azure_tenant" else k): v for k, v in options.items()}
+    theirs = options
+    ours = {RENAMED.get(k, k): v for k, v in options.items()}
     if source == "o2p-cfg":
         path = tmp_path / "oauth2-proxy.cfg"
         path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in theirs.items()))
@@ -174,7 +187,43 @@ def test_option_from_every_source(case: str, source: str, files: dict[str, str],
     for key, value in want.items():
         assert getattr(s, key) == value, (case, source, key)
     if source == "o2p-flags":  # only a spelling of oauth2-proxy's own says whose flags they are
-        field = {"azure_tenant": "entra_id_tenant"}
-        assert report.compat == any(o2p.BY_KEY[k].flag != field.get(k, k).replace("_", "-") for k in theirs)
+        assert report.compat == any(o2p.BY_KEY[k].flag != RENAMED.get(k, k).replace("_", "-") for k in theirs)
     else:
         assert report.compat == source.startswith("o2p")
+
+
+@pytest.mark.parametrize(("argv", "option", "want"), [
+    (["--provider", "keycloak-oidc", "--oidc-issuer-url", "https://kc.example/realms/r",
+      "--allowed-role", "admin"], "allowed_groups", ["role:admin"]),
+    (["--provider", "azure", "--azure-tenant", TENANT, "--azure-graph-group-field", "displayName"],
+     "entra_id_graph_group_field", "displayName"),
+])  # fmt: skip
+def test_a_transform_sees_the_provider_of_a_flag_both_have(argv: list[str], option: str, want: Any,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """`--provider` is authsvc's flag as well as oauth2-proxy's: the options whose meaning
+    depends on the provider must see it all the same."""
+    for key in list(os.environ):
+        if key.startswith(("AUTHSVC_", "OAUTH2_PROXY_")):
+            monkeypatch.delenv(key)
+    base = ["--client-id", "c", "--client-secret", "s", "--cookie-secret", COOKIE, "--email-domain", "*"]
+    assert getattr(load(config_input(parse([*base, *argv]))).settings, option) == want
+
+
+@pytest.mark.parametrize(("provider", "want"), [
+    (f"provider: azure\n  azureConfig: {{tenant: {TENANT}, graphGroupField: displayName}}\n",
+     {"entra_id_graph_group_field": "displayName", "entra_id_tenant": TENANT}),
+    ("provider: google\n  googleConfig: {adminEmail: admin@x.com, useApplicationDefaultCredentials: true,"
+     " useOrganizationID: true, adminAPIUserScope: cloud}\n",
+     {"google_use_organization_id": True, "google_admin_api_user_scope": "cloud"}),
+])  # fmt: skip
+def test_provider_options_from_the_alpha_config(provider: str, want: dict[str, Any], tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("AUTHSVC_", "OAUTH2_PROXY_")):
+            monkeypatch.delenv(key)
+    alpha = tmp_path / "alpha.yaml"
+    alpha.write_text(f"providers:\n- id: p\n  clientID: c\n  clientSecret: s\n  {provider}")
+    legacy = tmp_path / "oauth2-proxy.cfg"
+    legacy.write_text(f'cookie_secret = "{COOKIE}"\nemail_domains = ["*"]\n')
+    s = load(ConfigInput(str(legacy), str(alpha))).settings
+    assert {key: getattr(s, key) for key in want} == want

@@ -9,6 +9,7 @@ import re
 import pytest
 
 from authsvc.context import Context
+from authsvc.errors import ConfigError
 from authsvc.web.app import create_app
 from authsvc.web.request_id import new_request_id, request_id
 from tests.conftest import make_settings
@@ -65,3 +66,38 @@ async def test_the_log_lines_of_a_request_carry_its_id(captured: io.StringIO) ->
     assert failed and {r["request_id"] for r in failed} == {callback.headers["x-request-id"]}
     callback_ids = {r["request_id"] for r in access if r["endpoint"] == "callback"}
     assert callback_ids == {callback.headers["x-request-id"]}
+
+
+# --- request_id_header (oauth2-proxy's option) ---------------------------------------------
+@pytest.mark.parametrize("path", ["/oauth2/auth", "/oauth2/sign_in", "/ping"])
+async def test_a_named_header_is_read_and_echoed_under_that_name(path: str) -> None:
+    app = create_app(Context.build(make_settings(request_id_header="Correlation-Id")))
+    async with asgi_client(app, peer="127.0.0.1") as client:
+        answer = await client.get(path, headers={"correlation-id": "edge-42", "X-Request-ID": "other"})
+    assert answer.headers["correlation-id"] == "edge-42"
+    assert "x-request-id" not in answer.headers  # the default name is neither read nor sent
+    assert len(answer.headers.get_list("correlation-id")) == 1
+
+
+async def test_a_named_header_is_trusted_as_the_default_one_is() -> None:
+    app = create_app(Context.build(make_settings(request_id_header="X-Correlation-ID")))
+    async with asgi_client(app, peer="203.0.113.9") as client:  # not a trusted proxy
+        answer = await client.get("/oauth2/auth", headers={"X-Correlation-ID": "chosen-by-the-client"})
+    assert ID.fullmatch(answer.headers["x-correlation-id"])
+    assert request_id([(b"x-correlation-id", b"a\nb")], True, b"x-correlation-id") != "a\nb"
+
+
+async def test_the_named_id_is_on_the_pages_and_log_lines(captured: io.StringIO) -> None:  # noqa: F811
+    app = create_app(Context.build(make_settings(request_id_header="X-Trace", log_requests=True)))
+    async with asgi_client(app) as client:
+        page = await client.get("/oauth2/sign_in", headers={"X-Trace": "trace-9"})
+        await client.get("/oauth2/auth", headers={"X-Trace": "trace-10"})
+    assert "trace-9" in page.text
+    assert {r["request_id"] for r in lines(captured) if r["event"] == "request"} >= {"trace-9", "trace-10"}
+
+
+@pytest.mark.parametrize("name", ["Authorization", "cookie", "X-Forwarded-For", "X-Auth-Request-User",
+                                  "Host", "bad header", "", "Content-Length"])
+def test_request_id_header_refuses_what_is_not_an_id(name: str) -> None:
+    with pytest.raises(ConfigError, match="request_id_header"):
+        make_settings(request_id_header=name)

@@ -11,7 +11,7 @@ import pytest
 import respx
 
 from authsvc.config import Settings, load_settings
-from authsvc.errors import ProviderUnavailable, TokenError
+from authsvc.errors import ConfigError, ProviderUnavailable, TokenError
 from authsvc.models import Identity
 from authsvc.providers import create_provider
 from authsvc.providers.entra import EntraIDProvider
@@ -215,3 +215,75 @@ async def test_response_iss_fits_the_tenant(
     provider = EntraIDProvider(settings(**options), http, ManualClock())
     meta = ProviderMetadata(issuer=issuer, authorization_endpoint="a", token_endpoint="t", jwks_uri="j")
     assert provider._our_issuer(iss, meta) is ok
+
+
+# --- entra_id_graph_group_field (oauth2-proxy's azure_graph_group_field) ------------------
+NAMES = {GROUPS[0]: "Ops", GROUPS[1]: "Finance", GROUPS[2]: "Ops EU"}
+
+
+async def test_display_names_come_from_transitive_member_of(
+    fake_entra: Entra, http: httpx.AsyncClient
+) -> None:
+    fake_entra.graph.groups["user-1"] = GROUPS[:3]
+    fake_entra.graph.names.update(NAMES)
+    identity = await login(fake_entra.idp, http, member_of(CONTOSO, groups=GROUPS[:1]),
+                           entra_id_graph_group_field="displayName")
+    # the token's ids, then Graph's names (oauth2-proxy's union)
+    assert identity.groups == (GROUPS[0], "Ops", "Finance", "Ops EU")
+    [request] = fake_entra.graph.requests
+    assert (request.method, request.url.path) == ("GET", "/v1.0/me/transitiveMemberOf")
+    assert dict(request.url.params) == {"$count": "true", "$filter": "securityEnabled eq true",
+                                        "$select": "displayName,id", "$top": "999"}
+    assert request.headers["consistencylevel"] == "eventual"
+    assert fake_entra.graph.calls["getMemberObjects"] == 0
+
+
+async def test_another_group_property_is_selected_too(fake_entra: Entra, http: httpx.AsyncClient) -> None:
+    fake_entra.graph.groups["user-1"] = GROUPS[:1]
+    identity = await login(fake_entra.idp, http, member_of(CONTOSO, **OVERAGE),
+                           entra_id_graph_group_field="id")
+    assert identity.groups == (GROUPS[0],) and fake_entra.graph.calls["transitiveMemberOf"] == 0
+    fake_entra.graph.requests.clear()
+    await login(fake_entra.idp, http, member_of(CONTOSO), entra_id_graph_group_field="mailNickname")
+    [request] = fake_entra.graph.requests
+    assert request.url.params["$select"] == "displayName,id,mailNickname"
+
+
+async def test_display_names_page_and_skip_groups_graph_would_not_name(
+    fake_entra: Entra, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake_entra.graph.groups["user-1"] = GROUPS[:5]
+    fake_entra.graph.names.update(NAMES)  # GROUPS[3:5]: no displayName (as with User.Read alone)
+    fake_entra.graph.page_size = 2
+    identity = await login(fake_entra.idp, http, member_of(CONTOSO, **OVERAGE),
+                           entra_id_graph_group_field="displayName")
+    assert identity.groups == ("Ops", "Finance", "Ops EU")
+    assert [r.url.params.get("$skiptoken") for r in fake_entra.graph.requests] == [None, "2", "4"]
+    assert "2 groups without displayName" in caplog.text
+
+
+@pytest.mark.parametrize("value", ["", "display name", "id,displayName", "$select"])
+def test_graph_group_field_must_be_a_property_name(value: str) -> None:
+    with pytest.raises(ConfigError, match="entra_id_graph_group_field"):
+        settings(entra_id_graph_group_field=value)
+
+
+@pytest.mark.parametrize(("field", "allowed", "status"), [
+    ("displayName", "Finance", 202), ("displayName", "Marketing", 403), ("id", "Finance", 403),
+])  # fmt: skip
+async def test_app_allowed_groups_by_display_name(
+    fake_entra: Entra, http: httpx.AsyncClient, field: str, allowed: str, status: int
+) -> None:
+    clock = ManualClock()
+    fake_entra.idp.clock = clock
+    fake_entra.graph.groups["user-1"] = GROUPS[:2]
+    fake_entra.graph.names.update(NAMES)
+    options = {"entra_id_graph_group_field": field, "allowed_groups": [allowed]}
+    async with app_driver(settings(**options), http, clock) as browser:
+        callback = await browser.login(
+            lambda url: fake_entra.idp.callback_url(url, **member_of(CONTOSO, groups=GROUPS[:2])))
+        assert callback.status_code == (302 if status == 202 else 403)
+        auth = await browser.auth()
+    assert auth.status_code == (202 if status == 202 else 401)
+    if status == 202:
+        assert auth.headers["x-auth-request-groups"] == ",".join([*GROUPS[:2], "Ops", "Finance"])

@@ -1,4 +1,5 @@
-"""google_groups: membership from the Admin SDK Directory API (respx fakes asserting each request)."""
+"""google_groups and google_use_organization_id: the Admin SDK Directory API (respx fakes
+asserting each request and the scopes the service account's JWT asks for)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from joserfc.jwk import RSAKey
 from authsvc.config import Settings, load_settings
 from authsvc.errors import ConfigError, ProviderUnavailable, TokenError
 from authsvc.providers.google import GoogleProvider
-from authsvc.providers.google_groups import DIRECTORY, IAM_SIGN, METADATA, SCOPE, TOKEN_URI
+from authsvc.providers.google_groups import DIRECTORY, IAM_SIGN, METADATA, SCOPE, TOKEN_URI, USER_SCOPES
 from tests.support.fake_idp import FakeIdP, ManualClock
 from tests.support.provider_login import redeem_login
 
@@ -42,6 +43,11 @@ class FakeGoogleAPIs:
     #: the Directory API answers 403 (credentials without domain-wide delegation)
     refuse: bool = False
     token = "directory-token"
+    #: the scope the JWT assertion must ask for
+    scope: str = SCOPE
+    #: users.get: e-mail -> the user's externalIds
+    users: dict[str, list[dict[str, str]]] = field(default_factory=dict)
+    user_requests: list[httpx.Request] = field(default_factory=list)
 
     def check(self, ok: bool, problem: str) -> None:
         if not ok:
@@ -54,7 +60,8 @@ class FakeGoogleAPIs:
         # RFC 7523 2.1 + Google's domain-wide delegation: iss the SA, sub the admin, our scope
         self.check(claims["iss"] == SA_EMAIL, f"iss {claims['iss']}")
         self.check(claims["sub"] == ADMIN, f"sub {claims['sub']}")
-        self.check(claims["scope"] == SCOPE and claims["aud"] == TOKEN_URI, "scope/aud")
+        self.check(claims["scope"] == self.scope and claims["aud"] == TOKEN_URI,
+                   f"scope {claims['scope']!r} / aud")
         self.check(claims["exp"] - claims["iat"] <= 3600, "exp")
         self.tokens += 1
         return httpx.Response(200, json={"access_token": self.token, "expires_in": 3600})
@@ -69,6 +76,18 @@ class FakeGoogleAPIs:
             return httpx.Response(404, json={"error": {"code": 404}})
         return httpx.Response(200, json={"isMember": member in self.members[group]})
 
+    def get_user(self, request: httpx.Request) -> httpx.Response:
+        # developers.google.com/admin-sdk/directory/reference/rest/v1/users/get
+        self.user_requests.append(request)
+        self.check(request.headers.get("authorization") == f"Bearer {self.token}", "bearer")
+        self.check(request.url.params.get("fields") == "externalIds", f"fields {request.url.query!r}")
+        email = unquote(request.url.raw_path.decode().split("?")[0].split("/")[-1])
+        if email not in self.users:
+            return httpx.Response(404, json={"error": {"code": 404,
+                                                       "message": "Resource Not Found: userKey"}})
+        ids = self.users[email]
+        return httpx.Response(200, json={"externalIds": ids} if ids else {})
+
     def metadata_token(self, request: httpx.Request) -> httpx.Response:
         self.check(request.headers.get("metadata-flavor") == "Google", "Metadata-Flavor")
         return httpx.Response(200, json={"access_token": "platform-token", "expires_in": 3600})
@@ -82,6 +101,7 @@ class FakeGoogleAPIs:
     def mount(self, router: respx.MockRouter) -> None:
         router.post(TOKEN_URI).mock(side_effect=self.token_endpoint)
         router.get(url__startswith=f"{DIRECTORY}/groups/").mock(side_effect=self.has_member)
+        router.get(url__startswith=f"{DIRECTORY}/users/").mock(side_effect=self.get_user)
         router.get(f"{METADATA}/token").mock(side_effect=self.metadata_token)
         router.post(IAM_SIGN.format(SA_EMAIL)).mock(side_effect=self.sign_jwt)
 
@@ -181,3 +201,71 @@ def test_configuration_checks(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="provider 'google' only"):
         settings(provider="oidc", oidc_issuer_url="https://idp.example", google_groups=["e@example.com"],
                  google_admin_email=ADMIN, google_use_application_default_credentials=True)
+
+
+# --- google_use_organization_id, google_admin_api_user_scope -------------------------------
+ORG = [{"type": "custom", "customType": "badge", "value": "B-7"}, {"type": "organization", "value": "E1234"}]
+
+
+async def login_identity(idp: FakeIdP, s: Settings, email: str) -> Any:
+    clock = ManualClock()
+    idp.clock = clock
+    async with httpx.AsyncClient() as http:
+        identity, _ = await redeem_login(GoogleProvider(s, http, clock),
+                                         lambda url: idp.authorize(url, email=email).code)
+    return identity
+
+
+@pytest.mark.parametrize(("user_scope", "scope"), [
+    ({}, USER_SCOPES[""]),
+    ({"google_admin_api_user_scope": "user"}, "https://www.googleapis.com/auth/admin.directory.user"),
+    ({"google_admin_api_user_scope": "cloud"}, "https://www.googleapis.com/auth/cloud-platform"),
+])  # fmt: skip
+async def test_organization_id_is_the_preferred_username(
+    apis: tuple[FakeIdP, FakeGoogleAPIs, Path], user_scope: dict[str, str], scope: str
+) -> None:
+    idp, google, sa = apis
+    google.users["ada@example.com"] = ORG
+    google.scope = scope  # only the user scope: no google_groups here
+    s = settings(google_use_organization_id=True, google_admin_email=ADMIN,
+                 google_service_account_json=str(sa), **user_scope)
+    identity = await login_identity(idp, s, "ada@example.com")
+    assert (identity.preferred_username, identity.email) == ("E1234", "ada@example.com")
+    [request] = google.user_requests
+    assert request.url.path == "/admin/directory/v1/users/ada@example.com"
+    assert google.tokens == 1
+
+
+async def test_groups_and_organization_id_share_one_token(apis: tuple[FakeIdP, FakeGoogleAPIs, Path]) -> None:
+    idp, google, _ = apis
+    google.users["ada@example.com"] = ORG
+    google.scope = f"{SCOPE} {USER_SCOPES['']}"
+    s = settings(google_groups=["eng@example.com"], google_use_organization_id=True, google_admin_email=ADMIN,
+                 google_use_application_default_credentials=True, google_target_principal=SA_EMAIL)
+    identity = await login_identity(idp, s, "ada@example.com")
+    assert (identity.groups, identity.preferred_username) == (("eng@example.com",), "E1234")
+    (payload,) = google.signed  # the IAM-signed JWT asks for both scopes
+    assert payload["scope"] == f"{SCOPE} {USER_SCOPES['']}"
+
+
+@pytest.mark.parametrize("known", [False, True], ids=["user-not-in-directory", "no-organization-id"])
+async def test_no_organization_id_no_login(apis: tuple[FakeIdP, FakeGoogleAPIs, Path], known: bool) -> None:
+    idp, google, sa = apis
+    google.scope = USER_SCOPES[""]
+    if known:
+        google.users["ada@example.com"] = [{"type": "organization", "value": ""},
+                                           {"type": "login_id", "value": "x"}]
+    s = settings(google_use_organization_id=True, google_admin_email=ADMIN,
+                 google_service_account_json=str(sa))
+    with pytest.raises(TokenError, match="no organization id"):
+        await login_identity(idp, s, "ada@example.com")
+
+
+def test_organization_id_configuration_checks() -> None:
+    with pytest.raises(ConfigError, match=r"google_admin_email .*required with google_use_organization_id"):
+        settings(google_use_organization_id=True)
+    with pytest.raises(ConfigError, match="provider 'google' only"):
+        settings(provider="oidc", oidc_issuer_url="https://idp.example", google_use_organization_id=True,
+                 google_admin_email=ADMIN, google_use_application_default_credentials=True)
+    with pytest.raises(ConfigError, match="google_admin_api_user_scope"):
+        settings(google_admin_api_user_scope="admin")
