@@ -231,6 +231,11 @@ def _github_redeem_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Valu
     return {} if ctx.get("provider") == "github" else {"redeem_url": value}
 
 
+def _pubjwk_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
+    # providers/logingov.go: only the login.gov provider reads it (its keys; no discovery)
+    return {"oidc_jwks_url": value} if ctx.get("provider") == "login.gov" else {}
+
+
 def _csrf_limit(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     # oauth2-proxy's 0 means "no limit": authsvc always caps its login cookies (issue 11 §4), so
     # 0 keeps authsvc's default and is reported as ignored
@@ -291,17 +296,14 @@ TREATMENTS: dict[str, Treatment] = {
                                     "relaxed to Lax, so the IdP's redirect carries it)"),
     "session_cookie_minimal": Builtin("a token is kept in the session only if a feature uses it"),
     "azure_graph_group_field": Unsupported("Graph overage groups are object ids only"),
-    "bitbucket_team": Unsupported("there is no bitbucket provider"),
-    "bitbucket_repository": Unsupported("there is no bitbucket provider"),
     "google_group": Rename("google_groups", lambda v, _: {"google_groups": list(v)}),
     "google_admin_api_user_scope": Unsupported("the Admin SDK is asked for group membership only "
                                                f"({_GOOGLE_SCOPE})"),
     "google_use_organization_id": Unsupported("preferred_username is the Google account's name"),
     "skip_claims_from_profile_url": Builtin("userinfo is read only when the ID token lacks the "
                                             "e-mail or groups claim"),
-    "jwt_key": Unsupported("there is no login.gov provider"),
-    "jwt_key_file": Unsupported("there is no login.gov provider"),
-    "pubjwk_url": Unsupported("there is no login.gov provider"),
+    "pubjwk_url": Rename("oidc_jwks_url", _pubjwk_url,
+                         "`oidc_jwks_url` (login.gov only, as in oauth2-proxy)"),
     # sessions
     "redis_connection_idle_timeout": Ignored("authsvc uses redis_connect_timeout and "
                                              "redis_command_timeout"),
