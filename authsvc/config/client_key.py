@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from joserfc.errors import JoseError
+from cryptography.hazmat.primitives.asymmetric.rsa import RSAPrivateKey
+from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
 from joserfc.jwk import RSAKey
 
 from .loading import option_error
@@ -40,15 +41,23 @@ def client_key(jwt_key: str, jwt_key_file: str) -> RSAKey | None:
 
 def _rsa_private_key(pem: bytes, option: str, what: str) -> RSAKey:
     try:
-        key = RSAKey.import_key(pem)
-    except (JoseError, ValueError, TypeError):
+        key = load_pem_private_key(pem, password=None)
+    except (ValueError, TypeError):
         # cryptography's message may quote the input; ours does not
-        raise option_error(option, f"{what} not a PEM RSA private key (unencrypted PKCS#1 or "
-                                   "PKCS#8)") from None
-    if not key.is_private:
-        raise option_error(option, f"{what} a public key; the private key signs the client assertion")
-    bits = key.public_key.key_size
-    if bits < MIN_BITS:
-        raise option_error(option, f"{what} a {bits}-bit RSA key; RS256 needs {MIN_BITS} bits or more "
-                                   "(RFC 7518 3.3)")
-    return key
+        problem = f"{what} a public key; the private key signs the client assertion" if _public(pem) \
+            else f"{what} not a PEM RSA private key (unencrypted PKCS#1 or PKCS#8)"
+        raise option_error(option, problem) from None
+    if not isinstance(key, RSAPrivateKey):
+        raise option_error(option, f"{what} not an RSA key (RS256 signs with RSA)")
+    if key.key_size < MIN_BITS:
+        raise option_error(option, f"{what} a {key.key_size}-bit RSA key; RS256 needs {MIN_BITS} bits or "
+                                   "more (RFC 7518 3.3)")
+    return RSAKey.import_key(key)
+
+
+def _public(pem: bytes) -> bool:
+    try:
+        load_pem_public_key(pem)
+    except (ValueError, TypeError):
+        return False
+    return True
