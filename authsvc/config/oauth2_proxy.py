@@ -413,10 +413,13 @@ def suggest(name: str, known: Iterable[str]) -> str:
     return f"; did you mean {close[0]}?" if close else ""
 
 
-def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterable[str]) -> Translation:
+def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterable[str],
+              context: Mapping[str, Any] | None = None) -> Translation:
     """oauth2-proxy settings (cfg keys -> values) to authsvc options, with oauth2-proxy's meaning.
 
-    `origins` names where each key came from; `fields` are authsvc's options.
+    `origins` names where each key came from; `fields` are authsvc's options; `context` holds
+    authsvc settings given elsewhere that a meaning depends on (`--provider login.gov` as a
+    flag, while `--pubjwk-url` is translated), stronger than `raw`'s.
     """
     fields = set(fields)
     out = Translation()
@@ -435,8 +438,9 @@ def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterab
         except ValueError as exc:
             shown = "" if _secret(key) else f"{value!r}: "
             out.errors.append(f"invalid option {key} ({origin}): {shown}{exc}")
+    ctx = {**values, **(context or {})}
     for key, value in values.items():
-        _translate_one(BY_KEY[key], value, values, origins.get(key, ""), fields, out)
+        _translate_one(BY_KEY[key], value, ctx, origins.get(key, ""), fields, out)
     return out
 
 

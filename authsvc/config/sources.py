@@ -255,7 +255,9 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
         native.put(key, value, FLAG, f"flag {given.flag_names.get(key, '--' + key.replace('_', '-'))}")
 
     merged = _Layered()
-    translation = o2p.translate(theirs.values, theirs.origins, fields)
+    # the provider, however given, decides what some of oauth2-proxy's options mean
+    context = {k: native.values[k] for k in ("provider",) if k in native.values}
+    translation = o2p.translate(theirs.values, theirs.origins, fields, context)
     errors += translation.errors
     for target, value in translation.options.items():
         sources = translation.sources[target]

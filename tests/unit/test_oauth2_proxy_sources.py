@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from authsvc.cli import config_input, parse
 from authsvc.config import oauth2_proxy as o2p
 from authsvc.config.sources import ConfigInput, load
+from tests.support.fake_idp import client_key_pem
 from tests.support.pki import make_pki
 
 COOKIE = "OQINaROshtE9TcZkNAm-5Zs2Pv3xaWytBmc5W7sPX7w="
@@ -32,11 +34,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
     (d / "pub.pem").write_bytes(RSAKey.generate_key(2048, private=True).as_pem(private=False))
     (d / "htpasswd").write_text(f"ada:{bcrypt.hashpw(b'x', bcrypt.gensalt(rounds=4)).decode()}\n")
+    (d / "client.pem").write_text(client_key_pem())
     (d / "sa.json").write_text(json.dumps({"client_email": "sa@p.iam.gserviceaccount.com",
                                            "private_key": "-----BEGIN PRIVATE KEY-----"}))
     return {"ca": str(pki.ca_cert), "cert": str(pki.server_cert), "key": str(pki.server_key),
             "cookie": str(d / "cookie"), "htpasswd": str(d / "htpasswd"), "sa": str(d / "sa.json"),
-            "pub": str(d / "pub.pem")}
+            "pub": str(d / "pub.pem"), "client_key": str(d / "client.pem")}
 
 
 def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -106,6 +109,16 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
                       "logging_max_age": 3, "logging_max_backups": 4, "logging_compress": True}),
         # true is oauth2-proxy's default: false read from its sources shows it is not that default
         "logging_local_time": ({"logging_local_time": False}, {"logging_local_time": False}),
+        "bitbucket": ({"provider": "bitbucket", "bitbucket_team": "acme",
+                       "bitbucket_repository": "acme/site"},
+                      {"provider": "bitbucket", "bitbucket_team": "acme",
+                       "bitbucket_repository": "acme/site"}),
+        "login.gov key file": ({"provider": "login.gov", "client_secret": "", "jwt_key_file": f["client_key"],
+                                "pubjwk_url": "https://idp.example/certs"},
+                               {"provider": "login.gov", "jwt_key_file": f["client_key"],
+                                "oidc_jwks_url": "https://idp.example/certs"}),
+        "login.gov key": ({"provider": "login.gov", "client_secret": "", "jwt_key": client_key_pem()},
+                          {"jwt_key": SecretStr(client_key_pem()), "client_secret": SecretStr("")}),
         "sign-out and probes": ({"backend_logout_url": "https://idp.example/logout?t={id_token}",
                                  "ping_path": "/healthz", "ready_path": "/readyz", "gcp_healthchecks": True},
                                 {"backend_logout_url": "https://idp.example/logout?t={id_token}",
@@ -126,7 +139,7 @@ def _env(value: Any) -> str:
     return ",".join(value) if isinstance(value, list) else str(value)
 
 
-FILES = ("ca", "cert", "key", "cookie", "htpasswd", "sa", "pub")
+FILES = ("ca", "cert", "key", "cookie", "htpasswd", "sa", "pub", "client_key")
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -140,7 +153,8 @@ def test_option_from_every_source(case: str, source: str, files: dict[str, str],
     options = {**BASE, **given}
     # oauth2-proxy's spelling of the one renamed key used here
     theirs = {("azure_tenant" if k == "entra_id_tenant" else k): v for k, v in options.items()}
-    ours = {("entra_id_tenant" if k == "azure_tenant" else k): v for k, v in options.items()}
+    renamed = {"azure_tenant": "entra_id_tenant", "pubjwk_url": "oidc_jwks_url"}
+    ours = {renamed.get(k, k): v for k, v in options.items()}
     if source == "o2p-cfg":
         path = tmp_path / "oauth2-proxy.cfg"
         path.write_text("".join(f"{k} = {_toml(v)}\n" for k, v in theirs.items()))
@@ -174,7 +188,7 @@ def test_option_from_every_source(case: str, source: str, files: dict[str, str],
     for key, value in want.items():
         assert getattr(s, key) == value, (case, source, key)
     if source == "o2p-flags":  # only a spelling of oauth2-proxy's own says whose flags they are
-        field = {"azure_tenant": "entra_id_tenant"}
+        field = {"azure_tenant": "entra_id_tenant", "pubjwk_url": "oidc_jwks_url"}
         assert report.compat == any(o2p.BY_KEY[k].flag != field.get(k, k).replace("_", "-") for k in theirs)
     else:
         assert report.compat == source.startswith("o2p")
