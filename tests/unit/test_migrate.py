@@ -69,3 +69,41 @@ def test_report_says_renamed_and_not_supported(tmp_path: Path, capsys: pytest.Ca
 def test_migrate_needs_an_oauth2_proxy_configuration(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["migrate"]) == 2
     assert "no oauth2-proxy configuration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("provider", ["bitbucket", "login.gov"])
+def test_the_new_providers_migrate_and_the_jwt_key_stays_a_secret(
+    provider: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.support.fake_idp import client_key_pem
+
+    cfg = tmp_path / "oauth2-proxy.cfg"
+    lines = [f'provider = "{provider}"', 'client_id = "c"', 'email_domains = ["*"]']
+    if provider == "bitbucket":
+        lines += ['client_secret = "s3cret"', 'bitbucket_team = "acme"', 'bitbucket_repository = "acme/site"']
+    else:
+        monkeypatch.setenv("OAUTH2_PROXY_JWT_KEY", client_key_pem())
+        lines += ['pubjwk_url = "https://idp.int.identitysandbox.gov/api/openid_connect/certs"']
+    cfg.write_text("\n".join(lines) + "\n")
+    monkeypatch.setenv("OAUTH2_PROXY_COOKIE_SECRET", SECRETS["COOKIE_SECRET"])
+    before = load(ConfigInput(str(cfg))).settings
+    out = tmp_path / "authsvc.toml"
+    assert main(["migrate", "--config", str(cfg), "--output", str(out)]) == 0
+    report, text = capsys.readouterr().err, out.read_text()
+    assert "not supported" not in report
+    key_body = client_key_pem().splitlines()[1]
+    assert key_body not in text + report and "s3cret" not in text + report and "****" not in text
+    if provider == "login.gov":
+        assert "# jwt_key: was given by env OAUTH2_PROXY_JWT_KEY; set it as AUTHSVC_JWT_KEY or " \
+               "jwt_key_file" in text
+        assert 'oidc_jwks_url = "https://idp.int.identitysandbox.gov/api/openid_connect/certs"' in text
+    else:
+        assert 'bitbucket_team = "acme"' in text and 'bitbucket_repository = "acme/site"' in text
+    # the TOML, with the secrets as AUTHSVC_* variables, means what the oauth2-proxy cfg meant
+    for key in list(os.environ):
+        if key.startswith("OAUTH2_PROXY_"):
+            monkeypatch.setenv("AUTHSVC_" + key.removeprefix("OAUTH2_PROXY_"), os.environ[key])
+            monkeypatch.delenv(key)
+    if provider == "bitbucket":
+        monkeypatch.setenv("AUTHSVC_CLIENT_SECRET", "s3cret")
+    assert load(ConfigInput(str(out))).settings.masked() == before.masked()
