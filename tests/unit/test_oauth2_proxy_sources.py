@@ -192,3 +192,23 @@ def test_option_from_every_source(case: str, source: str, files: dict[str, str],
         assert report.compat == any(o2p.BY_KEY[k].flag != field.get(k, k).replace("_", "-") for k in theirs)
     else:
         assert report.compat == source.startswith("o2p")
+
+
+@pytest.mark.parametrize(("provider", "block", "want"), [
+    ("bitbucket", "bitbucketConfig:\n    team: acme\n    repository: acme/site",
+     {"bitbucket_team": "acme", "bitbucket_repository": "acme/site"}),
+    ("login.gov", "loginGovConfig:\n    jwtKeyFile: {key}\n    pubjwkURL: https://idp.example/certs",
+     {"jwt_key_file": "{key}", "oidc_jwks_url": "https://idp.example/certs"}),
+])
+def test_the_bitbucket_and_login_gov_blocks_of_the_alpha_config(
+    provider: str, block: str, want: dict[str, str], files: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OAUTH2_PROXY_COOKIE_SECRET", COOKIE)
+    alpha = tmp_path / "alpha.yaml"
+    alpha.write_text(f"providers:\n- id: p\n  provider: {provider}\n  clientID: c\n  clientSecret: s\n"
+                     f"  {block.format(key=files['client_key'])}\n")
+    s = load(ConfigInput(None, str(alpha))).settings
+    assert s.provider == provider
+    for key, value in want.items():
+        assert getattr(s, key) == value.format(key=files["client_key"])
