@@ -94,8 +94,10 @@ class BitbucketProvider:
     # --- identity and restrictions ------------------------------------------------------
     async def _identity(self, token: str) -> Identity:
         user = await self._get(f"{API_URL}/user", token)
+        # Atlassian: identify users by UUID (or account_id); usernames are gone (GDPR) and a
+        # nickname is not unique, so it is only the preferred_username
         uuid = _text(user, "uuid")
-        name = _text(user, "nickname") or _text(user, "username") or uuid
+        name = _text(user, "nickname") or uuid
         if not uuid:
             raise TokenError("Bitbucket API /user: no uuid in the answer")
         s = self._settings
@@ -108,7 +110,7 @@ class BitbucketProvider:
         email = await self._primary_email(token)
         if not email:
             raise TokenError(f"Bitbucket user {name!r} has no confirmed primary e-mail address")
-        return Identity(user=name, email=email, preferred_username=name, email_verified=True,
+        return Identity(user=uuid, email=email, preferred_username=name, email_verified=True,
                         subject=uuid)
 
     async def _in_workspace(self, workspace: str, token: str) -> bool:

@@ -62,8 +62,9 @@ async def test_login_url_has_state_pkce_and_oauth2_proxys_scopes(http: httpx.Asy
 async def test_identity_from_the_api(fake_bitbucket: FakeBitbucket, http: httpx.AsyncClient) -> None:
     clock = ManualClock()
     identity, tokens = await login(fake_bitbucket, http, BitbucketAccount(), clock=clock)
-    assert identity == Identity(user="ada", email=ADA, preferred_username="ada", email_verified=True,
-                                subject="{7b8f5a0e-1c2d-4e3f-9a8b-0c1d2e3f4a5b}")
+    uuid = "{7b8f5a0e-1c2d-4e3f-9a8b-0c1d2e3f4a5b}"  # the user: a nickname is not unique
+    assert identity == Identity(user=uuid, email=ADA, preferred_username="ada", email_verified=True,
+                                subject=uuid)
     assert tokens.refresh_token and tokens.expires_at == int(clock()) + 7200
     # no restriction configured: no workspace or repository is asked about
     assert [r.url.path for r in fake_bitbucket.api_requests] == ["/2.0/user", "/2.0/user/emails"]
@@ -77,7 +78,7 @@ async def test_the_team_is_a_workspace_asked_of_user_workspaces(
 ) -> None:
     account = BitbucketAccount(workspaces=["other", "acme"])
     identity, _ = await login(fake_bitbucket, http, account, bitbucket_team="acme")
-    assert identity.user == "ada"
+    assert identity.preferred_username == "ada"
     asked = [r for r in fake_bitbucket.api_requests if r.url.path == "/2.0/user/workspaces"]
     assert [r.url.params["q"] for r in asked] == ['workspace.slug="acme"']
 
@@ -211,7 +212,7 @@ async def test_app_login_then_auth_202(fake_bitbucket: FakeBitbucket, http: http
         assert callback.status_code == 302 and callback.headers["location"] == "/dashboard"
         auth = await browser.auth()
     assert auth.status_code == 202
-    assert auth.headers["x-auth-request-user"] == "ada"
+    assert auth.headers["x-auth-request-user"] == BitbucketAccount().uuid
     assert auth.headers["x-auth-request-email"] == ADA
     assert auth.headers["x-auth-request-preferred-username"] == "ada"
 
