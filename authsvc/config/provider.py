@@ -26,6 +26,8 @@ PROVIDER_NAMES: dict[str, str] = {
 }
 #: providers whose client authenticates with a signed JWT (jwt_key) only: no client secret
 _KEY_ONLY = ("login.gov",)
+#: OAuth 2.0 providers whose token endpoints take the client secret only
+_SECRET_ONLY = ("github", "bitbucket")
 
 
 class ProviderOptions(BaseModel):
@@ -170,6 +172,9 @@ class ProviderOptions(BaseModel):
         given = bool(self.jwt_key.get_secret_value() or self.jwt_key_file)
         if self.jwt_key.get_secret_value() and self.jwt_key_file:
             problems.add("jwt_key_file", "set jwt_key or jwt_key_file, not both")
+        elif given and self.provider in _SECRET_ONLY:
+            problems.add("jwt_key", f"is not used by provider {self.provider!r}, whose token endpoint "
+                         "takes client_secret only")
         elif given:
             problems.run(lambda: client_key(self.jwt_key.get_secret_value(), self.jwt_key_file))
         elif self.provider in _KEY_ONLY:

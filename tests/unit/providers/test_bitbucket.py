@@ -188,6 +188,7 @@ async def test_factory_knows_bitbucket(http: httpx.AsyncClient) -> None:
     ({"bitbucket_team": 'acme" OR 1'}, r"bitbucket_team .*not a Bitbucket workspace id"),
     ({"bitbucket_repository": "site"}, r"bitbucket_repository .*workspace/repository"),
     ({"bitbucket_repository": 'acme/x"'}, r"bitbucket_repository .*workspace/repository"),
+    ({"client_secret": "", "jwt_key_file": "/k.pem"}, r"jwt_key .*not used by provider 'bitbucket'"),
 ])
 def test_bad_values_name_the_option(options: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
