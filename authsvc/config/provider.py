@@ -45,7 +45,7 @@ class ProviderOptions(BaseModel):
         "",
         description="the issuer; metadata comes from `<issuer>/.well-known/openid-configuration`",
         json_schema_extra={"default_note": "— (required for `oidc` and `keycloak-oidc`; derived for "
-                                           "`google`, `gitlab`, `entra-id`)"},
+                                           "`google`, `gitlab`, `entra-id`, `login.gov`)"},
     )
     client_id: str = Field(
         "",
