@@ -30,21 +30,24 @@ class DiscoveryOptions(BaseModel):
     login_url: str = Field(
         "",
         description=(
-            "the authorization endpoint (with `skip_oidc_discovery`; for `github`, "
-            "oauth2-proxy's GitHub Enterprise / Gitea spelling of `github_base_url`)"
+            "the authorization endpoint (with `skip_oidc_discovery`, and for `login.gov`; for "
+            "`github`, oauth2-proxy's GitHub Enterprise / Gitea spelling of `github_base_url`)"
         ),
     )
     redeem_url: str = Field(
         "",
-        description="the token endpoint (with `skip_oidc_discovery`)",
+        description="the token endpoint (with `skip_oidc_discovery`, and for `login.gov`)",
     )
     profile_url: str = Field(
         "",
-        description="the userinfo endpoint (with `skip_oidc_discovery`)",
+        description="the userinfo endpoint (with `skip_oidc_discovery`, and for `login.gov`)",
     )
     oidc_jwks_url: str = Field(
         "",
-        description="the JWKS URL (with `skip_oidc_discovery`)",
+        description=(
+            "the JWKS URL (with `skip_oidc_discovery`, and for `login.gov`: oauth2-proxy's "
+            "`pubjwk_url`)"
+        ),
     )
     oidc_public_key_files: CommaList = Field(
         default_factory=list,

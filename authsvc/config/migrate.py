@@ -21,7 +21,7 @@ from .sources import ConfigInput, gather
 
 #: options whose value is a secret: never printed or written, always pointed at instead
 SECRETS = ("client_secret", "cookie_secret", "redis_password", "redis_sentinel_password",
-           "github_token", "basic_auth_password")
+           "github_token", "basic_auth_password", "jwt_key")
 _STATUS = {"same": "same", "renamed": "renamed", "built in": "built in", "ignored": "ignored",
            "unsupported": "not supported", "unknown": "unknown"}
 
@@ -61,7 +61,7 @@ def authsvc_toml(values: dict[str, Any], origins: dict[str, str]) -> str:
         origin = origins.get(key, "")
         if key in SECRETS:
             env = f"AUTHSVC_{key.upper()}"
-            hint = f" or {key}_file" if key in ("client_secret", "cookie_secret") else ""
+            hint = f" or {key}_file" if key in ("client_secret", "cookie_secret", "jwt_key") else ""
             out.append(f"# {key}: was given by {origin}; set it as {env}{hint}, not in this file")
             continue
         default = fields[key].get_default(call_default_factory=True)

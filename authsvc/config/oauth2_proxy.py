@@ -238,6 +238,11 @@ def _graph_group_field(value: Value, ctx: Mapping[str, Value]) -> dict[str, Valu
     return {"entra_id_graph_group_field": value or "id"}
 
 
+def _pubjwk_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
+    # providers/logingov.go: only the login.gov provider reads it (its keys; no discovery)
+    return {"oidc_jwks_url": value} if ctx.get("provider") == "login.gov" else {}
+
+
 def _csrf_limit(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     # oauth2-proxy's 0 means "no limit": authsvc always caps its login cookies (issue 11 §4), so
     # 0 keeps authsvc's default and is reported as ignored
@@ -334,14 +339,11 @@ TREATMENTS: dict[str, Treatment] = {
     "azure_graph_group_field": Rename(
         "entra_id_graph_group_field", _graph_group_field,
         "`entra_id_graph_group_field` (provider azure only, as in oauth2-proxy)"),
-    "bitbucket_team": Unsupported("there is no bitbucket provider"),
-    "bitbucket_repository": Unsupported("there is no bitbucket provider"),
     "google_group": Rename("google_groups", lambda v, _: {"google_groups": list(v)}),
     "skip_claims_from_profile_url": Builtin("userinfo is read only when the ID token lacks the "
                                             "e-mail or groups claim"),
-    "jwt_key": Unsupported("there is no login.gov provider"),
-    "jwt_key_file": Unsupported("there is no login.gov provider"),
-    "pubjwk_url": Unsupported("there is no login.gov provider"),
+    "pubjwk_url": Rename("oidc_jwks_url", _pubjwk_url,
+                         "`oidc_jwks_url` (login.gov only, as in oauth2-proxy)"),
     # sessions
     "redis_connection_idle_timeout": Ignored("authsvc uses redis_connect_timeout and "
                                              "redis_command_timeout"),
@@ -454,7 +456,8 @@ def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterab
     """oauth2-proxy settings (cfg keys -> values) to authsvc options, with oauth2-proxy's meaning.
 
     `origins` names where each key came from; `fields` are authsvc's options; `context` holds
-    values given otherwise that win over `raw`'s (the provider a transform reads).
+    values given otherwise that win over `raw`'s (the provider a transform reads: `--provider
+    login.gov` as a flag while `--pubjwk-url` is translated).
     """
     fields = set(fields)
     out = Translation()

@@ -7,10 +7,27 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
+from .client_key import client_key
 from .loading import CommaList, Duration, Problems, http_url, parse_duration, split_list
 
-#: the `provider` values (providers.PROVIDERS has an implementation for each; a test keeps them so)
-PROVIDER_NAMES = ("oidc", "github", "google", "entra-id", "azure", "gitlab", "keycloak-oidc", "keycloak")
+#: the `provider` values and the name on their sign-in button (providers.PROVIDERS has an
+#: implementation for each; a test keeps them so). A new provider is one line here and one there.
+PROVIDER_NAMES: dict[str, str] = {
+    "oidc": "OpenID Connect",
+    "github": "GitHub",
+    "google": "Google",
+    "entra-id": "Microsoft Entra ID",
+    "azure": "Microsoft Entra ID",
+    "gitlab": "GitLab",
+    "keycloak-oidc": "Keycloak",
+    "keycloak": "Keycloak",
+    "bitbucket": "Bitbucket",
+    "login.gov": "Login.gov",
+}
+#: providers whose client authenticates with a signed JWT (jwt_key) only: no client secret
+_KEY_ONLY = ("login.gov",)
+#: OAuth 2.0 providers whose token endpoints take the client secret only
+_SECRET_ONLY = ("github", "bitbucket")
 
 
 class ProviderOptions(BaseModel):
@@ -20,14 +37,15 @@ class ProviderOptions(BaseModel):
         "oidc",
         description=(
             "identity provider kind: `oidc`, `github`, `google`, `entra-id` (`azure`), "
-            "`gitlab`, `keycloak-oidc` (`keycloak`); see \"Identity providers\""
+            "`gitlab`, `keycloak-oidc` (`keycloak`), `bitbucket`, `login.gov`; see "
+            "\"Identity providers\""
         ),
     )
     oidc_issuer_url: str = Field(
         "",
         description="the issuer; metadata comes from `<issuer>/.well-known/openid-configuration`",
         json_schema_extra={"default_note": "— (required for `oidc` and `keycloak-oidc`; derived for "
-                                           "`google`, `gitlab`, `entra-id`)"},
+                                           "`google`, `gitlab`, `entra-id`, `login.gov`)"},
     )
     client_id: str = Field(
         "",
@@ -42,6 +60,18 @@ class ProviderOptions(BaseModel):
     client_secret_file: str = Field(
         "",
         description="read the client secret from this file instead",
+    )
+    jwt_key: SecretStr = Field(
+        SecretStr(""),
+        description=(
+            "PEM RSA private key (2048 bits or more): the client authenticates to the token "
+            "endpoint with a JWT it signs (`private_key_jwt`, RFC 7523) instead of "
+            "`client_secret`; required for `login.gov`"
+        ),
+    )
+    jwt_key_file: str = Field(
+        "",
+        description="read `jwt_key` from this PEM file instead",
     )
     redirect_url: str = Field(
         "",
@@ -130,7 +160,24 @@ class ProviderOptions(BaseModel):
             problems.add("oidc_issuer_url", "is required for provider 'oidc'")
         if not self.client_id:
             problems.add("client_id", "is required")
-        if not unreadable and not self.client_secret.get_secret_value() and not getattr(
+        signs = self._check_jwt_key(problems)
+        if not unreadable and not self.client_secret.get_secret_value() and not signs and not getattr(
             self, "entra_id_federated_token_auth", False
         ):
-            problems.add("client_secret", "is required (or set client_secret_file)")
+            problems.add("client_secret", "is required (or set client_secret_file, or jwt_key)")
+
+    def _check_jwt_key(self, problems: Problems) -> bool:
+        """Whether a signing key is configured; a bad one is a problem naming its option (the
+        key itself is never repeated)."""
+        given = bool(self.jwt_key.get_secret_value() or self.jwt_key_file)
+        if self.jwt_key.get_secret_value() and self.jwt_key_file:
+            problems.add("jwt_key_file", "set jwt_key or jwt_key_file, not both")
+        elif given and self.provider in _SECRET_ONLY:
+            problems.add("jwt_key", f"is not used by provider {self.provider!r}, whose token endpoint "
+                         "takes client_secret only")
+        elif given:
+            problems.run(lambda: client_key(self.jwt_key.get_secret_value(), self.jwt_key_file))
+        elif self.provider in _KEY_ONLY:
+            problems.add("jwt_key", f"is required for provider {self.provider!r} (or jwt_key_file): "
+                         "the RSA private key whose public half is registered with the IdP")
+        return given

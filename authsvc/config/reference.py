@@ -102,6 +102,7 @@ TITLES = {
     "HtpasswdOptions": "htpasswd users (Authorization: Basic)",
     "GoogleGroupsOptions": "Google Workspace groups",
     "PagesOptions": "the pages: sign-in, error, forbidden, signed out",
+    "BitbucketOptions": "Bitbucket workspace and repository",
 }
 
 

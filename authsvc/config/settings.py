@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from .access import AccessOptions
 from .api_clients import ApiClientOptions
+from .bitbucket import BitbucketOptions
 from .client_ip import ClientIPOptions
 from .cookies import CookieOptions
 from .discovery import DiscoveryOptions
@@ -42,6 +43,7 @@ class _Groups(Protocol):
 # listed in reverse: `model_fields` (one CLI flag each, README's table, check-config's output)
 # then runs server, operation, provider, ..., proxy, as it did before the split.
 class Settings(
+    BitbucketOptions,
     PagesOptions,
     GoogleGroupsOptions,
     HtpasswdOptions,
@@ -87,8 +89,8 @@ class Settings(
     def masked(self) -> dict[str, Any]:
         """The effective settings with every secret masked, for check-config and logs."""
         out = self.model_dump(mode="json")
-        for key in ("client_secret", "redis_password", "redis_sentinel_password", "basic_auth_password",
-                    "nginx_cache_key_secret"):
+        for key in ("client_secret", "jwt_key", "redis_password", "redis_sentinel_password",
+                    "basic_auth_password", "nginx_cache_key_secret"):
             out[key] = "****" if getattr(self, key).get_secret_value() else ""
         for key in ("redis_connection_url", "redis_sentinel_connection_urls",
                     "redis_cluster_connection_urls"):  # fmt: skip

@@ -10,16 +10,19 @@ from ..clock import Clock
 from ..config import Settings
 from ..errors import ConfigError
 from .base import Provider
+from .bitbucket import BitbucketProvider
 from .entra import EntraIDProvider
 from .github import GitHubProvider
 from .gitlab import GitLabProvider
 from .google import GoogleProvider
 from .keycloak import KeycloakProvider
+from .logingov import LoginGovProvider
 from .oidc import OIDCProvider
 
 ProviderFactory = Callable[[Settings, httpx.AsyncClient, Clock], Provider]
 
-#: settings.provider -> implementation; a new provider is one line here
+#: settings.provider -> implementation; a new provider is one line here (and its name in
+#: config.provider.PROVIDER_NAMES)
 PROVIDERS: dict[str, ProviderFactory] = {
     "oidc": OIDCProvider,
     "github": GitHubProvider,
@@ -29,6 +32,8 @@ PROVIDERS: dict[str, ProviderFactory] = {
     "gitlab": GitLabProvider,
     "keycloak-oidc": KeycloakProvider,
     "keycloak": KeycloakProvider,
+    "bitbucket": BitbucketProvider,
+    "login.gov": LoginGovProvider,
 }
 
 

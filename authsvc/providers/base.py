@@ -1,6 +1,8 @@
 """The identity-provider seam. Providers speak our types (Identity, Tokens), not library dicts.
 
-Adding a provider is one new file plus one line in `authsvc.providers.create_provider`.
+Adding a provider is one new file plus one line in `authsvc.providers.PROVIDERS` and one in
+`authsvc.config.provider.PROVIDER_NAMES` (its name on the sign-in button); its options, if any,
+are one option group in `authsvc/config/` (e.g. `bitbucket.py`) listed in `Settings`.
 Every method may raise:
   ProviderUnavailable  the IdP (metadata, keys, token endpoint) cannot be reached or answered 5xx
   TokenError           the IdP answered, but what it sent fails verification or is refused

@@ -2,8 +2,9 @@
 
 The endpoint is `oidc_introspection_url`, else the discovery document's
 `introspection_endpoint`; we authenticate with our own client credentials (RFC 7662 §2.1),
-as at the token endpoint. An answer is trusted only as `"active": true` (§2.2: anything else,
-or no `active` at all, is inactive), not yet expired, from our issuer when it names one, typed
+as at the token endpoint (a client assertion with jwt_key, its aud this endpoint). An answer
+is trusted only as `"active": true` (§2.2: anything else, or no `active` at all, is
+inactive), not yet expired, from our issuer when it names one, typed
 as an access token when typed, and meant for us when it names audiences.
 
 Results are cached by the token's SHA-256 (never the token itself): an active one until
@@ -29,6 +30,7 @@ from ..clock import Clock
 from ..config import Settings
 from ..errors import ProviderRefused, ProviderUnavailable, TokenError
 from . import http as idp
+from .client_auth import ClientAssertions
 from .metadata import MetadataCache
 
 log = logging.getLogger("authsvc.bearer")
@@ -58,6 +60,7 @@ class Introspector:
         self._ttl = settings.introspection_cache_ttl
         self._negative = min(NEGATIVE_TTL, self._ttl)
         self._audiences = {settings.client_id, *settings.oidc_extra_audiences}
+        self._assertions = ClientAssertions.from_settings(settings, clock)
         #: digest -> (claims, or None for inactive; unix time the entry ends)
         self._cache: OrderedDict[bytes, tuple[dict[str, Any] | None, float]] = OrderedDict()
 
@@ -107,7 +110,9 @@ class Introspector:
         form = {"token": token, "token_type_hint": "access_token"}
         headers = {"Accept": "application/json"}
         secret = s.client_secret.get_secret_value()
-        if methods and "client_secret_basic" not in methods and "client_secret_post" in methods:
+        if self._assertions is not None:
+            form |= self._assertions.form(url)  # private_key_jwt, as at the token endpoint
+        elif methods and "client_secret_basic" not in methods and "client_secret_post" in methods:
             form |= {"client_id": s.client_id, "client_secret": secret}
         else:
             # RFC 6749 §2.3.1: id and secret are form-urlencoded before base64

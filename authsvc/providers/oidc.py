@@ -19,6 +19,7 @@ from ..errors import ClientRejected, IssuerMismatch, ProviderRefused, TokenError
 from ..models import Identity, LoginState, Tokens
 from . import http as idp
 from .claims import has_claim, identity_from_claims
+from .client_auth import JWT_BEARER, ClientAssertions
 from .idtoken import Claims, IDTokenVerifier
 from .jws import unverified_claims
 from .metadata import MetadataCache, ProviderMetadata
@@ -74,6 +75,8 @@ class OIDCProvider:
         self._clock = clock
         self.metadata = MetadataCache(settings, http, clock)
         self.verifier = IDTokenVerifier(settings, self.metadata, clock)
+        #: jwt_key: private_key_jwt client authentication (client_auth.py) instead of the secret
+        self.assertions = ClientAssertions.from_settings(settings, clock)
 
     async def login_url(self, login: LoginState, redirect_uri: str) -> str:
         """The authorization URL (state, nonce, PKCE S256 challenge from `login`)."""
@@ -221,10 +224,13 @@ class OIDCProvider:
         secret = s.client_secret.get_secret_value()
         headers = {"Accept": "application/json"}
         methods = meta.token_endpoint_auth_methods_supported
-        if s.entra_id_federated_token_auth:
+        if self.assertions is not None:
+            # configured, so used whatever discovery lists: a key was registered, not a secret
+            form = {**form, **self.assertions.form(meta.token_endpoint)}
+        elif s.entra_id_federated_token_auth:
             # Azure Workload Identity: the projected service account token is the client
             # assertion (RFC 7521 4.2, RFC 7523 2.2); read anew each time, it is rotated
-            form = {**form, "client_id": s.client_id, "client_assertion_type": _JWT_ASSERTION,
+            form = {**form, "client_id": s.client_id, "client_assertion_type": JWT_BEARER,
                     "client_assertion": federated_token()}
         elif not methods or "client_secret_basic" in methods or "client_secret_post" not in methods:
             # RFC 6749 §2.3.1: id and secret are form-urlencoded before base64
@@ -252,9 +258,6 @@ class OIDCProvider:
             problem = ClientRejected if error in _CLIENT_REFUSALS else ProviderRefused
             raise problem(f"token endpoint refused the grant: {error}", error=error)
         return body
-
-
-_JWT_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 
 
 def federated_token() -> str:

@@ -22,21 +22,11 @@ from starlette.responses import HTMLResponse, Response
 
 from ..config import ConfigError, Settings
 from ..config.pages import LOGO_TYPES, TEMPLATE_NAMES
+from ..config.provider import PROVIDER_NAMES
 from .causes import Cause
 
 log = logging.getLogger("authsvc.pages")
 
-#: the name on the sign-in button for each provider kind (provider_display_name overrides it)
-PROVIDER_NAMES = {
-    "oidc": "OpenID Connect",
-    "github": "GitHub",
-    "google": "Google",
-    "entra-id": "Microsoft Entra ID",
-    "azure": "Microsoft Entra ID",
-    "gitlab": "GitLab",
-    "keycloak-oidc": "Keycloak",
-    "keycloak": "Keycloak",
-}
 DEFAULT_FOOTER = "Secured by authsvc"
 
 #: the variables every page gets (see docs/pages.md)

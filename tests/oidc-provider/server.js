@@ -15,6 +15,8 @@
 //                                     exactly, for apps on a non-loopback name (app.example.com)
 //   ACCESS_TOKEN_TTL, ID_TOKEN_TTL    seconds (default 3600), short values let tests force refresh
 //   CLIENT_CREDENTIALS_TTL            seconds a client-credentials token lives (default 3600)
+//   CLIENT_JWKS                       the client's public JWKS (JSON): it then authenticates with
+//                                     private_key_jwt (OIDC Core 9) only, and has no secret
 //
 // Machines (client credentials, for API-client tests): client "machine" / "machine-secret"
 // and "machine-2" / "machine-secret" get opaque access tokens, or RFC 9068 JWTs (typ at+jwt,
@@ -70,6 +72,11 @@ const client = {
   redirect_uris: list(process.env.REDIRECT_URIS, 'http://127.0.0.1/oauth2/callback'),
   post_logout_redirect_uris: list(process.env.POST_LOGOUT_REDIRECT_URIS, 'http://127.0.0.1/'),
 };
+if (process.env.CLIENT_JWKS) {
+  client.token_endpoint_auth_method = 'private_key_jwt';
+  client.jwks = JSON.parse(process.env.CLIENT_JWKS);
+  delete client.client_secret;
+}
 if (process.env.BACKCHANNEL_LOGOUT_URI) {
   client.backchannel_logout_uri = process.env.BACKCHANNEL_LOGOUT_URI;
   client.backchannel_logout_session_required = true;

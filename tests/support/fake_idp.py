@@ -30,11 +30,17 @@ import respx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
 
 DEFAULT_ISSUER = "https://idp.example.test"
 _KEY_POOL: dict[int, RSAKey] = {}
 _STRANGER = -1  # the pool index of a key the IdP never publishes
+_CLIENT = -2  # the pool index of the client's own key (private_key_jwt)
+#: RFC 7523 §2.2
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+#: the longest client assertion lifetime the fake accepts (login.gov's docs: a few minutes)
+MAX_ASSERTION_LIFETIME = 300
 
 
 def _rsa_key(index: int) -> RSAKey:
@@ -42,6 +48,16 @@ def _rsa_key(index: int) -> RSAKey:
     if index not in _KEY_POOL:
         _KEY_POOL[index] = RSAKey.generate_key(2048, private=True)
     return _KEY_POOL[index]
+
+
+def client_key() -> RSAKey:
+    """The RSA private key test clients sign their private_key_jwt assertions with."""
+    return _rsa_key(_CLIENT)
+
+
+def client_key_pem() -> str:
+    """client_key() as PEM (PKCS#8), what jwt_key / jwt_key_file hold."""
+    return client_key().as_pem(private=True).decode()
 
 
 def _b64(data: bytes) -> str:
@@ -105,6 +121,11 @@ class FakeIdP:
     calls: Counter[str] = field(default_factory=Counter)
     #: every token request's form, in order
     token_forms: list[dict[str, str]] = field(default_factory=list)
+    #: private_key_jwt (OIDC Core §9): the client's public JWK; token requests must then
+    #: authenticate with a client assertion it verifies, and never with a secret
+    client_jwk: dict[str, Any] | None = None
+    #: the verified claims of every client assertion accepted, in order
+    client_assertions: list[dict[str, Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -299,6 +320,8 @@ class FakeIdP:
     def _client_ok(self, request: httpx.Request, form: dict[str, str]) -> bool:
         """RFC 6749 §2.3.1: exactly one client authentication method, with the right secret."""
         basic = request.headers.get("authorization", "")
+        if self.client_jwk is not None:
+            return not basic and "client_secret" not in form and self._assertion_ok(form)
         in_body = "client_secret" in form
         if basic.startswith("Basic ") and not in_body:
             ident, _, secret = base64.b64decode(basic[6:]).decode().partition(":")
@@ -308,6 +331,33 @@ class FakeIdP:
                 self.client_id, self.client_secret
             )
         return False
+
+    def _assertion_ok(self, form: dict[str, str]) -> bool:
+        """OIDC Core §9 / RFC 7523 §3: the assertion is signed RS256 by the client's key, names
+        the client as iss and sub and our token endpoint as aud, is fresh and not replayed."""
+        assert self.client_jwk is not None
+        if form.get("client_assertion_type") != JWT_BEARER or form.get("client_id", self.client_id) \
+                != self.client_id:
+            return False
+        try:
+            token = jwt.decode(form.get("client_assertion", ""), RSAKey.import_key(self.client_jwk),
+                               algorithms=["RS256"])
+        except (JoseError, ValueError):
+            return False  # not a JWT, or not signed by the client's key
+        claims, now = token.claims, int(self.clock())
+        exp, iat = claims.get("exp"), claims.get("iat", now)
+        ok = (
+            token.header.get("alg") == "RS256"
+            and claims.get("iss") == claims.get("sub") == self.client_id
+            and claims.get("aud") in (self.url("token"), [self.url("token")])
+            and isinstance(claims.get("jti"), str) and len(claims["jti"]) >= 16
+            and all(claims["jti"] != seen.get("jti") for seen in self.client_assertions)
+            and isinstance(exp, int) and now < exp <= now + MAX_ASSERTION_LIFETIME
+            and isinstance(iat, int) and iat <= now
+        )
+        if ok:
+            self.client_assertions.append(dict(claims))
+        return ok
 
     def _token(self, request: httpx.Request) -> httpx.Response:
         form = {k: v[-1] for k, v in parse_qs(request.content.decode()).items()}

@@ -13,10 +13,12 @@ from urllib.parse import parse_qs
 import httpx
 import pytest
 import respx
+from joserfc import jwt
+from joserfc.jwk import RSAKey
 
 from tests.conftest import make_settings
 from tests.support.auth_app import AuthApp
-from tests.support.fake_idp import FakeIdP, ManualClock
+from tests.support.fake_idp import JWT_BEARER, FakeIdP, ManualClock, client_key, client_key_pem
 
 IdP = tuple[FakeIdP, "Introspection"]
 
@@ -40,9 +42,17 @@ class Introspection:
         # RFC 7662 §2.1: POST, form-encoded, our client authenticated (client_secret_basic)
         assert request.method == "POST"
         assert request.headers["content-type"] == "application/x-www-form-urlencoded"
-        pair = f"{self.idp.client_id}:{self.idp.client_secret}".encode()
-        assert request.headers["authorization"] == "Basic " + base64.b64encode(pair).decode()
         form = {k: v[0] for k, v in parse_qs(request.content.decode()).items()}
+        if self.idp.client_jwk is not None:  # private_key_jwt: an assertion for this endpoint
+            assert "authorization" not in request.headers and "client_secret" not in form
+            assert form["client_assertion_type"] == JWT_BEARER
+            key = RSAKey.import_key(self.idp.client_jwk)
+            claims = jwt.decode(form["client_assertion"], key, algorithms=["RS256"]).claims
+            assert claims["iss"] == claims["sub"] == self.idp.client_id and claims["aud"] == INTROSPECT
+            assert claims["exp"] - int(self.idp.clock()) == 60 and claims["jti"]
+        else:
+            pair = f"{self.idp.client_id}:{self.idp.client_secret}".encode()
+            assert request.headers["authorization"] == "Basic " + base64.b64encode(pair).decode()
         assert form["token_type_hint"] == "access_token"
         if self.status != 200:
             return httpx.Response(self.status)
@@ -218,6 +228,18 @@ async def test_no_credentials_is_a_bearer_challenge(env: Env) -> None:
 
 
 # --- opaque tokens (RFC 7662) -------------------------------------------------------------
+
+
+async def test_introspection_authenticates_with_the_jwt_key_when_there_is_one(
+    idp: tuple[FakeIdP, Introspection]
+) -> None:
+    fake, introspection = idp
+    fake.client_jwk = RSAKey.import_key(client_key().as_dict(private=False)).as_dict()
+    introspection.active("opaque-1")
+    async with AuthApp.start(settings(fake, client_secret="", jwt_key=client_key_pem()),
+                             fake.clock) as app:  # type: ignore[arg-type]
+        answer = await app.auth("/oauth2/auth", headers={"Authorization": "Bearer opaque-1"})
+    assert answer.status_code == 202 and introspection.calls == 1
 
 
 async def test_an_opaque_machine_token_is_introspected_and_cached(env: Env) -> None:

@@ -62,8 +62,8 @@ CASES = [
         "values: Input should be 'debug', 'info', 'warning', 'error' or 'critical'",
         "authsvc: invalid option workers (AUTHSVC_WORKERS): 100 is not between 1 and 64",
         "authsvc: invalid option provider (AUTHSVC_PROVIDER): 'gihub': is not a provider authsvc has; "
-        "did you mean 'github'? one of: azure, entra-id, github, gitlab, google, keycloak, "
-        "keycloak-oidc, oidc",
+        "did you mean 'github'? one of: azure, bitbucket, entra-id, github, gitlab, google, keycloak, "
+        "keycloak-oidc, login.gov, oidc",
         "authsvc: invalid option client_id (AUTHSVC_CLIENT_ID): is required",
         "authsvc: invalid option cookie_refresh (AUTHSVC_COOKIE_REFRESH): must be shorter than "
         "cookie_expire",
@@ -79,15 +79,15 @@ CASES = [
         "'oidc'",
         "authsvc: invalid option client_id (AUTHSVC_CLIENT_ID): is required",
         "authsvc: invalid option client_secret (AUTHSVC_CLIENT_SECRET): is required (or set "
-        "client_secret_file)",
+        "client_secret_file, or jwt_key)",
         "authsvc: invalid option cookie_secret (AUTHSVC_COOKIE_SECRET): is required; make one with "
         "`authsvc generate-secret`",
     ]),
     # --- what only failed when serve built it ---------------------------------------------------
     Case("provider-typo", {"AUTHSVC_PROVIDER": "gitlub"}, [
         "authsvc: invalid option provider (AUTHSVC_PROVIDER): 'gitlub': is not a provider authsvc has; "
-        "did you mean 'gitlab'? one of: azure, entra-id, github, gitlab, google, keycloak, "
-        "keycloak-oidc, oidc",
+        "did you mean 'gitlab'? one of: azure, bitbucket, entra-id, github, gitlab, google, keycloak, "
+        "keycloak-oidc, login.gov, oidc",
     ]),
     Case("route-parameter-in-ping-path", {"AUTHSVC_PING_PATH": "/ping/{x:int}"}, [
         "authsvc: invalid option ping_path (AUTHSVC_PING_PATH): '/ping/{x:int}': '/ping/{x:int}' must "

@@ -9,10 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import SecretStr
 
 from authsvc.cli import config_input, parse
 from authsvc.config import oauth2_proxy as o2p
 from authsvc.config.sources import ConfigInput, load
+from tests.support.fake_idp import client_key_pem
 from tests.support.pki import make_pki
 
 COOKIE = "OQINaROshtE9TcZkNAm-5Zs2Pv3xaWytBmc5W7sPX7w="
@@ -20,7 +22,8 @@ BASE = {"provider": "oidc", "oidc_issuer_url": "https://idp.example", "client_id
         "client_secret": "s", "cookie_secret": COOKIE}
 TENANT = "11111111-2222-3333-4444-555555555555"
 #: oauth2-proxy's spelling -> authsvc's, of the renamed keys used here
-RENAMED = {"azure_tenant": "entra_id_tenant", "azure_graph_group_field": "entra_id_graph_group_field"}
+RENAMED = {"azure_tenant": "entra_id_tenant", "azure_graph_group_field": "entra_id_graph_group_field",
+           "pubjwk_url": "oidc_jwks_url"}
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +37,12 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
     (d / "pub.pem").write_bytes(RSAKey.generate_key(2048, private=True).as_pem(private=False))
     (d / "htpasswd").write_text(f"ada:{bcrypt.hashpw(b'x', bcrypt.gensalt(rounds=4)).decode()}\n")
+    (d / "client.pem").write_text(client_key_pem())
     (d / "sa.json").write_text(json.dumps({"client_email": "sa@p.iam.gserviceaccount.com",
                                            "private_key": "-----BEGIN PRIVATE KEY-----"}))
     return {"ca": str(pki.ca_cert), "cert": str(pki.server_cert), "key": str(pki.server_key),
             "cookie": str(d / "cookie"), "htpasswd": str(d / "htpasswd"), "sa": str(d / "sa.json"),
-            "pub": str(d / "pub.pem")}
+            "pub": str(d / "pub.pem"), "client_key": str(d / "client.pem")}
 
 
 def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
@@ -120,6 +124,16 @@ def cases(f: dict[str, str]) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]
                       "logging_max_age": 3, "logging_max_backups": 4, "logging_compress": True}),
         # true is oauth2-proxy's default: false read from its sources shows it is not that default
         "logging_local_time": ({"logging_local_time": False}, {"logging_local_time": False}),
+        "bitbucket": ({"provider": "bitbucket", "bitbucket_team": "acme",
+                       "bitbucket_repository": "acme/site"},
+                      {"provider": "bitbucket", "bitbucket_team": "acme",
+                       "bitbucket_repository": "acme/site"}),
+        "login.gov key file": ({"provider": "login.gov", "client_secret": "", "jwt_key_file": f["client_key"],
+                                "pubjwk_url": "https://idp.example/certs"},
+                               {"provider": "login.gov", "jwt_key_file": f["client_key"],
+                                "oidc_jwks_url": "https://idp.example/certs"}),
+        "login.gov key": ({"provider": "login.gov", "client_secret": "", "jwt_key": client_key_pem()},
+                          {"jwt_key": SecretStr(client_key_pem()), "client_secret": SecretStr("")}),
         "sign-out and probes": ({"backend_logout_url": "https://idp.example/logout?t={id_token}",
                                  "ping_path": "/healthz", "ready_path": "/readyz", "gcp_healthchecks": True},
                                 {"backend_logout_url": "https://idp.example/logout?t={id_token}",
@@ -140,7 +154,7 @@ def _env(value: Any) -> str:
     return ",".join(value) if isinstance(value, list) else str(value)
 
 
-FILES = ("ca", "cert", "key", "cookie", "htpasswd", "sa", "pub")
+FILES = ("ca", "cert", "key", "cookie", "htpasswd", "sa", "pub", "client_key")
 
 
 @pytest.mark.parametrize("source", SOURCES)
@@ -227,3 +241,23 @@ def test_provider_options_from_the_alpha_config(provider: str, want: dict[str, A
     legacy.write_text(f'cookie_secret = "{COOKIE}"\nemail_domains = ["*"]\n')
     s = load(ConfigInput(str(legacy), str(alpha))).settings
     assert {key: getattr(s, key) for key in want} == want
+
+
+@pytest.mark.parametrize(("provider", "block", "want"), [
+    ("bitbucket", "bitbucketConfig:\n    team: acme\n    repository: acme/site",
+     {"bitbucket_team": "acme", "bitbucket_repository": "acme/site"}),
+    ("login.gov", "loginGovConfig:\n    jwtKeyFile: {key}\n    pubjwkURL: https://idp.example/certs",
+     {"jwt_key_file": "{key}", "oidc_jwks_url": "https://idp.example/certs"}),
+])
+def test_the_bitbucket_and_login_gov_blocks_of_the_alpha_config(
+    provider: str, block: str, want: dict[str, str], files: dict[str, str], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("OAUTH2_PROXY_COOKIE_SECRET", COOKIE)
+    alpha = tmp_path / "alpha.yaml"
+    alpha.write_text(f"providers:\n- id: p\n  provider: {provider}\n  clientID: c\n  clientSecret: s\n"
+                     f"  {block.format(key=files['client_key'])}\n")
+    s = load(ConfigInput(None, str(alpha))).settings
+    assert s.provider == provider
+    for key, value in want.items():
+        assert getattr(s, key) == value.format(key=files["client_key"])

@@ -13,9 +13,11 @@ import pytest
 from starlette.responses import Response
 
 from authsvc.config import ConfigError
+from authsvc.config.provider import PROVIDER_NAMES
 from authsvc.web.causes import Cause, idp_error
-from authsvc.web.pages import PROVIDER_NAMES, SAMPLES, Pages
+from authsvc.web.pages import SAMPLES, Pages
 from tests.conftest import make_settings
+from tests.support.fake_idp import client_key_pem
 
 HOSTILE = '<script>alert(1)</script>"\'&'
 NONCE = re.compile(r"style-src 'nonce-([A-Za-z0-9_-]{20,})'")
@@ -139,6 +141,8 @@ def test_the_button_names_the_provider_properly(kind: str, name: str) -> None:
     derived = kind in ("google", "entra-id", "azure")  # these refuse an issuer of another
     extra: dict[str, Any] = {"provider": kind, "entra_id_allowed_tenants": ["*"],
                              "oidc_issuer_url": "" if derived else "https://i"}
+    if kind == "login.gov":  # its client signs a JWT instead of sending a secret
+        extra["jwt_key"] = client_key_pem()
     body = html(pages(**extra).sign_in(host="h", request_id="r", start_url="/s"))
     assert f"Sign in with {name}</a>" in body
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 import respx
 
+from tests.support.fake_bitbucket import FakeBitbucket
 from tests.support.fake_github import FakeGitHub
 from tests.support.fake_gitlab import FakeGitLabAPI
 from tests.support.fake_graph import FakeGraph
@@ -30,6 +31,16 @@ def fake_github() -> Iterator[FakeGitHub]:
         github.mount(router)
         yield github
     assert not github.errors, f"FakeGitHub saw protocol violations: {github.errors}"
+
+
+@pytest.fixture
+def fake_bitbucket() -> Iterator[FakeBitbucket]:
+    """bitbucket.org and api.bitbucket.org on respx routes; any other host fails the test."""
+    with respx.mock(assert_all_called=False, assert_all_mocked=True) as router:
+        bitbucket = FakeBitbucket()
+        bitbucket.mount(router)
+        yield bitbucket
+    assert not bitbucket.errors, f"FakeBitbucket saw protocol violations: {bitbucket.errors}"
 
 
 def _mounted_idp(issuer: str) -> Iterator[FakeIdP]:
