@@ -106,6 +106,18 @@ _FOREIGN: dict[str, frozenset[str]] = {
     "auto": frozenset({*DESCRIPTIONS, "x-auth-request-redirect"}),
 }
 
+#: kinds whose proxy sets `X-Forwarded-Host` on every request it proxies to the login endpoints,
+#: replacing a client's copy: Traefik's forwarded-headers middleware (`forwarded_header.go`,
+#: incoming ones removed for peers outside `trustedIPs`), Caddy's `reverse_proxy` (unless the
+#: client is in `trusted_proxies`), ingress-nginx's template (`X-Forwarded-Host
+#: $best_http_host` unless `use-forwarded-headers`), and the nginx contract
+#: (examples/nginx/nginx.conf sets it in `location /oauth2/`). Envoy never sets it (its Host is
+#: `:authority`, as at the check), and under `auto` the proxy is unknown: there the Host header,
+#: which the proxy routed on, names the site. `X-Forwarded-Proto` is read under every kind, as
+#: the check reads it (Envoy sets it, `use_remote_address`); a spoofed scheme reaches only the
+#: client that sent it, and the IdP still checks the redirect URI it names.
+_ORIGIN_HOST = frozenset({"ingress-nginx", "traefik", "caddy", "nginx"})
+
 #: every request header this module reads (the auth handler decodes only these, and those
 #: it reads itself); a test checks the list against the code
 HEADERS_READ = (
@@ -187,6 +199,7 @@ class Forwarded:
         self._own: dict[tuple[str, str, str, str], OriginalRequest] = {}
         self._fwd: dict[tuple[str | None, ...], tuple[str, str, str, bool]] = {}
         self._foreign = _FOREIGN[self.kind]
+        self._origin_host = self.kind in _ORIGIN_HOST
         for line in unverifiable_rules(settings):
             log.warning("%s", line)
 
@@ -205,14 +218,17 @@ class Forwarded:
     def public_origin(
         self, scheme: str, headers: Mapping[str, str], peer_ip: str | None
     ) -> tuple[str, str]:
-        """(scheme, host) the browser used, for redirect URIs and cookie domains (the login
-        endpoints, which the browser reaches through the proxy): the request's own scheme and
-        Host, or a trusted peer's `X-Forwarded-Proto` / `X-Forwarded-Host`."""
+        """(scheme, host) the browser used, for redirect URIs, absolute URLs and choosing the
+        app at the login endpoints (which the browser reaches through the proxy, proxied like
+        any request): the request's own scheme and Host, or from a trusted peer what its kind
+        always writes (`_ORIGIN_HOST`): `X-Forwarded-Proto`, and `X-Forwarded-Host` only where
+        the proxy sets it; elsewhere a client's copy would pass, and Host is the proxy's."""
         scheme = clean_scheme(scheme) or "http"
         host = clean_host(headers.get("host")) or "localhost"
         if self.is_trusted(peer_ip):
             scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or scheme
-            host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
+            if self._origin_host:
+                host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
         return scheme, host
 
     def original_request(
