@@ -71,11 +71,13 @@ import re
 from collections.abc import Iterable, Mapping
 
 from ..config import Settings
+from ..memo import BoundedMemo
 from ..models import OriginalRequest
 
 MAX_URI = 8192
 MAX_HOST = 261  # 255 for the name, ":" and a 5-digit port
-_TRUST_CACHE_SIZE = 4096
+#: entries each memo here keeps (authsvc/memo.py: clear-on-full, so sprays pin nothing)
+_MEMO_SIZE = 4096
 #: the longest auth request path whose cleaned form is remembered (4096 x 1 KB at most)
 _MEMO_PATH_MAX = 1024
 _METHOD = re.compile(r"[A-Za-z]{1,32}")
@@ -193,11 +195,11 @@ class Forwarded:
         self._enabled = settings.reverse_proxy
         self._networks = parse_networks(settings.trusted_proxy_ips)
         self.auth_path = settings.proxy_prefix + "/auth"
-        self._trust: dict[str, bool] = {}
+        self._trust: BoundedMemo[str, bool] = BoundedMemo(_MEMO_SIZE)
         # the auth request's own method/scheme/host/path, cleaned: a handful of distinct values
         # per proxy (Envoy's prefix mode: one per path), so cleaned once (bench/: ~2 us a check)
-        self._own: dict[tuple[str, str, str, str], OriginalRequest] = {}
-        self._fwd: dict[tuple[str | None, ...], tuple[str, str, str, bool]] = {}
+        self._own: BoundedMemo[tuple[str, str, str, str], OriginalRequest] = BoundedMemo(_MEMO_SIZE)
+        self._fwd: BoundedMemo[tuple[str | None, ...], tuple[str, str, str, bool]] = BoundedMemo(_MEMO_SIZE)
         self._foreign = _FOREIGN[self.kind]
         self._origin_host = self.kind in _ORIGIN_HOST
         for line in unverifiable_rules(settings):
@@ -207,12 +209,9 @@ class Forwarded:
         """Whether the peer may tell us about the original request (cached per address)."""
         if not self._enabled or not peer_ip:
             return False
-        verdict = self._trust.get(peer_ip)
+        verdict = self._trust.data.get(peer_ip)
         if verdict is None:
-            verdict = in_networks(peer_ip, self._networks)
-            if len(self._trust) >= _TRUST_CACHE_SIZE:  # bound memory against address sprays
-                self._trust.clear()
-            self._trust[peer_ip] = verdict
+            verdict = self._trust.put(peer_ip, in_networks(peer_ip, self._networks))
         return verdict
 
     def public_origin(
@@ -246,7 +245,7 @@ class Forwarded:
         `repeated`: one of DESCRIPTIONS arrived more than once (then nothing is verified).
         """
         key = (method, scheme, host, path)
-        own = self._own.get(key)
+        own = self._own.data.get(key)
         if own is None:
             own = OriginalRequest(
                 method=clean_method(method) or "GET",
@@ -255,9 +254,7 @@ class Forwarded:
                 uri=clean_uri(path) or self.auth_path,
             )
             if len(path) <= _MEMO_PATH_MAX:  # long (Envoy) paths are not worth pinning
-                if len(self._own) >= _TRUST_CACHE_SIZE:  # bounded against sprays of paths
-                    self._own.clear()
-                self._own[key] = own
+                self._own.put(key, own)
         if not self.is_trusted(peer_ip):
             return own
         kind = self.kind
@@ -326,7 +323,7 @@ class Forwarded:
         """Traefik, Caddy and our nginx contract: X-Forwarded-Proto/Host plus uri and method."""
         key = (headers.get(method_header), headers.get("x-forwarded-proto"),
                headers.get("x-forwarded-host"), own.method, own.scheme, own.host)
-        cleaned = self._fwd.get(key)
+        cleaned = self._fwd.data.get(key)
         if cleaned is None:
             # a method is one token: no proxy appends to it, so "OPTIONS, GET" is malformed
             method = clean_method(key[0])
@@ -340,9 +337,7 @@ class Forwarded:
             # once; only short values are remembered (valid ones are, MAX_HOST at most), so a
             # spray of long headers pins nothing
             if all(v is None or len(v) <= MAX_HOST for v in key[:3]):
-                if len(self._fwd) >= _TRUST_CACHE_SIZE:  # bounded against sprays of values
-                    self._fwd.clear()
-                self._fwd[key] = cleaned
+                self._fwd.put(key, cleaned)
         # the uri is not split on commas: a path may hold one, and the proxy overwrites it
         uri = clean_uri(headers.get(uri_header))
         return OriginalRequest(

@@ -33,6 +33,7 @@ import anyio
 from ..clock import Clock
 from ..config.htpasswd import HtpasswdOptions, parse_htpasswd
 from ..errors import PasswordChecksBusy
+from ..memo import BoundedMemo
 from ..models import Identity, Session
 
 log = logging.getLogger("authsvc.htpasswd")
@@ -75,7 +76,7 @@ class Htpasswd:
         self._stamp: tuple[int, int] | None = None
         self._next_check = float("-inf")
         self._users: dict[str, str] = {}
-        self._verified: dict[bytes, tuple[str, float]] = {}
+        self._verified: BoundedMemo[bytes, tuple[str, float]] = BoundedMemo(_MAX_VERIFIED)
         #: per process: a memo key reveals nothing without it, not even a cheap hash to crack
         self._memo_key = os.urandom(32)
         #: pairs being verified now, so that concurrent checks of one pair share one bcrypt
@@ -121,13 +122,11 @@ class Htpasswd:
             return None
         key = hmac.new(self._memo_key, f"{user}\0{password}\0{hashed}".encode(), hashlib.sha256).digest()
         now = self._clock()
-        hit = self._verified.get(key)
+        hit = self._verified.data.get(key)
         if hit is None or hit[1] < now:
             if not await self._verify_shared(key, password, hashed):
                 return None
-            if len(self._verified) >= _MAX_VERIFIED:
-                self._verified.clear()
-            self._verified[key] = (user, self._clock() + VERIFIED_TTL)
+            self._verified.put(key, (user, self._clock() + VERIFIED_TTL))
         identity = Identity(user=user, preferred_username=user, groups=self._groups, extra=(HTPASSWD,))
         return Session(identity)
 

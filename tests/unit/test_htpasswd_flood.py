@@ -70,7 +70,7 @@ async def test_a_valid_user_is_verified_once(tmp_path: Path, monkeypatch: pytest
     await check()
     assert len(calls) == 2
     # the memo holds no password, not even a plain digest of one
-    assert all(b"s3cret" not in key for key in store._verified)
+    assert all(b"s3cret" not in key for key in store._verified.data)
 
 
 async def test_a_flood_runs_a_few_bcrypts_and_refuses_the_rest_at_once(
