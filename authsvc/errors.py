@@ -16,7 +16,8 @@
     ├── BodyTimeout (408)             a request body did not arrive in time (web/bodies.py)
     ├── BodyTooLarge (413)            a request body over max_request_body_bytes
     ├── ProviderUnavailable (502)     the IdP (or its metadata/JWKS) cannot be reached; retry later
-    └── StoreUnavailable (503)        the session store (Redis) cannot be reached
+    ├── StoreUnavailable (503)        the session store (Redis) cannot be reached
+    └── PasswordChecksBusy (503)      too many htpasswd bcrypt checks at once (check/htpasswd.py)
 
 `status` and `public` (user-safe text) decide the answer; `code` names the error for logs and
 pages (stable, snake_case, never a secret). A class per status, so no raise site picks one.
@@ -167,3 +168,12 @@ class StoreUnavailable(AuthsvcError):
     status = 503
     code = "store_unavailable"
     public = "session store unavailable"
+
+
+class PasswordChecksBusy(AuthsvcError):
+    """Too many Basic passwords are being verified at once (check/htpasswd.py): this one was
+    not checked; the client may retry."""
+
+    status = 503
+    code = "password_checks_busy"
+    public = "too many password checks at once, retry shortly"

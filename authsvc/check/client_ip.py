@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..config.client_ip import ClientIPOptions
+from ..memo import BoundedMemo
 from .forwarded import Forwarded, in_networks, parse_networks
 
 #: distinct addresses whose verdict is remembered
@@ -30,7 +31,7 @@ class TrustedIPs:
         self._networks = parse_networks(settings.trusted_ips)
         self._header = settings.real_client_ip_header.lower().encode("latin-1")
         self._forwarded = forwarded
-        self._memo: dict[str, bool] = {}
+        self._memo: BoundedMemo[str, bool] = BoundedMemo(_MEMO)
 
     def client_ip(self, scope: Mapping[str, Any]) -> str | None:
         """The client's address: the peer's, or the one a trusted proxy wrote (module docstring)."""
@@ -51,12 +52,9 @@ class TrustedIPs:
         ip = self.client_ip(scope)
         if not ip:
             return False
-        verdict = self._memo.get(ip)
+        verdict = self._memo.data.get(ip)
         if verdict is None:
-            verdict = in_networks(ip, self._networks)
-            if len(self._memo) >= _MEMO:
-                self._memo.clear()
-            self._memo[ip] = verdict
+            verdict = self._memo.put(ip, in_networks(ip, self._networks))
         return verdict
 
 

@@ -74,11 +74,13 @@ import re
 from collections.abc import Iterable, Mapping
 
 from ..config import Settings
+from ..memo import BoundedMemo
 from ..models import OriginalRequest
 
 MAX_URI = 8192
 MAX_HOST = 261  # 255 for the name, ":" and a 5-digit port
-_TRUST_CACHE_SIZE = 4096
+#: entries each memo here keeps (authsvc/memo.py: clear-on-full, so sprays pin nothing)
+_MEMO_SIZE = 4096
 #: the longest auth request path whose cleaned form is remembered (4096 x 1 KB at most)
 _MEMO_PATH_MAX = 1024
 _METHOD = re.compile(r"[A-Za-z]{1,32}")
@@ -108,6 +110,18 @@ _FOREIGN: dict[str, frozenset[str]] = {
     "envoy": frozenset(DESCRIPTIONS),
     "auto": frozenset({*DESCRIPTIONS, "x-auth-request-redirect"}),
 }
+
+#: kinds whose proxy sets `X-Forwarded-Host` on every request it proxies to the login endpoints,
+#: replacing a client's copy: Traefik's forwarded-headers middleware (`forwarded_header.go`,
+#: incoming ones removed for peers outside `trustedIPs`), Caddy's `reverse_proxy` (unless the
+#: client is in `trusted_proxies`), ingress-nginx's template (`X-Forwarded-Host
+#: $best_http_host` unless `use-forwarded-headers`), and the nginx contract
+#: (examples/nginx/nginx.conf sets it in `location /oauth2/`). Envoy never sets it (its Host is
+#: `:authority`, as at the check), and under `auto` the proxy is unknown: there the Host header,
+#: which the proxy routed on, names the site. `X-Forwarded-Proto` is read under every kind, as
+#: the check reads it (Envoy sets it, `use_remote_address`); a spoofed scheme reaches only the
+#: client that sent it, and the IdP still checks the redirect URI it names.
+_ORIGIN_HOST = frozenset({"ingress-nginx", "traefik", "caddy", "nginx"})
 
 #: every request header this module reads (the auth handler decodes only these, and those
 #: it reads itself); a test checks the list against the code
@@ -189,12 +203,13 @@ class Forwarded:
         #: request line. Not under `auto`: a bare path says nothing of who wrote it (nginx's
         #: `proxy_pass http://authsvc;` sends its auth location's own URI), unlike the prefix form
         self._any_path = bool(settings.any_path_auth_status) and self.kind == "envoy"
-        self._trust: dict[str, bool] = {}
+        self._trust: BoundedMemo[str, bool] = BoundedMemo(_MEMO_SIZE)
         # the auth request's own method/scheme/host/path, cleaned: a handful of distinct values
         # per proxy (Envoy's prefix mode: one per path), so cleaned once (bench/: ~2 us a check)
-        self._own: dict[tuple[str, str, str, str], OriginalRequest] = {}
-        self._fwd: dict[tuple[str | None, ...], tuple[str, str, str, bool]] = {}
+        self._own: BoundedMemo[tuple[str, str, str, str], OriginalRequest] = BoundedMemo(_MEMO_SIZE)
+        self._fwd: BoundedMemo[tuple[str | None, ...], tuple[str, str, str, bool]] = BoundedMemo(_MEMO_SIZE)
         self._foreign = _FOREIGN[self.kind]
+        self._origin_host = self.kind in _ORIGIN_HOST
         for line in unverifiable_rules(settings):
             log.warning("%s", line)
 
@@ -202,25 +217,25 @@ class Forwarded:
         """Whether the peer may tell us about the original request (cached per address)."""
         if not self._enabled or not peer_ip:
             return False
-        verdict = self._trust.get(peer_ip)
+        verdict = self._trust.data.get(peer_ip)
         if verdict is None:
-            verdict = in_networks(peer_ip, self._networks)
-            if len(self._trust) >= _TRUST_CACHE_SIZE:  # bound memory against address sprays
-                self._trust.clear()
-            self._trust[peer_ip] = verdict
+            verdict = self._trust.put(peer_ip, in_networks(peer_ip, self._networks))
         return verdict
 
     def public_origin(
         self, scheme: str, headers: Mapping[str, str], peer_ip: str | None
     ) -> tuple[str, str]:
-        """(scheme, host) the browser used, for redirect URIs and cookie domains (the login
-        endpoints, which the browser reaches through the proxy): the request's own scheme and
-        Host, or a trusted peer's `X-Forwarded-Proto` / `X-Forwarded-Host`."""
+        """(scheme, host) the browser used, for redirect URIs, absolute URLs and choosing the
+        app at the login endpoints (which the browser reaches through the proxy, proxied like
+        any request): the request's own scheme and Host, or from a trusted peer what its kind
+        always writes (`_ORIGIN_HOST`): `X-Forwarded-Proto`, and `X-Forwarded-Host` only where
+        the proxy sets it; elsewhere a client's copy would pass, and Host is the proxy's."""
         scheme = clean_scheme(scheme) or "http"
         host = clean_host(headers.get("host")) or "localhost"
         if self.is_trusted(peer_ip):
             scheme = clean_scheme(first_value(headers.get("x-forwarded-proto"))) or scheme
-            host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
+            if self._origin_host:
+                host = clean_host(first_value(headers.get("x-forwarded-host"))) or host
         return scheme, host
 
     def original_request(
@@ -238,7 +253,7 @@ class Forwarded:
         `repeated`: one of DESCRIPTIONS arrived more than once (then nothing is verified).
         """
         key = (method, scheme, host, path)
-        own = self._own.get(key)
+        own = self._own.data.get(key)
         if own is None:
             own = OriginalRequest(
                 method=clean_method(method) or "GET",
@@ -247,9 +262,7 @@ class Forwarded:
                 uri=clean_uri(path) or self.auth_path,
             )
             if len(path) <= _MEMO_PATH_MAX:  # long (Envoy) paths are not worth pinning
-                if len(self._own) >= _TRUST_CACHE_SIZE:  # bounded against sprays of paths
-                    self._own.clear()
-                self._own[key] = own
+                self._own.put(key, own)
         if not self.is_trusted(peer_ip):
             return own
         kind = self.kind
@@ -318,7 +331,7 @@ class Forwarded:
         """Traefik, Caddy and our nginx contract: X-Forwarded-Proto/Host plus uri and method."""
         key = (headers.get(method_header), headers.get("x-forwarded-proto"),
                headers.get("x-forwarded-host"), own.method, own.scheme, own.host)
-        cleaned = self._fwd.get(key)
+        cleaned = self._fwd.data.get(key)
         if cleaned is None:
             # a method is one token: no proxy appends to it, so "OPTIONS, GET" is malformed
             method = clean_method(key[0])
@@ -332,9 +345,7 @@ class Forwarded:
             # once; only short values are remembered (valid ones are, MAX_HOST at most), so a
             # spray of long headers pins nothing
             if all(v is None or len(v) <= MAX_HOST for v in key[:3]):
-                if len(self._fwd) >= _TRUST_CACHE_SIZE:  # bounded against sprays of values
-                    self._fwd.clear()
-                self._fwd[key] = cleaned
+                self._fwd.put(key, cleaned)
         # the uri is not split on commas: a path may hold one, and the proxy overwrites it
         uri = clean_uri(headers.get(uri_header))
         return OriginalRequest(

@@ -39,6 +39,7 @@ from collections.abc import Iterable
 from urllib.parse import unquote
 
 from ..config.headers import HeaderOptions
+from ..memo import BoundedMemo
 from ..models import KEPT_CLAIM, Identity, Session
 
 log = logging.getLogger("authsvc")
@@ -113,7 +114,7 @@ class IdentityHeaders:
         self.basic = settings.set_basic_auth
         self._basic_password = settings.basic_auth_password.get_secret_value()
         self._basic_email = settings.prefer_email_to_user
-        self._raw: dict[int, tuple[Session, Raw | None]] = {}
+        self._raw: BoundedMemo[int, tuple[Session, Raw | None]] = BoundedMemo(_RAW_MEMO)
         #: (header, Identity.extra key) per `claim_headers` entry
         self.claims = tuple((name, KEPT_CLAIM + path) for name, path in settings.claim_header_map)
 
@@ -150,7 +151,7 @@ class IdentityHeaders:
         a page's burst of checks encodes its headers once. Bounded; an entry holds its session,
         so an id is never reused while it is remembered.
         """
-        hit = self._raw.get(id(session))
+        hit = self._raw.data.get(id(session))
         if hit is not None and hit[0] is session:
             return hit[1]
         raw: Raw | None
@@ -163,9 +164,7 @@ class IdentityHeaders:
                 session.identity.user, exc, extra={"user": session.identity.user, "reason": str(exc)},
             )
             raw = None
-        if len(self._raw) >= _RAW_MEMO:
-            self._raw.clear()
-        self._raw[id(session)] = (session, raw)
+        self._raw.put(id(session), (session, raw))
         return raw
 
     def refusal(self, session: Session) -> str | None:

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from urllib.parse import parse_qsl, urlencode
 
+from ..memo import BoundedMemo
 from ..models import ALLOW, Decision, Identity
 from .rules import denied, email_domain_allowed, valid_email
 
@@ -148,18 +149,15 @@ class RouteRules:
     """Parsed per-route rules, cached per distinct query (the hot path parses nothing)."""
 
     def __init__(self) -> None:
-        self._cache: dict[str, RouteRule] = {}
+        self._cache: BoundedMemo[str, RouteRule] = BoundedMemo(CACHE_SIZE)
 
     def from_query(self, query: str) -> RouteRule:
         """The rule of an auth URL's query string."""
         if not query:
             return NO_RULE
-        rule = self._cache.get(query)
+        rule = self._cache.data.get(query)
         if rule is None:
-            rule = parse_rule(query)
-            if len(self._cache) >= CACHE_SIZE:
-                self._cache.clear()
-            self._cache[query] = rule
+            rule = self._cache.put(query, parse_rule(query))
         return rule
 
     def from_headers(self, headers: Mapping[str, str]) -> RouteRule:

@@ -42,6 +42,7 @@ from joserfc.errors import ExpiredTokenError, JoseError
 from ..clock import Clock
 from ..config import Settings
 from ..errors import TokenError
+from ..memo import BoundedMemo
 from ..models import Identity, Session, Tokens
 from .claims import claim, identity_from_claims, kept_claims
 from .dpop import JKT, token_jkt
@@ -150,7 +151,7 @@ class BearerAuth:
             issuer: IssuerVerifier(issuer, auds, caches[issuer], settings.oidc_leeway, types)
             for issuer, auds in audiences.items()
         }
-        self._cache: dict[bytes, tuple[Session, float]] = {}
+        self._cache: BoundedMemo[bytes, tuple[Session, float]] = BoundedMemo(CACHE_SIZE)
         own = settings.oidc_issuer_url
         #: RFC 7662 for opaque tokens of the provider's own issuer (providers/introspection.py)
         self._introspector = (
@@ -169,7 +170,7 @@ class BearerAuth:
         """
         now = self._clock()
         digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
-        hit = self._cache.get(digest)
+        hit = self._cache.data.get(digest)
         if hit is not None and now < hit[1]:
             return hit[0]
         if len(token) > MAX_TOKEN:
@@ -189,9 +190,7 @@ class BearerAuth:
             session = Session(identity, Tokens(access_token=token, id_token=token))
             exp = claims["exp"]
             until = min(float(exp), now + CACHE_TTL) if isinstance(exp, int | float) else now
-        if len(self._cache) >= CACHE_SIZE:
-            self._cache.clear()
-        self._cache[digest] = (session, until)
+        self._cache.put(digest, (session, until))
         return session
 
 

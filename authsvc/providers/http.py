@@ -7,6 +7,8 @@
                                                                           IdP's OAuth `error` (RFC
                                                                           6749 §5.2) when it sent one
     a body that is not JSON (or not an object)   -> TokenError            json_object()
+    a body over MAX_BODY (decoded), or slower    -> ProviderUnavailable   send(): read no further
+    than HTTP_TIMEOUT in all
 
 The status decides, not who asks: a 429 means "come back later" from a token endpoint, userinfo,
 GitHub's, GitLab's or Graph's API alike (it was a refusal at userinfo and a retry elsewhere).
@@ -20,8 +22,10 @@ missing).
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+import anyio
 import httpx
 
 from ..errors import ProviderRefused, ProviderUnavailable, TokenError
@@ -31,6 +35,12 @@ from ..jsonin import response_json
 HTTP_TIMEOUT = 10.0
 #: a Retry-After longer than this is taken as this (an IdP asking for a day is asked sooner)
 MAX_RETRY_AFTER = 300.0
+#: the largest answer read from the IdP, after Content-Encoding is undone (a gzip bomb is cut
+#: at the same point). The largest expected: Graph's getMemberObjects, up to 11 000 group ids
+#: at ~39 bytes (~430 KB); discovery and JWKS are a few KB, GitHub's pages of 100 teams ~300 KB
+MAX_BODY = 1024 * 1024
+
+log = logging.getLogger("authsvc.idp")
 
 
 async def call(
@@ -54,12 +64,48 @@ async def send(
     http: httpx.AsyncClient, method: str, url: str | httpx.URL, *, what: str, **kwargs: Any
 ) -> httpx.Response:
     """The IdP's answer, whatever its status (for a caller with a rule of its own before
-    `check`); ProviderUnavailable when there is none."""
+    `check`), its body read whole but no further than MAX_BODY bytes and HTTP_TIMEOUT seconds
+    (httpx would read any length, at any pace); ProviderUnavailable when there is none."""
     try:
-        return await http.request(method, url, timeout=HTTP_TIMEOUT, **kwargs)
+        request = http.build_request(method, url, timeout=HTTP_TIMEOUT, **kwargs)
+        response = await http.send(request, stream=True)
     except httpx.HTTPError as exc:
         # the exception's class, never its text, which may hold a URL with a query
         raise ProviderUnavailable(f"{what}: {type(exc).__name__}") from None
+    try:
+        with anyio.fail_after(HTTP_TIMEOUT):
+            body = await _bounded_body(response, what)
+    except TimeoutError:
+        raise ProviderUnavailable(f"{what}: the answer took over {HTTP_TIMEOUT:g} s") from None
+    except httpx.HTTPError as exc:
+        raise ProviderUnavailable(f"{what}: {type(exc).__name__}") from None
+    finally:
+        await response.aclose()
+    # the answer as httpx would have read it: the body decoded, so no Content-Encoding
+    headers = [(k, v) for k, v in response.headers.raw
+               if k.lower() not in (b"content-encoding", b"content-length", b"transfer-encoding")]
+    return httpx.Response(response.status_code, headers=headers, content=body, request=request,
+                          extensions=response.extensions)
+
+
+async def _bounded_body(response: httpx.Response, what: str) -> bytes:
+    declared = response.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise _too_large(what, f"Content-Length {int(declared)}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise _too_large(what, f"over {MAX_BODY} bytes read")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(what: str, seen: str) -> ProviderUnavailable:
+    # the size only: never a byte of the body, which may hold a token
+    log.warning("%s: the answer is larger than %d bytes (%s); not read", what, MAX_BODY, seen)
+    return ProviderUnavailable(f"{what}: the answer is larger than {MAX_BODY} bytes")
 
 
 def check(

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..clock import Clock
 from ..config import Settings
+from ..memo import BoundedMemo
 from .idtoken import Claims, IDTokenVerifier
 from .jws import unverified_claims
 from .metadata import MetadataCache, ProviderMetadata
@@ -32,18 +33,15 @@ class IssuerChoosingVerifier(IDTokenVerifier):
     ) -> None:
         super().__init__(settings, metadata, clock)
         self._choose = choose
-        self._by_issuer: dict[str, IDTokenVerifier] = {}
+        self._by_issuer: BoundedMemo[str, IDTokenVerifier] = BoundedMemo(_MAX_ISSUERS)
 
     async def verify(self, id_token: str, nonce: str | None) -> Claims:
         """The verified claims, `iss` required to be what `choose` named for this token."""
         issuer = self._choose(unverified_claims(id_token), await self._metadata.metadata())
-        verifier = self._by_issuer.get(issuer)
+        verifier = self._by_issuer.data.get(issuer)
         if verifier is None:
-            if len(self._by_issuer) >= _MAX_ISSUERS:
-                self._by_issuer.clear()
             settings = self._settings.model_copy(
                 update={"oidc_issuer_url": issuer, "insecure_oidc_skip_issuer_verification": False}
             )
-            verifier = IDTokenVerifier(settings, self._metadata, self._clock)
-            self._by_issuer[issuer] = verifier
+            verifier = self._by_issuer.put(issuer, IDTokenVerifier(settings, self._metadata, self._clock))
         return await verifier.verify(id_token, nonce)

@@ -64,15 +64,17 @@ class CachePurge:
 
     async def _send(self, url: str, key: str) -> bool:
         try:
-            response = await self._http.request(
+            # only the status matters: the body is never read (it could be of any size)
+            async with self._http.stream(
                 "PURGE", url, headers={KEY_HEADER: key}, timeout=PURGE_TIMEOUT
-            )
+            ) as response:
+                status = response.status_code
         except httpx.HTTPError as exc:
             log.warning("cache purge at %s failed: %s", url, type(exc).__name__,
                         extra={"outcome": "error", "reason": "cache_purge_failed"})  # fmt: skip
             return False
-        if response.status_code not in (200, 404):
-            log.warning("cache purge at %s answered HTTP %d", url, response.status_code,
+        if status not in (200, 404):
+            log.warning("cache purge at %s answered HTTP %d", url, status,
                         extra={"outcome": "error", "reason": "cache_purge_failed"})  # fmt: skip
             return False
         return True

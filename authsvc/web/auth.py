@@ -36,7 +36,7 @@ from ..check.htpasswd import Htpasswd
 from ..check.route_rules import HEADERS as RULE_HEADERS
 from ..check.route_rules import RouteCheck, RouteRule
 from ..context import Context
-from ..errors import ProviderUnavailable, StoreUnavailable, TokenError
+from ..errors import PasswordChecksBusy, ProviderUnavailable, StoreUnavailable, TokenError
 from ..models import OriginalRequest, Session
 from ..providers.bearer import access_token
 from ..providers.dpop import ALGS, DPoPError, DPoPVerifier, identity_jkt
@@ -174,7 +174,12 @@ class AuthEndpoint:
         if session is None:
             got = access_token(headers.get("authorization")) if self.s.bearer.enabled else None
             if got is None:
-                basic = await self.htpasswd.session(headers.get("authorization")) if self.htpasswd else None
+                try:
+                    basic = (await self.htpasswd.session(headers.get("authorization"))
+                             if self.htpasswd else None)
+                except PasswordChecksBusy:  # not checked (check/htpasswd.py logs, rate-limited)
+                    note_outcome("error", "password checks busy")
+                    return Response(UNAVAILABLE, 503, {"Retry-After": "1"}, media_type="text/plain")
                 if basic is None:
                     return await self.unauthenticated(request, original)
                 session = basic

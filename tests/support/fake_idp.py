@@ -132,6 +132,7 @@ class FakeIdP:
         self._key_index = 0
         self.key = _rsa_key(0).as_dict(private=True, kid="key-0")
         self._failures: list[tuple[str | None, int]] = []
+        self._answers: list[tuple[str, httpx.Response]] = []
         self._codes: dict[str, _Pending] = {}
         self._access: dict[str, dict[str, Any]] = {}
         self._refresh: dict[str, _Refresh] = {}
@@ -179,6 +180,10 @@ class FakeIdP:
     def kid(self) -> str:
         """The kid of the key we sign with now."""
         return str(self.key["kid"])
+
+    def answer_next(self, endpoint: str, response: httpx.Response) -> None:
+        """The next request to `endpoint` gets `response` (e.g. an oversized body) instead."""
+        self._answers.append((endpoint, response))
 
     def recover(self) -> None:
         """The outage is over: forget the failures fail_next() queued."""
@@ -298,6 +303,10 @@ class FakeIdP:
     ) -> Callable[[httpx.Request], httpx.Response]:
         def side_effect(request: httpx.Request) -> httpx.Response:
             self.calls[name] += 1
+            for i, (target, answer) in enumerate(self._answers):
+                if target == name:
+                    del self._answers[i]
+                    return answer
             for i, (endpoint, status) in enumerate(self._failures):
                 if endpoint in (None, name):
                     del self._failures[i]

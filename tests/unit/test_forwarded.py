@@ -481,7 +481,7 @@ def test_the_header_memo_stays_bounded_and_never_pins_long_values() -> None:
     assert len(fw._fwd) <= 4096
     for i in range(50):
         ask(fw, {**TRAEFIK, "x-forwarded-host": f"{i}" + "a" * 5000})
-    assert all(len(v or "") <= 261 for key in fw._fwd for v in key[:3])
+    assert all(len(v or "") <= 261 for key in fw._fwd.data for v in key[:3])
     assert ask(fw, TRAEFIK).verified  # still right after clearing
 
 
