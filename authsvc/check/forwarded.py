@@ -117,11 +117,15 @@ _FOREIGN: dict[str, frozenset[str]] = {
 #: client is in `trusted_proxies`), ingress-nginx's template (`X-Forwarded-Host
 #: $best_http_host` unless `use-forwarded-headers`), and the nginx contract
 #: (examples/nginx/nginx.conf sets it in `location /oauth2/`). Envoy never sets it (its Host is
-#: `:authority`, as at the check), and under `auto` the proxy is unknown: there the Host header,
-#: which the proxy routed on, names the site. `X-Forwarded-Proto` is read under every kind, as
-#: the check reads it (Envoy sets it, `use_remote_address`); a spoofed scheme reaches only the
-#: client that sent it, and the IdP still checks the redirect URI it names.
-_ORIGIN_HOST = frozenset({"ingress-nginx", "traefik", "caddy", "nginx"})
+#: `:authority`, as at the check): there Host names the site. Under `auto` (the proxy is unknown,
+#: and every oauth2-proxy configuration runs under it) a trusted peer's `X-Forwarded-Host` is read
+#: as oauth2-proxy's `reverse_proxy` reads it: Traefik's forwardAuth at `/` sends authsvc's own
+#: address as Host, and the login cookie's domain and the same-host `rd` follow the site. At the
+#: login endpoints that header steers only the answer to the client that sent it (a browser's
+#: navigation cannot set it; `rd` is still checked against whitelist_domains), unlike the check,
+#: where it would be evidence. `X-Forwarded-Proto` is read under every kind, as the check reads
+#: it (Envoy sets it, `use_remote_address`); the IdP still checks the redirect URI it names.
+_ORIGIN_HOST = frozenset({"ingress-nginx", "traefik", "caddy", "nginx", "auto"})
 
 #: every request header this module reads (the auth handler decodes only these, and those
 #: it reads itself); a test checks the list against the code

@@ -29,15 +29,16 @@ def origin(kind: str, headers: dict[str, str], peer: str = PROXY, **overrides: A
     return fw.public_origin("http", headers, peer)
 
 
-@pytest.mark.parametrize("kind", ["traefik", "caddy", "ingress-nginx", "nginx"])
+@pytest.mark.parametrize("kind", ["traefik", "caddy", "ingress-nginx", "nginx", "auto"])
 def test_kinds_whose_proxy_writes_x_forwarded_host_read_it(kind: str) -> None:
+    # auto: oauth2-proxy's reverse_proxy reading (Traefik's forwardAuth at / sends authsvc's Host)
     assert origin(kind, SPOOF) == ("https", "evil.example")
 
 
-@pytest.mark.parametrize("kind", ["envoy", "auto"])
+@pytest.mark.parametrize("kind", ["envoy"])
 def test_kinds_whose_proxy_does_not_write_it_use_host(kind: str) -> None:
-    # Envoy sets X-Forwarded-Proto (use_remote_address) and routes on :authority; under auto
-    # the proxy is unknown: a client's X-Forwarded-Host could pass, Host is what was routed on
+    # Envoy sets X-Forwarded-Proto (use_remote_address) and routes on :authority: a client's
+    # X-Forwarded-Host would pass it, Host is what was routed on
     assert origin(kind, SPOOF) == ("https", "app.example.test")
 
 
@@ -55,7 +56,7 @@ def test_malformed_values_fall_back_to_the_request(kind: str) -> None:
 
 
 @pytest.mark.anyio
-@pytest.mark.parametrize(("kind", "host"), [("auto", "app.example.test"), ("envoy", "app.example.test"),
+@pytest.mark.parametrize(("kind", "host"), [("auto", "evil.example"), ("envoy", "app.example.test"),
                                             ("traefik", "evil.example")])
 async def test_redirect_uri_at_start(fake_idp: FakeIdP, kind: str, host: str) -> None:
     settings = fake_idp_settings(fake_idp, proxy_kind=kind)
