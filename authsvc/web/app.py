@@ -529,12 +529,8 @@ class ProviderChooser:
             if scope["method"] == "POST":
                 # form_post: the state is in the IdP's form body, so the body is read here
                 # (within the first provider's cap) and handed on to the provider whose login it is
-                settings = self._first.settings
-                try:
-                    body = await read_body(scope, receive, settings.max_request_body_bytes,
-                                           settings.request_body_timeout)
-                except AuthsvcError as exc:  # too large or too slow (web/bodies.py)
-                    await _plain_error(exc)(scope, receive, send)
+                body = await self._capped_body(scope, receive, send)
+                if body is None:
                     return
                 state = posted_params(request.headers.get("content-type", ""), body).get("state", "")
                 receive = _replayed(body)
@@ -566,17 +562,24 @@ class ProviderChooser:
                 return member
         return self._members[0][1]
 
+    async def _capped_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The request body within the first provider's cap, or None once a 413/408 was sent
+        (too large or too slow, web/bodies.py)."""
+        settings = self._first.settings
+        try:
+            return await read_body(scope, receive, settings.max_request_body_bytes,
+                                   settings.request_body_timeout)
+        except AuthsvcError as exc:
+            await _plain_error(exc)(scope, receive, send)
+            return None
+
     async def _sign_out_all(
         self, present: list[AuthsvcApp], scope: Scope, receive: Receive, send: Send
     ) -> None:
         """Sign-out with sessions of several of the app's providers: each ends its own; the
         answer is the first's (a failure, 503, wins) with every provider's cookies expired."""
-        settings = self._first.settings
-        try:
-            body = await read_body(scope, receive, settings.max_request_body_bytes,
-                                   settings.request_body_timeout)
-        except AuthsvcError as exc:  # too large or too slow (web/bodies.py)
-            await _plain_error(exc)(scope, receive, send)
+        body = await self._capped_body(scope, receive, send)
+        if body is None:
             return
         answers = [await _captured(member, scope, body) for member in present]
         answer = next((a for a in answers if a[0]["status"] >= 500), answers[0])
