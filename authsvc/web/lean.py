@@ -54,6 +54,8 @@ _REQUEST = {"type": "http.request", "body": b"", "more_body": False}
 _DISCONNECT = {"type": "http.disconnect"}
 _CLOSE = b"connection: close\r\n"
 _INF = float("inf")
+#: the methods' names as str, without a decode per request (llhttp knows only its own set)
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 
 
 def find_check_app(app: Any) -> Any:
@@ -88,6 +90,7 @@ class CheckProtocol(asyncio.Protocol):
         self.loop = _loop or asyncio.get_event_loop()
         self.app = find_check_app(config.loaded_app)
         self.root_path = config.root_path
+        self.raw_root = config.root_path.encode("ascii")
         self.max_header_bytes = max_header_bytes
         self.header_timeout = header_timeout
         self.keep_alive_timeout = float(config.timeout_keep_alive)
@@ -287,7 +290,7 @@ class CheckProtocol(asyncio.Protocol):
             "type": "http", "asgi": _ASGI, "http_version": self.http_version,
             "server": self.server, "client": self.client, "scheme": self.scheme, "method": method,
             "root_path": self.root_path, "path": self.root_path + path,
-            "raw_path": self.root_path.encode("ascii") + raw_path, "query_string": query,
+            "raw_path": self.raw_root + raw_path if self.raw_root else raw_path, "query_string": query,
             "headers": self.headers, "state": self.app_state.copy(),
         }  # fmt: skip
         answer = _Answer(self, method == "HEAD", keep_alive)
@@ -431,7 +434,8 @@ class CheckProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         # read here: llhttp resets its flags once the message is complete
         parser = self.parser
-        self.method = parser.get_method().decode("ascii")
+        method = parser.get_method()
+        self.method = _METHODS.get(method) or method.decode("ascii")
         self.http_version = parser.get_http_version()
         self.keep_alive = parser.should_keep_alive()
 
