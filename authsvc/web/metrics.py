@@ -19,6 +19,7 @@ sums all workers (prometheus_client's multiprocess mode).
 from __future__ import annotations
 
 import bisect
+import functools
 import logging
 import os
 import time
@@ -177,14 +178,14 @@ class Metrics:
     def _auth(self, handle: NowHandler, log_requests: bool, excluded: frozenset[str]) -> Handler:
         """The check's wrapper, twice: `now(request)` (the answer, or an awaitable when the
         handler must wait: web/lean.py answers without a task) and the async handler built on it."""
-        children = self.outcomes["auth"]
+        children = {outcome: incrementer(child) for outcome, child in self.outcomes["auth"].items()}
         observe = observer(self.auth_seconds)
         clock = time.perf_counter
         begin = logs.request_for  # the context AuthsvcApp began
 
         def failed(started: float) -> None:
             observe(clock() - started)
-            children["error"].inc()
+            children["error"]()
 
         def finish(
             request: Request, response: Response, started: float, ctx: logs.RequestContext
@@ -194,7 +195,7 @@ class Metrics:
             status = response.status_code
             # a sign-in redirect is what /oauth2/auth does for a browser without a session
             outcome = ctx.outcome or ("unauthenticated" if status == 302 else outcome_of(status))
-            children[outcome].inc()
+            children[outcome]()
             if log_requests and request.scope["path"] not in excluded:
                 _access("auth", request, status, outcome, elapsed, ctx)
             return response
@@ -295,6 +296,17 @@ def observer(histogram: Histogram) -> Callable[[float], None]:
         buckets[first(bounds, amount)](1)
 
     return observe
+
+
+def incrementer(counter: Counter) -> Callable[[], None]:
+    """`counter.inc()` (by one, no exemplar) without its per-call checks: its value's own inc,
+    so the same number lands in the same place (in multiprocess mode too); if this
+    prometheus_client lays its counter out otherwise, plain `inc`."""
+    value = getattr(counter, "_value", None)
+    add = getattr(value, "inc", None)
+    if add is None:
+        return counter.inc
+    return functools.partial(add, 1)
 
 
 def multiprocess_registry(path: str) -> CollectorRegistry:
