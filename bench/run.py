@@ -285,12 +285,14 @@ class Stack:
         path.write_text(json.dumps(jwks))
         return self.start("jwks", [sys.executable, "-m", "bench.jwks", HOST, str(port), str(path)], port)
 
-    def nginx(self, authsvc_port: int, uvicorn_port: int) -> tuple[Process, int, int, int, int, int] | None:
+    def nginx(
+        self, authsvc_port: int, uvicorn_port: int, workers_port: int
+    ) -> tuple[Process, int, int, int, int, int, int] | None:
         binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
         if binary is None:
             return None
         auth_port, plain_port, app_port, cached_port = free_port(), free_port(), free_port(), free_port()
-        limit_port, answer_port, before_port = free_port(), free_port(), free_port()
+        limit_port, answer_port, before_port, w2_port = free_port(), free_port(), free_port(), free_port()
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "cache"):
             (self.workdir / "nginx" / sub).mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "nginx.conf"
@@ -298,13 +300,13 @@ class Stack:
             AUTH_SERVER.format(host=HOST, port=port, cache=cache, upstream=upstream)
             for port, cache, upstream in (
                 (auth_port, "", "authsvc"), (cached_port, CACHE_LINES, "authsvc"), (limit_port, "", "limit"),
-                (before_port, "", "uvicorn_only"),
+                (before_port, "", "uvicorn_only"), (w2_port, "", "workers2"),
             )
         )
         conf.write_text(NGINX_CONF.format(
             workdir=self.workdir, plain_port=plain_port, app_port=app_port,
             authsvc_port=authsvc_port, host=HOST, auth_servers=auth_servers, answer_port=answer_port,
-            uvicorn_port=uvicorn_port,
+            uvicorn_port=uvicorn_port, workers_port=workers_port,
         ))  # fmt: skip
         test = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                               capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
@@ -312,7 +314,7 @@ class Stack:
             raise BenchError(f"nginx -t rejected {conf}:\n{test.stderr}")
         proc = self.start("nginx", [binary, "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                           auth_port, None)  # fmt: skip
-        return proc, auth_port, plain_port, cached_port, limit_port, before_port
+        return proc, auth_port, plain_port, cached_port, limit_port, before_port, w2_port
 
 
 NGINX_CONF = """\
@@ -336,6 +338,7 @@ http {{
   upstream app {{ server {host}:{app_port}; keepalive 32; }}
   upstream limit {{ server {host}:{answer_port}; keepalive 32; }}
   upstream uvicorn_only {{ server {host}:{uvicorn_port}; keepalive 32; }}
+  upstream workers2 {{ server {host}:{workers_port}; keepalive 32; }}
   proxy_http_version 1.1;
   proxy_buffer_size 16k;
   proxy_buffers 8 16k;
@@ -567,9 +570,16 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
 
     found.append(Target("5 no session (401)", url, {**PROXY_HEADERS, "Accept": "application/json"}, 401, pid))
 
-    ng = s.nginx(cookie_auth.port, before.port if before is not None else cookie_auth.port)
+    # the same cookie check on `workers = 2` (issue 17: reported beside one worker)
+    two = s.authsvc("authsvc-cookie-w2", {**options, "workers": 2})
+    found.insert(found.index(next(t for t in found if t.name.startswith("2 "))) + 1,
+                 Target("2w cookie session, workers = 2", f"{two.url}{auth_path}",
+                        {**PROXY_HEADERS, "Cookie": cookie}, 202, [two.popen.pid],
+                        note="CPU incl. both workers"))  # fmt: skip
+
+    ng = s.nginx(cookie_auth.port, before.port if before is not None else cookie_auth.port, two.port)
     if ng is not None:
-        proc, auth_port, plain_port, cached_port, limit_port, before_port = ng
+        proc, auth_port, plain_port, cached_port, limit_port, before_port, w2_port = ng
         nginx_pids = [proc.popen.pid]  # and its workers (cpu_seconds adds children)
         plain_url = f"http://{HOST}:{plain_port}/dashboard"
         found.append(Target("6a nginx, no auth", plain_url, {}, 200, nginx_pids))
@@ -583,6 +593,9 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
             found.append(Target("6e nginx auth_request, uvicorn only", f"http://{HOST}:{before_port}/dashboard",
                                 {"Cookie": cookie}, 200, [*nginx_pids, before.popen.pid],
                                 note="6b before web/lean.py; ratio to 6a"))  # fmt: skip
+        found.append(Target("6f nginx auth_request, workers = 2", f"http://{HOST}:{w2_port}/dashboard",
+                            {"Cookie": cookie}, 200, [*nginx_pids, two.popen.pid],
+                            note="6b on two authsvc workers; ratio to 6a"))  # fmt: skip
         found.append(Target("6c nginx auth_request + proxy_cache", f"http://{HOST}:{cached_port}/dashboard",
                             {"Cookie": cookie}, 200, [*nginx_pids, *pid],
                             note="5 s cache of 202s in nginx; ratio to 6a"))  # fmt: skip
@@ -664,10 +677,10 @@ def closed_loops(found: list[Target], plan: Plan, workdir: Path, log: Any) -> li
     plain = next((r for r in results if r.scenario.startswith("6a")), None)
     limit = next((r for r in results if r.scenario.startswith("6d")), None)
     for r in results:
-        if r.scenario[:2] in ("6b", "6c", "6d", "6e") and plain is not None:
+        if r.scenario[:2] in ("6b", "6c", "6d", "6e", "6f") and plain is not None:
             r.ratio = round(r.rps / plain.rps, 3)
             r.cpu_ratio = round(plain.cpu_us / r.cpu_us, 3)
-        if r.scenario[:2] in ("6b", "6c", "6d", "6e") and limit is not None:
+        if r.scenario[:2] in ("6b", "6c", "6d", "6e", "6f") and limit is not None:
             r.limit_ratio = round(r.rps / limit.rps, 3)
     # the ceiling row: the median run, its ratios 1 by definition
     ceiling = sorted(ceilings, key=lambda r: r.rps)[len(ceilings) // 2]
@@ -680,7 +693,7 @@ def closed_loops(found: list[Target], plan: Plan, workdir: Path, log: Any) -> li
 def run_soak(s: Stack, found: list[Target], plan: Plan, workdir: Path, log: Any) -> dict[str, Any]:
     """`plan.soak` seconds of load on authsvc, many distinct sessions; RSS sampled throughout."""
     del s
-    chosen = [t for t in found if t.name[0] in "23"]
+    chosen = [t for t in found if t.name[:2] in ("2 ", "3 ")]  # one worker each, lean protocol
     procs: list[subprocess.Popen[str]] = []
     samples: dict[str, list[tuple[float, float]]] = {t.name: [] for t in chosen}
     # 20,000 distinct sessions per store: more than any in-process cache holds

@@ -51,6 +51,37 @@ def email_domain_allowed(email: str, domains: Iterable[str]) -> bool:
     return False
 
 
+class EmailDomains:
+    """`email_domain_allowed(email, domains)` for one fixed list, compiled once: a set of
+    exact domains, a tuple of dotted suffixes for one `endswith`, and whether `*` is listed."""
+
+    def __init__(self, domains: Iterable[str]) -> None:
+        exact: set[str] = set()
+        suffixes: list[str] = []
+        self.any = False
+        for allowed in domains:
+            allowed = allowed.strip().lower()
+            if allowed == "*":
+                self.any = True
+            if allowed.startswith("*."):
+                allowed = allowed[1:]
+            if allowed.startswith("."):
+                suffixes.append(allowed)
+            else:
+                exact.add(allowed)
+        self.exact = frozenset(exact)
+        self.suffixes = tuple(suffixes)
+
+    def allows(self, email: str) -> bool:
+        """What email_domain_allowed answers for this list."""
+        if not valid_email(email):
+            return False
+        if self.any:
+            return True
+        domain = email.rsplit("@", 1)[1].lower()
+        return domain in self.exact or (bool(self.suffixes) and domain.endswith(self.suffixes))
+
+
 def denied(reason: str) -> Decision:
     """Signed in, but not allowed: a 403 (401 would send the browser round a login loop)."""
     return Decision(False, reason)
@@ -60,7 +91,7 @@ class Rules:
     """The global access rules, compiled once from settings."""
 
     def __init__(self, settings: Settings, clock: Clock = system_clock) -> None:
-        self._email_domains = tuple(d.strip().lower() for d in settings.email_domains)
+        self._email_domains = EmailDomains(settings.email_domains)
         self._emails = (
             EmailsFile(settings.authenticated_emails_file, clock)
             if settings.authenticated_emails_file
@@ -90,7 +121,7 @@ class Rules:
         # claims.py refuses these at login; checked again for sessions and bearer identities
         if identity.email_verified is False and not self._allow_unverified:
             return denied("unverified e-mail not allowed")
-        if not email_domain_allowed(email, self._email_domains) and not (
+        if not self._email_domains.allows(email) and not (
             self._emails is not None and email.lower() in self._emails
         ):
             return denied("e-mail domain not allowed")

@@ -162,17 +162,25 @@ class BearerAuth:
             log.warning("skip_jwt_bearer_tokens is on, but no issuer is configured: "
                         "every bearer token will be refused (set extra_jwt_issuers)")
 
+    def cached(self, token: str) -> Session | None:
+        """The session of a token verified before and still cached, else None (`session` must
+        be awaited): the check's sync path (web/auth.py) asks this first."""
+        hit = self._cache.data.get(hashlib.sha256(token.encode("utf-8", "replace")).digest())
+        if hit is not None and self._clock() < hit[1]:
+            return hit[0]
+        return None
+
     async def session(self, token: str) -> Session:
         """The session a valid token stands for; TokenError when it proves nothing.
 
         oauth2-proxy's shape: the token is both the access and the ID token. The same Session
         object is returned while cached, so its encoded identity headers are remembered too.
         """
+        hit = self.cached(token)
+        if hit is not None:
+            return hit
         now = self._clock()
         digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
-        hit = self._cache.data.get(digest)
-        if hit is not None and now < hit[1]:
-            return hit[0]
         if len(token) > MAX_TOKEN:
             raise TokenError("bearer token too long")
         if self._introspector is not None and token.count(".") != 2:

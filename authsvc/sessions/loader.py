@@ -13,6 +13,7 @@ import logging
 from .. import cookies
 from ..clock import Clock
 from ..errors import InvalidSession
+from ..models import Session
 from .base import SessionStore
 from .cache import SessionCache
 from .refresh import NO_SESSION, Loaded, Refresher
@@ -39,6 +40,16 @@ class SessionLoader:
         self._refresher = refresher
         self._clock = clock
 
+    def load_now(self, cookie_header: str) -> Loaded | None:
+        """`load`'s answer when it needs no waiting (no cookie, a cached session that is not
+        due for a refresh), else None: then `load` must be awaited. The check's sync path
+        (web/auth.py) calls this first."""
+        value = cookies.session_value(cookie_header, self._cookie_name)
+        if not value:
+            return NO_SESSION
+        session = self._cache.get(value)
+        return None if session is None else self._serve(session)
+
     async def load(self, cookie_header: str) -> Loaded:
         """The session (refreshed when due, see refresh.py) and its new cookie value, if any."""
         value = cookies.session_value(cookie_header, self._cookie_name)
@@ -58,8 +69,13 @@ class SessionLoader:
                             extra={"reason": "another app's session"})
                 return NO_SESSION
             self._cache.put(value, session, generation)
+        served = self._serve(session)
+        return served if served is not None else await self._refresher.check(value, session)
+
+    def _serve(self, session: Session) -> Loaded | None:
+        """An expired session is none; one due for a refresh is None (the refresher's to do)."""
         if session.expired(int(self._clock())):
             return NO_SESSION
         if not self._refresher.due(session):  # the usual case: no coroutine, no lock
             return Loaded(session)
-        return await self._refresher.check(value, session)
+        return None

@@ -37,7 +37,7 @@ from .any_path import AnyPathCheck, AnyPathRoute
 from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
-from .metrics import ByApp, Metrics
+from .metrics import ByApp, Metrics, NowHandler
 from .request_id import echo_request_id
 from .responses import NO_CACHE, redirect
 
@@ -92,7 +92,7 @@ class AuthsvcApp(Starlette):
     """
 
     def __init__(
-        self, auth_handler: Handler, auth_path: str, max_body: int, body_timeout: float,
+        self, auth_handler: NowHandler, auth_path: str, max_body: int, body_timeout: float,
         trusts: Callable[[str | None], bool], request_id_header: str = "X-Request-ID", **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -131,25 +131,50 @@ class AuthsvcApp(Starlette):
     async def _auth(
         self, scope: Scope, receive: Receive, send: Send, path: str, ctx: logs.RequestContext
     ) -> None:
-        response = await self._check(scope, receive, path, ctx)
+        got = self._check_now(scope, receive, path, ctx)
+        response = got if isinstance(got, Response) else await got
         await response(scope, receive, send)
 
-    async def check(self, scope: Scope, receive: Receive) -> Response:
+    def check_now(self, scope: Scope, receive: Receive) -> Response | Awaitable[Response]:
         """The answer to the check request `scope` (a path is_check accepts), not yet sent: what
-        the ASGI call would send. web/lean.py writes it itself, without the ASGI messages."""
-        return await self._check(scope, receive, scope["path"], self._begin(scope))
+        the ASGI call would send. When the check must wait (the store, a refresh, a token to
+        verify), an awaitable of it. web/lean.py writes it itself, without the ASGI messages."""
+        return self._check_now(scope, receive, scope["path"], self._begin(scope))
 
-    async def _check(self, scope: Scope, receive: Receive, path: str, ctx: logs.RequestContext) -> Response:
+    def _check_now(
+        self, scope: Scope, receive: Receive, path: str, ctx: logs.RequestContext
+    ) -> Response | Awaitable[Response]:
         scope["app"] = self
         # Envoy's path_prefix mode: what the router would have put in path_params
         scope["path_params"] = {"rest": path[len(self._auth_prefix):]} if path != self._auth_path else {}
         request = Request(scope, receive)
         try:
-            response = await self._auth_handler(request)
-        except AuthsvcError as exc:
+            got = self._auth_handler(request)
+        except Exception as exc:
+            return self._failed(request, exc, path, ctx)
+        if isinstance(got, Response):
+            got.raw_headers.append((ctx.header, ctx.id.encode()))
+            return got
+        return self._checking(request, got, path, ctx)
+
+    async def _checking(
+        self, request: Request, pending: Awaitable[Response], path: str, ctx: logs.RequestContext
+    ) -> Response:
+        try:
+            response = await pending
+        except Exception as exc:
+            return await self._failed(request, exc, path, ctx)
+        response.raw_headers.append((ctx.header, ctx.id.encode()))
+        return response
+
+    async def _failed(
+        self, request: Request, exc: Exception, path: str, ctx: logs.RequestContext
+    ) -> Response:
+        """Our errors through `_on_error`, anything else as a logged 500 (as the router's)."""
+        if isinstance(exc, AuthsvcError):
             response = await _on_error(request, exc)
-        except Exception:
-            log.exception("%s %s: unexpected error", scope["method"], path)
+        else:
+            log.error("%s %s: unexpected error", request.scope["method"], path, exc_info=exc)
             response = PlainTextResponse("internal error\n", 500, headers=NO_CACHE)
         response.raw_headers.append((ctx.header, ctx.id.encode()))
         return response
@@ -203,7 +228,7 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
     # counted, timed and given a request id for the logs (metrics.py); no middleware
     routes = context.metrics.instrument_routes(
         routes, prefix, log_auth_requests=settings.log_requests,
-        exclude_logging_paths=settings.exclude_logging_paths)
+        exclude_logging_paths=settings.exclude_logging_paths, check_now=auth.handle_now)
     if settings.metrics_on_main_port:  # else `serve` exposes them on their own port (or, "-", nowhere)
         routes.append(Route("/metrics", context.metrics.endpoint(), methods=["GET"]))
     if settings.any_path_auth_status:
@@ -225,7 +250,7 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
     # the instrumented /oauth2/auth handler (metrics, log context) that the fast path calls
     auth_handler = next(r.endpoint for r in routes if isinstance(r, Route) and r.path == f"{prefix}/auth")
     app = AuthsvcApp(
-        auth_handler,
+        context.metrics.now_handler(auth_handler),
         f"{prefix}/auth",
         settings.max_request_body_bytes,
         settings.request_body_timeout,

@@ -13,7 +13,6 @@ route rule requires, when that is what denied it) for a token the rules refuse. 
 token the IdP cannot judge now gets 503, never 2xx, and not 401 (the token may be good).
 A DPoP-bound token (RFC 9449) must come as `Authorization: DPoP` with a valid `DPoP` proof for
 the original method and URL (providers/dpop.py); its refusals are `DPoP` challenges with `algs`.
-
 With `nginx_cache_purge_url`, a session's 2xx may be cached by nginx only under the key authsvc
 purges (sessions/cache_key.py): unless the auth location's `X-Authsvc-Cache-Key` is that key,
 the 2xx says `Cache-Control: no-store` (nginx's proxy_cache honours it), so a secret or key
@@ -24,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Awaitable
 from urllib.parse import quote
 
 from starlette.requests import Request
@@ -41,8 +41,9 @@ from ..models import OriginalRequest, Session
 from ..providers.bearer import access_token
 from ..providers.dpop import ALGS, DPoPError, DPoPVerifier, identity_jkt
 from ..sessions.purge import KEY_HEADER
+from ..sessions.refresh import Loaded
 from .logs import current_id, note_outcome
-from .responses import add_cookies, redirect, refreshed_cookie
+from .responses import Prepared, Raw, add_cookies, redirect, refreshed_cookie
 
 log = logging.getLogger("authsvc")
 
@@ -59,6 +60,9 @@ NOT_CACHEABLE = (b"cache-control", b"no-store")
 
 #: a per-route rule header sent twice: which copy is the rule cannot be known, so nobody passes
 REPEATED_RULE = RouteRule(broken="a rule header arrived more than once")
+
+#: identity header lists whose 2xx is remembered (check/headers.py remembers as many lists)
+_PASSES_MEMO = 4096
 
 UNAUTHORIZED = b"Unauthorized\n"
 FORBIDDEN = b"Forbidden\n"
@@ -131,6 +135,11 @@ class AuthEndpoint:
         self.guard_cache = services.purge.enabled
         #: monotonic time before which a key mismatch is not logged again
         self._key_mismatch_quiet = 0.0
+        #: the 401 of an API client, encoded once (web/lean.py writes it as it is)
+        challenge = NO_TOKEN if services.bearer.enabled else None
+        self._unauthorized = Prepared(Response(UNAUTHORIZED, 401, challenge, media_type="text/plain"))
+        #: id(identity header list) -> (that list, its 2xx), see `passed`
+        self._passes: dict[int, tuple[Raw, Prepared]] = {}
 
     def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
@@ -149,6 +158,15 @@ class AuthEndpoint:
         )
 
     async def handle(self, request: Request) -> Response:
+        """The check (`handle_now`, awaited where it must wait)."""
+        got = self.handle_now(request)
+        return got if isinstance(got, Response) else await got
+
+    def handle_now(self, request: Request) -> Response | Awaitable[Response]:
+        """The check's answer when everything it needs is in memory (a cached session that is
+        not due for a refresh, a cached bearer token, no session at all), else an awaitable
+        that finishes it from the step that must wait: one decision code for both, and
+        web/lean.py answers the usual check without a task (issue 17)."""
         # one plain dict of the headers the check reads, first value of each name (what
         # Headers.get returns): Starlette's Headers scans the whole list on every lookup, and
         # a browser sends a dozen headers the check never looks at
@@ -168,27 +186,70 @@ class AuthEndpoint:
             # would otherwise serve this 202 for any URI to whoever sends that cookie, made up
             response.raw_headers.append(NOT_CACHEABLE)
             return response
-        loaded = await self.s.loader.load(headers.get("cookie", ""))
+        cookie = headers.get("cookie", "")
+        loaded = self.s.loader.load_now(cookie)
+        if loaded is None:  # the store (a cache miss) or a refresh
+            return self._loading(request, headers, repeats, original, cookie)
+        return self.with_loaded(request, headers, repeats, original, loaded)
+
+    async def _loading(
+        self, request: Request, headers: dict[str, str], repeats: frozenset[str],
+        original: OriginalRequest, cookie: str,
+    ) -> Response:
+        loaded = await self.s.loader.load(cookie)
+        got = self.with_loaded(request, headers, repeats, original, loaded)
+        return got if isinstance(got, Response) else await got
+
+    def with_loaded(
+        self, request: Request, headers: dict[str, str], repeats: frozenset[str],
+        original: OriginalRequest, loaded: Loaded,
+    ) -> Response | Awaitable[Response]:
+        """From the session step on: a bearer token or htpasswd when there is no session."""
         session = loaded.session
-        scheme = ""
-        if session is None:
-            got = access_token(headers.get("authorization")) if self.s.bearer.enabled else None
-            if got is None:
-                try:
-                    basic = (await self.htpasswd.session(headers.get("authorization"))
-                             if self.htpasswd else None)
-                except PasswordChecksBusy:  # not checked (check/htpasswd.py logs, rate-limited)
-                    note_outcome("error", "password checks busy")
-                    return Response(UNAVAILABLE, 503, {"Retry-After": "1"}, media_type="text/plain")
-                if basic is None:
-                    return await self.unauthenticated(request, original)
-                session = basic
-            else:
-                scheme, token = got
-                refused = await self.token_session(token, scheme, headers, repeats, original)
-                if isinstance(refused, Response):
-                    return refused
-                session = refused
+        if session is not None:
+            return self.decide(request, headers, repeats, original, session, "", loaded)
+        got = access_token(headers.get("authorization")) if self.s.bearer.enabled else None
+        if got is None:
+            if self.htpasswd is not None:
+                return self._basic(request, headers, repeats, original, loaded)
+            return self.unauthenticated(request, original)
+        scheme, token = got
+        cached = self.s.bearer.cached(token)
+        if cached is None or scheme == "dpop" or identity_jkt(cached.identity):
+            # to verify, or a DPoP binding to prove: token_session's to do
+            return self._token(request, headers, repeats, original, loaded, scheme, token)
+        # what token_session answers for a cached token with no DPoP binding
+        return self.decide(request, headers, repeats, original, cached, scheme, loaded)
+
+    async def _basic(
+        self, request: Request, headers: dict[str, str], repeats: frozenset[str],
+        original: OriginalRequest, loaded: Loaded,
+    ) -> Response:
+        assert self.htpasswd is not None
+        try:
+            basic = await self.htpasswd.session(headers.get("authorization"))
+        except PasswordChecksBusy:  # not checked (check/htpasswd.py logs, rate-limited)
+            note_outcome("error", "password checks busy")
+            return Response(UNAVAILABLE, 503, {"Retry-After": "1"}, media_type="text/plain")
+        if basic is None:
+            got = self.unauthenticated(request, original)
+            return got if isinstance(got, Response) else await got
+        return self.decide(request, headers, repeats, original, basic, "", loaded)
+
+    async def _token(
+        self, request: Request, headers: dict[str, str], repeats: frozenset[str],
+        original: OriginalRequest, loaded: Loaded, scheme: str, token: str,
+    ) -> Response:
+        refused = await self.token_session(token, scheme, headers, repeats, original)
+        if isinstance(refused, Response):
+            return refused
+        return self.decide(request, headers, repeats, original, refused, scheme, loaded)
+
+    def decide(
+        self, request: Request, headers: dict[str, str], repeats: frozenset[str],
+        original: OriginalRequest, session: Session, scheme: str, loaded: Loaded,
+    ) -> Response:
+        """The rules, then the identity headers (and a refreshed cookie) of a signed-in check."""
         rule = (
             self.route_rule(request, headers)
             if repeats.isdisjoint(RULE_HEADERS)
@@ -212,8 +273,7 @@ class AuthEndpoint:
             # send one that names someone else
             note_outcome("forbidden", "identity cannot be sent as headers")
             return Response(FORBIDDEN, 403, media_type="text/plain")
-        response = Response(status_code=self.success)
-        response.raw_headers += raw
+        response = self.passed(raw)
         if self.guard_cache and (scheme or session is not loaded.session or not self.purgeable(headers)):
             response.raw_headers.append(NOT_CACHEABLE)
         if loaded.new_value is None:  # the usual case: no refresh, no cookie to set
@@ -242,6 +302,24 @@ class AuthEndpoint:
                       "the secret of nginx's set_hmac_sha256?): its 2xx are sent Cache-Control: no-store",
                       extra={"outcome": "error", "reason": "cache_key_mismatch"})  # fmt: skip
         return False
+
+    def passed(self, raw: Raw) -> Response:
+        """The 2xx with these identity headers (`raw_for_session`'s list, the same object for
+        every check of a session): its head encoded once per list (web/lean.py writes it)."""
+        hit = self._passes.get(id(raw))
+        if hit is not None and hit[0] is raw:
+            return hit[1].copy()
+        try:
+            prepared = Prepared(Response(status_code=self.success), raw)
+        except ValueError:  # a header that cannot be sent: the protocol refuses it as before
+            response = Response(status_code=self.success)
+            response.raw_headers += raw
+            return response
+        if len(self._passes) >= _PASSES_MEMO:
+            self._passes.clear()
+        # the entry holds the list, so its id is not reused while remembered
+        self._passes[id(raw)] = (raw, prepared)
+        return prepared.copy()
 
     async def token_session(
         self, token: str, scheme: str, headers: dict[str, str], repeats: frozenset[str],
@@ -315,11 +393,11 @@ class AuthEndpoint:
             switch_url=f"{prefix}/sign_out?rd={again}", sign_out_url=f"{prefix}/sign_out",
         )
 
-    async def unauthenticated(self, request: Request, original: OriginalRequest) -> Response:
-        """No session: the sign-in redirect for a browser shown our answer, else 401."""
+    def unauthenticated(self, request: Request, original: OriginalRequest) -> Response | Awaitable[Response]:
+        """No session: the sign-in redirect for a browser shown our answer, else 401 (a subclass
+        may answer later: web/any_path.py)."""
         if self.shows_pages(request, original):
             # absolute: Traefik resolves a relative Location against the auth address
             location = f"{original.scheme}://{original.host}{self.start}{quote(original.url, safe='')}"
             return redirect(location)
-        return Response(UNAUTHORIZED, 401, NO_TOKEN if self.s.bearer.enabled else None,
-                        media_type="text/plain")
+        return self._unauthorized.copy()

@@ -7,10 +7,12 @@ header validation and message dicts), not the check. So each connection starts o
 - it finds where a request head ends (CRLF CRLF) itself, so it knows the byte offset of every
   request, and parses that head with httptools (llhttp, the parser uvicorn uses);
 - a head that is a plain check (the check path or under it, no body, no upgrade) is answered
-  here: `AuthsvcApp.check` gives the answer the ASGI call would send (the same handler,
+  here: `AuthsvcApp.check_now` gives the answer the ASGI call would send (the same handler,
   metrics, logs, errors and X-Request-ID as under uvicorn), written here as one piece with no
-  ASGI messages. It runs as a task (asyncio.timeout and anyio need one; on Python 3.12 an eager
-  task, so a check that needs no I/O is answered within the same callback), and later
+  ASGI messages. When everything the check needs is in memory (a cached session or token, no
+  refresh due, no session at all) that answer comes back at once and is written within the
+  same callback, with no task; otherwise an awaitable of it comes back (the same check, from
+  the step that waits), which runs as a task (asyncio.timeout and anyio need one), and later
   pipelined requests wait their turn, so answers stay in order;
 - anything else (another path, a body, an upgrade, a head that does not start at a request
   line) hands the connection to uvicorn for good: a fresh `LimitedHttpToolsProtocol` gets the
@@ -30,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 from urllib.parse import unquote
@@ -43,6 +44,7 @@ from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 from uvicorn.server import ServerState
 
 from .protocol import LINGER, LimitedHttpToolsProtocol
+from .responses import Prepared, encode_head
 
 log = logging.getLogger("authsvc.protocol")
 
@@ -52,6 +54,8 @@ _REQUEST = {"type": "http.request", "body": b"", "more_body": False}
 _DISCONNECT = {"type": "http.disconnect"}
 _CLOSE = b"connection: close\r\n"
 _INF = float("inf")
+#: the methods' names as str, without a decode per request (llhttp knows only its own set)
+_METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 
 
 def find_check_app(app: Any) -> Any:
@@ -63,13 +67,6 @@ def find_check_app(app: Any) -> Any:
             return app
         app = getattr(app, "app", None)
     return None
-
-
-#: Python 3.12's eager tasks run a coroutine up to its first wait inside create_task: a check
-#: that needs no I/O is answered in the same callback. On 3.11 every check is a task, started on
-#: the next loop iteration. Never a bare `coro.send()`: asyncio.timeout (the Redis client) and
-#: anyio need a current task.
-_EAGER = sys.version_info >= (3, 12)
 
 
 class CheckProtocol(asyncio.Protocol):
@@ -93,6 +90,7 @@ class CheckProtocol(asyncio.Protocol):
         self.loop = _loop or asyncio.get_event_loop()
         self.app = find_check_app(config.loaded_app)
         self.root_path = config.root_path
+        self.raw_root = config.root_path.encode("ascii")
         self.max_header_bytes = max_header_bytes
         self.header_timeout = header_timeout
         self.keep_alive_timeout = float(config.timeout_keep_alive)
@@ -120,6 +118,9 @@ class CheckProtocol(asyncio.Protocol):
         self.head_deadline = True
         self.timer: asyncio.TimerHandle | None = None
         self.timer_at = _INF
+        #: server_state.default_headers as last encoded (uvicorn replaces the list to renew Date)
+        self.default_source: list[tuple[bytes, bytes]] | None = None
+        self.default_block = b""
         # per request (httptools callbacks)
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -289,35 +290,33 @@ class CheckProtocol(asyncio.Protocol):
             "type": "http", "asgi": _ASGI, "http_version": self.http_version,
             "server": self.server, "client": self.client, "scheme": self.scheme, "method": method,
             "root_path": self.root_path, "path": self.root_path + path,
-            "raw_path": self.root_path.encode("ascii") + raw_path, "query_string": query,
+            "raw_path": self.raw_root + raw_path if self.raw_root else raw_path, "query_string": query,
             "headers": self.headers, "state": self.app_state.copy(),
         }  # fmt: skip
         answer = _Answer(self, method == "HEAD", keep_alive)
         context = contextvars.copy_context()  # the request's log context stays its own
-        coro = self.app.check(scope, _receive_nothing())
-        if _EAGER:
-            task = asyncio.Task(coro, loop=self.loop, context=context, eager_start=True)  # type: ignore[call-arg,unused-ignore]
-        else:
-            task = self.loop.create_task(coro, context=context)
-        if task.done():
-            self.after_task(task, answer, scheduled=False)
+        # AuthsvcApp.check_now answers every error itself (as a response, or an awaitable of one)
+        got = context.run(self.app.check_now, scope, _receive_nothing())
+        if isinstance(got, Response):
+            answer.done(got)  # everything was in memory: answered in this callback, no task
             return
+        # the check must wait (the store, a refresh, a token to verify): a task, asyncio.timeout
+        # and anyio need one; later pipelined requests wait their turn
+        task = self.loop.create_task(_awaited(got), context=context)
         self.busy = True
         self.deadline = _INF  # the app is working: no head is due
-        self.server_state.tasks.add(task)
+        self.server_state.tasks.add(task)  # type: ignore[arg-type]  # uvicorn types its set Task[None]
         task.add_done_callback(lambda t: self.after_task(t, answer))
 
-    def after_task(self, task: asyncio.Task[Response], answer: _Answer, scheduled: bool = True) -> None:
+    def after_task(self, task: asyncio.Task[Response], answer: _Answer) -> None:
         self.server_state.tasks.discard(task)
         self.busy = False
         if task.cancelled() or task.exception() is not None:
-            if not task.cancelled():  # AuthsvcApp.check answers every error itself: never seen
+            if not task.cancelled():  # AuthsvcApp.check_now answers every error itself: never seen
                 log.error("check failed", exc_info=task.exception())
             answer.fail()
             return
         answer.done(task.result())
-        if not scheduled:
-            return
         if self.closing and not self.transport.is_closing():
             self.transport.close()  # shut down while it was working
             return
@@ -435,12 +434,17 @@ class CheckProtocol(asyncio.Protocol):
     def on_headers_complete(self) -> None:
         # read here: llhttp resets its flags once the message is complete
         parser = self.parser
-        self.method = parser.get_method().decode("ascii")
+        method = parser.get_method()
+        self.method = _METHODS.get(method) or method.decode("ascii")
         self.http_version = parser.get_http_version()
         self.keep_alive = parser.should_keep_alive()
 
     def on_message_complete(self) -> None:
         self.complete = True
+
+
+async def _awaited(pending: Awaitable[Response]) -> Response:
+    return await pending
 
 
 async def _receive_nothing_impl(state: list[bool]) -> dict[str, Any]:
@@ -471,22 +475,29 @@ class _Answer:
             log.error("a check's answer was not a plain response; answered 500")  # never today
             self.fail()
             return
-        lines = [n + b": " + v + b"\r\n" for n, v in response.raw_headers]
-        block = b"".join(lines)
-        # a CR or LF inside a name or value would start a header of its own (response
-        # splitting): one count each instead of uvicorn's regex per header
-        if block.count(b"\n") != len(lines) or block.count(b"\r") != len(lines) or b"\0" in block:
+        raw = response.raw_headers
+        # a Prepared answer's first headers come encoded and checked (web/responses.py)
+        start, head = (response.count, response.head) if isinstance(response, Prepared) else (0, b"")
+        try:
+            # a CR or LF inside a name or value would start a header of its own (response
+            # splitting): one count each instead of uvicorn's regex per header
+            block = encode_head(raw[start:] if start else raw)
+        except ValueError:
             log.error("a check's answer had a header with a line break or NUL; answered 500")
             self.fail()
             return
-        default = b"".join(n + b": " + v + b"\r\n" for n, v in self.protocol.server_state.default_headers)
-        out = [STATUS_LINE[response.status_code], default, block]
+        protocol = self.protocol
+        default = protocol.server_state.default_headers
+        if default is not protocol.default_source:  # uvicorn renews the list (its Date) each second
+            protocol.default_source = default
+            protocol.default_block = b"".join(n + b": " + v + b"\r\n" for n, v in default)
+        out = [STATUS_LINE[response.status_code], protocol.default_block, head, block]
         if not self.keep_alive:
             out.append(_CLOSE)
         out.append(b"\r\n")
         if not self.head:
             out.append(body)
-        self.protocol.write(b"".join(out), self.keep_alive)
+        protocol.write(b"".join(out), self.keep_alive)
 
     def fail(self) -> None:
         body = b"internal error\n"

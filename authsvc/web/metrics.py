@@ -18,6 +18,8 @@ sums all workers (prometheus_client's multiprocess mode).
 
 from __future__ import annotations
 
+import bisect
+import functools
 import logging
 import os
 import time
@@ -49,6 +51,8 @@ AUTH_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25)
 IDP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
 Handler = Callable[[Request], Awaitable[Response]]
+#: a handler that answers at once when it can, else returns what to await (web/auth.py)
+NowHandler = Callable[[Request], Response | Awaitable[Response]]
 
 _START = "authsvc_started_at"
 
@@ -107,6 +111,8 @@ class Metrics:
         self.login_results = {res: self.logins.labels(res) for res in LOGIN_RESULTS}
         self.refresh_results = {res: self.refreshes.labels(res) for res in REFRESH_RESULTS}
         self.idp_endpoints = {e: self.idp_seconds.labels(e) for e in IDP_ENDPOINTS}
+        #: instrumented check handler -> its `now` form
+        self._now: dict[Handler, NowHandler] = {}
 
     # --- what other modules call ---------------------------------------------------------
     def record_login(self, result: str) -> None:
@@ -143,13 +149,14 @@ class Metrics:
     # --- the routes ------------------------------------------------------------------------
     def instrument_routes(
         self, routes: Iterable[BaseRoute], prefix: str, *, log_auth_requests: bool = False,
-        exclude_logging_paths: Iterable[str] = (),
+        exclude_logging_paths: Iterable[str] = (), check_now: NowHandler | None = None,
     ) -> list[BaseRoute]:
         """Wrap the endpoints under `prefix` that ENDPOINTS names: count, time, log context.
 
         Every request gets a log context (request id); the login endpoints log one access line
         per request, /oauth2/auth only with `log_auth_requests` (it is the busy one); none for
-        a path in `exclude_logging_paths` (oauth2-proxy's option: exact paths).
+        a path in `exclude_logging_paths` (oauth2-proxy's option: exact paths). `check_now` is
+        the check's sync-first handler (AuthEndpoint.handle_now) for the auth routes.
         """
         excluded = frozenset(exclude_logging_paths)
         out: list[BaseRoute] = []
@@ -161,7 +168,7 @@ class Metrics:
                 out.append(route)
                 continue
             if name == "auth":
-                handler = self._auth(route.endpoint, log_auth_requests, excluded)
+                handler = self._auth(check_now or route.endpoint, log_auth_requests, excluded)
             else:
                 handler = self._endpoint(name, route.endpoint, excluded)
             methods = sorted(route.methods - {"HEAD"}) if route.methods else None
@@ -169,38 +176,70 @@ class Metrics:
         return out
 
     def instrument_check(
-        self, handle: Handler, *, log_auth_requests: bool = False, exclude_logging_paths: Iterable[str] = (),
+        self, handle: NowHandler, *, log_auth_requests: bool = False,
+        exclude_logging_paths: Iterable[str] = (),
     ) -> Handler:
         """A check answered elsewhere than /oauth2/auth (web/any_path.py), counted, timed and
         logged as /oauth2/auth is."""
         return self._auth(handle, log_auth_requests, frozenset(exclude_logging_paths))
 
-    def _auth(self, handle: Handler, log_requests: bool, excluded: frozenset[str]) -> Handler:
-        children = self.outcomes["auth"]
-        observe = self.auth_seconds.observe
+    def _auth(self, handle: NowHandler, log_requests: bool, excluded: frozenset[str]) -> Handler:
+        """The check's wrapper, twice: `now(request)` (the answer, or an awaitable when the
+        handler must wait: web/lean.py answers without a task) and the async handler built on it."""
+        children = {outcome: incrementer(child) for outcome, child in self.outcomes["auth"].items()}
+        observe = observer(self.auth_seconds)
         clock = time.perf_counter
         begin = logs.request_for  # the context AuthsvcApp began
 
-        async def auth(request: Request) -> Response:
-            ctx = begin(request.scope["headers"])
-            started = clock()
-            try:
-                response = await handle(request)
-            except Exception:
-                observe(clock() - started)
-                children["error"].inc()
-                raise
+        def failed(started: float) -> None:
+            observe(clock() - started)
+            children["error"]()
+
+        def finish(
+            request: Request, response: Response, started: float, ctx: logs.RequestContext
+        ) -> Response:
             elapsed = clock() - started
             observe(elapsed)
             status = response.status_code
             # a sign-in redirect is what /oauth2/auth does for a browser without a session
             outcome = ctx.outcome or ("unauthenticated" if status == 302 else outcome_of(status))
-            children[outcome].inc()
+            children[outcome]()
             if log_requests and request.scope["path"] not in excluded:
                 _access("auth", request, status, outcome, elapsed, ctx)
             return response
 
+        async def finishing(
+            request: Request, pending: Awaitable[Response], started: float, ctx: logs.RequestContext
+        ) -> Response:
+            try:
+                response = await pending
+            except Exception:
+                failed(started)
+                raise
+            return finish(request, response, started, ctx)
+
+        def now(request: Request) -> Response | Awaitable[Response]:
+            ctx = begin(request.scope["headers"])
+            started = clock()
+            try:
+                got = handle(request)
+            except Exception:
+                failed(started)
+                raise
+            if isinstance(got, Response):
+                return finish(request, got, started, ctx)
+            return finishing(request, got, started, ctx)
+
+        async def auth(request: Request) -> Response:
+            got = now(request)
+            return got if isinstance(got, Response) else await got
+
+        self._now[auth] = now
         return auth
+
+    def now_handler(self, handler: Handler) -> NowHandler:
+        """The `now` form of a check handler `instrument_routes` made (see `_auth`)."""
+        return self._now[handler]
 
     def _endpoint(self, name: str, handle: Handler, excluded: frozenset[str]) -> Handler:
         children = self.outcomes[name]
@@ -242,6 +281,40 @@ class Metrics:
             return Response(generate_latest(collector), media_type=CONTENT_TYPE_LATEST)
 
         return metrics
+
+
+def observer(histogram: Histogram) -> Callable[[float], None]:
+    """`histogram.observe` (no labels, no exemplar) without its per-call checks and bucket
+    scan: the sum, then the first bucket whose bound is >= the amount (what `observe` finds by
+    a loop, here by bisection). The same values land in the same places, in multiprocess mode
+    too (the values are prometheus_client's own); if this prometheus_client lays its histogram
+    out otherwise, plain `observe`."""
+    try:
+        bounds = list(histogram._upper_bounds)
+        buckets = [bucket.inc for bucket in histogram._buckets]
+        add = histogram._sum.inc
+    except AttributeError:
+        return histogram.observe
+    if len(bounds) != len(buckets) or bounds[-1] != float("inf"):
+        return histogram.observe
+    first = bisect.bisect_left
+
+    def observe(amount: float) -> None:
+        add(amount)
+        buckets[first(bounds, amount)](1)
+
+    return observe
+
+
+def incrementer(counter: Counter) -> Callable[[], None]:
+    """`counter.inc()` (by one, no exemplar) without its per-call checks: its value's own inc,
+    so the same number lands in the same place (in multiprocess mode too); if this
+    prometheus_client lays its counter out otherwise, plain `inc`."""
+    value = getattr(counter, "_value", None)
+    add = getattr(value, "inc", None)
+    if add is None:
+        return counter.inc
+    return functools.partial(add, 1)
 
 
 def multiprocess_registry(path: str) -> CollectorRegistry:

@@ -20,6 +20,43 @@ NO_CACHE = {
 }
 
 
+Raw = list[tuple[bytes, bytes]]
+
+
+def encode_head(raw: Raw) -> bytes:
+    """HTTP/1.1 header lines of `raw`; ValueError when a name or value holds CR, LF or NUL
+    (one would start a header of its own: response splitting)."""
+    block = b"".join(n + b": " + v + b"\r\n" for n, v in raw)
+    if block.count(b"\n") != len(raw) or block.count(b"\r") != len(raw) or b"\0" in block:
+        raise ValueError("a header name or value holds CR, LF or NUL")
+    return block
+
+
+class Prepared(Response):
+    """A response whose first headers also come encoded and checked (`head`, the lines of
+    `raw_headers[:count]`, made once per distinct answer), so web/lean.py writes them as they
+    are; what is appended later (X-Request-ID, a Set-Cookie) is encoded per answer. Over ASGI
+    it is an ordinary Response. `template` is a Response built as usual, so the headers
+    Starlette adds (content-length, content-type) are its own.
+    """
+
+    def __init__(self, template: Response, extra: Raw | None = None) -> None:
+        self.status_code = template.status_code
+        self.background = None
+        self.body = template.body
+        self.raw_headers = [*template.raw_headers, *(extra or ())]
+        self.count = len(self.raw_headers)
+        self.head = encode_head(self.raw_headers)
+
+    def copy(self) -> Prepared:
+        """A fresh answer with the same status, body and headers (the head is not re-encoded)."""
+        out = object.__new__(Prepared)
+        out.status_code, out.background, out.body = self.status_code, None, self.body
+        out.raw_headers = self.raw_headers[:]
+        out.count, out.head = self.count, self.head
+        return out
+
+
 def add_cookies(response: Response, set_cookies: list[str]) -> Response:
     """Attach Set-Cookie header values to a response."""
     for value in set_cookies:

@@ -182,3 +182,38 @@ async def test_no_label_lookup_per_request(browser: Browser, monkeypatch: pytest
     assert (await browser.client.get("/oauth2/auth")).status_code == 202
     browser.client.cookies.clear()
     assert (await browser.client.get("/oauth2/auth")).status_code == 401
+
+
+def test_cheaper_observer_fills_the_same_buckets_as_observe() -> None:
+    """metrics.observer (bisection, no per-call checks) against Histogram.observe itself: the
+    same exposition for amounts on, between and beyond every bound."""
+    from authsvc.web.metrics import AUTH_BUCKETS, observer
+
+    amounts = [0.0, 1e-6, *AUTH_BUCKETS, *(b * 0.999 for b in AUTH_BUCKETS),
+               *(b * 1.001 for b in AUTH_BUCKETS), 3.0]
+
+    def exposed(use_observer: bool) -> bytes:
+        registry = prometheus_client.CollectorRegistry()
+        histogram = prometheus_client.Histogram("h", "h", buckets=AUTH_BUCKETS, registry=registry)
+        observe = observer(histogram) if use_observer else histogram.observe
+        assert (observe != histogram.observe) == use_observer  # the cheap one is in use
+        for amount in amounts:
+            observe(amount)
+        text = prometheus_client.generate_latest(registry)
+        return b"\n".join(line for line in text.splitlines() if b"_created" not in line)
+
+    assert exposed(True) == exposed(False)
+    assert b'h_bucket{le="0.0005"} 4.0' in exposed(True)
+
+
+def test_cheaper_incrementer_counts_as_inc() -> None:
+    from authsvc.web.metrics import incrementer
+
+    registry = prometheus_client.CollectorRegistry()
+    counter = prometheus_client.Counter("c", "c", ["o"], registry=registry)
+    inc = incrementer(counter.labels("a"))
+    assert inc != counter.labels("a").inc
+    for _ in range(3):
+        inc()
+    counter.labels("a").inc()
+    assert registry.get_sample_value("c_total", {"o": "a"}) == 4.0  # 0, 1e-6, the bound and just below

@@ -257,3 +257,23 @@ async def test_a_repeated_rule_header_denies(kind: str, headers: list[tuple[str,
         single = [headers[0], ("Cookie", cookie)]
         expected = 403 if headers[0][1] == "admins" else 202
         assert (await app.client().get(path, headers=single)).status_code == expected
+
+
+def test_compiled_email_domains_answer_as_email_domain_allowed() -> None:
+    """rules.EmailDomains (the global rules' compiled list) against email_domain_allowed itself,
+    over lists and addresses chosen to hit every branch (seeded, so a failure repeats)."""
+    import random
+
+    from authsvc.check.rules import EmailDomains, email_domain_allowed
+
+    pieces = ["example.com", ".example.com", "*.example.com", "*", "EXAMPLE.com ", " .Bar.Foo", "*.", ".", "",
+              "evilexample.com", "sub.example.com"]  # fmt: skip
+    emails = ["a@example.com", "a@sub.example.com", "a@evilexample.com", "a@bar.foo", "a@evilbar.foo",
+              "a@x.bar.foo", "A@EXAMPLE.COM", "a@b.", "a@", "@example.com", "a@b@example.com", "plain", "",
+              "a@sub.sub.example.com"]  # fmt: skip
+    rng = random.Random(17)
+    for _ in range(400):
+        domains = rng.sample(pieces, rng.randint(0, 4))
+        compiled = EmailDomains(domains)
+        for email in emails:
+            assert compiled.allows(email) == email_domain_allowed(email, domains), (domains, email)

@@ -1,0 +1,174 @@
+"""The check's cost without sockets: web/lean.py's CheckProtocol fed request heads from memory.
+
+`python -m bench.inproc [--scenario cookie|401|redisless] [--checks N] [--runs R] [--profile]`
+
+A repeatable A/B measure on a shared machine (issue 17): the same app as `python -m bench`'s
+row 2 (cookie store, the bench's session and nginx's headers), `--connections` protocols on fake
+transports, N checks per run (each head on its own read, as nginx's keep-alive subrequests
+arrive), the median of R runs in µs per check. `--profile` prints cProfile's top
+functions of one run instead. Nothing listens; the event loop is uvloop's, as under `serve`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import cProfile
+import pstats
+import statistics
+import sys
+import time
+from typing import Any
+
+from bench.run import PROXY_HEADERS, base_options, make_session
+
+
+class FakeTransport(asyncio.Transport):
+    """Collects what the protocol writes; never closes by itself."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.out: list[bytes] = []
+        self.closed = False
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.out.append(bytes(data))
+
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        if name == "peername":
+            return ("127.0.0.1", 40000)
+        if name == "sockname":
+            return ("127.0.0.1", 4180)
+        return default
+
+    def pause_reading(self) -> None:
+        pass
+
+    def resume_reading(self) -> None:
+        pass
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.closed = True
+
+
+def head(headers: dict[str, str]) -> bytes:
+    """One request head as nginx's auth subrequest sends it."""
+    lines = ["GET /oauth2/auth HTTP/1.1", "Host: app.example.com",
+             *(f"{k}: {v}" for k, v in headers.items()), "", ""]  # fmt: skip
+    return "\r\n".join(lines).encode()
+
+
+def build(scenario: str, connections: int) -> tuple[list[Any], bytes, int]:
+    """(connected CheckProtocols, the head to feed, the status every answer must have)."""
+    import functools
+    import secrets
+
+    import uvicorn
+    from uvicorn.server import ServerState
+
+    from authsvc.config import load_settings
+    from authsvc.context import Context
+    from authsvc.web.app import create_app
+    from authsvc.web.lean import CheckProtocol
+
+    secret = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    options = base_options(secret, "https://idp.invalid")
+    settings = load_settings(**options)
+    context = Context.build(settings)
+    app = create_app(context)
+    headers = dict(PROXY_HEADERS)
+    status = 401
+    if scenario == "cookie":
+        session = make_session(0, int(time.time()))
+        value = asyncio.get_event_loop().run_until_complete(context.store.save(session))
+        headers["Cookie"] = f"{settings.cookie_name}={value}"
+        status = 202
+    else:
+        headers["Accept"] = "application/json"
+    config = uvicorn.Config(app, log_config=None, lifespan="off", server_header=False)
+    config.load()
+    state = ServerState()
+    make = functools.partial(CheckProtocol, max_header_bytes=8192, header_timeout=10.0)
+    protocols = []
+    for _ in range(connections):
+        protocol = make(config, state, {}, asyncio.get_event_loop())
+        protocol.connection_made(FakeTransport())
+        protocols.append(protocol)
+    return protocols, head(headers), status
+
+
+async def run_checks(protocols: list[Any], data: bytes, count: int) -> float:
+    """Feed `count` heads, one per read on each connection in turn (as under wrk -c32 or
+    nginx's keep-alive pool: one loop iteration serves many), letting the loop run until every
+    connection has answered; seconds taken."""
+    started = time.perf_counter()
+    done = 0
+    while done < count:
+        batch = protocols[: count - done]
+        for protocol in batch:
+            protocol.data_received(data)
+        while any(not p.transport.out for p in batch):  # an answer still to come
+            await asyncio.sleep(0)
+        for protocol in batch:
+            if len(protocol.transport.out) != 1:
+                raise RuntimeError(f"{len(protocol.transport.out)} answers to one request")
+            protocol.transport.out.clear()
+        done += len(batch)
+    return time.perf_counter() - started
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.inproc")
+    parser.add_argument("--scenario", default="cookie", choices=["cookie", "401"])
+    parser.add_argument("--checks", type=int, default=20000)
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--callgrind", action="store_true",
+                        help="one run inside sorted(): valgrind --tool=callgrind --collect-atstart=no "
+                        "--toggle-collect=builtin_sorted counts only its instructions")
+    args = parser.parse_args(argv)
+    import uvloop
+
+    asyncio.set_event_loop(uvloop.new_event_loop())
+    loop = asyncio.get_event_loop()
+    protocols, data, status = build(args.scenario, args.connections)
+    # one answer first: the scenario must answer what it claims
+    protocols[0].data_received(data)
+    loop.run_until_complete(asyncio.sleep(0.01))
+    first = b"".join(protocols[0].transport.out)
+    protocols[0].transport.out.clear()
+    if not first.startswith(b"HTTP/1.1 %d" % status):
+        print(f"unexpected answer: {first[:300]!r}", file=sys.stderr)
+        return 1
+    loop.run_until_complete(run_checks(protocols, data, 300 if args.callgrind else 2000))  # warm the caches
+    if args.callgrind:
+        sorted([0], key=lambda _: loop.run_until_complete(run_checks(protocols, data, args.checks)))
+        print(f"{args.scenario}: {args.checks} checks counted")
+        return 0
+    if args.profile:
+        profiler = cProfile.Profile()
+        profiler.enable()
+        loop.run_until_complete(run_checks(protocols, data, args.checks))
+        profiler.disable()
+        pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
+        return 0
+    times = [loop.run_until_complete(run_checks(protocols, data, args.checks)) / args.checks * 1e6
+             for _ in range(args.runs)]  # fmt: skip
+    print(f"{args.scenario}: median {statistics.median(times):.2f} us per check "
+          f"(runs: {', '.join(f'{t:.2f}' for t in times)})")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
