@@ -305,6 +305,11 @@ def _secret(raw: Any, environ: Mapping[str, str] | None = None) -> str | None:
         import base64
 
         raw = source["value"]
+        if isinstance(raw, list):  # a []byte as yaml.v3 writes it (--convert-config-to-alpha)
+            try:
+                return bytes(int(b) for b in raw).decode()
+            except (TypeError, ValueError):
+                return None
         try:  # SecretSource.Value is []byte: YAML gives it base64-encoded
             return base64.b64decode(str(raw), validate=True).decode()
         except ValueError:
