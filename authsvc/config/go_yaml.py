@@ -95,3 +95,10 @@ def _plain_reads_back(text: str) -> bool:
         return False
     tag = Resolver().resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
     return bool(tag == "tag:yaml.org,2002:str")
+
+
+def struct(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """A Go struct as yaml.v3 writes it with omitempty: nil, "" and empty slices and structs
+    left out; false is kept, as it comes only from pointer fields here (`*bool`)."""
+    return {k: v for k, v in fields.items()
+            if v is not None and v != "" and not (isinstance(v, list | dict) and not v)}

@@ -31,6 +31,7 @@ from ..errors import ConfigError
 from . import go_yaml
 from . import oauth2_proxy as o2p
 from .sources import ConfigInput, gather, read_toml
+from .to_alpha_provider import provider
 
 #: the legacy options the conversion consumes (LegacyUpstreams, LegacyHeaders, LegacyServer,
 #: LegacyProvider): with --alpha-config oauth2-proxy refuses them in the cfg ("You MUST remove
@@ -131,20 +132,20 @@ def _go_map(node: Mapping[str, Any]) -> dict[str, Any]:
             if v != "" and not (isinstance(v, list) and not v)}
 
 
-def _omit(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """A Go struct as yaml.v3 writes it with omitempty: nil, "" and empty slices and structs
-    left out; false is kept, as it comes only from pointer fields here (`*bool`)."""
-    return {k: v for k, v in fields.items()
-            if v is not None and v != "" and not (isinstance(v, list | dict) and not v)}
-
-
 # --- upstreams (LegacyUpstreams.convert) ---------------------------------------------------------
 def upstreams(opts: Mapping[str, Any]) -> list[dict[str, Any]]:
     """upstreamConfig.upstreams: one per `upstreams` entry."""
     out = []
     for raw in opts["upstreams"]:
-        if raw.startswith(":") or any(ord(c) < 0x20 or c == "\x7f" for c in raw):
-            raise ConfigError(f'invalid option upstreams: could not parse upstream "{raw}"')
+        # the two ways Go's url.Parse refuses what urlsplit takes (oauth2-proxy's wording)
+        why = ""
+        if raw.startswith(":"):
+            why = "missing protocol scheme"
+        elif any(ord(c) < 0x20 or c == "\x7f" for c in raw):
+            why = "net/url: invalid control character in URL"
+        if why:
+            raise ConfigError(f'invalid option upstreams: could not parse upstream "{raw}": '
+                              f'parse "{raw}": {why}')
         url = urlsplit(raw)
         path = unquote(url.path) or "/"
         entry: dict[str, Any] = {
@@ -165,7 +166,7 @@ def upstreams(opts: Mapping[str, Any]) -> list[dict[str, Any]]:
             entry["path"] = "/"
         for key in ("flushInterval", "timeout"):
             entry[key] = go_duration(entry[key])
-        out.append(_omit(entry))
+        out.append(go_yaml.struct(entry))
     return out
 
 
@@ -242,91 +243,3 @@ def servers(opts: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     if opts["metrics_tls_cert_file"] or opts["metrics_tls_key_file"]:
         metrics["tls"] = _tls(opts["metrics_tls_cert_file"], opts["metrics_tls_key_file"])
     return server, metrics
-
-
-# --- the provider (LegacyProvider.convert, then Provider.EnsureDefaults) -------------------------
-def _sections(opts: Mapping[str, Any]) -> dict[str, Any]:
-    """The provider-specific blocks legacy_options.go fills for each provider type, with the
-    pointers EnsureDefaults sets for every provider (useOrganizationID, federatedTokenAuth, ...)."""
-    kind = opts["provider"]
-    google = kind == "google"
-    groups = opts["google_groups"]
-    if opts["google_group"] and opts["google_group"] != groups:  # the legacy spelling wins
-        groups = opts["google_group"]
-    entra = kind == "entra-id"
-    return _omit({
-        "keycloakConfig": _omit({
-            "groups": opts["keycloak_groups"] if kind in ("keycloak", "keycloak-oidc") else [],
-            "roles": opts["allowed_roles"] if kind == "keycloak-oidc" else []}),
-        "azureConfig": _omit({"tenant": opts["azure_tenant"],
-                              "graphGroupField": opts["azure_graph_group_field"]}),
-        "microsoftEntraIDConfig": _omit({
-            "allowedTenants": opts["entra_id_allowed_tenants"] if entra else [],
-            "federatedTokenAuth": entra and opts["entra_id_federated_token_auth"]}),
-        "ADFSConfig": {"skipScope": False},
-        "bitbucketConfig": _omit({"team": opts["bitbucket_team"], "repository": opts["bitbucket_repository"]})
-        if kind == "bitbucket" else {},
-        "githubConfig": _omit({"org": opts["github_org"], "team": opts["github_team"],
-                               "repo": opts["github_repo"],
-                               "token": opts["github_token"], "users": opts["github_users"]})
-        if kind == "github" else {},
-        "gitlabConfig": _omit({"group": opts["gitlab_groups"], "projects": opts["gitlab_projects"]})
-        if kind == "gitlab" else {},
-        "googleConfig": _omit({
-            "group": groups if google else [],
-            "adminEmail": opts["google_admin_email"] if google else "",
-            "serviceAccountJson": opts["google_service_account_json"] if google else "",
-            "useApplicationDefaultCredentials": google and opts["google_use_application_default_credentials"],
-            "targetPrincipal": opts["google_target_principal"] if google else "",
-            "useOrganizationID": google and opts["google_use_organization_id"],
-            "adminAPIUserScope": opts["google_admin_api_user_scope"] if google else ""}),
-        "oidcConfig": _omit({
-            "issuerURL": opts["oidc_issuer_url"],
-            "insecureAllowUnverifiedEmail": opts["insecure_oidc_allow_unverified_email"],
-            "insecureSkipIssuerVerification": opts["insecure_oidc_skip_issuer_verification"],
-            "insecureSkipNonce": opts["insecure_oidc_skip_nonce"],
-            "skipDiscovery": opts["skip_oidc_discovery"],
-            "jwksURL": opts["oidc_jwks_url"], "publicKeyFiles": opts["oidc_public_key_files"],
-            "emailClaim": opts["oidc_email_claim"] or "email",
-            "groupsClaim": opts["oidc_groups_claim"] or "groups",
-            "userIDClaim": opts["user_id_claim"] or "email",
-            "audienceClaims": opts["oidc_audience_claims"] or ["aud"],
-            "extraAudiences": opts["oidc_extra_audiences"],
-            "enabledSigningAlgs": opts["oidc_enabled_signing_algs"]}),
-        "loginGovConfig": _omit({"jwtKey": opts["jwt_key"], "jwtKeyFile": opts["jwt_key_file"],
-                                 "pubjwkURL": opts["pubjwk_url"]}) if kind == "login.gov" else {},
-    })
-
-
-def _login_parameters(opts: Mapping[str, Any]) -> list[dict[str, Any]]:
-    params = []
-    if opts["acr_values"]:
-        params.append({"name": "acr_values", "default": [opts["acr_values"]]})
-    if opts["prompt"]:
-        params.append({"name": "prompt", "default": [opts["prompt"]]})
-    else:  # approval_prompt, "force" when unset (the legacy behaviour)
-        params.append({"name": "approval_prompt", "default": [opts["approval_prompt"] or "force"]})
-    return params
-
-
-def provider(opts: Mapping[str, Any]) -> dict[str, Any]:
-    """providers[0], its fields in Provider's order (pkg/apis/options/providers.go)."""
-    name = opts["provider_display_name"]
-    return {
-        **_omit({"clientID": opts["client_id"], "clientSecret": opts["client_secret"],
-                 "clientSecretFile": opts["client_secret_file"]}),
-        **_sections(opts),
-        **_omit({
-            "id": name or f"{opts['provider']}={opts['client_id']}", "provider": opts["provider"],
-            "name": name,
-            "caFiles": opts["provider_ca_files"], "useSystemTrustStore": opts["use_system_trust_store"],
-            "loginURL": opts["login_url"], "loginURLParameters": _login_parameters(opts),
-            "authRequestResponseMode": opts["auth_request_response_mode"], "redeemURL": opts["redeem_url"],
-            "profileURL": opts["profile_url"],
-            "skipClaimsFromProfileURL": opts["skip_claims_from_profile_url"],
-            "resource": opts["resource"], "validateURL": opts["validate_url"], "scope": opts["scope"],
-            "allowedGroups": opts["allowed_groups"],
-            # the legacy flag counts only without the new one (oauth2-proxy#1667)
-            "code_challenge_method": opts["code_challenge_method"] or opts["force_code_challenge_method"]}),
-        "backendLogoutURL": opts["backend_logout_url"],  # no omitempty on this one
-    }

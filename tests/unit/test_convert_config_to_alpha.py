@@ -14,8 +14,10 @@ import pytest
 import yaml
 
 from authsvc.cli import main
+from authsvc.config import go_yaml
 from authsvc.config.sources import ConfigInput, check
 from authsvc.config.to_alpha import LEGACY_KEYS, convert, converted, go_duration
+from authsvc.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL = ROOT / "tests" / "fixtures" / "oauth2-proxy" / "contrib" / "local-environment"
@@ -262,3 +264,56 @@ def test_alpha_reads_what_the_conversion_writes(provider_yaml: str, want: dict[s
     assert got.report is not None, got.errors
     for key, value in want.items():
         assert getattr(got.report.settings, key) == value, key
+
+
+def _without_ensure_defaults(upstream: dict[str, Any]) -> dict[str, Any]:
+    """legacy_options_test.go's convert() expectations precede EnsureDefaults, which (as the
+    printed YAML has it) adds `static: false` to a proxied upstream."""
+    return {k: v for k, v in upstream.items() if not (k == "static" and v is False)}
+
+
+@pytest.mark.parametrize("case", CASES["upstream_cases"], ids=lambda c: c["name"])
+def test_upstreams_convert_as_in_oauth2_proxy(case: dict[str, Any]) -> None:
+    legacy = {**CASES["upstream_options"], "upstreams": case["upstreams"]}
+    if "error" in case:
+        with pytest.raises(ConfigError) as exc:
+            convert(legacy)
+        assert case["error"] in str(exc.value)
+        return
+    got = convert(legacy).get("upstreamConfig", {}).get("upstreams", [])
+    want = [CASES["upstreams"][name] for name in case["expected"]]
+    assert _bag([_without_ensure_defaults(u) for u in got]) == _bag(want)
+
+
+def _subset(want: Any, got: Any, where: str) -> None:
+    if isinstance(want, dict):
+        assert isinstance(got, dict), where
+        for key, value in want.items():
+            assert key in got, f"{where}.{key}"
+            _subset(value, got[key], f"{where}.{key}")
+    else:
+        assert got == want, where
+
+
+@pytest.mark.parametrize("case", CASES["provider_cases"], ids=lambda c: c["name"])
+def test_providers_convert_as_in_oauth2_proxy(case: dict[str, Any]) -> None:
+    [got] = convert({**CASES["provider_zero"], **case["legacy"]})["providers"]
+    _subset(case["expected"], got, "provider")
+    assert "azureConfig" not in got  # a zero tenant: EnsureDefaults sets none
+    assert got["oidcConfig"]["emailClaim"] == "email"  # but the claims, it does
+
+
+@pytest.mark.parametrize(("value", "written"), [
+    (":443", ":443"), ("127.0.0.1:4180", "127.0.0.1:4180"), ("", '""'), ("true", '"true"'),
+    ("yes", '"yes"'), ("12", '"12"'), ("1:20", '"1:20"'), ("null", '"null"'), ("Basic ", "'Basic '"),
+    ("a: b", "'a: b'"), ("http://dex.localtest.me:5556/dex", "http://dex.localtest.me:5556/dex"),
+    (False, "false"), (204, "204"), ({}, "{}"),
+])
+def test_scalars_are_quoted_as_yaml_v3_quotes_them(value: Any, written: str) -> None:
+    assert go_yaml.scalar(value) == written
+
+
+@pytest.mark.parametrize("cfg", sorted(LOCAL.glob("*.cfg")), ids=lambda p: p.name)
+def test_the_yaml_reads_back_as_the_document(cfg: Path) -> None:
+    document = convert(tomllib.loads(cfg.read_text()))
+    assert yaml.safe_load(converted(ConfigInput(str(cfg)), {})) == document
