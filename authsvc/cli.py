@@ -1,4 +1,4 @@
-"""Command line: authsvc serve | check-config | migrate | generate-secret | demo.
+"""Command line: authsvc serve | check-config | migrate | convert-config-to-alpha | generate-secret | demo.
 
 Every option is also a flag (`--cookie-name X`, `--email-domains a.com,b.com`); flags beat
 AUTHSVC_* environment variables, which beat the --config file (config/sources.py has the whole
@@ -36,7 +36,7 @@ from .web import logs
 log = logging.getLogger("authsvc")
 
 
-_COMMANDS = ("serve", "check-config", "migrate", "generate-secret", "demo")
+_COMMANDS = ("serve", "check-config", "migrate", "convert-config-to-alpha", "generate-secret", "demo")
 #: what an unknown flag is named as; anything else (a value, perhaps a secret, that starts
 #: with "-") is "an unexpected argument"
 _FLAG_NAME = re.compile(r"--[a-z0-9][a-z0-9-]{0,63}")
@@ -186,6 +186,10 @@ def build_parser() -> argparse.ArgumentParser:
     migrate = sub.add_parser("migrate", help="translate an oauth2-proxy configuration to authsvc TOML")
     _add_option_flags(migrate)
     migrate.add_argument("--output", "-o", metavar="FILE", help="write the TOML here (default: stdout)")
+    to_alpha = sub.add_parser("convert-config-to-alpha",
+                              help="print oauth2-proxy's alpha YAML for an oauth2-proxy configuration "
+                              "(its --convert-config-to-alpha; secrets included, as it prints them)")
+    _add_option_flags(to_alpha)
     sub.add_parser("generate-secret", help="print a new random cookie secret")
     demo = sub.add_parser("demo", help="run with a built-in DEVELOPMENT identity provider")
     demo.add_argument("--port", type=int, default=4180)
@@ -193,10 +197,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: main.go's checks, in its order: logger.Fatal, exit 1
+_CONVERT_CONFLICTS = (("--alpha-config", "cannot use alpha-config and convert-config-to-alpha together"),
+                      ("--config-test", "cannot use config-test and convert-config-to-alpha together"))
+
+
+def _given(argv: list[str], flag: str) -> bool:
+    """Whether a flag is on as pflag reads it: a bool alone or =true; a string flag non-empty."""
+    for n, item in enumerate(argv):
+        name, eq, value = item.partition("=")
+        if name != flag:
+            continue
+        if flag in ("--convert-config-to-alpha", "--config-test"):
+            return not eq or value.lower() in ("1", "t", "true")
+        return bool(value if eq else (argv[n + 1] if n + 1 < len(argv) else ""))
+    return False
+
+
 def _with_command(argv: list[str]) -> list[str]:
-    """oauth2-proxy's invocation (flags, no command) is `serve`; `--config-test` is check-config."""
+    """oauth2-proxy's invocation (flags, no command) is `serve`; `--config-test` is check-config;
+    `--convert-config-to-alpha` is convert-config-to-alpha."""
     if not argv or not argv[0].startswith("-") or argv[0] in ("-h", "--help", "--version"):
         return argv
+    if _given(argv, "--convert-config-to-alpha"):
+        for flag, message in _CONVERT_CONFLICTS:
+            if _given(argv, flag):
+                print(f"authsvc: error: {message}", file=sys.stderr)
+                raise SystemExit(1)
+        rest = (a for a in argv if a.partition("=")[0] != "--convert-config-to-alpha")
+        return ["convert-config-to-alpha", *rest]
+    argv = [a for a in argv if a.partition("=")[0] != "--convert-config-to-alpha"]  # =false
     if "--config-test" in argv:
         return ["check-config", *(a for a in argv if a != "--config-test")]
     return ["serve", *argv]
@@ -215,10 +245,6 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
             name = item.split("=", 1)[0]
             if not _FLAG_NAME.fullmatch(name):
                 lines.append("authsvc: error: unexpected argument (values are not repeated here)")
-                continue
-            if name == "--convert-config-to-alpha":
-                lines.append("authsvc: error: --convert-config-to-alpha is not supported by authsvc: "
-                             "use `authsvc migrate`, which writes authsvc TOML")
                 continue
             lines.append(f"authsvc: error: unknown flag {name}{o2p.suggest(name, known)}")
         parser.exit(2, "\n".join(dict.fromkeys(lines)) + "\n")
@@ -524,6 +550,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .config.migrate import run_migrate
 
         return run_migrate(given, args.output)
+    if args.command == "convert-config-to-alpha":
+        from .config.to_alpha import converted
+
+        try:
+            sys.stdout.write(converted(given))  # secrets included, as oauth2-proxy prints them
+        except ConfigError as exc:
+            _report(str(exc).splitlines(), [])
+            return 1
+        return 0
     checked = Checked(None, [], [])
     try:
         checked = check(given)  # ConfigError here: a file that cannot be read at all

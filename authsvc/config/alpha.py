@@ -62,6 +62,10 @@ _SECTIONS: dict[str, dict[str, str]] = {
     "logingovconfig": {"jwtkey": "jwt_key", "jwtkeyfile": "jwt_key_file", "pubjwkurl": "pubjwk_url"},
     "adfsconfig": {},
 }
+#: loginURLParameters that --convert-config-to-alpha writes from these cfg keys
+_LEGACY_PARAMS = frozenset({"prompt", "approval_prompt", "acr_values"})
+#: alpha-only provider options whose default is what authsvc does: accepted at that value
+_DEFAULT_ONLY = {("adfsconfig", "skipscope"): False}
 #: response headers authsvc sends, as oauth2-proxy's --convert-config-to-alpha writes them
 #: oauth2-proxy claimSource names that are session fields, not ID token claims
 #: (pkg/apis/options/header.go ClaimSource): they cannot become `claim_headers`
@@ -233,6 +237,8 @@ def _providers(providers: Any, out: Alpha, where: str) -> None:
         elif key in _SECTIONS:
             for sub, sub_value in _mapping(value, f"providers[0].{key}", out).items():
                 target = _SECTIONS[key].get(sub)
+                if (key, sub) in _DEFAULT_ONLY and sub_value == _DEFAULT_ONLY[key, sub]:
+                    continue  # --convert-config-to-alpha writes it for every provider
                 if target is None:
                     out.errors.append(f"option providers[0].{key}.{sub} ({where}) is not supported by "
                                       f"authsvc{o2p.suggest(sub, _SECTIONS[key])}")
@@ -257,6 +263,14 @@ def _login_params(params: Any, out: Alpha, where: str) -> None:
     for raw in _list(params, "loginURLParameters", out):
         param = _mapping(raw, "loginURLParameters[]", out)
         name = str(param.get("name", ""))
+        defaults = _list(param.get("default"), f"loginURLParameters {name} default", out)
+        if name in _LEGACY_PARAMS and len(defaults) == 1 and not param.get("allow"):
+            # how the legacy options convert (legacy_options.go): back to their cfg keys, so they
+            # mean what they mean there; approval_prompt=force is what it writes when neither
+            # prompt nor approval_prompt is set, oauth2-proxy's default, which authsvc does not send
+            if not (name == "approval_prompt" and defaults[0] == "force"):
+                out.cfg[name] = defaults[0]
+            continue
         for default in _list(param.get("default"), f"loginURLParameters {name} default", out):
             fixed.append(f"{name}={default}")
         rules = []
@@ -291,6 +305,11 @@ def _secret(raw: Any, environ: Mapping[str, str] | None = None) -> str | None:
         import base64
 
         raw = source["value"]
+        if isinstance(raw, list):  # a []byte as yaml.v3 writes it (--convert-config-to-alpha)
+            try:
+                return bytes(int(b) for b in raw).decode()
+            except (TypeError, ValueError):
+                return None
         try:  # SecretSource.Value is []byte: YAML gives it base64-encoded
             return base64.b64decode(str(raw), validate=True).decode()
         except ValueError:

@@ -138,6 +138,8 @@ class Gathered:
     #: the file's `[[apps]]` tables, not yet validated, and the file's origin label
     apps: object = None
     apps_source: str = ""
+    #: the oauth2-proxy settings as read, by cfg key, not translated (config/to_alpha.py)
+    o2p_values: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -280,7 +282,7 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
     warnings[:0] = [f"oauth2-proxy option {n.key} ({n.origin}): {n.status}: {n.message}"
                     for n in notes if n.warn]
     return Gathered(merged.values, merged.origins, theirs.origins, notes, errors, warnings, compat,
-                    apps, apps_source)
+                    apps, apps_source, dict(theirs.values))
 
 
 def _compat_defaults(merged: _Layered, theirs: Mapping[str, Any], warnings: list[str]) -> None:

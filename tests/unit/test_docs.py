@@ -78,6 +78,12 @@ def test_migration_guide_lists_every_oauth2_proxy_option_as_the_code_treats_it()
     assert f"| same name and meaning | {counts['same']} |" in guide
     built_in = "| built in (fixed behaviour; a value asking for it is accepted) |"
     assert f"{built_in} {counts['built in']} |" in guide
+    # oauth2-proxy's own flags (main.go), --convert-config-to-alpha among them: all supported
+    flags = ", ".join(f"`--{flag}`" for flag in o2p.CLI_FLAGS)
+    assert f"| command-line flags ({flags}) | {len(o2p.CLI_FLAGS)} |" in guide
+    supported = counts["same"] + counts["renamed"] - 1 + counts["built in"] + len(o2p.CLI_FLAGS)
+    assert f"| **supported** | **{supported} (" in guide  # google_group counted once, as google_groups
+    assert "| not supported | 0 |" in guide
     assert "README" in guide and "docs/migrating-from-oauth2-proxy.md" in README
 
 
