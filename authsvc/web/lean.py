@@ -121,6 +121,10 @@ class CheckProtocol(asyncio.Protocol):
         #: server_state.default_headers as last encoded (uvicorn replaces the list to renew Date)
         self.default_source: list[tuple[bytes, bytes]] | None = None
         self.default_block = b""
+        #: keep-alive answers written at the end of this loop iteration (`flush`): answering
+        #: inside the read callback woke the client once per answer; one write a little later
+        #: lets it run while this loop still reads (docs/performance.md, issue 17)
+        self.pending: list[bytes] = []
         # per request (httptools callbacks)
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
@@ -186,6 +190,7 @@ class CheckProtocol(asyncio.Protocol):
         """uvicorn's graceful shutdown: finish the answer in progress, then close."""
         self.closing = True
         if not self.busy:
+            self.flush()
             self.transport.close()
 
     # --- requests ------------------------------------------------------------------------------
@@ -318,6 +323,7 @@ class CheckProtocol(asyncio.Protocol):
             return
         answer.done(task.result())
         if self.closing and not self.transport.is_closing():
+            self.flush()
             self.transport.close()  # shut down while it was working
             return
         if not self.handed_off and not self.closing:
@@ -330,6 +336,12 @@ class CheckProtocol(asyncio.Protocol):
         transport = self.transport
         if transport.is_closing():
             return
+        if keep_alive:
+            if not self.pending:
+                self.loop.call_soon(self.flush)
+            self.pending.append(data)
+            return
+        self.flush()
         transport.write(data)
         if not keep_alive:
             self.closing = True
@@ -338,9 +350,18 @@ class CheckProtocol(asyncio.Protocol):
             else:
                 transport.close()
 
+    def flush(self) -> None:
+        """Write the answers `write` held back, in order (before anything else is written)."""
+        if self.pending:
+            data = b"".join(self.pending) if len(self.pending) > 1 else self.pending[0]
+            self.pending.clear()
+            if not self.transport.is_closing():
+                self.transport.write(data)
+
     # --- handing on, refusing, timing out ------------------------------------------------------
     def hand_off(self) -> None:
         """Give the connection to uvicorn's protocol, with the unanswered bytes."""
+        self.flush()  # the answers so far go first
         self.handed_off = self.closing = True
         self.cancel_timer()
         self.server_state.connections.discard(self)  # type: ignore[arg-type,unused-ignore]
@@ -364,6 +385,7 @@ class CheckProtocol(asyncio.Protocol):
 
     def refuse(self, status: int, body: bytes) -> None:
         """Answer `status` (0: nothing), parse no more, close lingering (protocol.py)."""
+        self.flush()
         self.closing = True
         self.cancel_timer()
         if status:
@@ -379,6 +401,7 @@ class CheckProtocol(asyncio.Protocol):
 
     def linger_close(self) -> None:
         """FIN, drop what the client still sends for up to LINGER seconds, close."""
+        self.flush()
         self.closing = True
         self.buffer.clear()
         transport = self.transport
