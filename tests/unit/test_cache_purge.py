@@ -253,3 +253,43 @@ async def test_many_keys_are_purged_a_bounded_number_at_a_time() -> None:
     keys = [f"{i:064x}" for i in range(200)]
     assert await CachePurge(["http://a/purge", "http://b/purge"], KEYS, http).purge_keys(keys)
     assert most == purge_module.MAX_PARALLEL
+
+
+async def test_an_auth_url_with_rules_under_the_cache_key_is_refused(
+    guarded: AuthApp, caplog: pytest.LogCaptureFixture
+) -> None:
+    """README's per-audience nginx location (`proxy_pass http://authsvc/oauth2/auth?allowed_groups=admins`)
+    with nginx-cache.conf's cache block copied in: keyed by the cookie alone, nginx would answer
+    it with the 2xx any rule-less location cached for that cookie. Refused, loudly, whoever asks."""
+    cookie = await guarded.cookie(groups=("admins",))
+    key = KEYS.of(cookie.split("=", 1)[1])
+    with caplog.at_level(logging.ERROR):
+        r = await guarded.auth("/oauth2/auth?allowed_groups=admins", cookie=cookie,
+                               headers={**CHECK, "X-Authsvc-Cache-Key": key})
+    assert r.status_code == 403
+    assert "per-route rules" in caplog.text and key not in caplog.text
+    # without the cache's key (a location without the cache block) the rule is simply applied
+    ok = await guarded.auth("/oauth2/auth?allowed_groups=admins", cookie=cookie, headers=CHECK)
+    assert ok.status_code == 202
+
+
+async def test_a_2xx_under_a_rule_header_is_not_cacheable(guarded: AuthApp) -> None:
+    """A rule by header (a location's proxy_set_header, or the client's own): its 2xx holds for
+    that rule only, never for the cookie at every location."""
+    cookie = await guarded.cookie(groups=("admins",))
+    key = KEYS.of(cookie.split("=", 1)[1])
+    r = await guarded.auth(cookie=cookie, headers={**CHECK, "X-Authsvc-Cache-Key": key,
+                                                   "X-Authsvc-Allowed-Groups": "admins"})
+    assert r.status_code == 202
+    assert r.headers["cache-control"] == "no-store"
+
+
+async def test_a_location_with_a_zone_of_its_own_caches_its_rules_2xx(guarded: AuthApp) -> None:
+    """examples/nginx/README.md: each rule set its own location, zone and purge URL, marked so."""
+    cookie = await guarded.cookie(groups=("admins",))
+    key = KEYS.of(cookie.split("=", 1)[1])
+    own = {**CHECK, "X-Authsvc-Cache-Key": key, "X-Authsvc-Cache-Zone": "admins"}
+    r = await guarded.auth("/oauth2/auth?allowed_groups=admins", cookie=cookie, headers=own)
+    assert r.status_code == 202 and "cache-control" not in r.headers
+    denied = await guarded.auth("/oauth2/auth?allowed_groups=ops", cookie=cookie, headers=own)
+    assert denied.status_code == 403
