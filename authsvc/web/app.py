@@ -33,7 +33,7 @@ from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge, InvalidSession
 from ..login.flows import LoginFlows, posted_params
 from ..login.state import LoginStates
 from . import causes, logs
-from .any_path import AnyPathCheck, AnyPathRoute
+from .any_path import AnyPathCheck, AnyPathRoute, envoy_asks_everywhere, pass_through_warnings
 from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
@@ -195,7 +195,8 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
         Route(settings.ping_path, ping, methods=["GET", "HEAD"]),
         Route(settings.ready_path, ready, methods=["GET", "HEAD"]),
-        Route("/robots.txt", robots, methods=["GET"]),
+        # under Envoy without path_prefix /robots.txt is the app's: a 200 here would let it through
+        *([] if envoy_asks_everywhere(settings) else [Route("/robots.txt", robots, methods=["GET"])]),
         *([Route("/liveness_check", ping, methods=["GET", "HEAD"]),
            Route("/readiness_check", ready, methods=["GET", "HEAD"])] if settings.gcp_healthchecks else []),
         *(extra_routes or []),
@@ -206,6 +207,8 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         exclude_logging_paths=settings.exclude_logging_paths)
     if settings.metrics_on_main_port:  # else `serve` exposes them on their own port (or, "-", nowhere)
         routes.append(Route("/metrics", context.metrics.endpoint(), methods=["GET"]))
+    for line in pass_through_warnings(settings):
+        log.warning("%s", line)
     if settings.any_path_auth_status:
         # oauth2-proxy's static upstream: the check at every other path (web/any_path.py), last
         any_path = AnyPathCheck(context, flows)

@@ -181,3 +181,24 @@ async def test_under_envoy_the_query_is_the_clients_and_rules_come_by_header(fak
         own_query = await app.auth("/page?allowed_groups=admins", cookie=cookie)
         by_header = await app.auth("/page", cookie=cookie, headers={"X-Authsvc-Allowed-Groups": "admins"})
     assert (own_query.status_code, by_header.status_code) == (202, 403)
+
+
+async def test_under_envoy_no_probe_outside_the_prefix_lets_the_apps_path_through(
+    fake_idp: FakeIdP, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Istio's envoyExtAuthzHttp without pathPrefix: GET https://app/robots.txt arrives as
+    # GET /robots.txt, and a 200 lets the request through to the app without a session
+    settings = _settings(fake_idp, any_path_auth_status=200, proxy_kind="envoy")
+    async with AuthApp.start(settings) as app:
+        robots = await app.auth("/robots.txt", headers={"Host": "app.example.test", "Accept": HTML})
+        ping = await app.client().get("/ping")
+    assert robots.status_code == 403 and ping.status_code == 200
+    assert "lets the app's /ping, /ready, /metrics through" in caplog.text
+    caplog.clear()
+    moved = _settings(fake_idp, any_path_auth_status=200, proxy_kind="envoy", ping_path="/oauth2/ping",
+                      ready_path="/oauth2/ready", metrics_address="-")
+    async with AuthApp.start(moved) as app:
+        at_app_ping = await app.auth("/ping", headers={"Host": "app.example.test", "Accept": HTML})
+        probe = await app.client().get("/oauth2/ping")
+    assert at_app_ping.status_code == 403 and probe.status_code == 200
+    assert "Envoy asks" not in caplog.text
