@@ -99,10 +99,12 @@ class AnyPathRoute(Route):
 
 
 def envoy_asks_everywhere(settings: Settings) -> bool:
-    """Whether checks arrive at the client's own paths (Envoy's ext_authz without path_prefix):
-    then every path authsvc answers 200 outside `proxy_prefix` is one Envoy lets through to the
-    app unauthenticated (Envoy's HTTP ext_authz allows on 200 alone)."""
-    return bool(settings.any_path_auth_status) and settings.proxy_kind == "envoy"
+    """Whether checks may arrive at the client's own paths (Envoy's ext_authz without
+    path_prefix; `auto` too: the oauth2-proxy cfg of Istio's recipe names no kind): then every
+    path authsvc answers 200 outside `proxy_prefix` is one Envoy lets through to the app
+    unauthenticated (Envoy's HTTP ext_authz allows on 200 alone). The other kinds' proxies ask
+    at the address configured, never at the client's path."""
+    return bool(settings.any_path_auth_status) and settings.proxy_kind in ("envoy", "auto")
 
 
 def pass_through_warnings(settings: Settings) -> list[str]:
@@ -117,8 +119,9 @@ def pass_through_warnings(settings: Settings) -> list[str]:
         paths.append("/metrics")
     if not paths:
         return []
-    return [f"any_path_auth_status under proxy_kind = \"envoy\": Envoy asks at the client's own "
-            f"path and authsvc answers {', '.join(paths)} itself with 200, so Envoy lets the app's "
-            f"{', '.join(paths)} through without a session; move them under proxy_prefix "
-            f"(ping_path = \"{prefix}/ping\", ready_path = \"{prefix}/ready\", metrics_address) "
-            "and point the probes there (docs/security.md)"]
+    named = ", ".join(paths)
+    return [f"any_path_auth_status under proxy_kind = \"{settings.proxy_kind}\": Envoy asks at "
+            f"the client's own path and authsvc answers {named} itself with 200, so Envoy lets "
+            f"the app's {named} through without a session; move them under proxy_prefix "
+            f"(ping_path = \"{prefix}/ping\", ready_path = \"{prefix}/ready\", "
+            "metrics_address) and point the probes there (docs/security.md)"]
