@@ -93,9 +93,13 @@ class AuthsvcApp(Starlette):
 
     def __init__(
         self, auth_handler: Handler, auth_path: str, max_body: int, body_timeout: float,
-        trusts: Callable[[str | None], bool], request_id_header: str = "X-Request-ID", **kwargs: Any,
+        trusts: Callable[[str | None], bool], request_id_header: str = "X-Request-ID",
+        raw_routing: bool = False, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        #: route on the path as sent (web/any_path.py envoy_asks_everywhere): the app behind
+        #: Envoy gets `/oauth2%2fsign_in` or `/%70ing`, never authsvc's decoded endpoint path
+        self._raw_routing = raw_routing
         self._auth_handler = auth_handler
         #: whether a peer's request id is believed: the proxy trust of check/forwarded.py
         #: (False for every peer with reverse_proxy = false)
@@ -120,6 +124,10 @@ class AuthsvcApp(Starlette):
                 return
             receive = capped_receive(scope, receive, self._max_body, self._body_timeout)
             send = echo_request_id(send, ctx)
+            raw = scope.get("raw_path")
+            if self._raw_routing and raw and b"%" in raw:
+                # decoded, it would be one of our own 200s that Envoy lets through to the app
+                scope = {**scope, "path": raw.decode("latin-1")}
         await super().__call__(scope, receive, send)
 
     def _begin(self, scope: Scope) -> logs.RequestContext:
@@ -234,6 +242,7 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         settings.request_body_timeout,
         context.forwarded.is_trusted,
         settings.request_id_header,
+        envoy_asks_everywhere(settings),
         routes=routes,
         exception_handlers={AuthsvcError: _on_error},
         lifespan=lifespan,

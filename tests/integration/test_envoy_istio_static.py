@@ -201,3 +201,11 @@ def test_the_apps_robots_txt_is_not_let_through_without_a_session(mesh: Mesh) ->
     r = httpx.get(f"{mesh.base}/robots.txt", headers={"Authorization": "Bearer not-a-token"})
     assert r.status_code == 401
     assert "User-agent" not in r.text  # neither the app (Envoy allowed) nor authsvc's own
+
+
+@pytest.mark.parametrize("path", ["/oauth2%2fsign_in", "/%70ing"])
+def test_an_encoded_path_of_ours_does_not_let_the_apps_through(mesh: Mesh, path: str) -> None:
+    # Envoy routes /oauth2%2fsign_in to the app (not the /oauth2/ prefix) and asks the check
+    # with it; decoded, authsvc answered with its own 200 (the sign-in page, /ping)
+    r = httpx.get(f"{mesh.base}{path}", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401, r.text[:200]

@@ -208,3 +208,20 @@ async def test_behind_traefik_robots_txt_stays_authsvcs(fake_idp: FakeIdP) -> No
     async with AuthApp.start(_settings(fake_idp, proxy_kind="traefik")) as app:
         robots = await app.client().get("/robots.txt")
     assert robots.text.startswith("User-agent")
+
+
+@pytest.mark.parametrize("kind", ["envoy", "auto"])
+@pytest.mark.parametrize("path", ["/oauth2%2fsign_in", "/oauth2%2Fsigned_out", "/%70ing", "/p%69ng",
+                                  "/oauth2/sign%5fin"])
+async def test_under_envoy_an_encoded_path_is_the_apps_not_ours(
+    fake_idp: FakeIdP, kind: str, path: str
+) -> None:
+    # Envoy hands on the path as sent and the app gets it so: decoded here, it was our own 200
+    # (the sign-in page, /ping), which let the app's path through without a session
+    settings = _settings(fake_idp, any_path_auth_status=200, proxy_kind=kind)
+    async with AuthApp.start(settings) as app:
+        r = await app.auth(path, headers={"Host": "app.example.test", "Accept": HTML})
+    if path.startswith("/oauth2/"):  # under proxy_prefix: no endpoint of ours, never the check
+        assert r.status_code == 404
+    else:
+        assert r.status_code == 403 and "Sign in" in r.text
