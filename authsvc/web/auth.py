@@ -34,13 +34,13 @@ from ..check.client_ip import TrustedIPs
 from ..check.forwarded import DESCRIPTIONS, HEADERS_READ
 from ..check.htpasswd import Htpasswd
 from ..check.route_rules import HEADERS as RULE_HEADERS
-from ..check.route_rules import NO_RULE, RouteCheck, RouteRule
+from ..check.route_rules import RouteCheck, RouteRule
 from ..context import Context
 from ..errors import PasswordChecksBusy, ProviderUnavailable, StoreUnavailable, TokenError
 from ..models import OriginalRequest, Session
 from ..providers.bearer import access_token
 from ..providers.dpop import ALGS, DPoPError, DPoPVerifier, identity_jkt
-from ..sessions.purge import KEY_HEADER
+from ..sessions.purge import KEY_HEADER, LOCATION_HEADER
 from .logs import current_id, note_outcome
 from .responses import add_cookies, redirect, refreshed_cookie
 
@@ -48,14 +48,13 @@ log = logging.getLogger("authsvc")
 
 #: nginx's cache key of this check (examples/nginx/nginx-cache.conf), lowercase as ASGI gives it
 CACHE_KEY = KEY_HEADER.lower()
-#: what an auth location with rules and a decision cache zone of its own says (the key names
-#: no rule: examples/nginx/README.md)
-OWN_ZONE = "x-authsvc-cache-zone"
+#: the auth location nginx's cache entry is under (its key is CACHE_KEY + this)
+CACHE_LOCATION = LOCATION_HEADER.lower()
 #: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's, the credentials and
 #: nginx's cache key
 _READ = frozenset(
-    name.encode()
-    for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop", CACHE_KEY, OWN_ZONE)
+    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop", CACHE_KEY,
+                                CACHE_LOCATION)
 )
 #: a 2xx nginx must not cache: a public route's, or one whose key authsvc would not purge
 #: (RFC 9111 §5.2.2.5; nginx's proxy_cache honours it)
@@ -135,8 +134,8 @@ class AuthEndpoint:
         self.guard_cache = services.purge.enabled
         #: monotonic time before which a key mismatch is not logged again
         self._key_mismatch_quiet = 0.0
-        #: the same for an auth URL with rules that shares the decision cache
-        self._rules_cached_quiet = 0.0
+        #: the same for an auth location that no purge URL names
+        self._location_quiet = 0.0
 
     def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
@@ -201,9 +200,6 @@ class AuthEndpoint:
             # only the first copy is in `headers`: the other might be the proxy's rule
             else REPEATED_RULE
         )
-        if (self.guard_cache and rule is not NO_RULE and CACHE_KEY in headers
-                and OWN_ZONE not in headers and self.rules_cached(request)):
-            return Response(FORBIDDEN, 403, media_type="text/plain")
         decision = self.s.access.decide(session.identity, rule)
         if not decision.allowed:
             log.info(
@@ -223,10 +219,7 @@ class AuthEndpoint:
             return Response(FORBIDDEN, 403, media_type="text/plain")
         response = Response(status_code=self.success)
         response.raw_headers += raw
-        # a rule's 2xx holds for that rule only, and nginx's key is the cookie's alone: cached
-        # only in a zone of the rule's own (a rule by header may be the client's own, too)
-        if self.guard_cache and (scheme or session is not loaded.session or not self.purgeable(headers)
-                                 or (rule is not NO_RULE and OWN_ZONE not in headers)):
+        if self.guard_cache and (scheme or session is not loaded.session or not self.purgeable(headers)):
             response.raw_headers.append(NOT_CACHEABLE)
         if loaded.new_value is None:  # the usual case: no refresh, no cookie to set
             return response
@@ -236,26 +229,6 @@ class AuthEndpoint:
         )
         return add_cookies(response, [set_cookie] if set_cookie else [])
 
-    def rules_cached(self, request: Request) -> bool:
-        """Whether this auth URL's own rules (its query) arrived with nginx's cache key: its
-        location shares the decision cache, keyed by the cookie alone, so nginx answers it with
-        whatever 2xx a location without these rules cached for that cookie (README's
-        per-audience locations with nginx-cache.conf's cache block copied in)."""
-        query = request.scope.get("query_string", b"").decode("latin-1")
-        if self.s.route_rules.from_query(query) is NO_RULE:
-            return False  # the rule came by header: maybe the client's own; not cached (below)
-        # (a location with a zone of its own says so: X-Authsvc-Cache-Zone, checked by the caller)
-        now = time.monotonic()
-        if now >= self._rules_cached_quiet:  # a configuration error: once a minute
-            self._rules_cached_quiet = now + 60
-            log.error("auth: an auth URL with per-route rules (%s) sends X-Authsvc-Cache-Key: "
-                      "nginx's decision cache is keyed by the session cookie alone and would "
-                      "answer it with another location's 2xx; refused (403). Give that location a "
-                      "cache zone of its own and X-Authsvc-Cache-Zone, or no cache "
-                      "(examples/nginx/README.md)",
-                      request.url.path, extra={"outcome": "error", "reason": "cache_with_rules"})
-        return True
-
     def purgeable(self, headers: dict[str, str]) -> bool:
         """Whether nginx's cache key of this check is the one authsvc purges for its cookie."""
         key = headers.get(CACHE_KEY)
@@ -264,7 +237,19 @@ class AuthEndpoint:
         value = cookies.session_value(headers.get("cookie", ""), self.s.settings.cookie_name) or ""
         keys = self.s.purge.keys
         if keys.matches(value, key):
-            return True
+            # nginx keys the entry by key + auth location: only locations purges reach may cache
+            # (each rule set's location is its own entry, never another's 2xx)
+            location = headers.get(CACHE_LOCATION)
+            if location in self.s.purge.locations:
+                return True
+            now = time.monotonic()
+            if now >= self._location_quiet:
+                self._location_quiet = now + 60
+                log.error("auth: nginx's cache entry is under auth location %r, which no "
+                          "nginx_cache_purge_url names (?location=...): its 2xx are sent "
+                          "Cache-Control: no-store", (location or "")[:100],
+                          extra={"outcome": "error", "reason": "cache_location_not_purged"})
+            return False
         if keys.matches("", key):  # nginx saw no whole session cookie (chunks): it caches nothing
             return False
         now = time.monotonic()

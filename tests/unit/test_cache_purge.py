@@ -179,14 +179,15 @@ async def test_a_back_channel_logout_purges_the_recorded_keys_or_is_not_done(
 
 
 # --- the check: nginx may cache a 2xx only under the key authsvc purges --------------------------
-CHECK = {"X-Original-URI": "/app", "X-Original-Method": "GET"}
+PURGE_URL = "http://127.0.0.1:9/purge?location=/oauth2/auth"
+CHECK = {"X-Original-URI": "/app", "X-Original-Method": "GET", "X-Authsvc-Cache-Location": "/oauth2/auth"}
 
 
 @pytest.fixture
 async def guarded() -> AsyncIterator[AuthApp]:
     settings = make_settings(email_domains=["example.com"], proxy_kind="nginx",
                              skip_auth_routes=["^/public"], nginx_cache_key_secret=KEY_SECRET,
-                             nginx_cache_purge_url=["http://127.0.0.1:9/purge"])  # fmt: skip
+                             nginx_cache_purge_url=[PURGE_URL])  # fmt: skip
     async with AuthApp.start(settings) as app:
         yield app
 
@@ -255,41 +256,25 @@ async def test_many_keys_are_purged_a_bounded_number_at_a_time() -> None:
     assert most == purge_module.MAX_PARALLEL
 
 
-async def test_an_auth_url_with_rules_under_the_cache_key_is_refused(
-    guarded: AuthApp, caplog: pytest.LogCaptureFixture
+@pytest.mark.parametrize("location", [None, "/oauth2/auth-admins", ""])
+async def test_a_2xx_under_an_auth_location_no_purge_names_is_not_cacheable(
+    guarded: AuthApp, location: str | None, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """README's per-audience nginx location (`proxy_pass http://authsvc/oauth2/auth?allowed_groups=admins`)
-    with nginx-cache.conf's cache block copied in: keyed by the cookie alone, nginx would answer
-    it with the 2xx any rule-less location cached for that cookie. Refused, loudly, whoever asks."""
-    cookie = await guarded.cookie(groups=("admins",))
+    """nginx keys an entry by key + auth location; one no purge URL names is never revoked."""
+    cookie = await guarded.cookie()
     key = KEYS.of(cookie.split("=", 1)[1])
+    headers = {**CHECK, "X-Authsvc-Cache-Key": key}
+    del headers["X-Authsvc-Cache-Location"]
+    if location is not None:
+        headers["X-Authsvc-Cache-Location"] = location
     with caplog.at_level(logging.ERROR):
-        r = await guarded.auth("/oauth2/auth?allowed_groups=admins", cookie=cookie,
-                               headers={**CHECK, "X-Authsvc-Cache-Key": key})
-    assert r.status_code == 403
-    assert "per-route rules" in caplog.text and key not in caplog.text
-    # without the cache's key (a location without the cache block) the rule is simply applied
-    ok = await guarded.auth("/oauth2/auth?allowed_groups=admins", cookie=cookie, headers=CHECK)
-    assert ok.status_code == 202
+        r = await guarded.auth(cookie=cookie, headers=headers)
+    assert r.status_code == 202 and r.headers["cache-control"] == "no-store"
+    assert "which no nginx_cache_purge_url names" in caplog.text and key not in caplog.text
 
 
-async def test_a_2xx_under_a_rule_header_is_not_cacheable(guarded: AuthApp) -> None:
-    """A rule by header (a location's proxy_set_header, or the client's own): its 2xx holds for
-    that rule only, never for the cookie at every location."""
-    cookie = await guarded.cookie(groups=("admins",))
-    key = KEYS.of(cookie.split("=", 1)[1])
-    r = await guarded.auth(cookie=cookie, headers={**CHECK, "X-Authsvc-Cache-Key": key,
-                                                   "X-Authsvc-Allowed-Groups": "admins"})
-    assert r.status_code == 202
-    assert r.headers["cache-control"] == "no-store"
-
-
-async def test_a_location_with_a_zone_of_its_own_caches_its_rules_2xx(guarded: AuthApp) -> None:
-    """examples/nginx/README.md: each rule set its own location, zone and purge URL, marked so."""
-    cookie = await guarded.cookie(groups=("admins",))
-    key = KEYS.of(cookie.split("=", 1)[1])
-    own = {**CHECK, "X-Authsvc-Cache-Key": key, "X-Authsvc-Cache-Zone": "admins"}
-    r = await guarded.auth("/oauth2/auth?allowed_groups=admins", cookie=cookie, headers=own)
-    assert r.status_code == 202 and "cache-control" not in r.headers
-    denied = await guarded.auth("/oauth2/auth?allowed_groups=ops", cookie=cookie, headers=own)
-    assert denied.status_code == 403
+def test_the_purged_locations_come_from_the_purge_urls() -> None:
+    purge = CachePurge(["http://a/purge?location=/oauth2/auth", "http://b/purge?location=/oauth2/auth",
+                        "http://a/purge?location=/oauth2/auth-admins", "http://a/purge"], KEYS,
+                       httpx.AsyncClient())
+    assert purge.locations == {"/oauth2/auth", "/oauth2/auth-admins"}
