@@ -391,14 +391,15 @@ AUTH_SERVER = """\
   }}"""
 
 # examples/nginx/nginx-cache.conf's key: hex(HMAC-SHA256(nginx_cache_key_secret, session
-# cookie)), which authsvc can purge on sign-out, refresh and back-channel logout (sessions/
-# cache_key.py); the bench's authsvc purges nothing (no purge happens during a run anyway)
+# cookie)) + the auth location, which authsvc can purge on sign-out, refresh and back-channel
+# logout (sessions/cache_key.py); the bench's authsvc purges nothing (no purge happens during a run anyway)
 CACHE_LINES = """
       set_hmac_sha256 $authsvc_cache_mac "bench-nginx-cache-key-secret-0123456789" $cookie__authsvc;
       set_encode_hex $authsvc_cache_key $authsvc_cache_mac;
       proxy_set_header X-Authsvc-Cache-Key $authsvc_cache_key;
+      proxy_set_header X-Authsvc-Cache-Location $uri;
       proxy_cache auth;
-      proxy_cache_key $authsvc_cache_key;
+      proxy_cache_key $authsvc_cache_key$uri;
       proxy_cache_valid 202 5s;"""
 
 

@@ -26,7 +26,13 @@ _FIELD_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,64}")
 _NOT_AN_ID = re.compile(r"(authorization|proxy-authorization|cookie|set-cookie|host|content-.*|"
                         r"transfer-encoding|connection|upgrade|te|trailer|keep-alive|"
                         r"x-forwarded-.*|x-original-.*|x-real-ip|forwarded|x-auth-request-.*|"
-                        r"www-authenticate|location)", re.I)
+                        r"www-authenticate|location|"
+                        # what the proxy or a cache acts on in an answer: an id a client chose
+                        # (nginx passes its headers on) must not make a page cacheable, redirect
+                        # nginx internally (X-Accel-Redirect) or stand for the cache key
+                        r"cache-control|pragma|expires|vary|age|retry-after|refresh|link|"
+                        r"x-accel-.*|x-authsvc-.*|access-control-.*|strict-transport-security|"
+                        r"content-security-policy.*|x-frame-options|x-content-type-options)", re.I)
 
 ProxyKind = Literal["auto", "nginx", "ingress-nginx", "traefik", "caddy", "envoy"]
 

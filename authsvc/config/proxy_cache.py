@@ -22,9 +22,10 @@ class ProxyCacheOptions(BaseModel):
     nginx_cache_purge_url: CommaList = Field(
         default_factory=list,
         description=(
-            "purge locations of nginx's decision cache, one per nginx replica "
-            "(`http://127.0.0.1:8081/purge,...`): sign-out, refresh and back-channel logout "
-            "purge the session's cached 2xx there before they answer"
+            "purge locations of nginx's decision cache, one per nginx replica and cached auth "
+            "location (`http://127.0.0.1:8081/purge?location=/oauth2/auth,...`): sign-out, "
+            "refresh and back-channel logout purge the session's cached 2xx there before they "
+            "answer; a 2xx may be cached only under an auth location named here"
         ),
     )
     nginx_cache_key_secret: SecretStr = Field(

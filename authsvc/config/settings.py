@@ -123,6 +123,13 @@ def across_groups(problems: Problems, group: _Groups) -> None:
     provider, google = group(ProviderSpecificOptions), group(GoogleGroupsOptions)
     server, tls = group(ServerOptions), group(TLSOptions)
     login = group(LoginParamOptions)
+    proxy, headers = group(ProxyOptions), group(HeaderOptions)
+    if proxy and headers:
+        # the id is echoed on every answer, a 2xx too: under a claim header's name, the
+        # app would get a trusted proxy's (nginx: the client's) id as that identity header
+        claimed = {name.lower() for name, _ in headers.claim_header_map}
+        if proxy.request_id_header.lower() in claimed:
+            problems.add("request_id_header", f"{proxy.request_id_header} is one of claim_headers")
     if login and cookies and login.form_post and not cookies.cookie_secure:
         # the IdP's cross-site POST carries only a SameSite=None cookie, and browsers take
         # SameSite=None only with Secure (RFC 6265bis §4.1.2.7)

@@ -23,6 +23,7 @@ missing).
 from __future__ import annotations
 
 import logging
+import zlib
 from typing import Any
 
 import anyio
@@ -39,6 +40,11 @@ MAX_RETRY_AFTER = 300.0
 #: at the same point). The largest expected: Graph's getMemberObjects, up to 11 000 group ids
 #: at ~39 bytes (~430 KB); discovery and JWKS are a few KB, GitHub's pages of 100 teams ~300 KB
 MAX_BODY = 1024 * 1024
+#: what is asked for and decoded here, never more than the cap at a time (httpx decodes each
+#: received chunk whole: 64 KiB of gzip, ~1000:1, was ~64 MB before any cap could look)
+ACCEPT_ENCODING = "gzip, deflate"
+#: zlib's window bits that read a gzip or a zlib stream (RFC 9110 §8.4.1: gzip, deflate)
+_GZIP_OR_ZLIB = 32 + zlib.MAX_WBITS
 
 log = logging.getLogger("authsvc.idp")
 
@@ -68,6 +74,7 @@ async def send(
     (httpx would read any length, at any pace); ProviderUnavailable when there is none."""
     try:
         request = http.build_request(method, url, timeout=HTTP_TIMEOUT, **kwargs)
+        request.headers["Accept-Encoding"] = ACCEPT_ENCODING
         response = await http.send(request, stream=True)
     except httpx.HTTPError as exc:
         # the exception's class, never its text, which may hold a URL with a query
@@ -92,13 +99,32 @@ async def _bounded_body(response: httpx.Response, what: str) -> bytes:
     declared = response.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
         raise _too_large(what, f"Content-Length {int(declared)}")
+    if response.is_stream_consumed:  # a transport that hands over a body read already (tests')
+        if len(response.content) > MAX_BODY:
+            raise _too_large(what, f"over {MAX_BODY} bytes read")
+        return response.content
+    encoding = response.headers.get("content-encoding", "").strip().lower()
+    if encoding in ("gzip", "x-gzip", "deflate"):
+        decoder: Any = zlib.decompressobj(_GZIP_OR_ZLIB)
+    elif encoding in ("", "identity"):
+        decoder = None
+    else:  # not asked for (ACCEPT_ENCODING): nothing to decode it within the cap with
+        raise ProviderUnavailable(f"{what}: unsupported Content-Encoding {encoding[:20]!r}")
     chunks: list[bytes] = []
     size = 0
-    async for chunk in response.aiter_bytes():
-        size += len(chunk)
-        if size > MAX_BODY:
-            raise _too_large(what, f"over {MAX_BODY} bytes read")
-        chunks.append(chunk)
+    try:
+        async for chunk in response.aiter_raw():
+            if decoder is not None:
+                # at most one byte past the cap: more input left over means over the cap
+                chunk = decoder.decompress(chunk, MAX_BODY + 1 - size)
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise _too_large(what, f"over {MAX_BODY} bytes read")
+            chunks.append(chunk)
+        if decoder is not None:
+            chunks.append(decoder.flush())
+    except zlib.error:
+        raise ProviderUnavailable(f"{what}: the answer's {encoding} encoding is broken") from None
     return b"".join(chunks)
 
 

@@ -9,6 +9,7 @@ getMicrosoftGraphGroupsURL).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +25,8 @@ GRAPH_URL = "https://graph.microsoft.com/v1.0"
 MAX_PAGES = 20
 #: transitiveMemberOf's largest page (Graph paging: $top up to 999)
 TOP = 999
+#: an Entra object id (a GUID): the form of the ids the token's `groups` claim carries
+_OBJECT_ID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.I)
 
 
 class MicrosoftGraph:
@@ -53,12 +56,19 @@ class MicrosoftGraph:
         # `field` is a property name (config checks it), so the query needs no escaping
         url = httpx.URL(f"{self.base_url}/me/transitiveMemberOf?$count=true"
                         f"&$filter=securityEnabled+eq+true&$select={select}&$top={TOP}")
-        unnamed = 0
+        unnamed = idlike = 0
 
         def name(value: object) -> str | None:
-            nonlocal unnamed
-            found = value.get(field) if isinstance(value, dict) else None
+            nonlocal unnamed, idlike
+            item = value if isinstance(value, dict) else {}
+            found = item.get(field)
             if isinstance(found, str) and found:
+                # names join the token's ids in one list and allowed_groups may list ids: a
+                # name shaped like an object id (anyone allowed to create a group may choose
+                # any displayName) would pass for the group that has that id
+                if _OBJECT_ID.fullmatch(found.strip()) and found != item.get("id"):
+                    idlike += 1
+                    return None
                 return found
             unnamed += 1
             return None
@@ -68,6 +78,9 @@ class MicrosoftGraph:
         if unnamed:
             log.warning("Microsoft Graph: %d groups without %s (is GroupMember.Read.All in scope?); "
                         "they are left out", unnamed, field)
+        if idlike:
+            log.warning("Microsoft Graph: %d group named like an object id but not its own by %s; "
+                        "left out (it would pass for the group with that id)", idlike, field)
         return names
 
     async def _pages(self, access_token: str, url: httpx.URL, json: dict[str, Any] | None,

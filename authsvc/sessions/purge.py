@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 
@@ -28,6 +29,15 @@ MAX_PARALLEL = 32
 #: the request header that carries the key, to nginx's purge location and (from the auth
 #: location) to the check
 KEY_HEADER = "X-Authsvc-Cache-Key"
+#: the auth location's own path ($uri), from the auth location to the check: nginx keys the
+#: cache by key + location, so one location's 2xx is never another's (another rule set)
+LOCATION_HEADER = "X-Authsvc-Cache-Location"
+
+
+def purged_location(url: str) -> str:
+    """The auth location a purge URL purges (its `location` query parameter), "" if none."""
+    values = parse_qs(urlsplit(url).query).get("location", [])
+    return values[0] if len(values) == 1 else ""
 
 
 class CachePurge:
@@ -36,6 +46,8 @@ class CachePurge:
     def __init__(self, urls: Sequence[str], keys: CacheKeys, http: httpx.AsyncClient) -> None:
         self._urls = tuple(urls)
         self.keys = keys
+        #: the auth locations whose entries purges reach: only their 2xx may be cached
+        self.locations = frozenset(filter(None, map(purged_location, self._urls)))
         self._http = http
 
     @property

@@ -25,6 +25,7 @@ from starlette.routing import Match, Route
 from starlette.types import Scope
 
 from ..check.route_rules import RouteCheck
+from ..config import Settings
 from ..context import Context
 from ..login.flows import LoginFlows
 from ..models import OriginalRequest
@@ -95,3 +96,32 @@ class AnyPathRoute(Route):
             if path in self._reserved or path == self._prefix or path.startswith(self._prefix + "/"):
                 return Match.NONE, {}
         return super().matches(scope)
+
+
+def envoy_asks_everywhere(settings: Settings) -> bool:
+    """Whether checks may arrive at the client's own paths (Envoy's ext_authz without
+    path_prefix; `auto` too: the oauth2-proxy cfg of Istio's recipe names no kind): then every
+    path authsvc answers 200 outside `proxy_prefix` is one Envoy lets through to the app
+    unauthenticated (Envoy's HTTP ext_authz allows on 200 alone). The other kinds' proxies ask
+    at the address configured, never at the client's path."""
+    return bool(settings.any_path_auth_status) and settings.proxy_kind in ("envoy", "auto")
+
+
+def pass_through_warnings(settings: Settings) -> list[str]:
+    """One warning for the probe paths outside proxy_prefix that answer 200 under Envoy."""
+    if not envoy_asks_everywhere(settings):
+        return []
+    prefix = settings.proxy_prefix
+    paths = [p for p in (settings.ping_path, settings.ready_path) if not p.startswith(prefix + "/")]
+    if settings.gcp_healthchecks:
+        paths += ["/liveness_check", "/readiness_check"]
+    if settings.metrics_on_main_port:
+        paths.append("/metrics")
+    if not paths:
+        return []
+    named = ", ".join(paths)
+    return [f"any_path_auth_status under proxy_kind = \"{settings.proxy_kind}\": Envoy asks at "
+            f"the client's own path and authsvc answers {named} itself with 200, so Envoy lets "
+            f"the app's {named} through without a session; move them under proxy_prefix "
+            f"(ping_path = \"{prefix}/ping\", ready_path = \"{prefix}/ready\", "
+            "metrics_address) and point the probes there (docs/security.md)"]

@@ -33,7 +33,7 @@ from ..errors import AuthsvcError, BodyTimeout, BodyTooLarge, InvalidSession
 from ..login.flows import LoginFlows, posted_params
 from ..login.state import LoginStates
 from . import causes, logs
-from .any_path import AnyPathCheck, AnyPathRoute
+from .any_path import AnyPathCheck, AnyPathRoute, envoy_asks_everywhere, pass_through_warnings
 from .auth import AuthEndpoint, _repeated
 from .backchannel import BackchannelLogout
 from .bodies import capped_receive
@@ -93,9 +93,13 @@ class AuthsvcApp(Starlette):
 
     def __init__(
         self, auth_handler: NowHandler, auth_path: str, max_body: int, body_timeout: float,
-        trusts: Callable[[str | None], bool], request_id_header: str = "X-Request-ID", **kwargs: Any,
+        trusts: Callable[[str | None], bool], request_id_header: str = "X-Request-ID",
+        raw_routing: bool = False, **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        #: route on the path as sent (web/any_path.py envoy_asks_everywhere): the app behind
+        #: Envoy gets `/oauth2%2fsign_in` or `/%70ing`, never authsvc's decoded endpoint path
+        self._raw_routing = raw_routing
         self._auth_handler = auth_handler
         #: whether a peer's request id is believed: the proxy trust of check/forwarded.py
         #: (False for every peer with reverse_proxy = false)
@@ -120,6 +124,10 @@ class AuthsvcApp(Starlette):
                 return
             receive = capped_receive(scope, receive, self._max_body, self._body_timeout)
             send = echo_request_id(send, ctx)
+            raw = scope.get("raw_path")
+            if self._raw_routing and raw and b"%" in raw:
+                # decoded, it would be one of our own 200s that Envoy lets through to the app
+                scope = {**scope, "path": raw.decode("latin-1")}
         await super().__call__(scope, receive, send)
 
     def _begin(self, scope: Scope) -> logs.RequestContext:
@@ -220,7 +228,8 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         Route(f"{prefix}/backchannel_logout", backchannel.handle, methods=["POST"]),
         Route(settings.ping_path, ping, methods=["GET", "HEAD"]),
         Route(settings.ready_path, ready, methods=["GET", "HEAD"]),
-        Route("/robots.txt", robots, methods=["GET"]),
+        # under Envoy without path_prefix /robots.txt is the app's: a 200 here would let it through
+        *([] if envoy_asks_everywhere(settings) else [Route("/robots.txt", robots, methods=["GET"])]),
         *([Route("/liveness_check", ping, methods=["GET", "HEAD"]),
            Route("/readiness_check", ready, methods=["GET", "HEAD"])] if settings.gcp_healthchecks else []),
         *(extra_routes or []),
@@ -231,6 +240,8 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         exclude_logging_paths=settings.exclude_logging_paths, check_now=auth.handle_now)
     if settings.metrics_on_main_port:  # else `serve` exposes them on their own port (or, "-", nowhere)
         routes.append(Route("/metrics", context.metrics.endpoint(), methods=["GET"]))
+    for line in pass_through_warnings(settings):
+        log.warning("%s", line)
     if settings.any_path_auth_status:
         # oauth2-proxy's static upstream: the check at every other path (web/any_path.py), last
         any_path = AnyPathCheck(context, flows)
@@ -256,6 +267,7 @@ def create_app(context: Context, extra_routes: list[BaseRoute] | None = None) ->
         settings.request_body_timeout,
         context.forwarded.is_trusted,
         settings.request_id_header,
+        envoy_asks_everywhere(settings),
         routes=routes,
         exception_handlers={AuthsvcError: _on_error},
         lifespan=lifespan,

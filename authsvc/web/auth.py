@@ -40,7 +40,7 @@ from ..errors import PasswordChecksBusy, ProviderUnavailable, StoreUnavailable, 
 from ..models import OriginalRequest, Session
 from ..providers.bearer import access_token
 from ..providers.dpop import ALGS, DPoPError, DPoPVerifier, identity_jkt
-from ..sessions.purge import KEY_HEADER
+from ..sessions.purge import KEY_HEADER, LOCATION_HEADER
 from ..sessions.refresh import Loaded
 from .logs import current_id, note_outcome
 from .responses import Prepared, Raw, add_cookies, redirect, refreshed_cookie
@@ -49,10 +49,13 @@ log = logging.getLogger("authsvc")
 
 #: nginx's cache key of this check (examples/nginx/nginx-cache.conf), lowercase as ASGI gives it
 CACHE_KEY = KEY_HEADER.lower()
+#: the auth location nginx's cache entry is under (its key is CACHE_KEY + this)
+CACHE_LOCATION = LOCATION_HEADER.lower()
 #: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's, the credentials and
 #: nginx's cache key
 _READ = frozenset(
-    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop", CACHE_KEY)
+    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop", CACHE_KEY,
+                                CACHE_LOCATION)
 )
 #: a 2xx nginx must not cache: a public route's, or one whose key authsvc would not purge
 #: (RFC 9111 §5.2.2.5; nginx's proxy_cache honours it)
@@ -135,6 +138,8 @@ class AuthEndpoint:
         self.guard_cache = services.purge.enabled
         #: monotonic time before which a key mismatch is not logged again
         self._key_mismatch_quiet = 0.0
+        #: the same for an auth location that no purge URL names
+        self._location_quiet = 0.0
         #: the 401 of an API client, encoded once (web/lean.py writes it as it is)
         challenge = NO_TOKEN if services.bearer.enabled else None
         self._unauthorized = Prepared(Response(UNAUTHORIZED, 401, challenge, media_type="text/plain"))
@@ -292,7 +297,19 @@ class AuthEndpoint:
         value = cookies.session_value(headers.get("cookie", ""), self.s.settings.cookie_name) or ""
         keys = self.s.purge.keys
         if keys.matches(value, key):
-            return True
+            # nginx keys the entry by key + auth location: only locations purges reach may cache
+            # (each rule set's location is its own entry, never another's 2xx)
+            location = headers.get(CACHE_LOCATION)
+            if location in self.s.purge.locations:
+                return True
+            now = time.monotonic()
+            if now >= self._location_quiet:
+                self._location_quiet = now + 60
+                log.error("auth: nginx's cache entry is under auth location %r, which no "
+                          "nginx_cache_purge_url names (?location=...): its 2xx are sent "
+                          "Cache-Control: no-store", (location or "")[:100],
+                          extra={"outcome": "error", "reason": "cache_location_not_purged"})
+            return False
         if keys.matches("", key):  # nginx saw no whole session cookie (chunks): it caches nothing
             return False
         now = time.monotonic()

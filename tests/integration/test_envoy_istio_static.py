@@ -193,3 +193,19 @@ def test_identity_headers_sent_by_the_client_do_not_reach_the_app(mesh: Mesh) ->
         r = client.get(f"{mesh.base}/app/x", headers={"X-Auth-Request-Email": "admin@example.com"})
         # Envoy replaces an allowed upstream header with the check's answer
         assert contract.echoed(r).all("x-auth-request-email") == ["nogroups@example.com"]
+
+
+def test_the_apps_robots_txt_is_not_let_through_without_a_session(mesh: Mesh) -> None:
+    # Envoy asks at the client's own path and allows on 200: authsvc's own /robots.txt (a 200)
+    # opened the app's /robots.txt to anyone; now the check answers it
+    r = httpx.get(f"{mesh.base}/robots.txt", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401
+    assert "User-agent" not in r.text  # neither the app (Envoy allowed) nor authsvc's own
+
+
+@pytest.mark.parametrize("path", ["/oauth2%2fsign_in", "/%70ing"])
+def test_an_encoded_path_of_ours_does_not_let_the_apps_through(mesh: Mesh, path: str) -> None:
+    # Envoy routes /oauth2%2fsign_in to the app (not the /oauth2/ prefix) and asks the check
+    # with it; decoded, authsvc answered with its own 200 (the sign-in page, /ping)
+    r = httpx.get(f"{mesh.base}{path}", headers={"Authorization": "Bearer not-a-token"})
+    assert r.status_code == 401, r.text[:200]

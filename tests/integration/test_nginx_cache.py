@@ -39,6 +39,20 @@ JSON = {"Accept": "application/json"}
 KEY_SECRET = "dGVzdC1rZXktb2YtdGhlLW5naW54LWRlY2lzaW9uLWNhY2hl"
 
 
+def with_admins_location(conf: str) -> str:
+    """README's per-audience recipe on the example: the auth location's block copied whole
+    (cache lines too) as /oauth2/auth-admins with `?allowed_groups=admins`, guarding /admins/."""
+    start = conf.index("        location = /oauth2/auth {")
+    end = conf.index("\n        }\n", start) + len("\n        }\n")
+    block = conf[start:end].replace("location = /oauth2/auth {", "location = /oauth2/auth-admins {")
+    block = block.replace("proxy_pass http://authsvc;",
+                          "proxy_pass http://authsvc/oauth2/auth?allowed_groups=admins;")
+    assert "allowed_groups=admins" in block
+    guarded = ("        location /admins/ {\n            auth_request /oauth2/auth-admins;\n"
+               "            error_page 401 = @signin;\n            proxy_pass http://app;\n        }\n")
+    return conf[:end] + block + guarded + conf[end:]
+
+
 @dataclass
 class CacheStack:
     """The stack, its OP and authsvc (for its log); `nginx(tap, secret)` starts another nginx
@@ -74,6 +88,7 @@ def cached(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iter
             "UPSTREAM": f"{HOST}:{echo.port}", "PURGE": f"{HOST}:{purge_port}",
             "CACHE_KEY_SECRET": secret,
         })  # fmt: skip
+        conf = with_admins_location(conf)
         workdir = Path(tempfile.mkdtemp(prefix="authsvc-nginx-cache-"))
         workdirs.append(workdir)
         workdir.chmod(0o711)  # see below
@@ -91,7 +106,8 @@ def cached(tmp_path_factory: pytest.TempPathFactory, echo: EchoUpstream) -> Iter
         authsvc = start_authsvc(tmp_path_factory.mktemp("authsvc"), authsvc_settings(
             op, proxy_kind="nginx", session_store_type="redis",
             redis_connection_url=f"redis://{HOST}:{redis.port}", skip_auth_routes=["^/public"],
-            nginx_cache_purge_url=[f"http://{HOST}:{purge_port}/purge"], nginx_cache_key_secret=KEY_SECRET,
+            nginx_cache_purge_url=[f"http://{HOST}:{purge_port}/purge?location=/oauth2/auth"],
+            nginx_cache_key_secret=KEY_SECRET,
         ))  # fmt: skip
         try:
             with tapped(authsvc.port, nginx) as stack:
@@ -168,3 +184,13 @@ def test_an_nginx_with_another_secret_caches_nothing(cached: CacheStack) -> None
     finally:
         wrong.stop()
     assert "nginx's cache key is not authsvc's" in cached.authsvc.log()
+
+
+def test_a_cached_2xx_of_one_auth_location_never_answers_another(cached: CacheStack) -> None:
+    """The per-audience location copied from the example shares the zone: keyed by the cookie
+    alone, nginx answered /admins/ from the 2xx /app/ had cached for a user outside admins."""
+    with contract.signed_in(cached.base, "nogroups@example.com") as client:
+        _served_from_the_cache(cached, client)
+        r = client.get(cached.base + "/admins/x", headers=JSON)
+        assert r.status_code == 403
+        assert [c.path for c in cached.tap.auth_requests()] != []

@@ -138,14 +138,12 @@ async def test_the_login_endpoints_and_probes_are_still_theirs(fake_idp: FakeIdP
         bare_prefix = await client.get("/oauth2")
         wrong_method = await client.delete("/oauth2/sign_in")
         start = await client.get("/oauth2/start", params={"rd": "/x"})
-        robots = await client.get("/robots.txt")
     assert (ping.status_code, ping.text) == (200, "OK")
     assert ready_post.status_code == 405
     assert sign_in.status_code == 200 and "Sign in" in sign_in.text
     assert unknown.status_code == 404 and bare_prefix.status_code == 404
     assert wrong_method.status_code == 405
     assert start.status_code == 302 and start.headers["location"].startswith(fake_idp.url("authorize"))
-    assert robots.text.startswith("User-agent")
 
 
 async def test_off_by_default_every_other_path_is_404(fake_idp: FakeIdP) -> None:
@@ -181,3 +179,49 @@ async def test_under_envoy_the_query_is_the_clients_and_rules_come_by_header(fak
         own_query = await app.auth("/page?allowed_groups=admins", cookie=cookie)
         by_header = await app.auth("/page", cookie=cookie, headers={"X-Authsvc-Allowed-Groups": "admins"})
     assert (own_query.status_code, by_header.status_code) == (202, 403)
+
+
+@pytest.mark.parametrize("kind", ["envoy", "auto"])
+async def test_under_envoy_no_probe_outside_the_prefix_lets_the_apps_path_through(
+    fake_idp: FakeIdP, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    # Istio's envoyExtAuthzHttp without pathPrefix: GET https://app/robots.txt arrives as
+    # GET /robots.txt, and a 200 lets the request through to the app without a session
+    settings = _settings(fake_idp, any_path_auth_status=200, proxy_kind=kind)
+    async with AuthApp.start(settings) as app:
+        robots = await app.auth("/robots.txt", headers={"Host": "app.example.test", "Accept": HTML})
+        ping = await app.client().get("/ping")
+    assert robots.status_code == 403 and ping.status_code == 200
+    assert "lets the app's /ping, /ready, /metrics through" in caplog.text
+    caplog.clear()
+    moved = _settings(fake_idp, any_path_auth_status=200, proxy_kind=kind, ping_path="/oauth2/ping",
+                      ready_path="/oauth2/ready", metrics_address="-")
+    async with AuthApp.start(moved) as app:
+        at_app_ping = await app.auth("/ping", headers={"Host": "app.example.test", "Accept": HTML})
+        probe = await app.client().get("/oauth2/ping")
+    assert at_app_ping.status_code == 403 and probe.status_code == 200
+    assert "Envoy asks" not in caplog.text
+
+
+async def test_behind_traefik_robots_txt_stays_authsvcs(fake_idp: FakeIdP) -> None:
+    # Traefik asks at its address, never at the client's path: /robots.txt is authsvc's own
+    async with AuthApp.start(_settings(fake_idp, proxy_kind="traefik")) as app:
+        robots = await app.client().get("/robots.txt")
+    assert robots.text.startswith("User-agent")
+
+
+@pytest.mark.parametrize("kind", ["envoy", "auto"])
+@pytest.mark.parametrize("path", ["/oauth2%2fsign_in", "/oauth2%2Fsigned_out", "/%70ing", "/p%69ng",
+                                  "/oauth2/sign%5fin"])
+async def test_under_envoy_an_encoded_path_is_the_apps_not_ours(
+    fake_idp: FakeIdP, kind: str, path: str
+) -> None:
+    # Envoy hands on the path as sent and the app gets it so: decoded here, it was our own 200
+    # (the sign-in page, /ping), which let the app's path through without a session
+    settings = _settings(fake_idp, any_path_auth_status=200, proxy_kind=kind)
+    async with AuthApp.start(settings) as app:
+        r = await app.auth(path, headers={"Host": "app.example.test", "Accept": HTML})
+    if path.startswith("/oauth2/"):  # under proxy_prefix: no endpoint of ours, never the check
+        assert r.status_code == 404
+    else:
+        assert r.status_code == 403 and "Sign in" in r.text

@@ -179,14 +179,15 @@ async def test_a_back_channel_logout_purges_the_recorded_keys_or_is_not_done(
 
 
 # --- the check: nginx may cache a 2xx only under the key authsvc purges --------------------------
-CHECK = {"X-Original-URI": "/app", "X-Original-Method": "GET"}
+PURGE_URL = "http://127.0.0.1:9/purge?location=/oauth2/auth"
+CHECK = {"X-Original-URI": "/app", "X-Original-Method": "GET", "X-Authsvc-Cache-Location": "/oauth2/auth"}
 
 
 @pytest.fixture
 async def guarded() -> AsyncIterator[AuthApp]:
     settings = make_settings(email_domains=["example.com"], proxy_kind="nginx",
                              skip_auth_routes=["^/public"], nginx_cache_key_secret=KEY_SECRET,
-                             nginx_cache_purge_url=["http://127.0.0.1:9/purge"])  # fmt: skip
+                             nginx_cache_purge_url=[PURGE_URL])  # fmt: skip
     async with AuthApp.start(settings) as app:
         yield app
 
@@ -253,3 +254,27 @@ async def test_many_keys_are_purged_a_bounded_number_at_a_time() -> None:
     keys = [f"{i:064x}" for i in range(200)]
     assert await CachePurge(["http://a/purge", "http://b/purge"], KEYS, http).purge_keys(keys)
     assert most == purge_module.MAX_PARALLEL
+
+
+@pytest.mark.parametrize("location", [None, "/oauth2/auth-admins", ""])
+async def test_a_2xx_under_an_auth_location_no_purge_names_is_not_cacheable(
+    guarded: AuthApp, location: str | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    """nginx keys an entry by key + auth location; one no purge URL names is never revoked."""
+    cookie = await guarded.cookie()
+    key = KEYS.of(cookie.split("=", 1)[1])
+    headers = {**CHECK, "X-Authsvc-Cache-Key": key}
+    del headers["X-Authsvc-Cache-Location"]
+    if location is not None:
+        headers["X-Authsvc-Cache-Location"] = location
+    with caplog.at_level(logging.ERROR):
+        r = await guarded.auth(cookie=cookie, headers=headers)
+    assert r.status_code == 202 and r.headers["cache-control"] == "no-store"
+    assert "which no nginx_cache_purge_url names" in caplog.text and key not in caplog.text
+
+
+def test_the_purged_locations_come_from_the_purge_urls() -> None:
+    purge = CachePurge(["http://a/purge?location=/oauth2/auth", "http://b/purge?location=/oauth2/auth",
+                        "http://a/purge?location=/oauth2/auth-admins", "http://a/purge"], KEYS,
+                       httpx.AsyncClient())
+    assert purge.locations == {"/oauth2/auth", "/oauth2/auth-admins"}

@@ -97,7 +97,16 @@ async def test_the_named_id_is_on_the_pages_and_log_lines(captured: io.StringIO)
 
 
 @pytest.mark.parametrize("name", ["Authorization", "cookie", "X-Forwarded-For", "X-Auth-Request-User",
-                                  "Host", "bad header", "", "Content-Length"])
+                                  "Host", "bad header", "", "Content-Length",
+                                  # a client's id (nginx passes it on) acted on by a cache or nginx
+                                  "Cache-Control", "Expires", "Vary", "X-Accel-Redirect",
+                                  "X-Authsvc-Cache-Key", "Access-Control-Allow-Origin"])
 def test_request_id_header_refuses_what_is_not_an_id(name: str) -> None:
     with pytest.raises(ConfigError, match="request_id_header"):
         make_settings(request_id_header=name)
+
+
+def test_request_id_header_is_not_a_claim_header() -> None:
+    # echoed on the 2xx too: the app would take the proxy's (the client's) id for that claim
+    with pytest.raises(ConfigError, match=r"request_id_header.*claim_headers"):
+        make_settings(request_id_header="X-Tenant", claim_headers=["x-tenant=tid"])

@@ -287,3 +287,17 @@ async def test_app_allowed_groups_by_display_name(
     assert auth.status_code == (202 if status == 202 else 401)
     if status == 202:
         assert auth.headers["x-auth-request-groups"] == ",".join([*GROUPS[:2], "Ops", "Finance"])
+
+
+async def test_a_group_named_like_another_groups_id_is_not_that_group(
+    fake_entra: Entra, http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    # ids and names share one list (oauth2-proxy's union), and allowed_groups may still list ids:
+    # a security group a user made (Entra lets users create them by default) whose displayName
+    # is the admins group's object id must not pass as the admins group
+    fake_entra.graph.groups["user-1"] = GROUPS[7:8]
+    fake_entra.graph.names.update({GROUPS[7]: GROUPS[1].upper()})
+    identity = await login(fake_entra.idp, http, member_of(CONTOSO, groups=GROUPS[7:8]),
+                           entra_id_graph_group_field="displayName")
+    assert identity.groups == (GROUPS[7],)
+    assert "1 group named like an object id" in caplog.text

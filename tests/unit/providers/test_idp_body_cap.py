@@ -12,6 +12,7 @@ import ast
 import gzip
 import json
 import logging
+import zlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -142,3 +143,56 @@ def test_every_idp_call_goes_through_the_capped_helper() -> None:
                     and node.func.attr in verbs and "http" in ast.unparse(node.func.value).lower()):
                 found.append(f"{path.name}:{node.lineno}: {ast.unparse(node.func)}")
     assert found == []
+
+
+async def test_a_gzip_bomb_never_holds_more_than_the_cap_decoded() -> None:
+    """httpx decodes each received chunk whole: 64 KiB of gzip (up to ~1000:1) became ~64 MB
+    in memory before the cap was looked at. Decoded at most up to the cap, however it arrives."""
+    import tracemalloc
+
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    raw = b"".join([*(squeeze.compress(b"\0" * CAP) for _ in range(200)), squeeze.flush()])
+    assert len(raw) < CAP  # 200 MiB once decoded
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for at in range(0, len(raw), 65536):
+            yield raw[at:at + 65536]
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(ProviderUnavailable, match="larger than"):
+            await fetch(lambda r: httpx.Response(200, headers={"Content-Encoding": "gzip"},
+                                                 content=chunks()))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * CAP, peak
+
+
+async def test_only_encodings_decoded_within_the_cap_are_asked_for_or_read() -> None:
+    seen: list[httpx.Request] = []
+
+    async def brotli() -> AsyncIterator[bytes]:
+        yield b"\x0b\x02\x80{}\x03"
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, headers={"Content-Encoding": "br"}, content=brotli())
+
+    with pytest.raises(ProviderUnavailable, match="Content-Encoding"):
+        await fetch(answer)
+    assert seen[0].headers["accept-encoding"] == "gzip, deflate"
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "deflate", "identity"])
+async def test_a_streamed_answer_is_decoded_as_httpx_would(encoding: str) -> None:
+    body = json.dumps({"keys": [], "pad": "x" * 200_000}).encode()
+    wire = {"gzip": gzip.compress(body), "deflate": zlib.compress(body), "identity": body}[encoding]
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for at in range(0, len(wire), 1000):
+            yield wire[at:at + 1000]
+
+    got = await fetch(lambda r: httpx.Response(200, headers={"Content-Encoding": encoding},
+                                               content=chunks()))
+    assert got.content == body and "content-encoding" not in got.headers
