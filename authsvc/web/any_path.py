@@ -29,7 +29,7 @@ from ..config import Settings
 from ..context import Context
 from ..login.flows import LoginFlows
 from ..models import OriginalRequest
-from .auth import NO_TOKEN, UNAUTHORIZED, AuthEndpoint
+from .auth import AuthEndpoint
 from .logs import note_outcome
 
 
@@ -63,8 +63,7 @@ class AnyPathCheck(AuthEndpoint):
         """401 for API calls; else start the login (skip_provider_button) or the sign-in page,
         403, both returning to the original URL as the proxy described it."""
         if self.api_call(request, original):
-            return Response(UNAUTHORIZED, 401, NO_TOKEN if self.s.bearer.enabled else None,
-                            media_type="text/plain")
+            return self._unauthorized.copy()  # /oauth2/auth's own 401, encoded once
         note_outcome("unauthenticated")
         rd = self.flows.safe_rd(request, original.url)
         if self.s.settings.skip_provider_button:

@@ -37,6 +37,7 @@ from ..check.route_rules import HEADERS as RULE_HEADERS
 from ..check.route_rules import RouteCheck, RouteRule
 from ..context import Context
 from ..errors import PasswordChecksBusy, ProviderUnavailable, StoreUnavailable, TokenError
+from ..memo import BoundedMemo
 from ..models import OriginalRequest, Session
 from ..providers.bearer import access_token
 from ..providers.dpop import ALGS, DPoPError, DPoPVerifier, identity_jkt
@@ -144,7 +145,7 @@ class AuthEndpoint:
         challenge = NO_TOKEN if services.bearer.enabled else None
         self._unauthorized = Prepared(Response(UNAUTHORIZED, 401, challenge, media_type="text/plain"))
         #: id(identity header list) -> (that list, its 2xx), see `passed`
-        self._passes: dict[int, tuple[Raw, Prepared]] = {}
+        self._passes: BoundedMemo[int, tuple[Raw, Prepared]] = BoundedMemo(_PASSES_MEMO)
 
     def original(self, request: Request, headers: dict[str, str], repeated: bool) -> OriginalRequest:
         scope = request.scope
@@ -323,7 +324,7 @@ class AuthEndpoint:
     def passed(self, raw: Raw) -> Response:
         """The 2xx with these identity headers (`raw_for_session`'s list, the same object for
         every check of a session): its head encoded once per list (web/lean.py writes it)."""
-        hit = self._passes.get(id(raw))
+        hit = self._passes.data.get(id(raw))
         if hit is not None and hit[0] is raw:
             return hit[1].copy()
         try:
@@ -332,10 +333,8 @@ class AuthEndpoint:
             response = Response(status_code=self.success)
             response.raw_headers += raw
             return response
-        if len(self._passes) >= _PASSES_MEMO:
-            self._passes.clear()
         # the entry holds the list, so its id is not reused while remembered
-        self._passes[id(raw)] = (raw, prepared)
+        self._passes.put(id(raw), (raw, prepared))
         return prepared.copy()
 
     async def token_session(
