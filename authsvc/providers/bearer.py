@@ -165,7 +165,10 @@ class BearerAuth:
     def cached(self, token: str) -> Session | None:
         """The session of a token verified before and still cached, else None (`session` must
         be awaited): the check's sync path (web/auth.py) asks this first."""
-        hit = self._cache.data.get(hashlib.sha256(token.encode("utf-8", "replace")).digest())
+        return self._cached(hashlib.sha256(token.encode("utf-8", "replace")).digest())
+
+    def _cached(self, digest: bytes) -> Session | None:
+        hit = self._cache.data.get(digest)
         if hit is not None and self._clock() < hit[1]:
             return hit[0]
         return None
@@ -176,11 +179,11 @@ class BearerAuth:
         oauth2-proxy's shape: the token is both the access and the ID token. The same Session
         object is returned while cached, so its encoded identity headers are remembered too.
         """
-        hit = self.cached(token)
+        digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
+        hit = self._cached(digest)
         if hit is not None:
             return hit
         now = self._clock()
-        digest = hashlib.sha256(token.encode("utf-8", "replace")).digest()
         if len(token) > MAX_TOKEN:
             raise TokenError("bearer token too long")
         if self._introspector is not None and token.count(".") != 2:
