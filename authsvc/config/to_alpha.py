@@ -30,6 +30,7 @@ from urllib.parse import unquote, urlsplit
 from ..errors import ConfigError
 from . import go_yaml
 from . import oauth2_proxy as o2p
+from .redis import mask_urls
 from .sources import ConfigInput, gather, read_toml
 from .to_alpha_provider import provider
 
@@ -144,8 +145,9 @@ def upstreams(opts: Mapping[str, Any]) -> list[dict[str, Any]]:
         elif any(ord(c) < 0x20 or c == "\x7f" for c in raw):
             why = "net/url: invalid control character in URL"
         if why:
-            raise ConfigError(f'invalid option upstreams: could not parse upstream "{raw}": '
-                              f'parse "{raw}": {why}')
+            shown = mask_urls(raw)  # oauth2-proxy echoes it whole; a password stays out
+            raise ConfigError(f'invalid option upstreams: could not parse upstream "{shown}": '
+                              f'parse "{shown}": {why}')
         url = urlsplit(raw)
         path = unquote(url.path) or "/"
         entry: dict[str, Any] = {

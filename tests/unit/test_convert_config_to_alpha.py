@@ -124,6 +124,13 @@ def test_an_upstream_go_cannot_parse_is_an_error(capsys: pytest.CaptureFixture[s
     assert 'could not parse upstream ":foo"' in capsys.readouterr().err
 
 
+def test_an_unparsable_upstream_is_echoed_without_its_password(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--upstream", "http://user:s3cret@app.internal/\x01", "--convert-config-to-alpha"]) == 1
+    err = capsys.readouterr().err
+    assert 'could not parse upstream "http://user:****@app.internal/' in err
+    assert "s3cret" not in err
+
+
 #: the nginx sample, as oauth2-proxy's yaml.v3 lays it out (maps sorted, struct fields in order)
 NGINX_HEAD = """\
 metricsServer: {}
