@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, option_error
 
 _METHOD_PART = re.compile(r"([A-Za-z]{1,32})(!?)=(.*)", re.DOTALL)
 
@@ -94,15 +94,6 @@ class AccessOptions(BaseModel):
             "access tokens (`typ: at+jwt`)"
         ),
     )
-
-    @field_validator(
-        "email_domains", "whitelist_domains", "allowed_groups", "skip_auth_routes", "api_routes",
-        "extra_jwt_issuers",
-        mode="before",
-    )
-    @classmethod
-    def _access_lists(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("skip_auth_routes", "api_routes")
     @classmethod

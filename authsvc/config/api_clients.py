@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, field_validator
 
-from .loading import CommaList, Duration, option_error, parse_duration, split_list
+from .loading import CommaList, Duration, option_error, parse_duration
 
 
 class ApiClientOptions(BaseModel):
@@ -45,11 +45,6 @@ class ApiClientOptions(BaseModel):
             "`0` = ask every time (a revoked token is refused at once). Inactive answers are kept 5 s"
         ),
     )
-
-    @field_validator("allowed_clients", "allowed_subjects", mode="before")
-    @classmethod
-    def _api_lists(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("introspection_cache_ttl", mode="before")
     @classmethod

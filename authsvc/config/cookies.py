@@ -110,7 +110,7 @@ class CookieOptions(BaseModel):
         ),
     )
 
-    @field_validator("cookie_domains", "cookie_secret", mode="before")
+    @field_validator("cookie_secret", mode="before")
     @classmethod
     def _cookie_lists(cls, value: object) -> object:
         return split_list(value)

@@ -9,7 +9,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import ECKey, Key, OKPKey, RSAKey
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, Problems, http_url, split_list
+from .loading import CommaList, Problems, http_url
 
 #: the JWS algorithms authsvc verifies: asymmetric only (providers/jws.py SUPPORTED_ALGS; never
 #: "none" or HS*, RFC 8725 2.1 and 3.1)
@@ -89,12 +89,6 @@ class DiscoveryOptions(BaseModel):
         for path in value:
             public_key(path)  # unreadable or not a public key: refused at start-up
         return value
-
-    @field_validator("oidc_enabled_signing_algs", "oidc_audience_claims", "oidc_public_key_files",
-                     mode="before")
-    @classmethod
-    def _discovery_lists(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("login_url", "redeem_url", "profile_url", "oidc_jwks_url", "validate_url")
     @classmethod

@@ -7,9 +7,9 @@ import json
 from pathlib import Path
 from typing import Literal, Self
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from .loading import CommaList, Problems, split_list
+from .loading import CommaList, Problems
 
 
 class GoogleGroupsOptions(BaseModel):
@@ -70,11 +70,6 @@ class GoogleGroupsOptions(BaseModel):
         ),
         json_schema_extra={"default_note": "(read-only)"},
     )
-
-    @field_validator("google_groups", mode="before")
-    @classmethod
-    def _google_list(cls, value: object) -> object:
-        return split_list(value)
 
     @model_validator(mode="after")
     def _google_groups(self) -> Self:

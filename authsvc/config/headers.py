@@ -7,7 +7,7 @@ from typing import Self
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, option_error
 
 #: RFC 9110 §5.6.2 token characters: a field name
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
@@ -66,11 +66,6 @@ class HeaderOptions(BaseModel):
             "bearer tokens; see [docs/api-clients.md](docs/api-clients.md)"
         ),
     )
-
-    @field_validator("claim_headers", mode="before")
-    @classmethod
-    def _claim_list(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("claim_headers")
     @classmethod

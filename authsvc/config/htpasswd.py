@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, model_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, option_error
 
 #: what oauth2-proxy accepts: bcrypt (htpasswd -B) and SHA-1 ({SHA}, htpasswd -s)
 HASH_PREFIXES = ("$2a$", "$2b$", "$2y$", "{SHA}")
@@ -45,11 +45,6 @@ class HtpasswdOptions(BaseModel):
         default_factory=list,
         description="the groups htpasswd users get (for `allowed_groups` and `X-Auth-Request-Groups`)",
     )
-
-    @field_validator("htpasswd_user_groups", mode="before")
-    @classmethod
-    def _htpasswd_list(cls, value: object) -> object:
-        return split_list(value)
 
     @model_validator(mode="after")
     def _htpasswd_file(self) -> Self:

@@ -23,8 +23,6 @@ _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s|d)")
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _HTTP_URL = re.compile(r"^https?://[^/\s?#]+")
 
-#: a list option; NoDecode because the environment gives it comma-separated, not as JSON
-CommaList = Annotated[list[str], NoDecode]
 #: seconds, written as a number or a Go-style duration (see `parse_duration`)
 Duration = float
 
@@ -102,6 +100,11 @@ def split_list(value: object) -> object:
     if isinstance(value, str):
         return list_items(value)
     return value
+
+
+#: a list option; NoDecode because the environment gives it comma-separated, not as JSON, and
+#: the one string of the environment or a flag is split here (`split_list`), for every such field
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(split_list)]
 
 
 def ip_networks(value: list[str]) -> list[str]:

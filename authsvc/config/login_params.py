@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from .loading import CommaList, option_error, split_list
+from .loading import CommaList, option_error
 
 #: parameters authsvc sets itself: never taken from configuration or the request (state,
 #: PKCE and nonce protect the login, OIDC Core 3.1.2.1)
@@ -63,11 +63,6 @@ class LoginParamOptions(BaseModel):
             "PKCE, client or scope"
         ),
     )
-
-    @field_validator("login_url_parameters", "login_url_parameters_allowed", mode="before")
-    @classmethod
-    def _login_lists(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("prompt", "approval_prompt", "acr_values", "resource")
     @classmethod

@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from .client_key import client_key
-from .loading import CommaList, Duration, Problems, http_url, parse_duration, split_list
+from .loading import CommaList, Duration, Problems, http_url, parse_duration
 
 #: the `provider` values and the name on their sign-in button (providers.PROVIDERS has an
 #: implementation for each; a test keeps them so). A new provider is one line here and one there.
@@ -117,11 +117,6 @@ class ProviderOptions(BaseModel):
         False,
         description="`/oauth2/sign_in` goes straight to the IdP",
     )
-
-    @field_validator("oidc_extra_audiences", mode="before")
-    @classmethod
-    def _provider_list(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("oidc_metadata_ttl", "oidc_leeway", mode="before")
     @classmethod

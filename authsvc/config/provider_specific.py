@@ -9,9 +9,9 @@ from __future__ import annotations
 import re
 from typing import Self
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, model_validator
 
-from .loading import CommaList, Problems, split_list
+from .loading import CommaList, Problems
 from .provider import ProviderOptions
 
 _URL = re.compile(r"^https?://[^/\s?#]+(/[^\s?#]*)?$")
@@ -125,15 +125,6 @@ class ProviderSpecificOptions(ProviderOptions):
             "`group/project=<access level>` (default `20`, Reporter)"
         ),
     )
-
-    @field_validator(
-        "github_team", "github_user", "google_hosted_domains", "entra_id_allowed_tenants",
-        "gitlab_group", "gitlab_project",
-        mode="before",
-    )
-    @classmethod
-    def _provider_specific_lists(cls, value: object) -> object:
-        return split_list(value)
 
     @model_validator(mode="after")
     def _provider_specific(self) -> Self:

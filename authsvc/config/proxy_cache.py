@@ -7,7 +7,7 @@ import re
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from .loading import CommaList, http_url, looks_like_placeholder, option_error, split_list
+from .loading import CommaList, http_url, looks_like_placeholder, option_error
 
 #: what may stand inside nginx's double-quoted string literal unchanged: no `$` (a variable),
 #: quote, backslash, `;`, braces or space; base64 and base64url (generate-secret) fit
@@ -37,11 +37,6 @@ class ProxyCacheOptions(BaseModel):
             "(`authsvc generate-secret`), as it stands in nginx's config"
         ),
     )
-
-    @field_validator("nginx_cache_purge_url", mode="before")
-    @classmethod
-    def _purge_list(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("nginx_cache_purge_url")
     @classmethod

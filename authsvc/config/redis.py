@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator
 
-from .loading import CommaList, Duration, Problems, parse_duration, split_list
+from .loading import CommaList, Duration, Problems, parse_duration
 
 _REDIS_URL = re.compile(r"^rediss?://[^\s/?#]*[^\s/?#@:](:\d{1,5})?(/\d{0,2})?$")
 
@@ -76,11 +76,6 @@ class RedisOptions(BaseModel):
             "most 2 x (connect + command) timeouts, never hangs"
         ),
     )
-
-    @field_validator("redis_sentinel_connection_urls", "redis_cluster_connection_urls", mode="before")
-    @classmethod
-    def _redis_lists(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("redis_connect_timeout", "redis_command_timeout", mode="before")
     @classmethod

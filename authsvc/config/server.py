@@ -6,7 +6,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, Duration, Problems, parse_duration, split_list
+from .loading import CommaList, Duration, Problems, parse_duration
 
 #: defaults of the request-head bounds (also what `uvicorn_options()` uses without settings)
 MAX_REQUEST_HEADER_BYTES = 64 * 1024
@@ -185,11 +185,6 @@ class ServerOptions(BaseModel):
     @classmethod
     def _server_duration(cls, value: object) -> float:
         return parse_duration(value)
-
-    @field_validator("exclude_logging_paths", mode="before")
-    @classmethod
-    def _server_exclude_list(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("exclude_logging_paths")
     @classmethod

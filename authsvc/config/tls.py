@@ -8,7 +8,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from .loading import CommaList, Problems, split_list
+from .loading import CommaList, Problems
 
 #: Go's (IANA) TLS 1.2 suite names -> OpenSSL's; the AEAD suites Python's ssl offers
 CIPHER_SUITES = {
@@ -90,11 +90,6 @@ class TLSOptions(BaseModel):
         "",
         description="its private key",
     )
-
-    @field_validator("provider_ca_files", "tls_cipher_suites", mode="before")
-    @classmethod
-    def _tls_list(cls, value: object) -> object:
-        return split_list(value)
 
     @field_validator("tls_cipher_suites")
     @classmethod
