@@ -47,7 +47,8 @@ class ServerOptions(BaseModel):
         0,
         description=(
             "answer the check at **every path** outside `proxy_prefix` (but `ping_path`, "
-            "`ready_path`, `/metrics`, `/robots.txt`) with this 2xx status, for forward-auth "
+            "`ready_path`, `/metrics`, and `/robots.txt` but behind Envoy or under `auto`, where it is "
+            "the app's) with this 2xx status, for forward-auth "
             "pointed at `/`; without a session a sign-in (a `302` to the IdP with "
             "`skip_provider_button`, else the sign-in page as a `403`; `401` for JSON and XHR "
             "calls), signed in but denied the forbidden page. oauth2-proxy's "
