@@ -111,7 +111,8 @@ _FOREIGN: dict[str, frozenset[str]] = {
     "auto": frozenset({*DESCRIPTIONS, "x-auth-request-redirect"}),
 }
 
-#: kinds whose proxy sets `X-Forwarded-Host` on every request it proxies to the login endpoints,
+#: the login endpoints read a trusted peer's `X-Forwarded-Host` under the kinds whose proxy sets
+#: it on every request it proxies there,
 #: replacing a client's copy: Traefik's forwarded-headers middleware (`forwarded_header.go`,
 #: incoming ones removed for peers outside `trustedIPs`), Caddy's `reverse_proxy` (unless the
 #: client is in `trusted_proxies`), ingress-nginx's template (`X-Forwarded-Host
@@ -125,7 +126,8 @@ _FOREIGN: dict[str, frozenset[str]] = {
 #: navigation cannot set it; `rd` is still checked against whitelist_domains), unlike the check,
 #: where it would be evidence. `X-Forwarded-Proto` is read under every kind, as the check reads
 #: it (Envoy sets it, `use_remote_address`); the IdP still checks the redirect URI it names.
-_ORIGIN_HOST = frozenset({"ingress-nginx", "traefik", "caddy", "nginx", "auto"})
+#: So every kind but Envoy reads it:
+_HOST_ONLY = "envoy"
 
 #: every request header this module reads (the auth handler decodes only these, and those
 #: it reads itself); a test checks the list against the code
@@ -213,7 +215,7 @@ class Forwarded:
         self._own: BoundedMemo[tuple[str, str, str, str], OriginalRequest] = BoundedMemo(_MEMO_SIZE)
         self._fwd: BoundedMemo[tuple[str | None, ...], tuple[str, str, str, bool]] = BoundedMemo(_MEMO_SIZE)
         self._foreign = _FOREIGN[self.kind]
-        self._origin_host = self.kind in _ORIGIN_HOST
+        self._origin_host = self.kind != _HOST_ONLY
         for line in unverifiable_rules(settings):
             log.warning("%s", line)
 
@@ -232,7 +234,7 @@ class Forwarded:
         """(scheme, host) the browser used, for redirect URIs, absolute URLs and choosing the
         app at the login endpoints (which the browser reaches through the proxy, proxied like
         any request): the request's own scheme and Host, or from a trusted peer what its kind
-        always writes (`_ORIGIN_HOST`): `X-Forwarded-Proto`, and `X-Forwarded-Host` only where
+        always writes (every kind but `envoy`): `X-Forwarded-Proto`, and `X-Forwarded-Host` only where
         the proxy sets it; elsewhere a client's copy would pass, and Host is the proxy's."""
         scheme = clean_scheme(scheme) or "http"
         host = clean_host(headers.get("host")) or "localhost"
