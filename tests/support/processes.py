@@ -57,11 +57,22 @@ def serve_forever(server: ThreadingHTTPServer, name: str) -> threading.Thread:
     return thread
 
 
+#: ports free_port has handed out in this process: the kernel may offer a port again once its
+#: probe socket is closed, so two ports taken for one set-up (an app and its metrics) could be
+#: the same one
+_GIVEN: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nobody listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
+    """A TCP port on 127.0.0.1 that nobody listens on right now and that this process has not
+    been given before."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.bind((HOST, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _GIVEN:
+            _GIVEN.add(port)
+            return port
 
 
 class StartError(RuntimeError):
