@@ -1,6 +1,6 @@
 """The check's cost without sockets: web/lean.py's CheckProtocol fed request heads from memory.
 
-`python -m bench.inproc [--scenario cookie|401|redisless] [--checks N] [--runs R] [--profile]`
+`python -m bench.inproc [--scenario cookie|401|ceiling] [--checks N] [--runs R] [--profile]`
 
 A repeatable A/B measure on a shared machine (issue 17): the same app as `python -m bench`'s
 row 2 (cookie store, the bench's session and nginx's headers), `--connections` protocols on fake
@@ -69,7 +69,9 @@ def head(headers: dict[str, str]) -> bytes:
 
 
 def build(scenario: str, connections: int) -> tuple[list[Any], bytes, int]:
-    """(connected CheckProtocols, the head to feed, the status every answer must have)."""
+    """(connected protocols, the head to feed, the status every answer must have): authsvc's
+    CheckProtocols, or for `ceiling` uvicorn's own protocol on bench.ceiling's bare Starlette
+    202 (`python -m bench`'s row 1), fed the cookie scenario's very head."""
     import functools
     import secrets
 
@@ -88,7 +90,7 @@ def build(scenario: str, connections: int) -> tuple[list[Any], bytes, int]:
     app = create_app(context)
     headers = dict(PROXY_HEADERS)
     status = 401
-    if scenario == "cookie":
+    if scenario in ("cookie", "ceiling"):
         session = make_session(0, int(time.time()))
         value = asyncio.get_event_loop().run_until_complete(context.store.save(session))
         headers["Cookie"] = f"{settings.cookie_name}={value}"
@@ -98,7 +100,15 @@ def build(scenario: str, connections: int) -> tuple[list[Any], bytes, int]:
     config = uvicorn.Config(app, log_config=None, lifespan="off", server_header=False)
     config.load()
     state = ServerState()
-    make = functools.partial(CheckProtocol, max_header_bytes=8192, header_timeout=10.0)
+    make: Any = functools.partial(CheckProtocol, max_header_bytes=8192, header_timeout=10.0)
+    if scenario == "ceiling":
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+        from bench.ceiling import app as bare
+
+        config = uvicorn.Config(bare(), log_config=None, lifespan="off", server_header=False)
+        config.load()
+        make = HttpToolsProtocol
     protocols = []
     for _ in range(connections):
         protocol = make(config, state, {}, asyncio.get_event_loop())
@@ -112,16 +122,19 @@ async def run_checks(protocols: list[Any], data: bytes, count: int) -> float:
     nginx's keep-alive pool: one loop iteration serves many), letting the loop run until every
     connection has answered; seconds taken."""
     started = time.perf_counter()
+    loop = asyncio.get_running_loop()
+    current = asyncio.current_task()
     done = 0
     while done < count:
         batch = protocols[: count - done]
         for protocol in batch:
             protocol.data_received(data)
-        while any(not p.transport.out for p in batch):  # an answer still to come
+        while any(not p.transport.out for p in batch) or asyncio.all_tasks(loop) - {current}:
             await asyncio.sleep(0)
         for protocol in batch:
-            if len(protocol.transport.out) != 1:
-                raise RuntimeError(f"{len(protocol.transport.out)} answers to one request")
+            answers = b"".join(protocol.transport.out).count(b"HTTP/1.1 ")
+            if answers != 1:  # uvicorn writes a head and a body apart: count status lines
+                raise RuntimeError(f"{answers} answers to one request")
             protocol.transport.out.clear()
         done += len(batch)
     return time.perf_counter() - started
@@ -129,7 +142,7 @@ async def run_checks(protocols: list[Any], data: bytes, count: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.inproc")
-    parser.add_argument("--scenario", default="cookie", choices=["cookie", "401"])
+    parser.add_argument("--scenario", default="cookie", choices=["cookie", "401", "ceiling"])
     parser.add_argument("--checks", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--connections", type=int, default=32)

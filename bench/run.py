@@ -22,6 +22,7 @@ import json
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -466,6 +467,9 @@ class Plan:
     smoke: bool = False
     #: the scenario numbers to run ("1" is always run: every ratio needs it); empty: all
     only: str = ""
+    #: closed-loop rounds: every row run this many times, its figures the median (a shared
+    #: machine drifts from minute to minute; one run's ratio can be off by a third)
+    rounds: int = 1
 
 
 def base_options(secret: str, issuer: str) -> dict[str, Any]:
@@ -657,15 +661,28 @@ def run(plan: Plan, json_path: Path | None, keep: bool) -> int:
 
 
 def closed_loops(found: list[Target], plan: Plan, workdir: Path, log: Any) -> list[Result]:
-    """Every scenario, the ceiling again between the direct ones (the machine drifts): each
-    ratio is to the mean of the ceiling runs just before and after it; 6b's is to 6a's."""
+    """`plan.rounds` rounds of every scenario (`one_round`), each row's figures the median of
+    its rounds."""
+    rounds = [one_round(found, plan, workdir, log, n) for n in range(max(1, plan.rounds))]
+    if len(rounds) == 1:
+        return rounds[0]
+    return [median_result(runs) for runs in zip(*rounds, strict=True)]
+
+
+def one_round(found: list[Target], plan: Plan, workdir: Path, log: Any, number: int) -> list[Result]:
+    """Every scenario once, the ceiling again between the direct ones and the limit (6d) again
+    after each other nginx row (the machine drifts): each ratio is to the mean of the ceiling
+    (or limit) runs just before and after it; the nginx rows' plain ratio is to 6a's."""
     ceiling_target, rest = found[0], found[1:]
+    limit_target = next((t for t in rest if t.name.startswith("6d")), None)
 
     def one(target: Target) -> Result:
-        log(f"{target.name}: {plan.duration:.0f}s closed loop")
+        round_note = f" (round {number + 1})" if plan.rounds > 1 else ""
+        log(f"{target.name}: {plan.duration:.0f}s closed loop{round_note}")
         return closed_loop(target, plan.duration, plan.warmup, plan.connections, workdir)
 
     ceilings = [one(ceiling_target)]
+    limits: list[Result] = []
     results: list[Result] = []
     for target in rest:
         result = one(target)
@@ -674,21 +691,62 @@ def closed_loops(found: list[Target], plan: Plan, workdir: Path, log: Any) -> li
             before, after = ceilings[-2], ceilings[-1]
             result.ratio = round(result.rps / ((before.rps + after.rps) / 2), 3)
             result.cpu_ratio = round(((before.cpu_us + after.cpu_us) / 2) / result.cpu_us, 3)
+        elif target is limit_target:
+            limits.append(result)
+            result.limit_ratio = 1.0
+        elif target.name[0] == "6" and not target.name.startswith("6a") and limit_target is not None:
+            if not limits:  # 6d is listed first; run it now if it is not
+                limits.append(one(limit_target))
+            limits.append(one(limit_target))
+            before, after = limits[-2], limits[-1]
+            result.limit_ratio = round(result.rps / ((before.rps + after.rps) / 2), 3)
         results.append(result)
     plain = next((r for r in results if r.scenario.startswith("6a")), None)
-    limit = next((r for r in results if r.scenario.startswith("6d")), None)
     for r in results:
-        if r.scenario[:2] in ("6b", "6c", "6d", "6e", "6f") and plain is not None:
+        if r.scenario[0] == "6" and not r.scenario.startswith("6a") and plain is not None:
             r.ratio = round(r.rps / plain.rps, 3)
             r.cpu_ratio = round(plain.cpu_us / r.cpu_us, 3)
-        if r.scenario[:2] in ("6b", "6c", "6d", "6e", "6f") and limit is not None:
-            r.limit_ratio = round(r.rps / limit.rps, 3)
+    if limits:  # the limit row: its median run, noted with all of them
+        limit = next(r for r in results if r.scenario.startswith("6d"))
+        middle = sorted(limits, key=lambda r: r.rps)[len(limits) // 2]
+        runs = ", ".join(f"{r.rps:.0f}" for r in limits)
+        for name in ("rps", "p50_ms", "p90_ms", "p99_ms", "cpu_us", "requests"):
+            setattr(limit, name, getattr(middle, name))
+        if plain is not None:
+            limit.ratio = round(limit.rps / plain.rps, 3)
+            limit.cpu_ratio = round(plain.cpu_us / limit.cpu_us, 3)
+        limit.errors = sum(r.errors for r in limits)
+        if len(limits) > 1:
+            limit.note = f"the mechanism's limit; median of {len(limits)} runs: {runs}"
     # the ceiling row: the median run, its ratios 1 by definition
     ceiling = sorted(ceilings, key=lambda r: r.rps)[len(ceilings) // 2]
     ceiling.ratio = ceiling.cpu_ratio = 1.0
     ceiling.note = f"median of {len(ceilings)} runs: " + ", ".join(f"{c.rps:.0f}" for c in ceilings)
     ceiling.errors = sum(c.errors for c in ceilings)
     return [ceiling, *results]
+
+
+def median_result(runs: Sequence[Result]) -> Result:
+    """One row over several rounds: each figure the median of its rounds (errors summed), the
+    note listing the rounds' ratios."""
+    first = runs[0]
+
+    def mid(name: str) -> Any:
+        values = [getattr(r, name) for r in runs if getattr(r, name) is not None]
+        return round(statistics.median(values), 3) if values else None
+
+    out = Result(first.scenario, first.status, mid("rps"), mid("p50_ms"), mid("p90_ms"), mid("p99_ms"),
+                 mid("cpu_us"), requests=sum(r.requests for r in runs), errors=sum(r.errors for r in runs),
+                 socket_errors=sum(r.socket_errors for r in runs), ratio=mid("ratio"),
+                 cpu_ratio=mid("cpu_ratio"), limit_ratio=mid("limit_ratio"))  # fmt: skip
+    shown = "limit_ratio" if first.scenario.startswith("6") and first.limit_ratio is not None else "cpu_ratio"
+    label = "of 6d" if shown == "limit_ratio" else "CPU ratios"
+    shown_values = [getattr(r, shown) for r in runs if getattr(r, shown) is not None]
+    out.note = f"median of {len(runs)} rounds" + (
+        f", {label} " + ", ".join(f"{v:.2f}" for v in shown_values) if shown_values else "")
+    if first.scenario.startswith("1 ") or first.scenario.startswith("6d"):
+        out.note = f"median of {len(runs)} rounds of: " + " | ".join(r.note.split(": ", 1)[-1] for r in runs)
+    return out
 
 
 def run_soak(s: Stack, found: list[Target], plan: Plan, workdir: Path, log: Any) -> dict[str, Any]:
@@ -816,11 +874,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--soak", type=float, default=0.0, metavar="SECONDS", help="memory soak instead")
     parser.add_argument("--only", default="", metavar="DIGITS",
                         help="run only these scenarios, e.g. 26 (the ceiling always runs)")
+    parser.add_argument("--rounds", type=int, default=1,
+                        help="run the closed-loop rows this many times, reporting each figure's median")
     parser.add_argument("--json", type=Path, help="also write the report as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the working directory (logs)")
     args = parser.parse_args(argv)
     plan = Plan(args.duration, args.warmup, args.connections, args.rate, args.rate_duration, args.soak,
-                only=args.only)
+                only=args.only, rounds=args.rounds)
     if args.smoke:
-        plan = Plan(1.0, 0.0, 8, 200.0, 1.0, soak=min(args.soak, 3.0), smoke=True, only=args.only)
+        plan = Plan(1.0, 0.0, 8, 200.0, 1.0, soak=min(args.soak, 3.0), smoke=True, only=args.only,
+                    rounds=args.rounds)
     return run(plan, args.json, args.keep)
