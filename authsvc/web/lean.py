@@ -32,7 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any, cast
 from urllib.parse import unquote
 
@@ -51,7 +51,6 @@ log = logging.getLogger("authsvc.protocol")
 _END = b"\r\n\r\n"
 _ASGI = {"version": "3.0", "spec_version": "2.4"}
 _REQUEST = {"type": "http.request", "body": b"", "more_body": False}
-_DISCONNECT = {"type": "http.disconnect"}
 _CLOSE = b"connection: close\r\n"
 _INF = float("inf")
 #: the methods' names as str, without a decode per request (llhttp knows only its own set)
@@ -301,7 +300,7 @@ class CheckProtocol(asyncio.Protocol):
         answer = _Answer(self, method == "HEAD", keep_alive)
         context = contextvars.copy_context()  # the request's log context stays its own
         # AuthsvcApp.check_now answers every error itself (as a response, or an awaitable of one)
-        got = context.run(self.app.check_now, scope, _receive_nothing())
+        got = context.run(self.app.check_now, scope, _receive_nothing)
         if isinstance(got, Response):
             answer.done(got)  # everything was in memory: answered in this callback, no task
             return
@@ -470,16 +469,10 @@ async def _awaited(pending: Awaitable[Response]) -> Response:
     return await pending
 
 
-async def _receive_nothing_impl(state: list[bool]) -> dict[str, Any]:
-    if state[0]:
-        return _DISCONNECT  # the check never reads; nothing more will come
-    state[0] = True
+async def _receive_nothing() -> dict[str, Any]:
+    """Every check's `receive`: a check has no body (a head with one is handed to uvicorn), and
+    it never reads one; a reader gets the empty body, each time (no per-request closure)."""
     return _REQUEST
-
-
-def _receive_nothing() -> Callable[[], Awaitable[dict[str, Any]]]:
-    state = [False]
-    return lambda: _receive_nothing_impl(state)
 
 
 class _Answer:

@@ -250,13 +250,31 @@ def test_login_set_and_clear() -> None:
 
 def test_session_value_remembers_only_bounded_headers() -> None:
     """Distinct huge Cookie headers are parsed every time, never pinned in the memo."""
-    from authsvc.cookies import MEMO_HEADER_MAX, _remembered_session_value, session_value
+    from authsvc.cookies import _SESSION_VALUES, MEMO_HEADER_MAX, session_value
 
-    _remembered_session_value.cache_clear()
+    _SESSION_VALUES.clear()
     big = "_authsvc=" + "A" * MEMO_HEADER_MAX
     assert session_value(big, "_authsvc") == "A" * MEMO_HEADER_MAX
-    assert _remembered_session_value.cache_info().currsize == 0
+    assert len(_SESSION_VALUES) == 0
     assert session_value("_authsvc=v; other=x", "_authsvc") == "v"
-    assert session_value("_authsvc=v; other=x", "_authsvc") == "v"
-    info = _remembered_session_value.cache_info()
-    assert (info.currsize, info.hits) == (1, 1)
+    first = session_value("_authsvc=v; other=x", "_authsvc")
+    assert first == "v" and len(_SESSION_VALUES) == 1
+
+
+def test_session_value_memo_confirms_the_whole_header() -> None:
+    """Headers with the same fingerprint (length and the characters after the name) are told
+    apart by the whole header: a look-alike never gets another header's session value."""
+    from authsvc.cookies import _SESSION_VALUES, session_value
+
+    _SESSION_VALUES.clear()
+    session = "S" * 100
+    one = f"_authsvc={session}; lang=aa"
+    other = f"_authsvc={session[:-1]}X; lang=aa"  # same length, same first 48 characters
+    assert session_value(one, "_authsvc") == session
+    assert session_value(other, "_authsvc") == session[:-1] + "X"
+    assert session_value(one, "_authsvc") == session
+    # chunks, another name, no session at all: each its own answer through the same memo
+    assert session_value("_authsvc_0=ab; _authsvc_1=cd", "_authsvc") == "abcd"
+    assert session_value(one, "_other") is None
+    assert session_value("lang=aa", "_authsvc") is None
+    assert session_value("lang=aa", "_authsvc") is None
