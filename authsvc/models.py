@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 #: Identity.extra key prefix of the claims kept for `claim_headers` ("claim:tid"); the other
 #: extra entries (htpasswd's marker, DPoP's cnf.jkt) never start with it
@@ -83,9 +84,12 @@ class LoginState:
     created_at: int
 
 
-@dataclass(frozen=True, slots=True)
-class OriginalRequest:
-    """The request the proxy is asking about, normalised from whatever headers it sends."""
+class OriginalRequest(NamedTuple):
+    """The request the proxy is asking about, normalised from whatever headers it sends.
+
+    A named tuple, not a frozen dataclass: one or two are built on every check, and a frozen
+    dataclass's `__init__` (an `object.__setattr__` per field) cost ~0.3 µs more each.
+    """
 
     method: str
     scheme: str
