@@ -22,6 +22,7 @@ format that differs from authsvc's costs the cache, never a revocation.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Awaitable
 from urllib.parse import quote
@@ -54,10 +55,12 @@ CACHE_KEY = KEY_HEADER.lower()
 CACHE_LOCATION = LOCATION_HEADER.lower()
 #: the headers AuthEndpoint.handle decodes: forwarded.py's, route_rules.py's, the credentials and
 #: nginx's cache key
-_READ = frozenset(
-    name.encode() for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop", CACHE_KEY,
-                                CACHE_LOCATION)
-)
+#: (ASGI's lower-case bytes -> the same name as an interned str: one lookup per header gives
+#: the dict key without a decode and with its hash already known)
+_READ = {
+    name.encode(): sys.intern(name)
+    for name in (*HEADERS_READ, *RULE_HEADERS, "cookie", "authorization", "dpop", CACHE_KEY, CACHE_LOCATION)
+}
 #: a 2xx nginx must not cache: a public route's, or one whose key authsvc would not purge
 #: (RFC 9111 §5.2.2.5; nginx's proxy_cache honours it)
 NOT_CACHEABLE = (b"cache-control", b"no-store")
@@ -176,7 +179,9 @@ class AuthEndpoint:
         # one plain dict of the headers the check reads, first value of each name (what
         # Headers.get returns): Starlette's Headers scans the whole list on every lookup, and
         # a browser sends a dozen headers the check never looks at
-        read = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.scope["headers"] if k in _READ]
+        names = _READ
+        raw = request.scope["headers"]
+        read = [(n, v.decode("latin-1")) for k, v in raw if (n := names.get(k)) is not None]
         headers = dict(reversed(read))
         # a header sent twice: the proxy sets each of these once, so one copy is the client's
         # (check/forwarded.py); the common case costs one length comparison

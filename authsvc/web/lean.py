@@ -53,6 +53,7 @@ _ASGI = {"version": "3.0", "spec_version": "2.4"}
 _REQUEST = {"type": "http.request", "body": b"", "more_body": False}
 _CLOSE = b"connection: close\r\n"
 _INF = float("inf")
+_VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 #: the methods' names as str, without a decode per request (llhttp knows only its own set)
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
 
@@ -130,6 +131,8 @@ class CheckProtocol(asyncio.Protocol):
         self.complete = False
         self.method = "GET"
         self.http_version = "1.1"
+        #: the request line's last three bytes ("1.1"), see `parse`
+        self.version = b""
         self.keep_alive = True
         self.path = ""
         self.raw_path = b""
@@ -247,6 +250,10 @@ class CheckProtocol(asyncio.Protocol):
         self.url = b""
         self.headers = []
         self.complete = False
+        # the version as the request line ends (`HTTP/1.1` CRLF, llhttp checks the form):
+        # httptools' get_http_version formats a new str per request
+        lf = head.find(b"\n")
+        self.version = bytes(head[lf - 4 : lf - 1]) if lf > 8 and head[lf - 1] == 13 else b""
         try:
             self.parser.feed_data(head)
         except httptools.HttpParserUpgrade:
@@ -458,7 +465,7 @@ class CheckProtocol(asyncio.Protocol):
         parser = self.parser
         method = parser.get_method()
         self.method = _METHODS.get(method) or method.decode("ascii")
-        self.http_version = parser.get_http_version()
+        self.http_version = _VERSIONS.get(self.version) or parser.get_http_version()
         self.keep_alive = parser.should_keep_alive()
 
     def on_message_complete(self) -> None:
