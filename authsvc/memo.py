@@ -14,9 +14,9 @@ cap, and when full it forgets everything at once rather than its least recently 
 Where the memos are: check/forwarded.py (peer trust, the auth request's own fields, forwarded
 method/scheme/host), check/client_ip.py (trusted_ips), check/headers.py (encoded identity
 headers per session object), check/route_rules.py (rules per query), check/htpasswd.py (verified
-passwords), web/auth.py (the pre-encoded 2xx per identity header list), providers/bearer.py
-(verified tokens), cookies.py (the session value per Cookie header), providers/issuers.py
-(per-issuer verifiers).
+passwords), check/rules.py (the global decision per identity), web/auth.py (the pre-encoded 2xx
+per identity header list), providers/bearer.py (verified tokens), cookies.py (the session value
+per Cookie header), providers/issuers.py (per-issuer verifiers).
 """
 
 from __future__ import annotations

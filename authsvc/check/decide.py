@@ -36,4 +36,5 @@ class Access:
     def decide(self, identity: Identity, route: RouteCheck = NO_RULE) -> Decision:
         """The global rules, then the route's (at login: the global ones only)."""
         decision = self._rules.authorize(identity)
-        return route.check(identity) if decision.allowed else decision
+        # no rule of the route's own (the usual check): nothing to narrow
+        return route.check(identity) if decision.allowed and route is not NO_RULE else decision

@@ -17,6 +17,7 @@ from collections.abc import Iterable
 
 from ..clock import Clock, system_clock
 from ..config import Settings
+from ..memo import BoundedMemo
 from ..models import ALLOW, Decision, Identity
 from .emails_file import EmailsFile
 from .htpasswd import HTPASSWD
@@ -82,6 +83,10 @@ class EmailDomains:
         return domain in self.exact or (bool(self.suffixes) and domain.endswith(self.suffixes))
 
 
+#: identities whose decision is remembered (as many as the session cache holds)
+_DECIDED_MEMO = 4096
+
+
 def denied(reason: str) -> Decision:
     """Signed in, but not allowed: a 403 (401 would send the browser round a login loop)."""
     return Decision(False, reason)
@@ -101,9 +106,24 @@ class Rules:
         self._allow_unverified = settings.insecure_oidc_allow_unverified_email
         self._clients = frozenset(settings.allowed_clients)
         self._subjects = frozenset(s for s in settings.allowed_subjects if s)
+        #: id(identity) -> (that identity, its decision): a cached session brings the same
+        #: Identity object to every check, and the decision depends on nothing else (unless an
+        #: e-mails file, which may change, is read: then it is decided each time)
+        self._decided: BoundedMemo[int, tuple[Identity, Decision]] = BoundedMemo(_DECIDED_MEMO)
 
     def authorize(self, identity: Identity) -> Decision:
         """Allow, or 403 with a reason for the log (never shown to the client)."""
+        if self._emails is not None:
+            return self._authorize(identity)
+        hit = self._decided.data.get(id(identity))
+        if hit is not None and hit[0] is identity:
+            return hit[1]
+        decision = self._authorize(identity)
+        # the entry holds the identity, so its id is not reused while remembered
+        self._decided.put(id(identity), (identity, decision))
+        return decision
+
+    def _authorize(self, identity: Identity) -> Decision:
         # named explicitly by its IdP subject: a machine or a person, whatever its e-mail
         if identity.subject and identity.subject in self._subjects:
             return ALLOW

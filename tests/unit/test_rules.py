@@ -277,3 +277,41 @@ def test_compiled_email_domains_answer_as_email_domain_allowed() -> None:
         compiled = EmailDomains(domains)
         for email in emails:
             assert compiled.allows(email) == email_domain_allowed(email, domains), (domains, email)
+
+
+def test_remembered_decisions_belong_to_their_identity_object() -> None:
+    """The global decision is remembered per Identity object (a cached session's): an equal
+    but distinct identity, or another one, is judged itself; with an e-mails file (which may
+    change) nothing is remembered."""
+    from authsvc.check.rules import Rules
+    from authsvc.models import Identity
+
+    rules = Rules(make_settings(email_domains=["example.com"], allowed_groups=["admins"]))
+    ada = Identity(user="ada", email="ada@example.com", groups=("admins",))
+    eve = Identity(user="eve", email="eve@example.com", groups=("dev",))
+    assert rules.authorize(ada).allowed and rules.authorize(ada).allowed
+    assert not rules.authorize(eve).allowed
+    assert rules.authorize(Identity(user="ada", email="ada@example.com", groups=("admins",))).allowed
+    assert len(rules._decided) == 3
+    refused = rules.authorize(eve)
+    assert (refused.allowed, refused.reason) == (False, "not in allowed_groups")
+
+
+def test_decisions_with_an_emails_file_follow_the_file(tmp_path: Path) -> None:
+    from authsvc.check.rules import Rules
+    from authsvc.models import Identity
+
+    emails = tmp_path / "emails.txt"
+    emails.write_text("ada@other.org\n")
+    now = [1000.0]
+    settings = make_settings(email_domains=[], authenticated_emails_file=str(emails))
+    rules = Rules(settings, clock=lambda: now[0])
+    ada = Identity(user="ada", email="ada@other.org")
+    assert rules.authorize(ada).allowed
+    emails.write_text("bob@other.org\n")
+    import os
+
+    os.utime(emails, (2000, 2000))
+    now[0] += 3600  # past any re-read interval
+    assert not rules.authorize(ada).allowed
+    assert len(rules._decided) == 0
