@@ -26,7 +26,11 @@ Raw = list[tuple[bytes, bytes]]
 def encode_head(raw: Raw) -> bytes:
     """HTTP/1.1 header lines of `raw`; ValueError when a name or value holds CR, LF or NUL
     (one would start a header of its own: response splitting)."""
-    block = b"".join(n + b": " + v + b"\r\n" for n, v in raw)
+    if len(raw) == 1:  # the usual rest of a check's answer: its X-Request-ID alone
+        name, value = raw[0]
+        block = b"%s: %s\r\n" % (name, value)
+    else:
+        block = b"".join(n + b": " + v + b"\r\n" for n, v in raw)
     if block.count(b"\n") != len(raw) or block.count(b"\r") != len(raw) or b"\0" in block:
         raise ValueError("a header name or value holds CR, LF or NUL")
     return block
