@@ -223,3 +223,16 @@ def test_a_cached_check_is_answered_within_the_read(rig: Rig) -> None:
     no_session, at_once = rig.answer(api)
     assert no_session.startswith(b"HTTP/1.1 401 ") and no_session.endswith(b"\r\n\r\nUnauthorized\n")
     assert at_once
+
+
+@pytest.mark.parametrize("version", ["1.0", "1.1"])
+@pytest.mark.parametrize("form", [bytes, bytearray])  # a head read alone, or cut from the buffer
+def test_the_http_version_is_the_request_lines(rig: Rig, version: str, form: type) -> None:
+    """The scope's http_version is read from the end of the request line (not llhttp's str
+    formatting): a header that looks like a version elsewhere in the head changes nothing."""
+    protocol = rig.protocol()
+    protocol.connection_made(Transport())
+    head = f"GET /oauth2/auth HTTP/{version}\r\nHost: a\r\nX-Via: HTTP/1.0\r\nX-Other: 1.1\r\n\r\n"
+    assert protocol.parse(form(head.encode()))
+    assert protocol.http_version == version
+    protocol.connection_lost(None)
