@@ -133,7 +133,7 @@ class AuthsvcApp(Starlette):
     def _begin(self, scope: Scope) -> logs.RequestContext:
         """The request's log context; its X-Request-ID is believed from trusted proxies only."""
         client = scope.get("client")
-        return logs.begin_request(scope["headers"], self._trusts(client[0]) if client else False,
+        return logs.begin_request(scope["headers"], self._trusts(client[0] if client else None),
                                   self._id_header)
 
     async def _auth(
