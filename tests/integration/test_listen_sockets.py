@@ -174,12 +174,20 @@ def test_env_form_restart_after_kill_replaces_the_stale_socket(
     sock = sockets_dir / "env.sock"
     cfg = tmp_path / "oauth2-proxy.cfg"
     cfg.write_text(cfg_text(oidc_provider, None))
-    env = {"OAUTH2_PROXY_HTTP_ADDRESS": f"unix://{sock},mode=0600", "AUTHSVC_WORKERS": "2"}
+    metrics = sockets_dir / "metrics.sock"
+    env = {"OAUTH2_PROXY_HTTP_ADDRESS": f"unix://{sock},mode=0600", "AUTHSVC_WORKERS": "2",
+           "OAUTH2_PROXY_METRICS_ADDRESS": f"unix://{metrics},mode=0600"}
     first = start_on_socket(tmp_path, "first", sock, [f"--config={cfg}"], env)
     try:
         assert stat.S_IMODE(sock.lstat().st_mode) == 0o600
         assert over_socket(sock, "/oauth2/auth").status_code == 401
         assert "(2 workers)" in first.log(1_000_000)
+        # /metrics on its own socket, summing both workers; not on the main one
+        assert stat.S_IMODE(metrics.lstat().st_mode) == 0o600
+        scraped = over_socket(metrics, "/metrics")
+        assert scraped.status_code == 200
+        assert 'authsvc_requests_total{endpoint="auth",outcome="unauthenticated"}' in scraped.text
+        assert "authsvc_requests_total" not in over_socket(sock, "/metrics").text
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(first.popen.pid, signal.SIGKILL)  # no clean-up: the file stays behind
