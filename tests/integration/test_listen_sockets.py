@@ -221,13 +221,14 @@ def test_a_file_that_is_not_a_socket_is_refused(tmp_path: Path, oidc_provider: O
     assert target.read_text() == "precious"
 
 
-def _activated(tmp_path: Path, op: OpenIDProvider, listen: str, name: str) -> Process:
+def _activated(tmp_path: Path, op: OpenIDProvider, listen: str, name: str, *more_env: str) -> Process:
     """authsvc as systemd starts it: systemd-socket-activate binds `listen`, and at the first
     connection execs authsvc with the socket as fd 3 (LISTEN_FDS=1, LISTEN_PID)."""
     binary = require_tool("systemd-socket-activate")
     cfg = tmp_path / f"{name}.cfg"
     cfg.write_text(cfg_text(op, None))
     env = [f"-E{k}={os.environ[k]}" for k in ("PYTHONPATH", "HOME", "PATH") if k in os.environ]
+    env += [f"-E{item}" for item in more_env]
     argv = [binary, f"--listen={listen}", *env, *python_argv("-m", "authsvc", f"--config={cfg}",
                                                             "--http-address=FD:3")]
     return start_process(name, argv, port=0, log_dir=tmp_path, cwd=REPO,
@@ -247,12 +248,14 @@ def test_fd_3_from_systemd_socket_activation_unix(tmp_path: Path, oidc_provider:
         proc.stop()
 
 
-def test_fd_3_from_systemd_socket_activation_tcp(tmp_path: Path, oidc_provider: OpenIDProvider) -> None:
+def test_fd_3_from_systemd_socket_activation_tcp_two_workers(tmp_path: Path,
+                                                             oidc_provider: OpenIDProvider) -> None:
     port = free_port()
-    proc = _activated(tmp_path, oidc_provider, f"{HOST}:{port}", "activated-tcp")
+    proc = _activated(tmp_path, oidc_provider, f"{HOST}:{port}", "activated-tcp", "AUTHSVC_WORKERS=2")
     try:
         response = httpx.get(f"http://{HOST}:{port}/oauth2/auth", timeout=30)
         assert response.status_code == 401
+        assert "starting on inherited socket fd:3 (2 workers)" in proc.log(1_000_000)
     finally:
         proc.stop()
 
