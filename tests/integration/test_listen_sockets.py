@@ -292,9 +292,9 @@ def test_ipv6_loopback_in_brackets(tmp_path: Path, oidc_provider: OpenIDProvider
             return False
 
     proc = start_process("authsvc-v6", python_argv("-m", "authsvc", f"--config={cfg}"), port=port,
-                         log_dir=tmp_path, cwd=REPO, ready=ready)
+                         log_dir=tmp_path, cwd=REPO, ready=ready, env={"AUTHSVC_WORKERS": "2"})
     try:
         assert httpx.get(f"http://[::1]:{port}/oauth2/auth", timeout=10).status_code == 401
-        assert f"http://[::1]:{port}" in proc.log(1_000_000)
+        assert f"starting on http://[::1]:{port} (2 workers)" in proc.log(1_000_000)
     finally:
         proc.stop()
