@@ -114,3 +114,13 @@ def test_a_malformed_head_is_a_400_and_the_connection_closed(served: Served) -> 
                      b"Content-Length: 1\r\nContent-Length: 2\r\n\r\n")
         data = read_to_close(sock)
     assert data.startswith(b"HTTP/1.1 400")
+
+
+def test_without_host_the_socket_path_is_never_taken_for_one(served: Served) -> None:
+    # HTTP/1.0 needs no Host: Starlette would build http:///<socket path>:None/... from the
+    # server address; the retry link of an IdP that is down (app.py) is built from that URL
+    with served.connect() as sock:
+        sock.sendall(b"GET /oauth2/start?rd=%2F HTTP/1.0\r\nAccept: text/html\r\n\r\n")
+        data = read_to_close(sock)
+    assert data.startswith(b"HTTP/1.1 ")
+    assert str(served.path).encode() not in data and b":None" not in data
