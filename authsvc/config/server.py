@@ -23,7 +23,8 @@ class ServerOptions(BaseModel):
             "where to listen: `[http://]host:port` (`0.0.0.0:4180` in a container; IPv6 in "
             "brackets, `[::1]:4180`), `unix:///path/authsvc.sock` with an optional `,mode=0660` "
             "(the socket file's mode; a stale socket is replaced), or `fd:3` (a socket systemd "
-            "passes, `LISTEN_FDS`). See docs/security.md for who a unix-socket peer is"
+            "passes, `LISTEN_FDS`); who a unix-socket peer is: "
+            "[docs/security.md](docs/security.md#unix-sockets-and-systemd-sockets)"
         ),
     )
     proxy_prefix: str = Field(
