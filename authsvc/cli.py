@@ -16,6 +16,7 @@ import logging
 import os
 import re
 import secrets
+import socket
 import ssl
 import sys
 from collections.abc import Callable, Sequence
@@ -26,12 +27,14 @@ from . import __version__
 from .config import Settings, reference
 from .config import oauth2_proxy as o2p
 from .config.apps import App
+from .config.listen import ListenAddress, parse_listen
 from .config.loading import list_items
 from .config.server import MAX_REQUEST_HEADER_BYTES, REQUEST_HEADER_TIMEOUT
 from .config.sources import Checked, ConfigInput, check, load
 from .config.tls import TLSOptions
 from .errors import ConfigError
-from .web import logs
+from .web import listen, logs
+from .web.listen import check_unix_path
 
 log = logging.getLogger("authsvc")
 
@@ -299,8 +302,17 @@ WORKER_ENV = "_AUTHSVC_WORKER_SETTINGS"
 
 
 def listen_address(settings: Settings) -> str:
-    """host:port served: https_address with a TLS certificate (oauth2-proxy's rule), else http_address."""
+    """The address served: https_address with a TLS certificate (oauth2-proxy's rule), else
+    http_address (`host:port`, `unix://path[,mode=...]` or `fd:N`)."""
     return settings.https_address if settings.serves_tls else settings.http_address
+
+
+def _socket_listener(settings: Settings) -> ListenAddress | None:
+    """http_address when authsvc makes its socket itself (unix://, fd:), else None (uvicorn's TCP)."""
+    if settings.serves_tls:
+        return None
+    listener = settings.listener
+    return None if listener.kind == "tcp" else listener
 
 
 def summarise_sources(origins: dict[str, str]) -> str:
@@ -320,10 +332,10 @@ def log_start(settings: Settings, origins: dict[str, str] | None = None) -> None
     """The start-up line: version, address, where the settings came from, and every effective
     setting with secrets masked (the sources name files, variables and flags, never values)."""
     origins = origins or {}
-    scheme = "https" if settings.serves_tls else "http"
+    where = f"https://{settings.https_address}" if settings.serves_tls else settings.listener.describe()
     log.info(
-        "authsvc %s starting on %s://%s (%d worker%s); settings from %s", __version__, scheme,
-        listen_address(settings), settings.workers, "" if settings.workers == 1 else "s",
+        "authsvc %s starting on %s (%d worker%s); settings from %s", __version__,
+        where, settings.workers, "" if settings.workers == 1 else "s",
         summarise_sources(origins),
         extra={"version": __version__, "settings": settings.masked(), "sources": origins},
     )
@@ -422,11 +434,13 @@ def preflight(settings: Settings) -> Any:
     except Exception as exc:
         failed("the application", exc)
     try:
-        host, _, port = listen_address(settings).rpartition(":")
         options = {**uvicorn_options(settings.max_request_header_bytes, settings.request_header_timeout),
-                   "host": host.strip("[]") or "0.0.0.0", "port": int(port),  # noqa: S104
-                   "log_config": None, **_tls_options(settings)}
+                   **_host_port(settings), "log_config": None, **_tls_options(settings)}
         uvicorn.Config(app or _no_app, **options).load()
+        for option, address in (("http_address", _socket_listener(settings)),
+                                ("metrics_address", _metrics_socket(settings))):
+            if address is not None and address.kind == "unix":
+                check_unix_path(address.path, option)  # fd:N is seen only by serve (systemd passes it)
     except Exception as exc:
         failed("the listener", exc)
     if problems:
@@ -434,6 +448,42 @@ def preflight(settings: Settings) -> Any:
             close_app(app)
         raise ConfigError("\n".join(dict.fromkeys(problems)))
     return app
+
+
+def _host_port(settings: Settings) -> dict[str, Any]:
+    """uvicorn's host and port for a TCP listener (none for unix:// and fd:, web/listen.py)."""
+    if _socket_listener(settings) is not None:
+        return {}
+    host, _, port = listen_address(settings).rpartition(":")
+    # ":4180" means every interface, as in Go; "[::1]" is IPv6, which uvicorn takes bare
+    return {"host": host.strip("[]") or "0.0.0.0", "port": int(port)}  # noqa: S104
+
+
+def _metrics_socket(settings: Settings) -> ListenAddress | None:
+    listener = settings.metrics_listener
+    address = parse_listen(listener) if listener else None
+    return address if address is not None and address.kind != "tcp" else None
+
+
+def _run(target: Any, options: dict[str, Any], sock: socket.socket | None) -> None:
+    """uvicorn.run, or, on a socket made here (web/listen.py), what uvicorn.run does with the
+    one it binds itself: one server, or its workers' supervisor, serving that socket."""
+    import uvicorn
+
+    if sock is None:
+        uvicorn.run(target, **options)
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    config = uvicorn.Config(target, **options)
+    server = uvicorn.Server(config=config)
+    if config.workers > 1:
+        Multiprocess(config, sockets=[sock]).run()
+        return
+    config.load()
+    server.run(sockets=[sock])
+    if not server.started:
+        raise SystemExit(3)  # uvicorn's STARTUP_FAILURE (it logged why)
 
 
 async def _no_app(scope: Any, receive: Any, send: Any) -> None:
@@ -454,28 +504,39 @@ def serve(
 
     On SIGTERM uvicorn stops accepting connections, lets the requests in flight finish for up
     to `shutdown_timeout` seconds (then cancels them), runs the lifespan shutdown and returns.
-    `app` is the one `preflight` built (one worker), else it is built here.
+    `app` is the one `preflight` built (one worker), else it is built here. A unix:// or fd:
+    http_address is a socket made here (web/listen.py); its file is removed at exit.
     """
-    import signal
-
-    import uvicorn
-
-    from .context import Context
-    from .web.app import create_app
-    from .web.metrics import multiprocess_registry
-
-    host, _, port = listen_address(settings).rpartition(":")
     options: dict[str, Any] = {
         **uvicorn_options(
             settings.max_request_header_bytes, settings.request_header_timeout, lean_check=True
         ),
-        "host": host.strip("[]") or "0.0.0.0",  # noqa: S104 (":4180" means every interface, as in Go)
-        "port": int(port),
+        **_host_port(settings),
         "log_config": None,  # uvicorn's own lines go through our handler (logs.configure)
         "log_level": settings.log_level,
         "timeout_graceful_shutdown": settings.shutdown_timeout,
         **_tls_options(settings),
     }
+    listener = _socket_listener(settings)
+    sock = listen.bind(listener) if listener is not None else None  # ConfigError: main reports it
+    ours = listen.file_id(listener.path) if listener is not None and listener.kind == "unix" else None
+    try:
+        _serve_on(settings, options, sock, given, app, apps)
+    finally:
+        if sock is not None:
+            sock.close()
+        if ours is not None and listener is not None:
+            listen.remove_socket_file(listener.path, ours)
+
+
+def _serve_on(settings: Settings, options: dict[str, Any], sock: socket.socket | None,
+              given: ConfigInput | None, app: Any, apps: Sequence[App]) -> None:
+    import signal
+
+    from .context import Context
+    from .web.app import create_app
+    from .web.metrics import multiprocess_registry
+
     signal.signal(signal.SIGTERM, _exit_zero_after_sigterm)
     if settings.workers == 1:
         if apps:  # config/apps.py: one Context per app, dispatched by host (web/app.py)
@@ -485,11 +546,11 @@ def serve(
                 close_app(app)  # the preflight's check of the first app; each app builds its own
             multi = create_apps_app(list(apps))
             _serve_metrics(settings, multi.collector)
-            uvicorn.run(multi, **options)
+            _run(multi, options, sock)
             return
         app = app or create_app(Context.build(settings))
         _serve_metrics(settings, app.state.context.metrics.registry)
-        uvicorn.run(app, **options)
+        _run(app, options, sock)
         return
     if app is not None:
         close_app(app)  # each worker builds its own
@@ -508,7 +569,7 @@ def serve(
     })
     try:
         _serve_metrics(settings, multiprocess_registry(metrics_dir))
-        uvicorn.run("authsvc.cli:app_from_env", factory=True, workers=settings.workers, **options)
+        _run("authsvc.cli:app_from_env", {**options, "factory": True, "workers": settings.workers}, sock)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
 

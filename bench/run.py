@@ -268,6 +268,28 @@ class Stack:
         config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
         return self.start(name, [sys.executable, "-m", module, "serve", "--config", str(config)], port)
 
+    def authsvc_unix(self, name: str, options: dict[str, Any]) -> tuple[Process, Path]:
+        """authsvc on a unix socket in the work directory (rows 6g): the socket's mode 0666, as
+        nginx's workers run as nobody when the bench is started by root (the directory is 0711)."""
+        sock = self.workdir / f"{name}.sock"
+        config = self.workdir / f"{name}.toml"
+        options = {**options, "http_address": f"unix://{sock},mode=0666"}
+        config.write_text("".join(f"{k} = {toml_value(v)}\n" for k, v in options.items()))
+
+        def ready(_: Process) -> bool:
+            import httpx
+
+            try:
+                with httpx.Client(transport=httpx.HTTPTransport(uds=str(sock)), timeout=1.0) as client:
+                    return client.get("http://authsvc/ping").status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        argv = [sys.executable, "-m", "authsvc", "serve", "--config", str(config)]
+        proc = start_process(name, argv, port=0, log_dir=self.workdir, cwd=ROOT, timeout=60, ready=ready)
+        self.processes.append(proc)
+        return proc, sock
+
     def ceiling(self) -> Process:
         port = free_port()
         return self.start("ceiling", [sys.executable, "-m", "bench.ceiling", HOST, str(port)], port, None)
@@ -287,13 +309,14 @@ class Stack:
         return self.start("jwks", [sys.executable, "-m", "bench.jwks", HOST, str(port), str(path)], port)
 
     def nginx(
-        self, authsvc_port: int, uvicorn_port: int, workers_port: int
-    ) -> tuple[Process, int, int, int, int, int, int] | None:
+        self, authsvc_port: int, uvicorn_port: int, workers_port: int, authsvc_sock: Path
+    ) -> tuple[Process, int, int, int, int, int, int, int, int] | None:
         binary = shutil.which("nginx") or shutil.which("nginx", path="/usr/sbin:/sbin")
         if binary is None:
             return None
         auth_port, plain_port, app_port, cached_port = free_port(), free_port(), free_port(), free_port()
         limit_port, answer_port, before_port, w2_port = free_port(), free_port(), free_port(), free_port()
+        unix_port, limit_unix_port = free_port(), free_port()
         for sub in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi", "cache"):
             (self.workdir / "nginx" / sub).mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "nginx.conf"
@@ -302,12 +325,14 @@ class Stack:
             for port, cache, upstream in (
                 (auth_port, "", "authsvc"), (cached_port, CACHE_LINES, "authsvc"), (limit_port, "", "limit"),
                 (before_port, "", "uvicorn_only"), (w2_port, "", "workers2"),
+                (unix_port, "", "authsvc_unix"), (limit_unix_port, "", "limit_unix"),
             )
         )
         conf.write_text(NGINX_CONF.format(
             workdir=self.workdir, plain_port=plain_port, app_port=app_port,
             authsvc_port=authsvc_port, host=HOST, auth_servers=auth_servers, answer_port=answer_port,
-            uvicorn_port=uvicorn_port, workers_port=workers_port,
+            uvicorn_port=uvicorn_port, workers_port=workers_port, authsvc_sock=authsvc_sock,
+            answer_sock=self.workdir / "nginx-202.sock",
         ))  # fmt: skip
         test = subprocess.run([binary, "-t", "-q", "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                               capture_output=True, text=True, timeout=30, check=False)  # fmt: skip
@@ -315,7 +340,8 @@ class Stack:
             raise BenchError(f"nginx -t rejected {conf}:\n{test.stderr}")
         proc = self.start("nginx", [binary, "-e", "stderr", "-p", f"{self.workdir}/", "-c", str(conf)],
                           auth_port, None)  # fmt: skip
-        return proc, auth_port, plain_port, cached_port, limit_port, before_port, w2_port
+        return (proc, auth_port, plain_port, cached_port, limit_port, before_port, w2_port, unix_port,
+                limit_unix_port)
 
 
 NGINX_CONF = """\
@@ -340,6 +366,9 @@ http {{
   upstream limit {{ server {host}:{answer_port}; keepalive 32; }}
   upstream uvicorn_only {{ server {host}:{uvicorn_port}; keepalive 32; }}
   upstream workers2 {{ server {host}:{workers_port}; keepalive 32; }}
+  # rows 6g / 6h: the same two, over unix sockets instead of TCP loopback
+  upstream authsvc_unix {{ server unix:{authsvc_sock}; keepalive 32; }}
+  upstream limit_unix {{ server unix:{answer_sock}; keepalive 32; }}
   proxy_http_version 1.1;
   proxy_buffer_size 16k;
   proxy_buffers 8 16k;
@@ -353,6 +382,7 @@ http {{
   # the limit of auth_request itself: an auth server doing no work at all (row 6d)
   server {{
     listen {host}:{answer_port};
+    listen unix:{answer_sock};
     location / {{ return 202; }}
   }}
   # with auth_request (examples/nginx, trimmed to what the 2xx path uses), then the same
@@ -582,9 +612,12 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
                         {**PROXY_HEADERS, "Cookie": cookie}, 202, [two.popen.pid],
                         note="CPU incl. both workers"))  # fmt: skip
 
-    ng = s.nginx(cookie_auth.port, before.port if before is not None else cookie_auth.port, two.port)
+    unix_auth, unix_sock = s.authsvc_unix("authsvc-cookie-unix", options)
+    ng = s.nginx(cookie_auth.port, before.port if before is not None else cookie_auth.port, two.port,
+                 unix_sock)
     if ng is not None:
-        proc, auth_port, plain_port, cached_port, limit_port, before_port, w2_port = ng
+        (proc, auth_port, plain_port, cached_port, limit_port, before_port, w2_port, unix_port,
+         limit_unix_port) = ng
         nginx_pids = [proc.popen.pid]  # and its workers (cpu_seconds adds children)
         plain_url = f"http://{HOST}:{plain_port}/dashboard"
         found.append(Target("6a nginx, no auth", plain_url, {}, 200, nginx_pids))
@@ -601,6 +634,12 @@ def targets(s: Stack, plan: Plan, log: Any) -> tuple[list[Target], dict[str, Any
         found.append(Target("6f nginx auth_request, workers = 2", f"http://{HOST}:{w2_port}/dashboard",
                             {"Cookie": cookie}, 200, [*nginx_pids, two.popen.pid],
                             note="6b on two authsvc workers; ratio to 6a"))  # fmt: skip
+        found.append(Target("6h nginx auth_request -> nginx 202, unix socket",
+                            f"http://{HOST}:{limit_unix_port}/dashboard", {"Cookie": cookie}, 200, nginx_pids,
+                            note="6d over a unix socket; its 'of 6d' is to 6d"))  # fmt: skip
+        found.append(Target("6g nginx auth_request + cookie, unix socket", f"http://{HOST}:{unix_port}/dashboard",
+                            {"Cookie": cookie}, 200, [*nginx_pids, unix_auth.popen.pid],
+                            note="6b over a unix socket; its 'of 6d' is to 6h"))  # fmt: skip
         found.append(Target("6c nginx auth_request + proxy_cache", f"http://{HOST}:{cached_port}/dashboard",
                             {"Cookie": cookie}, 200, [*nginx_pids, *pid],
                             note="5 s cache of 202s in nginx; ratio to 6a"))  # fmt: skip
@@ -706,6 +745,11 @@ def one_round(found: list[Target], plan: Plan, workdir: Path, log: Any, number: 
         if r.scenario[0] == "6" and not r.scenario.startswith("6a") and plain is not None:
             r.ratio = round(r.rps / plain.rps, 3)
             r.cpu_ratio = round(plain.cpu_us / r.cpu_us, 3)
+    # 6g's limit is the same mechanism over the same kind of socket: 6h (like with like)
+    limit_unix = next((r for r in results if r.scenario.startswith("6h")), None)
+    for r in results:
+        if r.scenario.startswith("6g") and limit_unix is not None:
+            r.limit_ratio = round(r.rps / limit_unix.rps, 3)
     if limits:  # the limit row: its median run, noted with all of them
         limit = next(r for r in results if r.scenario.startswith("6d"))
         middle = sorted(limits, key=lambda r: r.rps)[len(limits) // 2]
@@ -821,6 +865,8 @@ def machine() -> dict[str, Any]:
 def render(report: dict[str, Any]) -> str:
     """The report as fixed-width tables."""
     m = report["machine"]
+    # the scenario column: as wide as its longest name (6g's and 6h's are longer than the rest)
+    w = max([34, *(len(r["scenario"]) for r in [*report["closed_loop"], *report["fixed_rate"]])])
     lines = [
         f"machine: {m['cpus']} CPUs, {m['cpu_model']}, Python {m['python']}, Linux {m['kernel']}",
         f"plan: {report['plan']}  elapsed {report['elapsed_s']} s",
@@ -828,7 +874,7 @@ def render(report: dict[str, Any]) -> str:
     if report["closed_loop"]:
         lines += ["", "closed loop (wrk -t1 -c{c}, {d:.0f}s per row)".format(
             c=report["plan"]["connections"], d=report["plan"]["duration"]),
-            f"{'scenario':34} {'status':>6} {'req/s':>9} {'ratio':>6} {'p50 ms':>7} {'p90 ms':>7} "
+            f"{'scenario':{w}} {'status':>6} {'req/s':>9} {'ratio':>6} {'p50 ms':>7} {'p90 ms':>7} "
             f"{'p99 ms':>7} {'CPU us/req':>10} {'CPU ratio':>9} {'of 6d':>6} {'errors':>6}  "
             "note"]  # fmt: skip
         for r in report["closed_loop"]:
@@ -837,7 +883,7 @@ def render(report: dict[str, Any]) -> str:
             errors = f"{r['errors']}/{r['socket_errors']}"
             limit = f"{r['limit_ratio']:.2f}" if r.get("limit_ratio") is not None else "-"
             lines.append(
-                f"{r['scenario']:34} {r['status']:>6} {r['rps']:>9.0f} {ratio:>6} {r['p50_ms']:>7.2f} "
+                f"{r['scenario']:{w}} {r['status']:>6} {r['rps']:>9.0f} {ratio:>6} {r['p50_ms']:>7.2f} "
                 f"{r['p90_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['cpu_us']:>10.0f} {cpu_ratio:>9} {limit:>6} "
                 f"{errors:>6}  "
                 f"{r['note']}"
@@ -845,11 +891,11 @@ def render(report: dict[str, Any]) -> str:
         lines.append("errors: wrong statuses / socket errors and timeouts")
     if report["fixed_rate"]:
         lines += ["", "fixed rate (open loop, bench.fixed_rate, latency from the due time)",
-                  f"{'scenario':34} {'rate':>6} {'achieved':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
+                  f"{'scenario':{w}} {'rate':>6} {'achieved':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
                   f"{'p99.9 ms':>8} {'max ms':>7} {'errors':>6}"]  # fmt: skip
         for r in report["fixed_rate"]:
             lines.append(
-                f"{r['scenario']:34} {r['rate']:>6.0f} {r['achieved_rps']:>9.0f} {r['p50_ms']:>7.2f} "
+                f"{r['scenario']:{w}} {r['rate']:>6.0f} {r['achieved_rps']:>9.0f} {r['p50_ms']:>7.2f} "
                 f"{r['p90_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['p999_ms']:>8.2f} {r['max_ms']:>7.2f} "
                 f"{r['errors']:>6}"
             )

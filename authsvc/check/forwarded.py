@@ -203,6 +203,18 @@ class Forwarded:
         self.kind = settings.proxy_kind
         self._enabled = settings.reverse_proxy
         self._networks = parse_networks(settings.trusted_proxy_ips)
+        #: a peer on a unix socket has no address (uvicorn's scope "client" is None). Who may
+        #: connect at all is decided by the socket file's owner and mode (`,mode=`, systemd's
+        #: SocketMode=): only processes on this host, as over loopback. So such a peer is trusted
+        #: exactly as a loopback one would be: with reverse_proxy, when trusted_proxy_ips holds
+        #: 127.0.0.1 or ::1 (the default does). oauth2-proxy trusts it under reverse_proxy
+        #: whatever its trusted_proxy_ips (pkg/apis/middleware/scope.go, CanTrustForwardedHeaders);
+        #: an operator who lists only remote proxies here means no local one, so it is not.
+        #: Only for a unix:// or fd: listener: on TCP a peer always has an address.
+        self.socket_peer_trusted = (
+            self._enabled and not settings.serves_tls and settings.listener.kind != "tcp"
+            and (in_networks("127.0.0.1", self._networks) or in_networks("::1", self._networks))
+        )
         self.auth_path = settings.proxy_prefix + "/auth"
         self._prefix = settings.proxy_prefix
         #: any_path_auth_status under `envoy`: a check outside proxy_prefix is the original
@@ -220,8 +232,11 @@ class Forwarded:
             log.warning("%s", line)
 
     def is_trusted(self, peer_ip: str | None) -> bool:
-        """Whether the peer may tell us about the original request (cached per address)."""
-        if not self._enabled or not peer_ip:
+        """Whether the peer may tell us about the original request (cached per address); a peer
+        without an address is one on a unix socket (socket_peer_trusted)."""
+        if not peer_ip:  # a unix-socket peer (see socket_peer_trusted)
+            return self.socket_peer_trusted
+        if not self._enabled:
             return False
         verdict = self._trust.data.get(peer_ip)
         if verdict is None:

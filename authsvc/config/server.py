@@ -6,6 +6,7 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from .listen import ListenAddress, parse_listen
 from .loading import CommaList, Duration, Problems, parse_duration
 
 #: defaults of the request-head bounds (also what `uvicorn_options()` uses without settings)
@@ -18,7 +19,13 @@ class ServerOptions(BaseModel):
 
     http_address: str = Field(
         "127.0.0.1:4180",
-        description="where to listen, `[http://]host:port` (`0.0.0.0:4180` in a container)",
+        description=(
+            "where to listen: `[http://]host:port` (`0.0.0.0:4180` in a container; IPv6 in "
+            "brackets, `[::1]:4180`), `unix:///path/authsvc.sock` with an optional `,mode=0660` "
+            "(the socket file's mode; a stale socket is replaced), or `fd:3` (a socket systemd "
+            "passes, `LISTEN_FDS`); who a unix-socket peer is: "
+            "[docs/security.md](docs/security.md#unix-sockets-and-systemd-sockets)"
+        ),
     )
     proxy_prefix: str = Field(
         "/oauth2",
@@ -61,8 +68,9 @@ class ServerOptions(BaseModel):
     metrics_address: str = Field(
         "",
         description=(
-            "`host:port` of a separate listener for `/metrics` (then not served on the "
-            "main port); another port than `http_address`; `-`: no `/metrics` at all "
+            "a separate listener for `/metrics` (then not served on the main port), in "
+            "`http_address`'s forms (`host:port`, `unix://path[,mode=0NNN]`, `fd:N`); another "
+            "port than `http_address`; `-`: no `/metrics` at all "
             "(oauth2-proxy's default when its configuration is read)"
         ),
         json_schema_extra={"default_note": "(on `http_address`)"},
@@ -199,22 +207,17 @@ class ServerOptions(BaseModel):
     @field_validator("metrics_address")
     @classmethod
     def _server_metrics_address(cls, value: str) -> str:
-        if value == "-":  # oauth2-proxy's spelling of "off"
+        if value in ("-", ""):  # "-": oauth2-proxy's spelling of "off"; "": on the main port
             return value
-        value = value.removeprefix("http://")
-        _host, sep, port = value.rpartition(":")
-        if value and (not sep or not port.isdigit() or not 0 < int(port) < 65536):
-            raise ValueError(f"{value!r} is not host:port (e.g. 0.0.0.0:9090); leave empty for the main port")
-        return value
+        try:
+            return parse_listen(value, "0.0.0.0:9090").text
+        except ValueError as exc:
+            raise ValueError(f"{exc}; leave empty for the main port") from None
 
     @field_validator("http_address")
     @classmethod
     def _server_address(cls, value: str) -> str:
-        value = value.removeprefix("http://")  # oauth2-proxy's [http://]<addr>:<port>
-        _host, sep, port = value.rpartition(":")
-        if not sep or not port.isdigit() or not 0 < int(port) < 65536:
-            raise ValueError(f"{value!r} is not host:port (e.g. 127.0.0.1:4180 or 0.0.0.0:4180)")
-        return value
+        return parse_listen(value).text  # config/listen.py: oauth2-proxy's forms
 
     @field_validator("ping_path", "ready_path")
     @classmethod
@@ -267,12 +270,15 @@ class ServerOptions(BaseModel):
             problems.add("request_body_timeout", "must be more than 0 and at most 5m (e.g. 10s)")
         if not 1024 <= self.max_request_body_bytes <= 16 * 1024 * 1024:
             problems.add("max_request_body_bytes", "must be between 1024 and 16777216 (16 MiB)")
-        if self.metrics_listener and (
-            self.metrics_address.rpartition(":")[2] == self.http_address.rpartition(":")[2]
-        ):
-            problems.add("metrics_address", "must use another port than http_address")
+        if self.metrics_listener and parse_listen(self.metrics_listener).key == self.listener.key:
+            problems.add("metrics_address", "must use another port (or socket) than http_address")
         problems.raise_any()
         return self
+
+    @property
+    def listener(self) -> ListenAddress:
+        """http_address, parsed (config/listen.py)."""
+        return parse_listen(self.http_address)
 
     @property
     def metrics_listener(self) -> str:

@@ -20,6 +20,7 @@ from .discovery import DiscoveryOptions
 from .google_groups import GoogleGroupsOptions
 from .headers import HeaderOptions
 from .htpasswd import HtpasswdOptions
+from .listen import listen_key
 from .loading import ENV_PREFIX, Problems, describe_lines
 from .login_params import LoginParamOptions
 from .pages import PagesOptions
@@ -144,10 +145,10 @@ def across_groups(problems: Problems, group: _Groups) -> None:
         # a second listener on the port of another fails at start-up (address in use);
         # metrics_address against http_address is ServerOptions' own check
         main = "https_address" if tls.serves_tls else "http_address"
-        taken = {(tls.https_address if tls.serves_tls else server.http_address).rpartition(":")[2]: main}
+        taken = {listen_key(tls.https_address if tls.serves_tls else server.http_address): main}
         for option, address in (("metrics_address", server.metrics_listener),
                                 ("metrics_secure_address", tls.metrics_secure_address)):
-            port = address.rpartition(":")[2]
+            port = listen_key(address)
             if address and port in taken and (option, taken[port]) != ("metrics_address", "http_address"):
                 problems.add(option, f"must use another port than {taken[port]}")
             if address:

@@ -191,6 +191,11 @@ def check(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Check
     if settings.trusted_ips:
         warnings.append("trusted_ips: requests from these addresses are let through without a session "
                         "(2xx, no identity headers); an address is only as good as the proxy that reports it")
+    if (settings.reverse_proxy and not settings.serves_tls and settings.listener.kind != "tcp"
+            and not _has_loopback(settings.trusted_proxy_ips)):
+        warnings.append("http_address is a unix socket (or fd:) but trusted_proxy_ips holds neither "
+                        "127.0.0.1 nor ::1: the local proxy's forwarded headers are not believed "
+                        "(docs/security.md, \"Unix sockets\"); oauth2-proxy believes them")
     if settings.ssl_insecure_skip_verify:
         warnings.append("ssl_insecure_skip_verify is on: the IdP's certificate is not verified, so "
                         "anyone on the network path can impersonate it")
@@ -297,6 +302,15 @@ def _compat_defaults(merged: _Layered, theirs: Mapping[str, Any], warnings: list
         # approval_prompt is sent only without prompt: with prompt set, its default changes nothing
         if key not in theirs and not (key == "approval_prompt" and "prompt" in merged.values):
             warnings.append(f"{key}: {why}")
+
+
+def _has_loopback(networks: list[str]) -> bool:
+    """Whether 127.0.0.1 or ::1 is in one of the CIDRs (check/forwarded.py's unix-socket rule)."""
+    import ipaddress
+
+    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
+    return any(ipaddress.ip_address(a) in n for a in ("127.0.0.1", "::1") for n in nets
+               if n.version == ipaddress.ip_address(a).version)
 
 
 def _compat_warnings(settings: Settings, values: Mapping[str, Any], warnings: list[str]) -> None:

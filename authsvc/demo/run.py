@@ -27,10 +27,11 @@ from .idp import BANNER, DemoIdP
 
 def demo_settings(host: str, port: int) -> Settings:
     """Settings for the demo on http://host:port."""
-    base = f"http://{host}:{port}"
+    address = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # IPv6 in brackets
+    base = f"http://{address}"
     return load_settings(
         None,
-        http_address=f"{host}:{port}",
+        http_address=address,
         oidc_issuer_url=f"{base}/_demo/idp",
         client_id="authsvc-demo",
         client_secret=secrets.token_urlsafe(24),

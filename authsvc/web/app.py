@@ -124,6 +124,11 @@ class AuthsvcApp(Starlette):
                 return
             receive = capped_receive(scope, receive, self._max_body, self._body_timeout)
             send = echo_request_id(send, ctx)
+            server = scope.get("server")
+            if server is not None and server[1] is None:
+                # a unix socket's (path, None): Starlette would make the path the URL's host for
+                # a request without Host (http:///run/x.sock:None/...); there is no host to name
+                scope = {**scope, "server": None}
             raw = scope.get("raw_path")
             if self._raw_routing and raw and b"%" in raw:
                 # decoded, it would be one of our own 200s that Envoy lets through to the app
@@ -133,7 +138,7 @@ class AuthsvcApp(Starlette):
     def _begin(self, scope: Scope) -> logs.RequestContext:
         """The request's log context; its X-Request-ID is believed from trusted proxies only."""
         client = scope.get("client")
-        return logs.begin_request(scope["headers"], self._trusts(client[0]) if client else False,
+        return logs.begin_request(scope["headers"], self._trusts(client[0] if client else None),
                                   self._id_header)
 
     async def _auth(

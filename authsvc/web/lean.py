@@ -145,7 +145,9 @@ class CheckProtocol(asyncio.Protocol):
             self.hand_off()
             return
         self.server_state.connections.add(self)  # type: ignore[arg-type]  # for uvicorn's shutdown()
-        self.server = get_local_addr(self.transport)
+        server = get_local_addr(self.transport)
+        # a unix socket's is (path, None): no host to name (web/app.py, the same for uvicorn's)
+        self.server = server if server is None or server[1] is not None else None
         self.client = get_remote_addr(self.transport)
         self.scheme = "https" if is_ssl(self.transport) else "http"
         # a connection that never sends a byte is cut at the head deadline too (protocol.py)

@@ -35,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
+from ..config.listen import ListenAddress, parse_listen
 from ..errors import AuthsvcError, StoreUnavailable
 from . import logs
 
@@ -349,9 +350,34 @@ def serve_separately(address: str, collector: Collector, certfile: str = "", key
     HTTPS with a certificate (metrics_secure_address)."""
     from prometheus_client import start_http_server
 
+    where = parse_listen(address) if not certfile else None
+    if where is not None and where.kind != "tcp":  # unix:// or fd: (web/listen.py), plain HTTP
+        _serve_on_socket(where, collector)
+        return
     host, _, port = address.rpartition(":")
     start_http_server(int(port), host.strip("[]") or "0.0.0.0", registry=collector,  # noqa: S104
                       certfile=certfile or None, keyfile=keyfile or None)
+
+
+def _serve_on_socket(where: ListenAddress, collector: Collector) -> None:
+    """prometheus_client's own handler on a socket made by web/listen.py, in a daemon thread."""
+    import atexit
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    from prometheus_client.exposition import MetricsHandler
+
+    from . import listen
+
+    sock = listen.bind(where, "metrics_address")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), MetricsHandler.factory(collector),
+                                 bind_and_activate=False)
+    server.socket.close()
+    server.socket = sock  # accept() on it; a unix peer's address is "" (MetricsHandler logs none)
+    server.daemon_threads = True
+    if where.kind == "unix":
+        atexit.register(listen.remove_socket_file, where.path, listen.file_id(where.path))
+    threading.Thread(target=server.serve_forever, name="metrics", daemon=True).start()
 
 
 class ByApp(Collector):

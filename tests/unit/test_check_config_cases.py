@@ -104,6 +104,43 @@ CASES = [
         "authsvc: invalid option metrics_secure_address (AUTHSVC_METRICS_SECURE_ADDRESS): must use "
         "another port than http_address",
     ]),
+    # --- listeners: oauth2-proxy's forms (config/listen.py, web/listen.py) ----------------------
+    Case("unix-socket-option-typo", {"AUTHSVC_HTTP_ADDRESS": "unix:///run/a.sock,mod=0660"}, [
+        "authsvc: invalid option http_address (AUTHSVC_HTTP_ADDRESS): 'unix:///run/a.sock,mod=0660': "
+        "unknown unix socket option 'mod' (only mode=0NNN)",
+    ]),
+    Case("unix-socket-mode-not-octal", {"AUTHSVC_HTTP_ADDRESS": "unix:///run/a.sock,mode=0999"}, [
+        "authsvc: invalid option http_address (AUTHSVC_HTTP_ADDRESS): 'unix:///run/a.sock,mode=0999': "
+        "the socket file mode must be octal permission bits, 0000 to 0777 (e.g. mode=0660)",
+    ]),
+    Case("unix-socket-directory-missing", {"AUTHSVC_HTTP_ADDRESS": "unix://{tmp}/nowhere/a.sock"}, [
+        "authsvc: invalid option http_address: the socket's directory {tmp}/nowhere does not exist",
+    ]),
+    Case("unix-socket-path-is-a-file", {"AUTHSVC_HTTP_ADDRESS": "unix://{tmp}/emails"}, [
+        "authsvc: invalid option http_address: {tmp}/emails exists and is not a socket; authsvc replaces "
+        "only a stale socket file, never another file",
+    ]),
+    Case("ipv6-without-brackets", {"AUTHSVC_HTTP_ADDRESS": "::1:4180"}, [
+        "authsvc: invalid option http_address (AUTHSVC_HTTP_ADDRESS): '::1:4180': an IPv6 address goes "
+        "in brackets, e.g. [::1]:4180",
+    ]),
+    Case("fd-without-a-number", {"AUTHSVC_HTTP_ADDRESS": "fd:three"}, [
+        "authsvc: invalid option http_address (AUTHSVC_HTTP_ADDRESS): 'fd:three': fd: needs a "
+        "descriptor number (e.g. fd:3, systemd's first)",
+    ]),
+    Case("metrics-on-the-main-socket", {"AUTHSVC_HTTP_ADDRESS": "unix://{tmp}/a.sock",
+                                        "AUTHSVC_METRICS_ADDRESS": "unix://{tmp}/a.sock,mode=0600"}, [
+        "authsvc: invalid option metrics_address (AUTHSVC_METRICS_ADDRESS): must use another port (or "
+        "socket) than http_address",
+    ]),
+    Case("unix-socket-not-trusted", {"AUTHSVC_HTTP_ADDRESS": "unix://{tmp}/a.sock",
+                                     "AUTHSVC_TRUSTED_PROXY_IPS": "10.0.0.5"}, [
+        "warning: http_address is a unix socket (or fd:) but trusted_proxy_ips holds neither 127.0.0.1 "
+        'nor ::1: the local proxy\'s forwarded headers are not believed (docs/security.md, "Unix '
+        'sockets"); oauth2-proxy believes them',
+    ], status=0),
+    Case("unix-socket-and-ipv6-fine", {"AUTHSVC_HTTP_ADDRESS": "unix://{tmp}/a.sock,mode=0660",
+                                       "AUTHSVC_METRICS_ADDRESS": "http://[::1]:9090"}, [], status=0),
     Case("redis-ca-that-does-not-load", {"AUTHSVC_SESSION_STORE_TYPE": "redis",
                                          "AUTHSVC_REDIS_CONNECTION_URL": "rediss://redis.example:6380",
                                          "AUTHSVC_REDIS_CA_PATH": "{tmp}/missing.pem"}, [

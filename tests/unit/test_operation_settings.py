@@ -33,7 +33,7 @@ def test_values_are_read_leniently() -> None:
         ({"log_format": "xml"}, "invalid option log_format (AUTHSVC_LOG_FORMAT): 'xml' is not one of"),
         ({"log_level": "loud"}, "invalid option log_level (AUTHSVC_LOG_LEVEL)"),
         ({"metrics_address": "9090"}, "invalid option metrics_address (AUTHSVC_METRICS_ADDRESS)"),
-        ({"metrics_address": "0.0.0.0:4180"}, "must use another port than http_address"),
+        ({"metrics_address": "0.0.0.0:4180"}, "must use another port (or socket) than http_address"),
     ],
 )
 def test_bad_values_name_the_option(options: dict[str, Any], message: str) -> None:
