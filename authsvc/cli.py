@@ -627,6 +627,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise ConfigError("\n".join(checked.errors))
         report = checked.report
         settings = report.settings
+        if args.command != "check-config":
+            # before the app is built: what building it logs (check/forwarded.py's and
+            # web/any_path.py's start-up warnings) comes out in the configured format (JSON)
+            logs.configure(settings.log_format, settings.log_level, auth_logging=settings.auth_logging,
+                           local_time=settings.logging_local_time, log_file=logs.log_file(settings))
         app = _quietly(preflight, settings) if args.command == "check-config" else preflight(settings)
     except ConfigError as exc:
         _report(str(exc).splitlines(), checked.warnings)
@@ -649,8 +654,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                   file=sys.stderr)
         print("configuration OK", file=sys.stderr)
         return 0
-    logs.configure(settings.log_format, settings.log_level, auth_logging=settings.auth_logging,
-                   local_time=settings.logging_local_time, log_file=logs.log_file(settings))
     for warning in report.warnings:
         log.warning(warning)
     log_start(settings, report.origins)

@@ -260,3 +260,18 @@ def test_workers_share_their_metrics_and_stop_on_sigterm(slow_idp: SlowIdP, tmp_
 def test_bad_settings_stop_serve_with_one_line(tmp_path: Path, slow_idp: SlowIdP) -> None:
     with pytest.raises(StartError, match="workers"):
         start_serve(slow_idp, tmp_path, workers="0")
+
+
+def test_start_up_warnings_come_out_as_json_lines(tmp_path: Path, slow_idp: SlowIdP) -> None:
+    """What building the app warns about (here: any_path_auth_status behind Envoy answering
+    /ping itself) is logged in the configured format, like every later line: a log shipper
+    reading JSON lines must not meet a plain-text line at start-up."""
+    proc = start_serve(slow_idp, tmp_path, any_path_auth_status="202", proxy_kind="envoy",
+                       reverse_proxy="true", trusted_proxy_ips="127.0.0.1/32")
+    try:
+        lines = [line for line in proc.log(tail=200_000).splitlines() if line.strip()]
+        assert lines and all(line.startswith("{") for line in lines), lines[:3]
+        warned = [r for r in json_lines("\n".join(lines)) if "any_path_auth_status" in r["event"]]
+        assert warned and warned[0]["level"] == "warning"
+    finally:
+        proc.stop()
