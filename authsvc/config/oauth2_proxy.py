@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from . import o2p_routes
 from .loading import list_items, parse_duration
 
 Kind = Literal["str", "bool", "list", "duration", "int"]
@@ -143,6 +144,8 @@ for _opt in OPTIONS:
 
 # --- what becomes of each option -------------------------------------------------------------
 Value = Any
+#: a transform's key for the parts of a value it dropped (see Rename)
+DROPPED = "@dropped"
 Transform = Callable[[Value, Mapping[str, Value]], dict[str, Value]]
 
 
@@ -151,6 +154,9 @@ class Rename:
     """Another authsvc option (or several), optionally with the value transformed.
 
     Without a transform it is a plain alias: its flag is another spelling of the target's.
+    A transform raises ValueError for a value authsvc cannot mean; under the key `DROPPED` it
+    may return messages about parts of the value that oauth2-proxy never acted on either
+    (each a start-up warning).
     """
 
     target: str
@@ -284,6 +290,25 @@ def _upstreams(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     return {"any_path_auth_status": static[0]} if static else {}
 
 
+def _skip_routes(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
+    # oauth2-proxy's `!=` negates the path, authsvc's the method: config/o2p_routes.py
+    routes = o2p_routes.skip_routes(list(value))
+    if routes.errors:
+        raise ValueError("; ".join(routes.errors))
+    return {"skip_auth_routes": routes.entries, DROPPED: routes.warnings}
+
+
+def _redirect_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
+    # oauth2-proxy sends a path as it is with relative_redirect_url (oauthproxy.go
+    # getOAuthRedirectURI); authsvc sends an absolute redirect_uri only
+    text = str(value)
+    if text.startswith("/"):
+        with_flag = " (relative_redirect_url)" if ctx.get("relative_redirect_url") else ""
+        raise ValueError(f"{text!r} is a path{with_flag}: authsvc sends the IdP an absolute redirect_uri; "
+                         f"leave redirect_url empty to derive https://<request host>{text} per request")
+    return {"redirect_url": value}
+
+
 def _pkce(value: Value) -> bool:
     return str(value).upper() in ("", "S256")
 
@@ -296,6 +321,9 @@ TREATMENTS: dict[str, Treatment] = {
                                "by User-Agent (the hole of CVE-2026-34457)"),
     "allow_query_semicolons": Builtin("query strings are split on '&' only (WHATWG URL)",
                                       lambda v: not v),
+    "redirect_url": Rename("redirect_url", _redirect_url,
+                           "a path (`relative_redirect_url`) is refused: leave it empty to derive it "
+                           "per request"),
     "relative_redirect_url": Builtin("an empty redirect_url is derived from each request's host"),
     "signature_key": Ignored(_PROXY_MODE + " (GAP-Signature is sent to upstreams)"),
     # proxy mode only
@@ -308,8 +336,13 @@ TREATMENTS: dict[str, Treatment] = {
                         "http(s), file and unix upstreams: " + _PROXY_MODE + ", ignored; both "
                         "together: refused"),
     # access
-    "skip_auth_regex": Rename("skip_auth_routes", lambda v, _: {"skip_auth_routes": list(v)},
+    "skip_auth_regex": Rename("skip_auth_routes",
+                              lambda v, _: {"skip_auth_routes": o2p_routes.skip_regexes(list(v))},
                               "bare regexes in skip_auth_routes"),
+    "skip_auth_routes": Rename("skip_auth_routes", _skip_routes,
+                               "oauth2-proxy's `METHOD!=regex` (that method, paths *not* matching) is "
+                               "rewritten as `METHOD=^(?!.*(?:regex))`; authsvc's own `!=` negates "
+                               "the method"),
     "bearer_token_login_fallback": Builtin("an invalid bearer token gets 401 with WWW-Authenticate: "
                                            "Bearer error=\"invalid_token\""),
     "force_json_errors": Builtin("/oauth2/auth answers 401/403 with a short text body, never a page"),
@@ -390,11 +423,13 @@ def normalise(option: Option, value: Any) -> Any:
     if isinstance(value, dict) or nested:
         raise ValueError("is a table or nested list, not a value")
     if option.kind == "list":
-        items = value if isinstance(value, list | tuple) else [value]
-        out: list[str] = []
-        for item in items:  # comma-separated, or a JSON array of strings (as authsvc's own lists)
-            out += list_items(str(item))
-        return out
+        # one string (env, a TOML string) is comma-separated (viper's StringToSliceHookFunc), or
+        # a JSON array as authsvc's own lists; the items of a TOML array, YAML list or repeated
+        # flags are taken whole: `["GET=^/api/v{1,2}/"]` is one regex (the flags are split
+        # into items by the command line, as pflag's StringSlice does)
+        if not isinstance(value, list | tuple):
+            return list_items(str(value))
+        return [text for text in (str(item).strip() for item in value) if text]
     if option.kind == "bool":
         if isinstance(value, bool):
             return value
@@ -513,7 +548,12 @@ def _translate_one(option: Option, value: Any, ctx: Mapping[str, Any], origin: s
             out.notes.append(Note(key, "unsupported", str(exc), origin))
             out.errors.append(f"invalid option {key} ({origin}): {exc}")
             return
+        dropped = produced.pop(DROPPED, [])
+        for message in dropped:  # parts of the value oauth2-proxy never acted on either
+            out.notes.append(Note(key, "ignored", message, origin, warn=True))
         targets = _add(out, key, produced)
+        if not produced and dropped:
+            return
         if not produced:
             out.notes.append(Note(key, "ignored", _ignored_rename(key), origin, warn=not default))
         else:
