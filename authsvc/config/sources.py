@@ -116,9 +116,11 @@ def _env(environ: Mapping[str, str], fields: set[str]) -> tuple[dict[str, str], 
             continue
         if upper.startswith(ENV_PREFIX) and upper[len(ENV_PREFIX):].lower() in fields:
             ours[upper[len(ENV_PREFIX):].lower()] = value
-        # exact names only: Kubernetes' service links (OAUTH2_PROXY_SERVICE_HOST, ...) are no options
+        # exact names only: Kubernetes' service links (OAUTH2_PROXY_SERVICE_HOST, ...) are no options.
+        # An empty one is unset, as viper reads it (no AllowEmptyEnv): a chart's
+        # `OAUTH2_PROXY_COOKIE_SECURE: ""` keeps the default (true), it does not turn Secure off
         elif name.startswith(O2P_ENV_PREFIX) and name[len(O2P_ENV_PREFIX):].lower() in o2p.BY_KEY \
-                and name[len(O2P_ENV_PREFIX):].isupper():
+                and name[len(O2P_ENV_PREFIX):].isupper() and value != "":
             theirs[name[len(O2P_ENV_PREFIX):].lower()] = value
     return ours, theirs
 
