@@ -209,7 +209,9 @@ class CookieOptions(BaseModel):
     def check_cookie_lifetimes(self) -> None:
         """Raise if the refresh interval, SameSite setting or a name prefix contradicts another
         cookie option."""
-        if self.cookie_refresh and self.cookie_refresh >= self.cookie_expire:
+        # cookie_expire 0 is a browser session with no lifetime to be shorter than
+        # (oauth2-proxy's pkg/validation/cookie.go checks only a non-zero cookie_expire)
+        if self.cookie_refresh and self.cookie_expire and self.cookie_refresh >= self.cookie_expire:
             raise option_error("cookie_refresh", "must be shorter than cookie_expire")
         if self.cookie_samesite == "none" and not self.cookie_secure:
             raise option_error("cookie_samesite", "'none' requires cookie_secure = true")
