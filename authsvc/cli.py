@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import base64
 import functools
+import itertools
 import json
 import logging
 import os
@@ -232,10 +233,34 @@ def _with_command(argv: list[str]) -> list[str]:
     return ["serve", *argv]
 
 
+_FALSE_WORDS = frozenset({"0", "f", "false", "n", "no", "off"})
+
+
+def _refuse_detached_booleans(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """`--cookie-secure false` (two arguments) is refused: pflag reads a boolean flag without
+    `=` as true and oauth2-proxy ignores the stray `false`, while the writer meant false;
+    following either would be a guess about Secure cookies, forwarded headers or the like
+    (`--reverse-proxy true` means true to both, and is read so)."""
+    parsers: list[argparse.ArgumentParser] = [parser]
+    booleans: set[str] = set()
+    while parsers:
+        for action in parsers.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += action.choices.values()
+            elif isinstance(action, _Flag) and action.kind == "bool":
+                booleans.update(action.option_strings)
+    for flag, after in itertools.pairwise(argv):
+        if flag in booleans and after.lower() in _FALSE_WORDS:
+            parser.exit(2, f"authsvc: error: {flag} {after}: a boolean flag takes its value after '=' "
+                           f"({flag}={after}); oauth2-proxy read {flag} alone as true and ignored "
+                           f"'{after}'\n")
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line; an unknown flag is named (never with its value) and exits 2."""
     args_list = _with_command(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
+    _refuse_detached_booleans(parser, args_list)
     args, unknown = parser.parse_known_args(args_list)
     if unknown:
         native, theirs = option_flags()
