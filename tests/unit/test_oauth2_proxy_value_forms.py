@@ -1,0 +1,322 @@
+"""The value forms oauth2-proxy documents or accepts, read from its .cfg, OAUTH2_PROXY_* and its
+flags, and what each one means in authsvc: the effective setting, or the behaviour.
+
+The sources quoted are oauth2-proxy's at 14af2951: docs/docs/configuration/overview.md (the
+option table and the "Environment variables" section), pkg/apis/options/load.go (viper:
+AutomaticEnv without AllowEmptyEnv, StringToSliceHookFunc(",") for one string), oauthproxy.go
+(`buildRoutesAllowlist`, `isAllowedPath`), pkg/validation/cookie.go and go-redis' ParseURL.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from authsvc.cli import config_input, parse
+from authsvc.config.sources import Checked, ConfigInput, check
+from tests.support.auth_app import AuthApp
+
+COOKIE = base64.urlsafe_b64encode(b"v" * 32).decode()
+BASE: dict[str, Any] = {"provider": "oidc", "oidc_issuer_url": "https://idp.example", "client_id": "c",
+                        "client_secret": "very-secret-client", "cookie_secret": COOKIE,
+                        "email_domains": ["*"]}
+
+
+@pytest.fixture(autouse=True)
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith(("AUTHSVC_", "OAUTH2_PROXY_")):
+            monkeypatch.delenv(key)
+
+
+def from_cfg(tmp_path: Path, text: str) -> Checked:
+    """An oauth2-proxy.cfg of BASE plus `text` (its keys win), as `--config` reads it."""
+    given = {line.split("=", 1)[0].strip() for line in text.splitlines() if "=" in line}
+    path = tmp_path / "oauth2-proxy.cfg"
+    path.write_text("".join(f"{k} = {json.dumps(v)}\n" for k, v in BASE.items() if k not in given) + text)
+    return check(ConfigInput(str(path)), environ={})
+
+
+def from_env(env: dict[str, str]) -> Checked:
+    base = {f"OAUTH2_PROXY_{k.upper()}": ",".join(v) if isinstance(v, list) else str(v)
+            for k, v in BASE.items()}
+    return check(ConfigInput(), environ={**base, **env})
+
+
+def from_flags(*argv: str) -> Checked:
+    base = [f"--{k.replace('_', '-')}={','.join(v) if isinstance(v, list) else v}" for k, v in BASE.items()]
+    return check(config_input(parse(["check-config", *base, *argv])), environ={})
+
+
+def setting(checked: Checked, option: str) -> Any:
+    assert checked.report is not None, checked.errors
+    return getattr(checked.report.settings, option)
+
+
+# --- the table: option, oauth2-proxy's form (as its docs or code write it), the meaning -----------
+#: (option read back, source, what is written, authsvc's effective value). Rows marked "fixed"
+#: were refused or read otherwise before this table existed.
+FORMS: list[tuple[str, str, str, Any]] = [
+    # durations (overview.md: cookie_expire default `168h0m0s`; Go's time.ParseDuration)
+    ("cookie_expire", "cfg", 'cookie_expire = "168h0m0s"', 168 * 3600.0),
+    ("cookie_expire", "cfg", 'cookie_expire = "1h30m"', 5400.0),
+    ("cookie_expire", "cfg", 'cookie_expire = "0"', 0.0),  # "If set to 0, cookie becomes a session-cookie"
+    ("cookie_expire", "cfg", 'cookie_expire = "1.5h"', 5400.0),
+    ("cookie_expire", "cfg", 'cookie_expire = ".5h"', 1800.0),  # fixed: Go reads a leading "."
+    ("cookie_expire", "cfg", 'cookie_expire = "+5m"', 300.0),  # fixed: and a sign
+    ("cookie_csrf_expire", "cfg", 'cookie_csrf_expire = "1500ms"', 1.5),
+    ("cookie_csrf_expire", "cfg", 'cookie_csrf_expire = "1m0.000001s"', 60.000001),
+    ("cookie_csrf_expire", "cfg", 'cookie_csrf_expire = "1m1us"', 60.000001),  # fixed: us, µs, ns
+    ("cookie_csrf_expire", "cfg", 'cookie_csrf_expire = "1m1\u00b5s"', 60.000001),
+    ("cookie_refresh", "env", "OAUTH2_PROXY_COOKIE_REFRESH=1h", 3600.0),
+    ("cookie_refresh", "flag", "--cookie-refresh=60m", 3600.0),
+    # booleans (mapstructure's weak decode: strconv.ParseBool; pflag: a bare flag is true)
+    ("cookie_secure", "cfg", 'cookie_secure = "False"', False),
+    ("cookie_secure", "cfg", "cookie_secure = 0", False),
+    ("cookie_secure", "env", "OAUTH2_PROXY_COOKIE_SECURE=F", False),
+    ("cookie_secure", "env", "OAUTH2_PROXY_COOKIE_SECURE=", True),  # fixed: empty is unset (viper)
+    ("reverse_proxy", "env", "OAUTH2_PROXY_REVERSE_PROXY=1", True),
+    ("reverse_proxy", "flag", "--reverse-proxy", True),
+    ("cookie_secure", "flag", "--cookie-secure=false", False),
+    # cookie_samesite: "`lax`, `strict`, `none`, or `""`" (cookie.go)
+    ("cookie_samesite", "cfg", 'cookie_samesite = ""', ""),
+    ("cookie_samesite", "cfg", 'cookie_samesite = "none"', "none"),
+    ("cookie_samesite", "env", "OAUTH2_PROXY_COOKIE_SAMESITE=strict", "strict"),
+    ("cookie_samesite", "env", "OAUTH2_PROXY_COOKIE_SAMESITE=", ""),  # unset: oauth2-proxy's default ""
+    # lists: a TOML array, one comma-separated string, repeated flags
+    ("email_domains", "cfg", 'email_domains = ["*"]', ["*"]),
+    ("email_domains", "cfg", 'email_domains = "example.com,example.org"', ["example.com", "example.org"]),
+    ("email_domains", "flag", "--email-domain=example.com --email-domain=example.org",
+     ["*", "example.com", "example.org"]),
+    ("whitelist_domains", "cfg",
+     'whitelist_domains = [".example.com", "example.com:*", "*.example.org:8443"]',
+     [".example.com", "example.com:*", "*.example.org:8443"]),
+    ("cookie_domains", "env", "OAUTH2_PROXY_COOKIE_DOMAINS=.example.com,example.org",
+     [".example.com", "example.org"]),
+    ("api_routes", "cfg", 'api_routes = ["^/api/v[0-9]{1,2}/"]', ["^/api/v[0-9]{1,2}/"]),  # fixed: not split
+    # skip_auth_routes ("method=path_regex OR method!=path_regex. For all methods: path_regex OR
+    # !=path_regex"); overview.md's env example
+    ("skip_auth_routes", "env",
+     "OAUTH2_PROXY_SKIP_AUTH_ROUTES=GET=^/api/status,POST=^/api/saved_objects/_import",
+     ["GET=^/api/status", "POST=^/api/saved_objects/_import"]),
+    ("skip_auth_routes", "cfg", 'skip_auth_routes = ["get=^/health$"]', ["GET=^/health$"]),
+    ("skip_auth_routes", "cfg", 'skip_auth_routes = ["GET!=^/admin"]',
+     ["GET=^(?!.*(?:^/admin))"]),  # fixed
+    ("skip_auth_routes", "cfg", 'skip_auth_routes = ["!=^/api"]', ["^(?!.*(?:^/api))"]),  # fixed
+    ("skip_auth_routes", "cfg", 'skip_auth_routes = ["PATCH=/second/equals?are=handled&just=fine"]',
+     ["PATCH=/second/equals?are=handled&just=fine"]),  # oauthproxy_test.go's own case
+    ("skip_auth_routes", "cfg", 'skip_auth_routes = ["GET=^/api/v[0-9]{1,2}/status$"]',
+     ["GET=^/api/v[0-9]{1,2}/status$"]),  # fixed: a TOML array item is one regex
+    ("skip_auth_routes", "flag", "--skip-auth-regex=^/metrics --skip-auth-route=GET=^/api/status",
+     ["^/metrics", "GET=^/api/status"]),
+    # upstreams: static://, file://, http:// (overview.md, "Upstreams Configuration")
+    ("any_path_auth_status", "cfg", 'upstreams = ["static://202"]', 202),
+    ("any_path_auth_status", "cfg", 'upstreams = ["file:///dev/null"]', 0),
+    ("any_path_auth_status", "flag", "--upstream=http://127.0.0.1:8080/", 0),
+    # Redis: `redis://HOST[:PORT]` (overview.md); rediss:// and unix:// (go-redis ParseURL)
+    ("redis_connection_url", "cfg",
+     'session_store_type = "redis"\nredis_connection_url = "redis://redis:6379/0"', "redis://redis:6379/0"),
+    ("redis_connection_url", "cfg",
+     'session_store_type = "redis"\nredis_connection_url = "rediss://redis:6380"', "rediss://redis:6380"),
+    ("redis_connection_url", "env",
+     "OAUTH2_PROXY_SESSION_STORE_TYPE=redis OAUTH2_PROXY_REDIS_CONNECTION_URL=unix:///run/redis/redis.sock",
+     "unix:///run/redis/redis.sock"),  # fixed
+    ("redis_sentinel_connection_urls", "env",
+     "OAUTH2_PROXY_SESSION_STORE_TYPE=redis OAUTH2_PROXY_REDIS_USE_SENTINEL=true "
+     "OAUTH2_PROXY_REDIS_SENTINEL_MASTER_NAME=mymaster "
+     "OAUTH2_PROXY_REDIS_SENTINEL_CONNECTION_URLS=redis://s1:26379,redis://s2:26379",
+     ["redis://s1:26379", "redis://s2:26379"]),  # the Helm chart's `join ","`
+    # cookie_refresh with a browser-session cookie_expire (cookie.go checks only a non-zero one)
+    ("cookie_refresh", "cfg", 'cookie_expire = "0"\ncookie_refresh = "1h"', 3600.0),  # fixed
+    # the rest of the documented examples, as they are
+    ("trusted_proxy_ips", "env",
+     "OAUTH2_PROXY_REVERSE_PROXY=true OAUTH2_PROXY_TRUSTED_PROXY_IPS=10.0.0.0/8,::1", ["10.0.0.0/8", "::1"]),
+    ("extra_jwt_issuers", "cfg", 'extra_jwt_issuers = "https://issuer.example.com=my-audience"',
+     ["https://issuer.example.com=my-audience"]),
+    ("real_client_ip_header", "cfg", 'real_client_ip_header = "CF-Connecting-IP"', "CF-Connecting-IP"),
+    ("banner", "cfg", 'banner = "-"', "-"),
+    ("tls_min_version", "cfg", 'tls_min_version = "TLS1.3"', "TLS1.3"),
+]
+
+
+def _read(tmp_path: Path, source: str, written: str) -> Checked:
+    if source == "cfg":
+        return from_cfg(tmp_path, written + "\n")
+    if source == "env":
+        return from_env(dict(pair.split("=", 1) for pair in written.split(" ")))
+    return from_flags(*written.split(" "))
+
+
+@pytest.mark.parametrize(("option", "source", "written", "meaning"), FORMS,
+                         ids=[f"{s}:{w}" for _, s, w, _ in FORMS])
+def test_oauth2_proxy_value_form(tmp_path: Path, option: str, source: str, written: str,
+                                 meaning: Any) -> None:
+    checked = _read(tmp_path, source, written)
+    value = setting(checked, option)
+    assert value == pytest.approx(meaning) if isinstance(meaning, float) else value == meaning
+
+
+@pytest.mark.parametrize(
+    ("source", "written", "says"),
+    [
+        ("cfg", 'cookie_expire = "-1h"', "cookie_expire (file "),
+        ("cfg", 'cookie_expire = "168 hours"', "is not a duration"),
+        ("cfg", 'cookie_secure = "maybe"', "is not a boolean"),
+        ("cfg", 'cookie_samesite = "sometimes"', "cookie_samesite"),
+        ("cfg", 'skip_auth_routes = ["GET=^/(broken"]', "is not a valid regex"),
+        ("cfg", 'skip_auth_routes = ["M-SEARCH=^/x"]', "methods of letters only"),
+        ("cfg", 'upstreams = ["static://404"]', "only with a 2xx code"),
+        ("cfg", 'session_store_type = "redis"\nredis_connection_url = "unix:relative.sock"',
+         "unix:///path/to/redis.sock"),
+        ("cfg", 'session_store_type = "redis"\nredis_use_cluster = true\n'
+                'redis_cluster_connection_urls = ["unix:///run/redis.sock"]',
+         "a Unix socket only for standalone"),
+        ("cfg", 'cookie_expire = "1h"\ncookie_refresh = "1h"', "must be shorter than cookie_expire"),
+        # relative_redirect_url: oauth2-proxy sends the path itself as redirect_uri
+        ("cfg", 'redirect_url = "/oauth2/callback"\nrelative_redirect_url = true',
+         "leave redirect_url empty to derive https://<request host>/oauth2/callback per request"),
+    ],
+)
+def test_bad_values_get_one_clear_line(tmp_path: Path, source: str, written: str, says: str) -> None:
+    checked = _read(tmp_path, source, written)
+    assert checked.report is None
+    assert any(says in line for line in checked.errors), checked.errors
+    assert all("\n" not in line and "Traceback" not in line for line in checked.errors)
+
+
+@pytest.mark.parametrize(
+    ("written", "status", "warned"),
+    [
+        ("session_cookie_minimal = true", "built in", False),  # the cookie holds only what is used
+        ("pass_user_headers = false", "ignored", True),  # proxy mode: said once at start-up
+        ('upstreams = ["file:///dev/null"]', "ignored", True),  # the Helm chart's default
+    ],
+)
+def test_forms_with_nothing_to_set_are_accepted_and_said(tmp_path: Path, written: str, status: str,
+                                                         warned: bool) -> None:
+    checked = from_cfg(tmp_path, written + "\n")
+    assert checked.report is not None, checked.errors
+    key = written.split(" ")[0]
+    assert [n.status for n in checked.report.notes if n.key == key] == [status]
+    assert any(w.startswith(f"oauth2-proxy option {key} ") for w in checked.warnings) is warned
+
+
+@pytest.mark.parametrize("argv", [["--cookie-secure", "false"], ["--reverse-proxy", "0"],
+                                  ["--skip-provider-button", "False"]])
+def test_a_boolean_flag_with_a_detached_false_is_refused(argv: list[str],
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """pflag reads `--cookie-secure false` as `--cookie-secure` (true) plus an ignored `false`:
+    refused, since the writer meant false and oauth2-proxy did true."""
+    with pytest.raises(SystemExit) as exit_:
+        parse(["--config-test", *argv])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (f"authsvc: error: {argv[0]} {argv[1]}: a boolean flag takes its value after '=' "
+                   f"({argv[0]}={argv[1]}); oauth2-proxy read {argv[0]} alone as true and ignored "
+                   f"'{argv[1]}'")
+
+
+def test_a_boolean_flag_with_a_detached_true_means_true_to_both() -> None:
+    assert setting(from_flags("--reverse-proxy", "true", "--skip-provider-button"), "reverse_proxy") is True
+
+
+def test_a_negative_duration_says_so(tmp_path: Path) -> None:
+    checked = from_cfg(tmp_path, 'cookie_expire = "-1h"\n')
+    assert checked.errors == [f"invalid option cookie_expire (file {tmp_path / 'oauth2-proxy.cfg'}): "
+                              "'-1h': '-1h' is negative; a duration here must not be"]
+
+
+# --- empty OAUTH2_PROXY_* variables are unset (viper ignores them) -------------------------------
+def test_an_empty_variable_keeps_oauth2_proxys_default() -> None:
+    """A chart or compose file that renders `OAUTH2_PROXY_COOKIE_SECURE: ""` (an unset value)
+    kept Secure cookies in oauth2-proxy; reading "" as false would have dropped the attribute."""
+    checked = from_env({"OAUTH2_PROXY_COOKIE_SECURE": "", "OAUTH2_PROXY_COOKIE_EXPIRE": "",
+                        "OAUTH2_PROXY_COOKIE_NAME": "", "OAUTH2_PROXY_PROXY_PREFIX": ""})
+    assert checked.report is not None, checked.errors
+    s = checked.report.settings
+    assert (s.cookie_secure, s.cookie_expire, s.cookie_name, s.proxy_prefix) == (
+        True, 168 * 3600.0, "_oauth2_proxy", "/oauth2")
+    assert "cookie_secure" not in checked.report.origins or "OAUTH2_PROXY" not in checked.report.origins[
+        "cookie_secure"]
+
+
+# --- skip_auth_routes: what oauth2-proxy's forms let through /oauth2/auth ---------------------------
+def fwd(uri: str, method: str = "GET") -> dict[str, str]:
+    return {"X-Forwarded-Uri": uri, "X-Forwarded-Method": method, "X-Forwarded-Host": "app.example.com",
+            "X-Forwarded-Proto": "https"}
+
+
+async def _statuses(checked: Checked, requests: list[tuple[str, str]]) -> list[int]:
+    assert checked.report is not None, checked.errors
+    async with AuthApp.start(checked.report.settings) as app:
+        return [(await app.auth(headers=fwd(uri, method))).status_code for method, uri in requests]
+
+
+TRAEFIK = 'reverse_proxy = true\nproxy_kind = "traefik"\n'
+
+
+@pytest.mark.anyio
+async def test_method_not_equal_negates_the_path_as_in_oauth2_proxy(tmp_path: Path) -> None:
+    """`GET!=^/admin` skips auth for GET requests outside /admin (isAllowedPath negates the path
+    match); it never made /admin public to other methods, as authsvc's own `!=` would."""
+    checked = from_cfg(tmp_path, TRAEFIK + 'skip_auth_routes = ["GET!=^/admin"]\n')
+    got = await _statuses(checked, [("GET", "/app/page"), ("GET", "/admin"), ("GET", "/admin/users"),
+                                    ("POST", "/admin"), ("POST", "/app/page"), ("DELETE", "/admin/users")])
+    assert got == [202, 401, 401, 401, 401, 401]
+
+
+@pytest.mark.anyio
+async def test_not_equal_without_a_method_is_every_method_outside_the_path(tmp_path: Path) -> None:
+    """overview.md: "For all methods: path_regex OR !=path_regex"."""
+    checked = from_cfg(tmp_path, TRAEFIK + 'skip_auth_routes = ["!=^/api"]\n')
+    got = await _statuses(checked, [("GET", "/"), ("POST", "/upload"), ("GET", "/api/users"),
+                                    ("DELETE", "/api/x")])
+    assert got == [202, 202, 401, 401]
+
+
+@pytest.mark.anyio
+async def test_the_documented_env_example_skips_only_those_methods() -> None:
+    """overview.md: `OAUTH2_PROXY_SKIP_AUTH_ROUTES="GET=^/api/status,POST=^/api/saved_objects/_import"`."""
+    checked = from_env({"OAUTH2_PROXY_REVERSE_PROXY": "true", "AUTHSVC_PROXY_KIND": "traefik",
+                        "OAUTH2_PROXY_SKIP_AUTH_ROUTES": "GET=^/api/status,POST=^/api/saved_objects/_import"})
+    got = await _statuses(checked, [("GET", "/api/status"), ("POST", "/api/status"),
+                                    ("HEAD", "/api/status"), ("POST", "/api/saved_objects/_import"),
+                                    ("GET", "/api/saved_objects/_import")])
+    assert got == [202, 401, 401, 202, 401]
+
+
+@pytest.mark.anyio
+async def test_a_regex_with_a_comma_in_a_toml_array_is_one_route(tmp_path: Path) -> None:
+    """A TOML array item is one regex (mapstructure splits only a string): split at its comma,
+    `2}/status$` alone would have been a route for every method."""
+    checked = from_cfg(tmp_path, TRAEFIK + 'skip_auth_routes = ["GET=^/api/v[0-9]{1,2}/status$"]\n')
+    assert setting(checked, "skip_auth_routes") == ["GET=^/api/v[0-9]{1,2}/status$"]
+    got = await _statuses(checked, [("GET", "/api/v12/status"), ("POST", "/api/v12/status"),
+                                    ("POST", "/x/2}/status"), ("GET", "/api/v123/status")])
+    assert got == [202, 401, 401, 401]
+
+
+@pytest.mark.anyio
+async def test_an_entry_oauth2_proxy_never_matched_is_dropped_with_a_warning(tmp_path: Path) -> None:
+    """`^/callback\\?code=x`: oauth2-proxy splits at the first "=", so its method is
+    `^/CALLBACK\\?CODE` and it matches no request; here it is not made public either."""
+    checked = from_cfg(tmp_path, TRAEFIK + 'skip_auth_routes = ["^/public/", "^/q=1"]\n')
+    assert setting(checked, "skip_auth_routes") == ["^/public/"]
+    assert any("entry '^/q=1' is dropped" in w and "never matched" in w for w in checked.warnings)
+    assert await _statuses(checked, [("GET", "/q=1"), ("GET", "/public/x")]) == [401, 202]
+
+
+def test_a_regex_in_skip_auth_regex_is_never_read_as_a_method(tmp_path: Path) -> None:
+    """skip_auth_regex entries are paths for every method: `get=x` stays a regex."""
+    checked = from_cfg(tmp_path, 'skip_auth_regex = ["get=x", "^/ok$"]\n')
+    assert setting(checked, "skip_auth_routes") == ["(?:get=x)", "^/ok$"]
+
+
+def test_go_flags_in_a_negated_route_stay_with_their_regex(tmp_path: Path) -> None:
+    checked = from_cfg(tmp_path, 'skip_auth_routes = ["GET!=(?i)^/admin"]\n')
+    assert setting(checked, "skip_auth_routes") == ["GET=^(?!.*(?i:^/admin))"]
