@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import csv
 import functools
 import itertools
 import json
@@ -77,8 +78,22 @@ class _Flag(argparse.Action):
         namespace._flag_names = names
         if self.kind == "list":  # repeated list flags accumulate, each comma-separated (pflag)
             previous = getattr(namespace, self.dest, None) or []
-            values = [*previous, *list_items(str(values))]  # or a JSON array
+            values = [*previous, *flag_items(str(values))]
         setattr(namespace, self.dest, values)
+
+
+def flag_items(value: str) -> list[str]:
+    """A list flag's items: comma-separated, or a JSON array (`list_items`); with a double quote,
+    one CSV record as pflag's StringSlice reads it, so `--skip-auth-route='"GET=^/v{1,2}/",^/ok'`
+    is two routes, the first with its comma."""
+    stripped = value.strip()
+    if '"' not in value or (stripped.startswith("[") and stripped.endswith("]")):
+        return list_items(value)
+    try:
+        row = next(csv.reader([value], strict=True), [])
+    except csv.Error:
+        return list_items(value)
+    return [item.strip() for item in row if item.strip()]
 
 
 def _kind(name: str) -> str:
