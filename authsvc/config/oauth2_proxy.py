@@ -440,9 +440,10 @@ def normalise(option: Option, value: Any) -> Any:
     if option.kind == "duration":
         return parse_duration(value)
     if option.kind == "int":
-        if isinstance(value, bool):
+        text = str(value).strip()
+        if isinstance(value, bool) or not re.fullmatch(r"[+-]?\d+", text):
             raise ValueError("is not a whole number")
-        return int(str(value).strip())
+        return int(text)
     if isinstance(value, list):
         raise ValueError("takes one value, not a list")
     return str(value)

@@ -114,6 +114,12 @@ FORMS: list[tuple[str, str, str, Any]] = [
      ["GET=^/api/v[0-9]{1,2}/status$"]),  # fixed: a TOML array item is one regex
     ("skip_auth_routes", "flag", "--skip-auth-regex=^/metrics --skip-auth-route=GET=^/api/status",
      ["^/metrics", "GET=^/api/status"]),
+    # pflag's StringSlice reads one CSV record: quotes keep a comma in an item
+    ("skip_auth_routes", "flag", '--skip-auth-route="GET=^/api/v[0-9]{1,2}/",^/ok$',
+     ["GET=^/api/v[0-9]{1,2}/", "^/ok$"]),  # fixed
+    # groups that are LDAP DNs (ADFS, Keycloak's LDAP federation) hold commas
+    ("allowed_groups", "cfg", 'allowed_groups = ["CN=Admins,OU=Groups,DC=corp,DC=com"]',
+     ["CN=Admins,OU=Groups,DC=corp,DC=com"]),  # fixed: was 4 groups, "DC=com" among them
     # upstreams: static://, file://, http:// (overview.md, "Upstreams Configuration")
     ("any_path_auth_status", "cfg", 'upstreams = ["static://202"]', 202),
     ("any_path_auth_status", "cfg", 'upstreams = ["file:///dev/null"]', 0),
@@ -167,6 +173,7 @@ def test_oauth2_proxy_value_form(tmp_path: Path, option: str, source: str, writt
         ("cfg", 'cookie_expire = "-1h"', "cookie_expire (file "),
         ("cfg", 'cookie_expire = "168 hours"', "is not a duration"),
         ("cfg", 'cookie_secure = "maybe"', "is not a boolean"),
+        ("cfg", 'logging_max_size = "100MB"', "'100MB': is not a whole number"),
         ("cfg", 'cookie_samesite = "sometimes"', "cookie_samesite"),
         ("cfg", 'skip_auth_routes = ["GET=^/(broken"]', "is not a valid regex"),
         ("cfg", 'skip_auth_routes = ["M-SEARCH=^/x"]', "methods of letters only"),
@@ -309,6 +316,17 @@ async def test_an_entry_oauth2_proxy_never_matched_is_dropped_with_a_warning(tmp
     assert setting(checked, "skip_auth_routes") == ["^/public/"]
     assert any("entry '^/q=1' is dropped" in w and "never matched" in w for w in checked.warnings)
     assert await _statuses(checked, [("GET", "/q=1"), ("GET", "/public/x")]) == [401, 202]
+
+
+@pytest.mark.anyio
+async def test_a_dn_group_is_one_group(tmp_path: Path) -> None:
+    """Split at its commas, `CN=Admins,OU=Groups,DC=corp,DC=com` let in anyone holding `DC=com`."""
+    checked = from_cfg(tmp_path, 'allowed_groups = ["CN=Admins,OU=Groups,DC=corp,DC=com"]\n')
+    assert checked.report is not None, checked.errors
+    async with AuthApp.start(checked.report.settings) as app:
+        other = await app.cookie(groups=("DC=com", "OU=Groups"))
+        admin = await app.cookie(groups=("CN=Admins,OU=Groups,DC=corp,DC=com",))
+        assert [(await app.auth(cookie=c)).status_code for c in (other, admin)] == [403, 202]
 
 
 def test_a_regex_in_skip_auth_regex_is_never_read_as_a_method(tmp_path: Path) -> None:
