@@ -338,3 +338,40 @@ def test_a_regex_in_skip_auth_regex_is_never_read_as_a_method(tmp_path: Path) ->
 def test_go_flags_in_a_negated_route_stay_with_their_regex(tmp_path: Path) -> None:
     checked = from_cfg(tmp_path, 'skip_auth_routes = ["GET!=(?i)^/admin"]\n')
     assert setting(checked, "skip_auth_routes") == ["GET=^(?!.*(?i:^/admin))"]
+
+
+# --- alpha config ---------------------------------------------------------------------------------
+ALPHA = """providers:
+- id: oidc
+  provider: oidc
+  clientID: c
+  clientSecret: s
+  oidcConfig:
+    issuerURL: https://idp.example
+injectResponseHeaders:
+- name: X-Auth-Request-User
+  values:
+  - {values}
+"""
+
+
+@pytest.mark.parametrize(
+    ("value", "meaning"),
+    [
+        # alpha_config.md, "Migrating header injections in v7.14.0": the nested form
+        ("claimSource:\n      claim: user", None),
+        # ... and the one before it, which oauth2-proxy v7.14+ refuses (ErrorUnused)
+        ("claim: user", "`- claim: ...` directly under values is the form before oauth2-proxy v7.14"),
+    ],
+)
+def test_alpha_header_value_forms(tmp_path: Path, value: str, meaning: str | None) -> None:
+    alpha = tmp_path / "alpha.yaml"
+    alpha.write_text(ALPHA.replace("{values}", value))
+    cfg = tmp_path / "core.cfg"
+    cfg.write_text(f'email_domains = ["*"]\ncookie_secret = "{COOKIE}"\n')
+    checked = check(ConfigInput(str(cfg), str(alpha)), environ={})
+    if meaning is None:
+        assert setting(checked, "set_xauthrequest") is True
+    else:
+        assert any(meaning in line and "claimSource: {claim: ...}" in line for line in checked.errors), \
+            checked.errors
