@@ -298,6 +298,33 @@ def _skip_routes(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     return {"skip_auth_routes": routes.entries, DROPPED: routes.warnings}
 
 
+_ENTRA_ISSUER = re.compile(r"https://login\.microsoftonline\.com/([A-Za-z0-9.\-]+)/v2\.0/?", re.IGNORECASE)
+_AZURE_V1_ISSUER = re.compile(r"https://sts\.windows\.net/([A-Za-z0-9.\-]+)/?", re.IGNORECASE)
+
+
+def _issuer(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
+    """The Microsoft issuer URL names the tenant (docs/.../providers/ms_entra_id.md:
+    `oidc_issuer_url="https://login.microsoftonline.com/<tenant-id>/v2.0"`, ms_azure_ad.md's v1
+    `https://sts.windows.net/{tenant-id}/`); authsvc derives the issuer from entra_id_tenant."""
+    text = str(value)
+    match = _ENTRA_ISSUER.fullmatch(text) or _AZURE_V1_ISSUER.fullmatch(text)
+    if ctx.get("provider", "google") not in ("entra-id", "azure") or match is None:
+        return {"oidc_issuer_url": value}
+    tenant = match.group(1)
+    # an explicit tenant must agree; `common` with a tenant's issuer admitted that tenant alone
+    # (the login was at common, the ID token's issuer had to be the tenant's)
+    given = str(ctx.get("azure_tenant") or ctx.get("entra_id_tenant") or "")
+    if given and given.lower() not in ("common", "organizations", tenant.lower()):
+        raise ValueError(f"{text!r} names tenant {tenant!r} but azure_tenant is {given!r}: authsvc signs "
+                         "in at one tenant; make them the same")
+    pinned = "entra_id_allowed_tenants" if given.lower() in ("common", "organizations") else "entra_id_tenant"
+    out: dict[str, Value] = {pinned: [tenant] if pinned == "entra_id_allowed_tenants" else tenant}
+    if match.re is _AZURE_V1_ISSUER:
+        out[DROPPED] = [f"{text!r} is Azure AD v1's issuer: authsvc signs in with Entra ID v2.0 at tenant "
+                        f"{tenant!r} (issuer https://login.microsoftonline.com/{tenant}/v2.0)"]
+    return out
+
+
 def _redirect_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
     # oauth2-proxy sends a path as it is with relative_redirect_url (oauthproxy.go
     # getOAuthRedirectURI); authsvc sends an absolute redirect_uri only
@@ -321,6 +348,9 @@ TREATMENTS: dict[str, Treatment] = {
                                "by User-Agent (the hole of CVE-2026-34457)"),
     "allow_query_semicolons": Builtin("query strings are split on '&' only (WHATWG URL)",
                                       lambda v: not v),
+    "oidc_issuer_url": Rename("oidc_issuer_url", _issuer,
+                              "for `entra-id` and `azure`, a Microsoft issuer URL sets `entra_id_tenant` "
+                              "(authsvc derives the v2.0 issuer from it)"),
     "redirect_url": Rename("redirect_url", _redirect_url,
                            "a path (`relative_redirect_url`) is refused: leave it empty to derive it "
                            "per request"),

@@ -36,7 +36,8 @@ DEFAULT, FILE, O2P_ENV, ALPHA, ENV, O2P_FLAG, FLAG = range(7)
 
 #: oauth2-proxy options whose flag has the same name as an authsvc option's, but another
 #: meaning or form: read as oauth2-proxy's when its configuration is in use
-SHADOWED = ("user_id_claim", "http_address", "https_address", "login_url", "redeem_url", "validate_url")
+SHADOWED = ("user_id_claim", "http_address", "https_address", "login_url", "redeem_url", "validate_url",
+            "oidc_issuer_url")
 
 
 @dataclass(frozen=True)
@@ -263,6 +264,8 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
     # that wins, also when it came as an authsvc option (`--provider azure` is authsvc's flag too)
     context = {k: native.values[k] for k in ("provider",)
                if k in native.values and native.ranks[k] >= theirs.ranks.get(k, -1)}
+    if "entra_id_tenant" in native.values:  # oidc_issuer_url's tenant must agree (--azure-tenant)
+        context["entra_id_tenant"] = native.values["entra_id_tenant"]
     translation = o2p.translate(theirs.values, theirs.origins, fields, context)
     errors += translation.errors
     for target, value in translation.options.items():

@@ -375,3 +375,78 @@ def test_alpha_header_value_forms(tmp_path: Path, value: str, meaning: str | Non
     else:
         assert any(meaning in line and "claimSource: {claim: ...}" in line for line in checked.errors), \
             checked.errors
+
+
+# --- Microsoft issuer URLs: the tenant is in them ---------------------------------------------------
+TENANT = "11111111-2222-3333-4444-555555555555"
+OTHER = "99999999-2222-3333-4444-555555555555"
+
+
+def _entra(tmp_path: Path, text: str) -> Checked:
+    path = tmp_path / "entra.cfg"
+    path.write_text(text.replace("<tenant-id>", TENANT).replace("<client-id>", "app")
+                    .replace("<client-secret>", "not-a-placeholder-1") + f'cookie_secret = "{COOKIE}"\n'
+                    'email_domains = ["*"]\n')
+    return check(ConfigInput(str(path)), environ={})
+
+
+def test_the_entra_id_pages_single_tenant_example(tmp_path: Path) -> None:
+    """ms_entra_id.md's configuration examples all name the tenant in oidc_issuer_url."""
+    checked = _entra(tmp_path, '''provider="entra-id"
+oidc_issuer_url="https://login.microsoftonline.com/<tenant-id>/v2.0"
+client_id="<client-id>"
+client_secret="<client-secret>"
+scope="openid"
+allowed_groups=["ac51800c-2679-4ecb-8130-636380a3b491"]
+''')
+    assert setting(checked, "entra_id_tenant") == TENANT
+    assert setting(checked, "oidc_issuer_url") == f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    assert setting(checked, "entra_id_allowed_tenants") == []
+
+
+def test_the_entra_id_pages_multi_tenant_example(tmp_path: Path) -> None:
+    checked = _entra(tmp_path, '''provider="entra-id"
+oidc_issuer_url="https://login.microsoftonline.com/common/v2.0"
+client_id="<client-id>"
+client_secret="<client-secret>"
+insecure_oidc_skip_issuer_verification=true
+scope="openid profile email User.Read"
+entra_id_allowed_tenants=["9188040d-6c67-4c5b-b112-36a304b66dad","<tenant-id>"]
+''')
+    assert setting(checked, "entra_id_tenant") == "common"
+    assert setting(checked, "entra_id_allowed_tenants") == ["9188040d-6c67-4c5b-b112-36a304b66dad", TENANT]
+
+
+@pytest.mark.parametrize(
+    ("issuer", "v1"),
+    [(f"https://sts.windows.net/{TENANT}/", True),  # ms_azure_ad.md, "for V1 Azure Auth endpoint"
+     (f"https://login.microsoftonline.com/{TENANT}/v2.0", False)],  # "for V2 Azure Auth endpoint"
+)
+def test_the_azure_pages_flag_examples(issuer: str, v1: bool) -> None:
+    checked = from_flags("--provider=azure", "--client-id=app", "--client-secret=not-a-placeholder-1",
+                         f"--azure-tenant={TENANT}", f"--oidc-issuer-url={issuer}")
+    assert setting(checked, "entra_id_tenant") == TENANT
+    assert setting(checked, "oidc_issuer_url") == f"https://login.microsoftonline.com/{TENANT}/v2.0"
+    assert any("is Azure AD v1's issuer: authsvc signs in with Entra ID v2.0" in w
+               for w in checked.warnings) is v1
+
+
+def test_a_tenant_issuer_with_azure_tenant_common_admits_that_tenant_only() -> None:
+    """oauth2-proxy signed in at common and verified the tenant's issuer: only that tenant passed."""
+    checked = from_flags("--provider=azure", "--client-id=app", "--client-secret=not-a-placeholder-1",
+                         "--azure-tenant=common", f"--oidc-issuer-url=https://sts.windows.net/{TENANT}/")
+    assert setting(checked, "entra_id_tenant") == "common"
+    assert setting(checked, "entra_id_allowed_tenants") == [TENANT]
+
+
+def test_an_issuer_of_another_tenant_than_azure_tenant_is_refused() -> None:
+    checked = from_flags("--provider=azure", "--client-id=app", "--client-secret=not-a-placeholder-1",
+                         f"--azure-tenant={OTHER}",
+                         f"--oidc-issuer-url=https://login.microsoftonline.com/{TENANT}/v2.0")
+    assert checked.report is None
+    assert any(f"names tenant '{TENANT}' but azure_tenant is '{OTHER}'" in line for line in checked.errors)
+
+
+def test_an_issuer_of_another_provider_is_kept(tmp_path: Path) -> None:
+    checked = from_cfg(tmp_path, 'oidc_issuer_url = "https://login.microsoftonline.com/x/v2.0"\n')
+    assert setting(checked, "oidc_issuer_url") == "https://login.microsoftonline.com/x/v2.0"
