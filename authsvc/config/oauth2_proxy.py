@@ -217,10 +217,19 @@ def _user_id_claim(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
     return {"user_id_claim": "sub"}
 
 
+_KEYCLOAK_AUTH = re.compile(r"(https?://[^?#\s]+/realms/[^/?#\s]+)/protocol/openid-connect/auth/?")
+
+
 def _github_login_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
     # a GitHub Enterprise or Gitea server: <base>/login/oauth/authorize
     if ctx.get("provider") == "github":
         return {"github_base_url": re.sub(r"/login/oauth/authorize/?$", "", str(value))}
+    # the legacy keycloak provider is configured by its endpoints (providers/keycloak.md:
+    # --login-url=".../auth/realms/<realm>/protocol/openid-connect/auth"); authsvc's keycloak is
+    # Keycloak's OIDC, whose issuer is the realm URL those endpoints sit under
+    realm = _KEYCLOAK_AUTH.fullmatch(str(value))
+    if ctx.get("provider") == "keycloak" and realm and not ctx.get("oidc_issuer_url"):
+        return {"login_url": value, "oidc_issuer_url": realm.group(1)}
     return {"login_url": value}
 
 

@@ -450,3 +450,16 @@ def test_an_issuer_of_another_tenant_than_azure_tenant_is_refused() -> None:
 def test_an_issuer_of_another_provider_is_kept(tmp_path: Path) -> None:
     checked = from_cfg(tmp_path, 'oidc_issuer_url = "https://login.microsoftonline.com/x/v2.0"\n')
     assert setting(checked, "oidc_issuer_url") == "https://login.microsoftonline.com/x/v2.0"
+
+
+def test_the_legacy_keycloak_pages_flags() -> None:
+    """providers/keycloak.md configures the deprecated provider by its endpoints alone; the
+    realm URL they sit under is the issuer of authsvc's Keycloak (OIDC) provider."""
+    base = "https://kc.example.com/auth/realms/corp/protocol/openid-connect"
+    argv = ["--provider=keycloak", "--client-id=app", "--client-secret=not-a-placeholder-1",
+            f"--login-url={base}/auth", f"--redeem-url={base}/token", f"--profile-url={base}/userinfo",
+            f"--validate-url={base}/userinfo", "--keycloak-group=/admins", "--keycloak-group=/ops",
+            f"--cookie-secret={COOKIE}", "--email-domain=*"]
+    checked = check(config_input(parse(["check-config", *argv])), environ={})
+    assert setting(checked, "oidc_issuer_url") == "https://kc.example.com/auth/realms/corp"
+    assert setting(checked, "allowed_groups") == ["/admins", "/ops"]
