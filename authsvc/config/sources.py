@@ -223,6 +223,8 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
         path = Path(given.config_file)
         data = read_toml(path)
         layer = theirs if is_o2p_file(path, data, fields) else native
+        if layer is theirs:  # viper reads keys in any case (`Cookie_Secure = true`)
+            data = {str(key).lower(): value for key, value in data.items()}
         if layer is native and "apps" in data:  # [[apps]]: config/apps.py (an o2p config is one app)
             apps, apps_source = data.pop("apps"), f"file {path}"
         for key, value in data.items():

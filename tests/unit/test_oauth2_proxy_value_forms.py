@@ -147,6 +147,9 @@ FORMS: list[tuple[str, str, str, Any]] = [
     ("real_client_ip_header", "cfg", 'real_client_ip_header = "CF-Connecting-IP"', "CF-Connecting-IP"),
     ("banner", "cfg", 'banner = "-"', "-"),
     ("tls_min_version", "cfg", 'tls_min_version = "TLS1.3"', "TLS1.3"),
+    # viper reads a file's keys in any case
+    ("cookie_secure", "cfg", "Cookie_Secure = false", False),  # fixed
+    ("email_domains", "cfg", 'EMAIL_DOMAINS = ["example.com"]', ["example.com"]),  # fixed
 ]
 
 
