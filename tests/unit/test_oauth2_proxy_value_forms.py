@@ -466,3 +466,27 @@ def test_the_legacy_keycloak_pages_flags() -> None:
     checked = check(config_input(parse(["check-config", *argv])), environ={})
     assert setting(checked, "oidc_issuer_url") == "https://kc.example.com/auth/realms/corp"
     assert setting(checked, "allowed_groups") == ["/admins", "/ops"]
+
+
+# --- cookie_secret_file: "must be raw binary, exactly 16, 24, or 32 bytes" (overview.md) ----------
+@pytest.mark.parametrize("size", [16, 24, 32])
+def test_a_raw_binary_cookie_secret_file(tmp_path: Path, size: int) -> None:
+    """`dd if=/dev/urandom bs=32 count=1 > cookie.secret`, the page's own recipe (bytes that are
+    no UTF-8 here, so the test never depends on chance)."""
+    raw = bytes(range(256 - size, 256))
+    (tmp_path / "cookie.secret").write_bytes(raw)
+    checked = from_cfg(tmp_path, f'cookie_secret = ""\ncookie_secret_file = "{tmp_path / "cookie.secret"}"\n')
+    assert setting(checked, "secret_keys") == [raw]
+
+
+def test_a_text_cookie_secret_file_with_its_newline(tmp_path: Path) -> None:
+    (tmp_path / "cookie.secret").write_text(COOKIE + "\n")
+    checked = from_cfg(tmp_path, f'cookie_secret = ""\ncookie_secret_file = "{tmp_path / "cookie.secret"}"\n')
+    assert setting(checked, "secret_keys") == [b"v" * 32]
+
+
+def test_a_binary_cookie_secret_file_of_another_size_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "cookie.secret").write_bytes(bytes(range(235, 256)))
+    checked = from_cfg(tmp_path, f'cookie_secret = ""\ncookie_secret_file = "{tmp_path / "cookie.secret"}"\n')
+    assert any("is 21 bytes of binary, not text nor a raw key of 16, 24 or 32 bytes" in line
+               for line in checked.errors), checked.errors
