@@ -282,6 +282,8 @@ def _upstreams(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     proxied: list[str] = []
     for entry in value:
         text = str(entry).strip()
+        if text.lower() == "file:///dev/null":
+            continue  # the Helm chart's "no upstream" (values.yaml config.upstreams): nothing to serve
         if not text.lower().startswith("static://"):
             proxied.append(text)
             continue

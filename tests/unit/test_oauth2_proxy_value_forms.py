@@ -124,6 +124,8 @@ FORMS: list[tuple[str, str, str, Any]] = [
     ("any_path_auth_status", "cfg", 'upstreams = ["static://202"]', 202),
     ("any_path_auth_status", "cfg", 'upstreams = ["file:///dev/null"]', 0),
     ("any_path_auth_status", "flag", "--upstream=http://127.0.0.1:8080/", 0),
+    # the Helm chart's null upstream beside a static one is still "static at every path"
+    ("any_path_auth_status", "cfg", 'upstreams = ["file:///dev/null", "static://202"]', 202),  # fixed
     # Redis: `redis://HOST[:PORT]` (overview.md); rediss:// and unix:// (go-redis ParseURL)
     ("redis_connection_url", "cfg",
      'session_store_type = "redis"\nredis_connection_url = "redis://redis:6379/0"', "redis://redis:6379/0"),
