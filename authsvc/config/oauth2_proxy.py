@@ -553,10 +553,30 @@ def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterab
         except ValueError as exc:
             shown = "" if _secret(key) else f"{value!r}: "
             out.errors.append(f"invalid option {key} ({origin}): {shown}{exc}")
+            continue
+        padded = _padded_items(option, value)
+        if padded:
+            out.notes.append(Note(key, "same", (
+                f"{padded!r}: oauth2-proxy keeps the spaces around a list item (viper splits at ',' "
+                f"only), so it matched nothing there; authsvc reads {padded.strip()!r}"), origin, warn=True))
     ctx = {**values, **(context or {})}
     for key, value in values.items():
         _translate_one(BY_KEY[key], value, ctx, origins.get(key, ""), fields, out)
     return out
+
+
+def _padded_items(option: Option, value: Any) -> str:
+    """The first list item written with spaces around it (`"a.com, b.com"`), or ""."""
+    if option.kind != "list":
+        return ""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            return ""  # a JSON array (authsvc's own form), not oauth2-proxy's
+        items = value.split(",")
+    else:
+        items = [str(v) for v in value] if isinstance(value, list | tuple) else []
+    return next((item for item in items if item.strip() and item != item.strip()), "")
 
 
 def _secret(key: str) -> bool:

@@ -492,3 +492,14 @@ def test_a_binary_cookie_secret_file_of_another_size_is_refused(tmp_path: Path) 
     checked = from_cfg(tmp_path, f'cookie_secret = ""\ncookie_secret_file = "{tmp_path / "cookie.secret"}"\n')
     assert any("is 21 bytes of binary, not text nor a raw key of 16, 24 or 32 bytes" in line
                for line in checked.errors), checked.errors
+
+
+def test_spaces_around_list_items_are_read_and_said() -> None:
+    """`OAUTH2_PROXY_EMAIL_DOMAINS="a.com, b.com"`: viper splits at ',' only, so oauth2-proxy's
+    second domain was ' b.com' and admitted nobody; authsvc reads b.com, and says so."""
+    checked = from_env({"OAUTH2_PROXY_EMAIL_DOMAINS": "example.com, example.org"})
+    assert setting(checked, "email_domains") == ["example.com", "example.org"]
+    assert any("' example.org': oauth2-proxy keeps the spaces around a list item" in w
+               and "authsvc reads 'example.org'" in w for w in checked.warnings), checked.warnings
+    quiet = from_env({"OAUTH2_PROXY_EMAIL_DOMAINS": '["example.com", "example.org"]'})
+    assert not any("keeps the spaces" in w for w in quiet.warnings)
