@@ -144,8 +144,9 @@ for _opt in OPTIONS:
 
 # --- what becomes of each option -------------------------------------------------------------
 Value = Any
-#: a transform's key for the parts of a value it dropped (see Rename)
+#: a transform's keys for the parts of a value it dropped, and for what it kept otherwise (Rename)
 DROPPED = "@dropped"
+CAVEATS = "@caveats"
 Transform = Callable[[Value, Mapping[str, Value]], dict[str, Value]]
 
 
@@ -155,8 +156,8 @@ class Rename:
 
     Without a transform it is a plain alias: its flag is another spelling of the target's.
     A transform raises ValueError for a value authsvc cannot mean; under the key `DROPPED` it
-    may return messages about parts of the value that oauth2-proxy never acted on either
-    (each a start-up warning).
+    may return messages about parts of the value that oauth2-proxy never acted on either, under
+    `CAVEATS` about what it kept with another meaning (each a start-up warning).
     """
 
     target: str
@@ -328,10 +329,11 @@ def _issuer(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
     if given and given.lower() not in ("common", "organizations", tenant.lower()):
         raise ValueError(f"{text!r} names tenant {tenant!r} but azure_tenant is {given!r}: authsvc signs "
                          "in at one tenant; make them the same")
-    pinned = "entra_id_allowed_tenants" if given.lower() in ("common", "organizations") else "entra_id_tenant"
-    out: dict[str, Value] = {pinned: [tenant] if pinned == "entra_id_allowed_tenants" else tenant}
+    out: dict[str, Value] = {"entra_id_tenant": tenant}
+    if given.lower() in ("common", "organizations") and tenant.lower() not in ("common", "organizations"):
+        out = {"entra_id_allowed_tenants": [tenant]}
     if match.re is _AZURE_V1_ISSUER:
-        out[DROPPED] = [f"{text!r} is Azure AD v1's issuer: authsvc signs in with Entra ID v2.0 at tenant "
+        out[CAVEATS] = [f"{text!r} is Azure AD v1's issuer: authsvc signs in with Entra ID v2.0 at tenant "
                         f"{tenant!r} (issuer https://login.microsoftonline.com/{tenant}/v2.0)"]
     return out
 
@@ -611,9 +613,12 @@ def _translate_one(option: Option, value: Any, ctx: Mapping[str, Any], origin: s
             out.errors.append(f"invalid option {key} ({origin}): {exc}")
             return
         dropped = produced.pop(DROPPED, [])
+        caveats = produced.pop(CAVEATS, [])
         for message in dropped:  # parts of the value oauth2-proxy never acted on either
             out.notes.append(Note(key, "ignored", message, origin, warn=True))
         targets = _add(out, key, produced)
+        for message in caveats:
+            out.notes.append(Note(key, "renamed", message, origin, targets, warn=True))
         if not produced and dropped:
             return
         if not produced:

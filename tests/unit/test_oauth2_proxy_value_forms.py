@@ -444,6 +444,15 @@ def test_a_tenant_issuer_with_azure_tenant_common_admits_that_tenant_only() -> N
     assert setting(checked, "entra_id_allowed_tenants") == [TENANT]
 
 
+def test_common_in_both_is_multi_tenant() -> None:
+    checked = from_flags("--provider=azure", "--client-id=app", "--client-secret=not-a-placeholder-1",
+                         "--azure-tenant=common",
+                         "--oidc-issuer-url=https://login.microsoftonline.com/common/v2.0",
+                         f"--entra-id-allowed-tenant={TENANT}")
+    assert setting(checked, "entra_id_tenant") == "common"
+    assert setting(checked, "entra_id_allowed_tenants") == [TENANT]
+
+
 def test_an_issuer_of_another_tenant_than_azure_tenant_is_refused() -> None:
     checked = from_flags("--provider=azure", "--client-id=app", "--client-secret=not-a-placeholder-1",
                          f"--azure-tenant={OTHER}",
