@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import argparse
 import base64
+import csv
 import functools
+import itertools
 import json
 import logging
 import os
@@ -79,8 +81,22 @@ class _Flag(argparse.Action):
         namespace._flag_names = names
         if self.kind == "list":  # repeated list flags accumulate, each comma-separated (pflag)
             previous = getattr(namespace, self.dest, None) or []
-            values = [*previous, *list_items(str(values))]  # or a JSON array
+            values = [*previous, *flag_items(str(values))]
         setattr(namespace, self.dest, values)
+
+
+def flag_items(value: str) -> list[str]:
+    """A list flag's items: comma-separated, or a JSON array (`list_items`); with a double quote,
+    one CSV record as pflag's StringSlice reads it, so `--skip-auth-route='"GET=^/v{1,2}/",^/ok'`
+    is two routes, the first with its comma."""
+    stripped = value.strip()
+    if '"' not in value or (stripped.startswith("[") and stripped.endswith("]")):
+        return list_items(value)
+    try:
+        row = next(csv.reader([value], strict=True), [])
+    except csv.Error:
+        return list_items(value)
+    return [item.strip() for item in row if item.strip()]
 
 
 def _kind(name: str) -> str:
@@ -235,10 +251,34 @@ def _with_command(argv: list[str]) -> list[str]:
     return ["serve", *argv]
 
 
+_FALSE_WORDS = frozenset({"0", "f", "false", "n", "no", "off"})
+
+
+def _refuse_detached_booleans(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+    """`--cookie-secure false` (two arguments) is refused: pflag reads a boolean flag without
+    `=` as true and oauth2-proxy ignores the stray `false`, while the writer meant false;
+    following either would be a guess about Secure cookies, forwarded headers or the like
+    (`--reverse-proxy true` means true to both, and is read so)."""
+    parsers: list[argparse.ArgumentParser] = [parser]
+    booleans: set[str] = set()
+    while parsers:
+        for action in parsers.pop()._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += action.choices.values()
+            elif isinstance(action, _Flag) and action.kind == "bool":
+                booleans.update(action.option_strings)
+    for flag, after in itertools.pairwise(argv):
+        if flag in booleans and after.lower() in _FALSE_WORDS:
+            parser.exit(2, f"authsvc: error: {flag} {after}: a boolean flag takes its value after '=' "
+                           f"({flag}={after}); oauth2-proxy read {flag} alone as true and ignored "
+                           f"'{after}'\n")
+
+
 def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     """Parse the command line; an unknown flag is named (never with its value) and exits 2."""
     args_list = _with_command(list(sys.argv[1:] if argv is None else argv))
     parser = build_parser()
+    _refuse_detached_booleans(parser, args_list)
     args, unknown = parser.parse_known_args(args_list)
     if unknown:
         native, theirs = option_flags()

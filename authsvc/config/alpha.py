@@ -299,6 +299,11 @@ def _claim(header: dict[str, Any]) -> tuple[str, str, Any] | None:
     return str(source.get("claim", "")), str(source.get("prefix", "")), source.get("basicauthpassword")
 
 
+def _squashed(header: dict[str, Any]) -> bool:
+    values = header.get("values")
+    return isinstance(values, list) and any("claim" in _lower(v) for v in values)
+
+
 def _secret(raw: Any, environ: Mapping[str, str] | None = None) -> str | None:
     source = _lower(raw)
     if "value" in source:
@@ -337,6 +342,12 @@ def _response_headers(headers: Any, out: Alpha, where: str) -> None:
         name = str(header.get("name", "")).lower()
         claim = _claim(header)
         label = f"injectResponseHeaders {header.get('name', '?')}"
+        if claim is None and _squashed(header):
+            # docs/docs/configuration/alpha_config.md, "Migrating header injections in v7.14.0"
+            out.errors.append(f"option {label} ({where}): `- claim: ...` directly under values is "
+                              "the form before oauth2-proxy v7.14, which refuses it too; nest it: "
+                              "`- claimSource: {claim: ...}`")
+            continue
         if claim is None:
             out.errors.append(f"option {label} ({where}) is not supported by authsvc: only claim "
                               "values (claimSource) of the headers authsvc sends can be mapped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from pathlib import Path
 from typing import Annotated, Literal, Self
@@ -47,7 +48,8 @@ class CookieOptions(BaseModel):
         "",
         description=(
             "read the cookie secret(s) from this file (a Kubernetes or Docker secret) "
-            "when `cookie_secret` is not set"
+            "when `cookie_secret` is not set: text, or a raw 16, 24 or 32-byte key (oauth2-proxy's "
+            "`dd if=/dev/urandom bs=32 count=1`)"
         ),
     )
     cookie_domains: CommaList = Field(
@@ -194,10 +196,19 @@ class CookieOptions(BaseModel):
 
     def _read_cookie_secret_file(self) -> None:
         try:
-            text = Path(self.cookie_secret_file).read_text().strip()
-        except (OSError, UnicodeDecodeError) as exc:
-            reason = getattr(exc, "strerror", None) or "not UTF-8 text"
-            raise option_error("cookie_secret_file", f"cannot be read: {reason}") from None
+            raw = Path(self.cookie_secret_file).read_bytes()
+        except OSError as exc:
+            raise option_error("cookie_secret_file", f"cannot be read: {exc.strerror}") from None
+        try:
+            text = raw.decode().strip()
+        except UnicodeDecodeError:
+            # oauth2-proxy's documented form: "must be raw binary, exactly 16, 24, or 32 bytes"
+            # (`dd if=/dev/urandom bs=32 count=1 > cookie.secret`); kept as its base64url
+            # spelling, which `secret_bytes` decodes back to these bytes
+            if len(raw) not in (16, 24, 32):
+                raise option_error("cookie_secret_file", f"is {len(raw)} bytes of binary, not text nor "
+                                   "a raw key of 16, 24 or 32 bytes") from None
+            text = base64.urlsafe_b64encode(raw).decode()
         secrets = [SecretStr(part.strip()) for part in text.split(",") if part.strip()]
         try:
             secrets = self._cookie_secrets(secrets)
@@ -209,7 +220,9 @@ class CookieOptions(BaseModel):
     def check_cookie_lifetimes(self) -> None:
         """Raise if the refresh interval, SameSite setting or a name prefix contradicts another
         cookie option."""
-        if self.cookie_refresh and self.cookie_refresh >= self.cookie_expire:
+        # cookie_expire 0 is a browser session with no lifetime to be shorter than
+        # (oauth2-proxy's pkg/validation/cookie.go checks only a non-zero cookie_expire)
+        if self.cookie_refresh and self.cookie_expire and self.cookie_refresh >= self.cookie_expire:
             raise option_error("cookie_refresh", "must be shorter than cookie_expire")
         if self.cookie_samesite == "none" and not self.cookie_secure:
             raise option_error("cookie_samesite", "'none' requires cookie_secure = true")

@@ -19,8 +19,10 @@ from pydantic_settings import NoDecode
 
 ENV_PREFIX = "AUTHSVC_"
 
-_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s|d)")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+# Go's time.ParseDuration units (ns, us/µs/μs, ms, s, m, h; `1.5h`, `.5h`, `1.h`), and d
+_DURATION_PART = re.compile(r"(\d+\.?\d*|\.\d+)(ns|us|\u00b5s|\u03bcs|ms|h|m|s|d)")
+_UNITS = {"ns": 1e-9, "us": 1e-6, "\u00b5s": 1e-6, "\u03bcs": 1e-6, "ms": 0.001, "s": 1.0, "m": 60.0,
+          "h": 3600.0, "d": 86400.0}
 _HTTP_URL = re.compile(r"^https?://[^/\s?#]+")
 
 #: seconds, written as a number or a Go-style duration (see `parse_duration`)
@@ -28,7 +30,8 @@ Duration = float
 
 
 def parse_duration(value: object) -> float:
-    """Seconds from a Go-style duration ("168h", "1h30m", "15m", "500ms") or a number."""
+    """Seconds from a Go-style duration ("168h0m0s", "1h30m", "15m", "500ms", "+1.5h") or a
+    number of seconds."""
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 168h, 15m or 30s")
     if isinstance(value, int | float):
@@ -36,11 +39,16 @@ def parse_duration(value: object) -> float:
             raise ValueError("must not be negative")
         return float(value)
     text = str(value).strip().lower()
+    sign, text = (text[0], text[1:]) if text[:1] in ("+", "-") else ("", text)
     if re.fullmatch(r"\d+(\.\d+)?", text):
-        return float(text)
-    if not text or _DURATION_PART.sub("", text) != "":
+        seconds = float(text)
+    elif not text or _DURATION_PART.sub("", text) != "":
         raise ValueError(f"{value!r} is not a duration (use e.g. 168h, 1h30m, 15m, 30s)")
-    return sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
+    else:
+        seconds = sum(float(n) * _UNITS[u] for n, u in _DURATION_PART.findall(text))
+    if sign == "-" and seconds:
+        raise ValueError(f"{value!r} is negative; a duration here must not be")
+    return seconds
 
 
 def secret_bytes(secret: str) -> bytes:

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from . import o2p_routes
 from .loading import list_items, parse_duration
 
 Kind = Literal["str", "bool", "list", "duration", "int"]
@@ -143,6 +144,9 @@ for _opt in OPTIONS:
 
 # --- what becomes of each option -------------------------------------------------------------
 Value = Any
+#: a transform's keys for the parts of a value it dropped, and for what it kept otherwise (Rename)
+DROPPED = "@dropped"
+CAVEATS = "@caveats"
 Transform = Callable[[Value, Mapping[str, Value]], dict[str, Value]]
 
 
@@ -151,6 +155,9 @@ class Rename:
     """Another authsvc option (or several), optionally with the value transformed.
 
     Without a transform it is a plain alias: its flag is another spelling of the target's.
+    A transform raises ValueError for a value authsvc cannot mean; under the key `DROPPED` it
+    may return messages about parts of the value that oauth2-proxy never acted on either, under
+    `CAVEATS` about what it kept with another meaning (each a start-up warning).
     """
 
     target: str
@@ -211,10 +218,19 @@ def _user_id_claim(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
     return {"user_id_claim": "sub"}
 
 
+_KEYCLOAK_AUTH = re.compile(r"(https?://[^?#\s]+/realms/[^/?#\s]+)/protocol/openid-connect/auth/?")
+
+
 def _github_login_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
     # a GitHub Enterprise or Gitea server: <base>/login/oauth/authorize
     if ctx.get("provider") == "github":
         return {"github_base_url": re.sub(r"/login/oauth/authorize/?$", "", str(value))}
+    # the legacy keycloak provider is configured by its endpoints (providers/keycloak.md:
+    # --login-url=".../auth/realms/<realm>/protocol/openid-connect/auth"); authsvc's keycloak is
+    # Keycloak's OIDC, whose issuer is the realm URL those endpoints sit under
+    realm = _KEYCLOAK_AUTH.fullmatch(str(value))
+    if ctx.get("provider") == "keycloak" and realm and not ctx.get("oidc_issuer_url"):
+        return {"login_url": value, "oidc_issuer_url": realm.group(1)}
     return {"login_url": value}
 
 
@@ -267,6 +283,8 @@ def _upstreams(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     proxied: list[str] = []
     for entry in value:
         text = str(entry).strip()
+        if text.lower() == "file:///dev/null":
+            continue  # the Helm chart's "no upstream" (values.yaml config.upstreams): nothing to serve
         if not text.lower().startswith("static://"):
             proxied.append(text)
             continue
@@ -284,6 +302,53 @@ def _upstreams(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
     return {"any_path_auth_status": static[0]} if static else {}
 
 
+def _skip_routes(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
+    # oauth2-proxy's `!=` negates the path, authsvc's the method: config/o2p_routes.py
+    routes = o2p_routes.skip_routes(list(value))
+    if routes.errors:
+        raise ValueError("; ".join(routes.errors))
+    return {"skip_auth_routes": routes.entries, DROPPED: routes.warnings}
+
+
+_ENTRA_ISSUER = re.compile(r"https://login\.microsoftonline\.com/([A-Za-z0-9.\-]+)/v2\.0/?", re.IGNORECASE)
+_AZURE_V1_ISSUER = re.compile(r"https://sts\.windows\.net/([A-Za-z0-9.\-]+)/?", re.IGNORECASE)
+
+
+def _issuer(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
+    """The Microsoft issuer URL names the tenant (docs/.../providers/ms_entra_id.md:
+    `oidc_issuer_url="https://login.microsoftonline.com/<tenant-id>/v2.0"`, ms_azure_ad.md's v1
+    `https://sts.windows.net/{tenant-id}/`); authsvc derives the issuer from entra_id_tenant."""
+    text = str(value)
+    match = _ENTRA_ISSUER.fullmatch(text) or _AZURE_V1_ISSUER.fullmatch(text)
+    if ctx.get("provider", "google") not in ("entra-id", "azure") or match is None:
+        return {"oidc_issuer_url": value}
+    tenant = match.group(1)
+    # an explicit tenant must agree; `common` with a tenant's issuer admitted that tenant alone
+    # (the login was at common, the ID token's issuer had to be the tenant's)
+    given = str(ctx.get("azure_tenant") or ctx.get("entra_id_tenant") or "")
+    if given and given.lower() not in ("common", "organizations", tenant.lower()):
+        raise ValueError(f"{text!r} names tenant {tenant!r} but azure_tenant is {given!r}: authsvc signs "
+                         "in at one tenant; make them the same")
+    out: dict[str, Value] = {"entra_id_tenant": tenant}
+    if given.lower() in ("common", "organizations") and tenant.lower() not in ("common", "organizations"):
+        out = {"entra_id_allowed_tenants": [tenant]}
+    if match.re is _AZURE_V1_ISSUER:
+        out[CAVEATS] = [f"{text!r} is Azure AD v1's issuer: authsvc signs in with Entra ID v2.0 at tenant "
+                        f"{tenant!r} (issuer https://login.microsoftonline.com/{tenant}/v2.0)"]
+    return out
+
+
+def _redirect_url(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
+    # oauth2-proxy sends a path as it is with relative_redirect_url (oauthproxy.go
+    # getOAuthRedirectURI); authsvc sends an absolute redirect_uri only
+    text = str(value)
+    if text.startswith("/"):
+        with_flag = " (relative_redirect_url)" if ctx.get("relative_redirect_url") else ""
+        raise ValueError(f"{text!r} is a path{with_flag}: authsvc sends the IdP an absolute redirect_uri; "
+                         f"leave redirect_url empty to derive https://<request host>{text} per request")
+    return {"redirect_url": value}
+
+
 def _pkce(value: Value) -> bool:
     return str(value).upper() in ("", "S256")
 
@@ -296,6 +361,12 @@ TREATMENTS: dict[str, Treatment] = {
                                "by User-Agent (the hole of CVE-2026-34457)"),
     "allow_query_semicolons": Builtin("query strings are split on '&' only (WHATWG URL)",
                                       lambda v: not v),
+    "oidc_issuer_url": Rename("oidc_issuer_url", _issuer,
+                              "for `entra-id` and `azure`, a Microsoft issuer URL sets `entra_id_tenant` "
+                              "(authsvc derives the v2.0 issuer from it)"),
+    "redirect_url": Rename("redirect_url", _redirect_url,
+                           "a path (`relative_redirect_url`) is refused: leave it empty to derive it "
+                           "per request"),
     "relative_redirect_url": Builtin("an empty redirect_url is derived from each request's host"),
     "signature_key": Ignored(_PROXY_MODE + " (GAP-Signature is sent to upstreams)"),
     # proxy mode only
@@ -308,8 +379,13 @@ TREATMENTS: dict[str, Treatment] = {
                         "http(s), file and unix upstreams: " + _PROXY_MODE + ", ignored; both "
                         "together: refused"),
     # access
-    "skip_auth_regex": Rename("skip_auth_routes", lambda v, _: {"skip_auth_routes": list(v)},
+    "skip_auth_regex": Rename("skip_auth_routes",
+                              lambda v, _: {"skip_auth_routes": o2p_routes.skip_regexes(list(v))},
                               "bare regexes in skip_auth_routes"),
+    "skip_auth_routes": Rename("skip_auth_routes", _skip_routes,
+                               "oauth2-proxy's `METHOD!=regex` (that method, paths *not* matching) is "
+                               "rewritten as `METHOD=^(?!.*(?:regex))`; authsvc's own `!=` negates "
+                               "the method"),
     "bearer_token_login_fallback": Builtin("an invalid bearer token gets 401 with WWW-Authenticate: "
                                            "Bearer error=\"invalid_token\""),
     "force_json_errors": Builtin("/oauth2/auth answers 401/403 with a short text body, never a page"),
@@ -390,11 +466,13 @@ def normalise(option: Option, value: Any) -> Any:
     if isinstance(value, dict) or nested:
         raise ValueError("is a table or nested list, not a value")
     if option.kind == "list":
-        items = value if isinstance(value, list | tuple) else [value]
-        out: list[str] = []
-        for item in items:  # comma-separated, or a JSON array of strings (as authsvc's own lists)
-            out += list_items(str(item))
-        return out
+        # one string (env, a TOML string) is comma-separated (viper's StringToSliceHookFunc), or
+        # a JSON array as authsvc's own lists; the items of a TOML array, YAML list or repeated
+        # flags are taken whole: `["GET=^/api/v{1,2}/"]` is one regex (the flags are split
+        # into items by the command line, as pflag's StringSlice does)
+        if not isinstance(value, list | tuple):
+            return list_items(str(value))
+        return [text for text in (str(item).strip() for item in value) if text]
     if option.kind == "bool":
         if isinstance(value, bool):
             return value
@@ -405,9 +483,10 @@ def normalise(option: Option, value: Any) -> Any:
     if option.kind == "duration":
         return parse_duration(value)
     if option.kind == "int":
-        if isinstance(value, bool):
+        text = str(value).strip()
+        if isinstance(value, bool) or not re.fullmatch(r"[+-]?\d+", text):
             raise ValueError("is not a whole number")
-        return int(str(value).strip())
+        return int(text)
     if isinstance(value, list):
         raise ValueError("takes one value, not a list")
     return str(value)
@@ -476,10 +555,30 @@ def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterab
         except ValueError as exc:
             shown = "" if _secret(key) else f"{value!r}: "
             out.errors.append(f"invalid option {key} ({origin}): {shown}{exc}")
+            continue
+        padded = _padded_items(option, value)
+        if padded:
+            out.notes.append(Note(key, "same", (
+                f"{padded!r}: oauth2-proxy keeps the spaces around a list item (viper splits at ',' "
+                f"only), so it matched nothing there; authsvc reads {padded.strip()!r}"), origin, warn=True))
     ctx = {**values, **(context or {})}
     for key, value in values.items():
         _translate_one(BY_KEY[key], value, ctx, origins.get(key, ""), fields, out)
     return out
+
+
+def _padded_items(option: Option, value: Any) -> str:
+    """The first list item written with spaces around it (`"a.com, b.com"`), or ""."""
+    if option.kind != "list":
+        return ""
+    if isinstance(value, str):
+        stripped = value.strip()
+        if stripped.startswith("[") and stripped.endswith("]"):
+            return ""  # a JSON array (authsvc's own form), not oauth2-proxy's
+        items = value.split(",")
+    else:
+        items = [str(v) for v in value] if isinstance(value, list | tuple) else []
+    return next((item for item in items if item.strip() and item != item.strip()), "")
 
 
 def _secret(key: str) -> bool:
@@ -513,7 +612,15 @@ def _translate_one(option: Option, value: Any, ctx: Mapping[str, Any], origin: s
             out.notes.append(Note(key, "unsupported", str(exc), origin))
             out.errors.append(f"invalid option {key} ({origin}): {exc}")
             return
+        dropped = produced.pop(DROPPED, [])
+        caveats = produced.pop(CAVEATS, [])
+        for message in dropped:  # parts of the value oauth2-proxy never acted on either
+            out.notes.append(Note(key, "ignored", message, origin, warn=True))
         targets = _add(out, key, produced)
+        for message in caveats:
+            out.notes.append(Note(key, "renamed", message, origin, targets, warn=True))
+        if not produced and dropped:
+            return
         if not produced:
             out.notes.append(Note(key, "ignored", _ignored_rename(key), origin, warn=not default))
         else:

@@ -11,6 +11,9 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from .loading import CommaList, Duration, Problems, parse_duration
 
 _REDIS_URL = re.compile(r"^rediss?://[^\s/?#]*[^\s/?#@:](:\d{1,5})?(/\d{0,2})?$")
+#: a Unix socket, as go-redis' ParseURL (oauth2-proxy) and redis-py's from_url both read it:
+#: `unix://[user:pass@]/path/to/redis.sock[?db=N]`
+_UNIX_URL = re.compile(r"^unix://([^\s/?#@]*@)?/[^\s?#]+(\?db=\d{1,2})?$")
 
 
 class RedisOptions(BaseModel):
@@ -18,7 +21,10 @@ class RedisOptions(BaseModel):
 
     redis_connection_url: str = Field(
         "",
-        description="`redis://[user:pass@]host:port[/db]`, or `rediss://` for TLS",
+        description=(
+            "`redis://[user:pass@]host:port[/db]`, `rediss://` for TLS, or "
+            "`unix:///path/to/redis.sock[?db=N]`"
+        ),
         json_schema_extra={"default_note": "(required for standalone Redis)"},
     )
     redis_use_sentinel: bool = Field(
@@ -97,9 +103,11 @@ class RedisOptions(BaseModel):
             urls, option = [u for u in [self.redis_connection_url] if u], "redis_connection_url"
         if not urls:
             problems.add(option, "is required with session_store_type = redis")
-        bad = [url for url in urls if not _REDIS_URL.match(url)]
+        standalone = option == "redis_connection_url"
+        bad = [url for url in urls if not (_REDIS_URL.match(url) or (standalone and _UNIX_URL.match(url)))]
         if bad:
-            problems.add(option, f"{mask_urls(bad[0])!r} is not redis://host:port or rediss://...")
+            also = " or unix:///path/to/redis.sock" if standalone else " (a Unix socket only for standalone)"
+            problems.add(option, f"{mask_urls(bad[0])!r} is not redis://host:port or rediss://...{also}")
         for timeout in ("redis_connect_timeout", "redis_command_timeout"):
             if getattr(self, timeout) <= 0:
                 problems.add(timeout, "must be greater than 0 (e.g. 1s, 500ms)")

@@ -36,7 +36,8 @@ DEFAULT, FILE, O2P_ENV, ALPHA, ENV, O2P_FLAG, FLAG = range(7)
 
 #: oauth2-proxy options whose flag has the same name as an authsvc option's, but another
 #: meaning or form: read as oauth2-proxy's when its configuration is in use
-SHADOWED = ("user_id_claim", "http_address", "https_address", "login_url", "redeem_url", "validate_url")
+SHADOWED = ("user_id_claim", "http_address", "https_address", "login_url", "redeem_url", "validate_url",
+            "oidc_issuer_url")
 
 
 @dataclass(frozen=True)
@@ -116,9 +117,11 @@ def _env(environ: Mapping[str, str], fields: set[str]) -> tuple[dict[str, str], 
             continue
         if upper.startswith(ENV_PREFIX) and upper[len(ENV_PREFIX):].lower() in fields:
             ours[upper[len(ENV_PREFIX):].lower()] = value
-        # exact names only: Kubernetes' service links (OAUTH2_PROXY_SERVICE_HOST, ...) are no options
+        # exact names only: Kubernetes' service links (OAUTH2_PROXY_SERVICE_HOST, ...) are no options.
+        # An empty one is unset, as viper reads it (no AllowEmptyEnv): a chart's
+        # `OAUTH2_PROXY_COOKIE_SECURE: ""` keeps the default (true), it does not turn Secure off
         elif name.startswith(O2P_ENV_PREFIX) and name[len(O2P_ENV_PREFIX):].lower() in o2p.BY_KEY \
-                and name[len(O2P_ENV_PREFIX):].isupper():
+                and name[len(O2P_ENV_PREFIX):].isupper() and value != "":
             theirs[name[len(O2P_ENV_PREFIX):].lower()] = value
     return ours, theirs
 
@@ -225,6 +228,8 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
         path = Path(given.config_file)
         data = read_toml(path)
         layer = theirs if is_o2p_file(path, data, fields) else native
+        if layer is theirs:  # viper reads keys in any case (`Cookie_Secure = true`)
+            data = {str(key).lower(): value for key, value in data.items()}
         if layer is native and "apps" in data:  # [[apps]]: config/apps.py (an o2p config is one app)
             apps, apps_source = data.pop("apps"), f"file {path}"
         for key, value in data.items():
@@ -266,6 +271,8 @@ def gather(given: ConfigInput, environ: Mapping[str, str] | None = None) -> Gath
     # that wins, also when it came as an authsvc option (`--provider azure` is authsvc's flag too)
     context = {k: native.values[k] for k in ("provider",)
                if k in native.values and native.ranks[k] >= theirs.ranks.get(k, -1)}
+    if "entra_id_tenant" in native.values:  # oidc_issuer_url's tenant must agree (--azure-tenant)
+        context["entra_id_tenant"] = native.values["entra_id_tenant"]
     translation = o2p.translate(theirs.values, theirs.origins, fields, context)
     errors += translation.errors
     for target, value in translation.options.items():

@@ -1,0 +1,84 @@
+"""oauth2-proxy's `skip_auth_routes` and `skip_auth_regex` entries, written as authsvc reads them.
+
+oauth2-proxy (oauthproxy.go `buildRoutesAllowlist`, `isAllowedPath`) splits an entry at its
+first `=` or `!=`: the text before is the method (upper-cased; none: every method), the text
+after is the path regex, and an entry that holds `!=` anywhere is *negated on the path*:
+`GET!=^/admin` skips auth for GET requests whose path does NOT match `^/admin`, `!=^/api` for
+any request outside `/api` (docs/docs/configuration/overview.md: "method!=path_regex ... For
+all methods: path_regex OR !=path_regex").
+
+authsvc's own `METHOD!=regex` negates the *method* instead (every method but that one), so an
+oauth2-proxy entry with `!=` is rewritten into a regex that matches where oauth2-proxy's does
+not: `GET=^(?!.*(?:^/admin))`. Entries oauth2-proxy reads with a method no request has (an
+"=" inside a bare regex, `^/q\\?x=1`: method `^/Q\\?X`) never match there and are dropped with
+a warning rather than made public here.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+#: oauth2-proxy's split: the first "=" or "!=" (oauthproxy.go)
+_SPLIT = re.compile(r"!?=")
+#: what authsvc reads as a method before "=" (config/access.py `split_skip_route`)
+_NATIVE_METHOD = re.compile(r"[A-Za-z]{1,32}!?=.*", re.DOTALL)
+_LETTERS = re.compile(r"[A-Z]{1,32}")
+#: an HTTP method token (RFC 9110 §5.6.2 tchar): a method some request could have
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+")
+#: Go's flags at the start of a regex, which Python takes only as global flags
+_LEADING_FLAGS = re.compile(r"\(\?([imsx]+)\)")
+
+
+@dataclass
+class Routes:
+    """The entries in authsvc's grammar, and what was dropped (warnings) or cannot be kept."""
+
+    entries: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def _group(regex: str) -> str:
+    """`regex` as one group, its leading Go flags (`(?i)`) kept as the group's own."""
+    m = _LEADING_FLAGS.match(regex)
+    if m:
+        return f"(?{m.group(1)}:{regex[m.end():]})"
+    return f"(?:{regex})"
+
+
+def _not_matching(regex: str) -> str:
+    """A regex that `search` finds exactly where `regex` is found nowhere in the path."""
+    return f"^(?!.*{_group(regex)})"
+
+
+def _bare(regex: str) -> str:
+    """`regex` for every method, protected from being read as `METHOD=...` by authsvc."""
+    return _group(regex) if _NATIVE_METHOD.fullmatch(regex) else regex
+
+
+def skip_regexes(values: list[str]) -> list[str]:
+    """`skip_auth_regex` entries (every method) as authsvc `skip_auth_routes` entries."""
+    return [_bare(v) for v in values]
+
+
+def skip_routes(values: list[str]) -> Routes:
+    """`skip_auth_routes` entries with oauth2-proxy's meaning, in authsvc's grammar."""
+    out = Routes()
+    for entry in values:
+        negate = "!=" in entry
+        parts = _SPLIT.split(entry, maxsplit=1)
+        method, regex = ("", parts[0]) if len(parts) == 1 else (parts[0].upper(), parts[1])
+        if method and not _LETTERS.fullmatch(method):
+            if _TOKEN.fullmatch(method):
+                out.errors.append(f"entry {entry!r}: authsvc matches methods of letters only, "
+                                  f"not {method!r}")
+            else:
+                out.warnings.append(
+                    f"entry {entry!r} is dropped: oauth2-proxy reads {method!r} (the text before "
+                    "the first '=') as its method, which no request has, so it never matched; "
+                    "write '=' in a regex as \\x3d")
+            continue
+        path = _not_matching(regex) if negate else regex
+        out.entries.append(f"{method}={path}" if method else _bare(path))
+    return out
