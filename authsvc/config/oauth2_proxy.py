@@ -203,6 +203,13 @@ def _strip_scheme(scheme: str, target: str) -> Transform:
     return strip
 
 
+def _metrics_off_when_empty(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
+    # pkg/proxyhttp/server.go: an empty bind address, like "-", starts no listener; authsvc's
+    # empty metrics_address would put /metrics on the main port instead
+    text = str(value)
+    return {"metrics_address": text if text.strip() else "-"}
+
+
 def _roles(value: Value, ctx: Mapping[str, Value]) -> dict[str, Value]:
     # providers/keycloak_oidc.go: roles join the allowed groups as role:<role> (any of them passes)
     if ctx.get("provider", "google") != "keycloak-oidc":
@@ -357,6 +364,8 @@ TREATMENTS: dict[str, Treatment] = {
     # server and proxy
     "http_address": Rename("http_address", _strip_scheme("http", "http_address")),
     "https_address": Rename("https_address", _strip_scheme("https", "https_address")),
+    "metrics_address": Rename("metrics_address", _metrics_off_when_empty,
+                              "empty, as `-`, means no metrics listener (oauth2-proxy's reading)"),
     "ping_user_agent": Ignored("ping_path answers whatever the User-Agent; no other path answers "
                                "by User-Agent (the hole of CVE-2026-34457)"),
     "allow_query_semicolons": Builtin("query strings are split on '&' only (WHATWG URL)",

@@ -149,6 +149,10 @@ FORMS: list[tuple[str, str, str, Any]] = [
     ("real_client_ip_header", "cfg", 'real_client_ip_header = "CF-Connecting-IP"', "CF-Connecting-IP"),
     ("banner", "cfg", 'banner = "-"', "-"),
     ("tls_min_version", "cfg", 'tls_min_version = "TLS1.3"', "TLS1.3"),
+    # pkg/proxyhttp/server.go: an empty metrics bind address starts no listener, as "-" does
+    ("metrics_address", "cfg", 'metrics_address = ""', "-"),  # fixed: was /metrics on the main port
+    ("metrics_address", "cfg", 'metrics_address = "0.0.0.0:44180"', "0.0.0.0:44180"),
+    ("metrics_address", "flag", "--metrics-address=:44180", ":44180"),
     # viper reads a file's keys in any case
     ("cookie_secure", "cfg", "Cookie_Secure = false", False),  # fixed
     ("email_domains", "cfg", 'EMAIL_DOMAINS = ["example.com"]', ["example.com"]),  # fixed
