@@ -25,24 +25,24 @@ _ENCODED = re.compile(r"%[0-9A-Fa-f]{2}")
 
 @dataclass(frozen=True, slots=True)
 class SkipRule:
-    """One `skip_auth_routes` entry: an optional method (or all but it) and a path regex."""
+    """One `skip_auth_routes` entry: an optional method and a path regex (`!=` never gets
+    here: config/access.py refuses it, config/o2p_routes.py rewrites oauth2-proxy's)."""
 
     method: str
-    negate: bool
     pattern: re.Pattern[str]
 
     def matches(self, method: str, path: str) -> bool:
         """Whether the entry covers this method and (decoded, canonical) path."""
-        if self.method and (method == self.method) == self.negate:
+        if self.method and method != self.method:
             return False
         # search, not match: oauth2-proxy semantics; anchor your regexes with ^ and $
         return self.pattern.search(path) is not None
 
 
 def parse_route(entry: str) -> SkipRule:
-    """`METHOD=regex`, `METHOD!=regex` or `regex`; re.error when the regex does not compile."""
-    method, negate, regex = split_skip_route(entry)
-    return SkipRule(method, negate, re.compile(regex))
+    """`METHOD=regex` or `regex`; re.error when the regex does not compile."""
+    method, regex = split_skip_route(entry)
+    return SkipRule(method, re.compile(regex))
 
 
 def canonical_path(raw_path: str) -> str | None:

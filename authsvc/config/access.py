@@ -11,15 +11,28 @@ from .loading import CommaList, option_error
 
 _METHOD_PART = re.compile(r"([A-Za-z]{1,32})(!?)=(.*)", re.DOTALL)
 
+#: why a `!=` entry is refused in authsvc's own settings (oauth2-proxy's are rewritten:
+#: config/o2p_routes.py)
+_NOT_EQUAL = ("`!=` means two things: oauth2-proxy's `GET!=^/admin` is GET on every path but "
+              "^/admin, while authsvc up to 0.1 read it as every method but GET on ^/admin. Write "
+              "the one you mean: `GET=^(?!/admin)` (the path negated, oauth2-proxy's meaning) or "
+              "one `METHOD=^/admin` entry per method")
 
-def split_skip_route(entry: str) -> tuple[str, bool, str]:
-    """A `skip_auth_routes` entry, `METHOD=regex`, `METHOD!=regex` or `regex`, as (method,
-    negated, regex); the method is upper case, "" for all. The regex is not compiled here
-    (check/paths.py compiles the rules; validation below only proves it compiles)."""
+
+def split_skip_route(entry: str) -> tuple[str, str]:
+    """A `skip_auth_routes` entry, `METHOD=regex` or `regex`, as (method, regex); the method
+    is upper case, "" for all. The regex is not compiled here (check/paths.py compiles the
+    rules; validation below only proves it compiles and refuses `!=`)."""
     m = _METHOD_PART.fullmatch(entry)
     if m is None:
-        return "", False, entry
-    return m.group(1).upper(), m.group(2) == "!", m.group(3)
+        return "", entry
+    return m.group(1).upper(), m.group(3)
+
+
+def not_equal_form(entry: str) -> bool:
+    """Whether an entry is written `METHOD!=regex` or `!=regex` (refused: `_NOT_EQUAL`)."""
+    m = _METHOD_PART.fullmatch(entry)
+    return entry.startswith("!=") or (m is not None and m.group(2) == "!")
 
 
 class AccessOptions(BaseModel):
@@ -53,9 +66,11 @@ class AccessOptions(BaseModel):
     skip_auth_routes: CommaList = Field(
         default_factory=list,
         description=(
-            "public routes: `regex`, `METHOD=regex` or `METHOD!=regex` (every method but "
-            "that one), matched (search) against the decoded **path only**; anchor with "
-            "`^…$`. A path with dot segments or encoded slashes is never public. Applied "
+            "public routes: `regex` or `METHOD=regex`, matched (search) against the decoded "
+            "**path only**; anchor with `^…$`, negate with a lookahead (`GET=^(?!/admin)`; "
+            "`!=` is refused here: oauth2-proxy's `GET!=^/admin`, in its files, variables "
+            "and flags, is read as it means there, GET on every path but `/admin`). A path "
+            "with dot segments or encoded slashes is never public. Applied "
             "only where `proxy_kind` can vouch for the path (not under `auto`, see "
             "\"Proxies\"). Use the TOML file for regexes with commas"
         ),
@@ -98,11 +113,13 @@ class AccessOptions(BaseModel):
     @field_validator("skip_auth_routes", "api_routes")
     @classmethod
     def _access_regexes(cls, value: list[str], info: ValidationInfo) -> list[str]:
-        # skip_auth_routes entries may start with METHOD= or METHOD!=; api_routes may not
+        # skip_auth_routes entries may start with METHOD=; api_routes may not
         skip = info.field_name == "skip_auth_routes"
         for entry in value:
+            if skip and not_equal_form(entry):
+                raise option_error(str(info.field_name), f"entry {entry!r}: {_NOT_EQUAL}")
             try:
-                re.compile(split_skip_route(entry)[2] if skip else entry)
+                re.compile(split_skip_route(entry)[1] if skip else entry)
             except re.error as exc:
                 raise option_error(
                     str(info.field_name), f"entry {entry!r} is not a valid regex: {exc}"

@@ -7,11 +7,12 @@ after is the path regex, and an entry that holds `!=` anywhere is *negated on th
 any request outside `/api` (docs/docs/configuration/overview.md: "method!=path_regex ... For
 all methods: path_regex OR !=path_regex").
 
-authsvc's own `METHOD!=regex` negates the *method* instead (every method but that one), so an
-oauth2-proxy entry with `!=` is rewritten into a regex that matches where oauth2-proxy's does
-not: `GET=^(?!.*(?:^/admin))`. Entries oauth2-proxy reads with a method no request has (an
-"=" inside a bare regex, `^/q\\?x=1`: method `^/Q\\?X`) never match there and are dropped with
-a warning rather than made public here.
+authsvc read its own `METHOD!=regex` as every method but that one up to 0.1, and now refuses
+`!=` in its own settings (config/access.py), so an oauth2-proxy entry with `!=` is rewritten
+into a regex that matches where oauth2-proxy's does not: `GET=^(?!.*(?:^/admin))`. Entries
+oauth2-proxy reads with a method no request has (an "=" inside a bare regex, `^/q\\?x=1`:
+method `^/Q\\?X`) never match there and are dropped with a warning rather than made public
+here.
 """
 
 from __future__ import annotations

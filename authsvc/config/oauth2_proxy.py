@@ -310,7 +310,7 @@ def _upstreams(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
 
 
 def _skip_routes(value: Value, _: Mapping[str, Value]) -> dict[str, Value]:
-    # oauth2-proxy's `!=` negates the path, authsvc's the method: config/o2p_routes.py
+    # oauth2-proxy's `!=` negates the path (authsvc's own settings refuse it): config/o2p_routes.py
     routes = o2p_routes.skip_routes(list(value))
     if routes.errors:
         raise ValueError("; ".join(routes.errors))
@@ -393,8 +393,8 @@ TREATMENTS: dict[str, Treatment] = {
                               "bare regexes in skip_auth_routes"),
     "skip_auth_routes": Rename("skip_auth_routes", _skip_routes,
                                "oauth2-proxy's `METHOD!=regex` (that method, paths *not* matching) is "
-                               "rewritten as `METHOD=^(?!.*(?:regex))`; authsvc's own `!=` negates "
-                               "the method"),
+                               "rewritten as `METHOD=^(?!.*(?:regex))`; authsvc's own settings "
+                               "refuse `!=`"),
     "bearer_token_login_fallback": Builtin("an invalid bearer token gets 401 with WWW-Authenticate: "
                                            "Bearer error=\"invalid_token\""),
     "force_json_errors": Builtin("/oauth2/auth answers 401/403 with a short text body, never a page"),
