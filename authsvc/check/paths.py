@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote
 
-from ..config.access import split_skip_route
+from ..config.access import ROUTE_FLAGS, split_skip_route
 from ..models import OriginalRequest
 
 log = logging.getLogger("authsvc.rules")
@@ -42,7 +42,7 @@ class SkipRule:
 def parse_route(entry: str) -> SkipRule:
     """`METHOD=regex` or `regex`; re.error when the regex does not compile."""
     method, regex = split_skip_route(entry)
-    return SkipRule(method, re.compile(regex))
+    return SkipRule(method, re.compile(regex, ROUTE_FLAGS))
 
 
 def canonical_path(raw_path: str) -> str | None:
@@ -75,7 +75,7 @@ class PathRules:
                 # regexes search: "/status" also makes /api/private/status public
                 log.warning("skip_auth_routes entry %r is not anchored with ^: it matches "
                             "anywhere in the path", entry)
-        self._api = tuple(re.compile(e) for e in api_routes)
+        self._api = tuple(re.compile(e, ROUTE_FLAGS) for e in api_routes)
         self._preflight = skip_auth_preflight
         #: checks an unverified description would have made public (logged once, counted)
         self._refused = 0

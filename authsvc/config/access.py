@@ -11,6 +11,11 @@ from .loading import CommaList, option_error
 
 _METHOD_PART = re.compile(r"([A-Za-z]{1,32})(!?)=(.*)", re.DOTALL)
 
+#: how route regexes (skip_auth_routes, api_routes) are compiled: `\d`, `\w`, `\s` and `\b`
+#: mean ASCII, as in oauth2-proxy's Go RE2; Python's Unicode classes made `^/v\d+/` match
+#: `/v%D9%A1/` (U+0661, an Arabic-Indic digit) too, a public route wider than the one written
+ROUTE_FLAGS = re.ASCII
+
 #: why a `!=` entry is refused in authsvc's own settings (oauth2-proxy's are rewritten:
 #: config/o2p_routes.py)
 _NOT_EQUAL = ("`!=` means two things: oauth2-proxy's `GET!=^/admin` is GET on every path but "
@@ -119,7 +124,7 @@ class AccessOptions(BaseModel):
             if skip and not_equal_form(entry):
                 raise option_error(str(info.field_name), f"entry {entry!r}: {_NOT_EQUAL}")
             try:
-                re.compile(split_skip_route(entry)[1] if skip else entry)
+                re.compile(split_skip_route(entry)[1] if skip else entry, ROUTE_FLAGS)
             except re.error as exc:
                 raise option_error(
                     str(info.field_name), f"entry {entry!r} is not a valid regex: {exc}"

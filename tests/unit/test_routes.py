@@ -268,3 +268,14 @@ def test_a_not_equal_route_is_refused_in_authsvcs_own_settings(entry: str) -> No
 
     with pytest.raises(ConfigError, match=r"`!=` means two things.*GET=\^\(\?!/admin\)"):
         make_settings(email_domains=["example.com"], skip_auth_routes=[entry])
+
+
+def test_route_classes_are_ascii_as_in_oauth2_proxys_go_regexes() -> None:
+    """RE2's `\\d` is [0-9]: `^/api/v\\d+/public/` must not make `/api/v%D9%A1/public/x` (an
+    Arabic-Indic digit U+0661, percent-encoded) public, nor `\\w` a Cyrillic name."""
+    on = rules(skip=[r"^/api/v\d+/public/", r"^/u/\w+$"], api=[r"^/v\d/"])
+    assert on.skipped(req("GET", "/api/v2/public/x"))
+    assert not on.skipped(req("GET", "/api/v%D9%A1/public/x"))
+    assert on.skipped(req("GET", "/u/ada"))
+    assert not on.skipped(req("GET", "/u/%D0%B0da"))
+    assert on.is_api(req("GET", "/v1/x")) and not on.is_api(req("GET", "/v%D9%A1/x"))
