@@ -116,6 +116,9 @@ class RateResult:
     p999_ms: float
     max_ms: float
     errors: int
+    #: CPU time of the server processes per request answered (the closed loop's measure, here
+    #: at a load that leaves them idle between requests: fewer answers per wake-up)
+    cpu_us: float = float("nan")
 
 
 @dataclass
@@ -215,7 +218,9 @@ def fixed_rate(target: Target, rate: float, duration: float) -> RateResult:
             "--duration", str(duration), "--connections", "64"]  # fmt: skip
     for name, value in target.headers.items():
         argv += ["-H", f"{name}: {value}"]
+    before = cpu_seconds(target.pids)
     out = subprocess.run(argv, capture_output=True, text=True, cwd=ROOT, timeout=duration + 60, check=False)
+    cpu = cpu_seconds(target.pids) - before
     for line in out.stdout.splitlines():
         if line.startswith("BENCH_JSON "):
             data = json.loads(line.removeprefix("BENCH_JSON "))
@@ -224,6 +229,7 @@ def fixed_rate(target: Target, rate: float, duration: float) -> RateResult:
                 scenario=target.name, rate=rate, achieved_rps=data["achieved_rps"],
                 p50_ms=data["p50_ms"], p90_ms=data["p90_ms"], p99_ms=data["p99_ms"],
                 p999_ms=data["p999_ms"], max_ms=data["max_ms"], errors=data["errors"] + wrong,
+                cpu_us=round(cpu / data["completed"] * 1e6, 1) if data.get("completed") else float("nan"),
             )  # fmt: skip
     raise BenchError(
         f"fixed_rate printed no summary (exit {out.returncode}):\n{out.stdout}\n{out.stderr[-3000:]}"
@@ -892,12 +898,12 @@ def render(report: dict[str, Any]) -> str:
     if report["fixed_rate"]:
         lines += ["", "fixed rate (open loop, bench.fixed_rate, latency from the due time)",
                   f"{'scenario':{w}} {'rate':>6} {'achieved':>9} {'p50 ms':>7} {'p90 ms':>7} {'p99 ms':>7} "
-                  f"{'p99.9 ms':>8} {'max ms':>7} {'errors':>6}"]  # fmt: skip
+                  f"{'p99.9 ms':>8} {'max ms':>7} {'CPU us/req':>10} {'errors':>6}"]  # fmt: skip
         for r in report["fixed_rate"]:
             lines.append(
                 f"{r['scenario']:{w}} {r['rate']:>6.0f} {r['achieved_rps']:>9.0f} {r['p50_ms']:>7.2f} "
                 f"{r['p90_ms']:>7.2f} {r['p99_ms']:>7.2f} {r['p999_ms']:>8.2f} {r['max_ms']:>7.2f} "
-                f"{r['errors']:>6}"
+                f"{r.get('cpu_us', float('nan')):>10.0f} {r['errors']:>6}"
             )
     soak = report["soak"]
     if soak:
