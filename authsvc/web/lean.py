@@ -24,7 +24,12 @@ The limits of protocol.py (issue 11 §4) hold here too: a head may take at most
 connection opened or the previous answer (else 408, or a silent close if nothing was sent);
 an idle keep-alive connection is closed after uvicorn's `timeout_keep_alive`. A malformed
 head, and the request-smuggling shapes llhttp refuses (Content-Length with Transfer-Encoding,
-two Content-Lengths, a bad chunk size: RFC 9112 §6.3, §11.2), get 400 and a closed connection.
+two Content-Lengths, a bad chunk size: RFC 9112 §6.3, §11.2), get 400 and a closed connection;
+so do the heads RFC 9112 says to refuse and llhttp lets through (§3.2: an HTTP/1.1 request
+without Host, two Hosts, an invalid Host; HTTP/0.9 and 2.0 request lines; a target that is
+neither the origin nor the absolute form of an http(s) URI): protocol.py's `target_refusal`
+and `HOST_CHARS`, the same rules there for what uvicorn answers. docs/security.md, "Request
+smuggling", has the cases, tested against nginx and Envoy.
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
 from uvicorn.server import ServerState
 
-from .protocol import LINGER, LimitedHttpToolsProtocol
+from .protocol import HOST_CHARS, LINGER, LimitedHttpToolsProtocol, target_refusal
 from .responses import Prepared, encode_head
 
 log = logging.getLogger("authsvc.protocol")
@@ -56,6 +61,14 @@ _INF = float("inf")
 _VERSIONS = {b"1.1": "1.1", b"1.0": "1.0"}
 #: the methods' names as str, without a decode per request (llhttp knows only its own set)
 _METHODS = {m.encode(): m for m in ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")}
+#: what `host` becomes at a second Host line: no valid Host value (it holds a space)
+_TWO_HOSTS = b" "
+#: `valid_host` before any: no Host value (llhttp refuses a NUL in one)
+_NO_HOST = b"\x00"
+
+
+class _Refused(Exception):
+    """Raised in a parser callback: httptools stops and raises HttpParserCallbackError."""
 
 
 def find_check_app(app: Any) -> Any:
@@ -128,6 +141,10 @@ class CheckProtocol(asyncio.Protocol):
         # per request (httptools callbacks)
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
+        #: the Host header's value (None: none, _TWO_HOSTS: more than one)
+        self.host: bytes | None = None
+        #: the last Host value found valid on this connection
+        self.valid_host = _NO_HOST
         self.complete = False
         self.method = "GET"
         self.http_version = "1.1"
@@ -251,6 +268,7 @@ class CheckProtocol(asyncio.Protocol):
         has been refused, or handed on with the buffer (which must still hold it)."""
         self.url = b""
         self.headers = []
+        self.host = None
         self.complete = False
         # the version as the request line ends (`HTTP/1.1` CRLF, llhttp checks the form):
         # httptools' get_http_version formats a new str per request
@@ -269,13 +287,27 @@ class CheckProtocol(asyncio.Protocol):
             self.keep(head)
             self.hand_off()
             return False
+        # RFC 9112 §3.2: a 400 for an HTTP/1.1 request without Host, with more than one, or
+        # with an invalid one; a proxy sends the same Host on every check of a connection, so
+        # one comparison with the last one found valid is all the usual check pays
+        host = self.host
+        if host != self.valid_host:
+            if host is None:
+                invalid = self.http_version == "1.1"  # HTTP/1.0 has no Host to send
+            else:  # every byte one that host [":" port] may hold (llhttp keeps trailing OWS)
+                value = host.rstrip(b" \t")
+                invalid = not value or bool(value.translate(None, HOST_CHARS))
+                self.valid_host = _NO_HOST if invalid else host
+            if invalid:
+                log.info("refusing a request with a missing, repeated or invalid Host (400)")
+                self.refuse(400, b"invalid request\n")
+                return False
         url = self.url
         if url[:1] == b"/" and b"#" not in url:
             raw_path, _, query = url.partition(b"?")
         else:  # absolute form (RFC 9112 §3.2.2) or odd: uvicorn's reading of it
-            try:
-                parsed = httptools.parse_url(url)
-            except httptools.HttpParserInvalidURLError:
+            parsed = target_refusal(url)
+            if parsed is None:
                 self.refuse(400, b"invalid request\n")
                 return False
             raw_path, query = parsed.path or b"", parsed.query or b""
@@ -460,14 +492,22 @@ class CheckProtocol(asyncio.Protocol):
         self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        self.headers.append((name.lower(), value))
+        name = name.lower()
+        if name == b"host":  # the one comparison per header: Host is checked in `parse`
+            self.host = value if self.host is None else _TWO_HOSTS
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         # read here: llhttp resets its flags once the message is complete
         parser = self.parser
         method = parser.get_method()
         self.method = _METHODS.get(method) or method.decode("ascii")
-        self.http_version = _VERSIONS.get(self.version) or parser.get_http_version()
+        version = _VERSIONS.get(self.version)
+        if version is None:
+            version = parser.get_http_version()
+            if version not in ("1.1", "1.0"):  # llhttp reads 0.9 (no version) and 2.0 too
+                raise _Refused(version)
+        self.http_version = version
         self.keep_alive = parser.should_keep_alive()
 
     def on_message_complete(self) -> None:

@@ -21,6 +21,16 @@ which can destroy the answer before the client reads it.
 Once a request's head is complete nothing changes: keep-alive, pipelining and bodies are
 uvicorn's, except that a body the app answered without reading may take no longer than a head
 to finish arriving (uvicorn discards it, and each chunk postponed its keep-alive timeout).
+
+A complete head that llhttp accepts and RFC 9112 refuses gets 400 and a closed connection
+(web/lean.py applies the same rules to the checks it answers): an HTTP/1.1 request without
+Host, with two, or with an invalid one (§3.2); an HTTP/1.0 request with Transfer-Encoding
+(§6.1: its framing is faulty); a request line of HTTP/0.9 or 2.0; a target that is neither the
+origin form nor the absolute form of an http(s) URI (`*`, `oauth2/auth`, userinfo: §3.2,
+RFC 9110 §4.2.4). A request with Upgrade is answered as plain HTTP (no websockets here) and
+then the connection is closed: llhttp reads nothing after an upgrade request, so whatever the
+client sent next was dropped unanswered, and the connection hung (nginx and Envoy read it as
+the next request; closing reads no request at all). docs/security.md, "Request smuggling".
 """
 
 from __future__ import annotations
@@ -29,14 +39,60 @@ import asyncio
 import logging
 from typing import Any, cast
 
+import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 log = logging.getLogger("authsvc.protocol")
+
+#: the bytes a Host value may hold: host [":" port] of RFC 9110 §7.2, RFC 3986 §3.2.2 (a
+#: reg-name's unreserved, sub-delims and pct-encoded, an IP literal's brackets); no space, "/",
+#: "@" (userinfo), control or non-ASCII byte, and a value of none of these is empty
+HOST_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:[]"
+#: the request line's versions served (llhttp also reads 0.9, and 2.0 as if it were 1.1)
+_HTTP_VERSIONS = frozenset({"1.1", "1.0"})
+
+
+def target_refusal(url: bytes) -> Any:
+    """`url` (a request target that is not a plain "/path?query") parsed, or None when it must
+    be refused: RFC 9112 §3.2 allows the origin form (from "/") and, for http(s), the absolute
+    form (§3.2.2, without userinfo: RFC 9110 §4.2.4); `*` is OPTIONS' alone and serves nothing
+    here, the authority form is CONNECT's (refused by llhttp already)."""
+    try:
+        parsed = httptools.parse_url(url)
+    except httptools.HttpParserInvalidURLError:
+        return None
+    if parsed.schema is None:
+        return parsed if url[:1] == b"/" else None  # "*", "oauth2/auth"
+    if parsed.schema.lower() not in (b"http", b"https") or parsed.userinfo or not parsed.host:
+        return None
+    return parsed
+
+
+def head_refusal(http_version: str, url: bytes, headers: list[tuple[bytes, bytes]]) -> str:
+    """Why a complete head llhttp accepted must be refused ("" if it need not be), see above."""
+    if http_version not in _HTTP_VERSIONS:
+        return f"HTTP/{http_version}"
+    if (url[:1] != b"/" or b"#" in url) and target_refusal(url) is None:
+        return "request target"
+    hosts = [value for name, value in headers if name == b"host"]
+    if len(hosts) > 1 or (not hosts and http_version == "1.1"):
+        return "missing or repeated Host"
+    host = hosts[0].rstrip(b" \t") if hosts else b"-"  # llhttp keeps a value's trailing OWS
+    if not host or host.translate(None, HOST_CHARS):
+        return "invalid Host"
+    if http_version == "1.0" and any(name == b"transfer-encoding" for name, _ in headers):
+        return "Transfer-Encoding on HTTP/1.0"
+    return ""
+
 
 #: how long a refused connection goes on draining the client's bytes before it is closed
 LINGER = 5.0
 #: requests that carry no body in practice: their responses need no lingering close
 _BODILESS = frozenset({"GET", "HEAD"})
+
+
+class _Refused(Exception):
+    """Raised in a parser callback: httptools stops and raises HttpParserCallbackError."""
 
 
 class _LingeringClose:
@@ -146,9 +202,31 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         self._header_room = None
         self._head_started = False
         self._disarm_header_timer()
+        reason = head_refusal(self.parser.get_http_version(), self.url, self.headers)
+        if reason:
+            log.info("refusing a request head (400): %s", reason)
+            self._refuse_head(400, b"invalid request\n")
+            raise _Refused(reason)  # stops llhttp; send_400_response then sends nothing more
         super().on_headers_complete()
-        if self.scope["method"] not in _BODILESS and self.cycle is not None:
+        if self.cycle is None:
+            return
+        if self.parser.should_upgrade():
+            # answered as plain HTTP (ws = "none"), then closed: llhttp parses nothing after
+            # an upgrade request, so what follows would be dropped unanswered (see above)
+            self.cycle.keep_alive = False
+        if self.scope["method"] not in _BODILESS:
             self.cycle.transport = cast(asyncio.Transport, _LingeringClose(self.transport, self))
+
+    def send_400_response(self, msg: str) -> None:
+        """llhttp refused a head or body. A head is refused as any head here: uvicorn's answer
+        closed the connection at once, cutting off the answer to a pipelined request before it;
+        a bad body (a bad chunk) is the request's own, and uvicorn's 400 answers it."""
+        if self.draining:  # refused by on_headers_complete, which answered already
+            return
+        if self._head_started:
+            self._refuse_head(400, msg.encode("ascii") + b"\n")
+        else:
+            super().send_400_response(msg)
 
     def on_message_complete(self) -> None:
         super().on_message_complete()

@@ -222,6 +222,26 @@ def test_an_envoy_prefix_path_and_a_query_are_checks_too(served: Served) -> None
     assert [a[0] for a in answers] == [202, 403]  # ada is in no group: the query's rule denies
 
 
+#: heads llhttp accepts and RFC 9112 refuses (docs/security.md, "Request smuggling")
+REFUSED_AFTER_PARSING = {
+    "no-host": b"GET /oauth2/auth HTTP/1.1\r\nAccept: */*\r\n\r\n",  # §3.2
+    "two-hosts": b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nHost: a\r\n\r\n",
+    "empty-host": b"GET /oauth2/auth HTTP/1.1\r\nHost:\r\n\r\n",
+    "host-with-space": b"GET /oauth2/auth HTTP/1.1\r\nHost: a b\r\n\r\n",
+    "host-with-slash": b"GET /oauth2/auth HTTP/1.1\r\nHost: a/b\r\n\r\n",
+    "host-with-userinfo": b"GET /oauth2/auth HTTP/1.1\r\nHost: u@a\r\n\r\n",
+    "http-2.0": b"GET /oauth2/auth HTTP/2.0\r\nHost: a\r\n\r\n",
+    "http-0.9": b"GET /oauth2/auth\r\n\r\n",
+    "asterisk": b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n",
+    "no-slash": b"GET oauth2/auth HTTP/1.1\r\nHost: a\r\n\r\n",
+    "absolute-userinfo": b"GET http://u@a/oauth2/auth HTTP/1.1\r\nHost: a\r\n\r\n",
+    "absolute-ftp": b"GET ftp://a/oauth2/auth HTTP/1.1\r\nHost: a\r\n\r\n",
+    # §6.1: Transfer-Encoding on HTTP/1.0 is faulty framing
+    "http-1.0-te": b"GET /oauth2/auth HTTP/1.0\r\nTransfer-Encoding: chunked\r\n"
+    b"Connection: keep-alive\r\n\r\n0\r\n\r\n",
+}
+
+
 @pytest.mark.parametrize("request_bytes", [
     b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nBad Header: x\r\n\r\n",
     b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\n folded: x\r\n\r\n",
@@ -234,13 +254,65 @@ def test_an_envoy_prefix_path_and_a_query_are_checks_too(served: Served) -> None
     b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\nhello",
     b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nContent-Length: -1\r\n\r\n",
     b"GET /oauth2/auth HTTP/1.1\r\nHost: a\r\nContent-Length: 1x\r\n\r\n",
+    *REFUSED_AFTER_PARSING.values(),
 ], ids=["space-in-name", "obs-fold", "version", "no-target", "tls", "cl-and-te", "two-cl", "negative-cl",
-        "bad-cl"])  # fmt: skip
+        "bad-cl", *REFUSED_AFTER_PARSING])  # fmt: skip
 def test_malformed_and_ambiguous_heads_are_a_400_and_closed(served: Served, request_bytes: bytes) -> None:
     with connect(served) as sock:
         sock.sendall(request_bytes + check(served.cookie))  # nothing after the refusal is answered
         answers = split_responses(read_to_close(sock))
     assert [a[0] for a in answers] == [400]
+
+
+@pytest.mark.parametrize("request_bytes", REFUSED_AFTER_PARSING.values(), ids=REFUSED_AFTER_PARSING.keys())
+def test_uvicorns_protocol_refuses_them_too(served: Served, request_bytes: bytes) -> None:
+    # after a request of another path the connection is uvicorn's (protocol.py): the same rules
+    with connect(served) as sock:
+        sock.sendall(b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n")
+        answers = read_responses(sock, 1)
+        sock.sendall(request_bytes + check(served.cookie))
+        answers += split_responses(read_to_close(sock))
+    assert [a[0] for a in answers] == [200, 400]
+
+
+def test_a_refused_head_after_a_pipelined_request_leaves_its_answer_whole(served: Served) -> None:
+    # uvicorn wrote its 400 and closed at once, over the answer still being written for the
+    # request before it; now that answer goes out, and the connection closes after it
+    for bad in (REFUSED_AFTER_PARSING["no-host"], REFUSED_AFTER_PARSING["no-slash"]):
+        with connect(served) as sock:
+            sock.sendall(b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n" + check(served.cookie) + bad + check())
+            answers = split_responses(read_to_close(sock))
+        assert [a[0] for a in answers][:2] == [200, 202]
+        assert [a[0] for a in answers][2:] in ([], [400])  # no answer after the refused head
+
+
+def test_a_check_with_upgrade_is_answered_and_the_connection_closed(served: Served) -> None:
+    # llhttp parses nothing after an upgrade request: the pipelined check after it was dropped
+    # unanswered and the connection hung; now it is answered as plain HTTP (no websockets here),
+    # then closed, so nothing after it is read at all
+    h2c = "Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nConnection: Upgrade, HTTP2-Settings"
+    for upgrade in (h2c, "Upgrade: websocket\r\nConnection: Upgrade"):
+        with connect(served) as sock:
+            sock.sendall(check(served.cookie, upgrade) + check(served.cookie))
+            answers = split_responses(read_to_close(sock))
+        assert [(a[0], a[1][b"connection"]) for a in answers] == [(202, b"close")]
+
+
+def test_a_host_with_ows_a_port_or_an_ip_literal_is_valid(served: Served) -> None:
+    hosts = ["Host: auth.internal \t", "Host: auth.internal:8080", "Host: [::1]:8080", "Host: 10.0.0.1"]
+    with connect(served) as sock:
+        for host in hosts:  # the lean protocol's, then uvicorn's (after /ping)
+            sock.sendall(check(served.cookie).replace(b"Host: auth.internal", host.encode()))
+        sock.sendall(b"GET /ping HTTP/1.1\r\nHost: a\r\n\r\n")
+        for host in hosts:
+            sock.sendall(check(served.cookie).replace(b"Host: auth.internal", host.encode()))
+        assert [a[0] for a in read_responses(sock, 9)] == [202] * 4 + [200] + [202] * 4
+
+
+def test_http_1_0_needs_no_host(served: Served) -> None:
+    with connect(served) as sock:
+        sock.sendall(b"GET /oauth2/auth HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" + check())
+        assert [a[0] for a in read_responses(sock, 2)] == [401, 401]
 
 
 def test_an_invalid_chunked_body_on_a_check_is_a_400(served: Served) -> None:
