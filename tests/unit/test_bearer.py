@@ -163,6 +163,24 @@ async def test_verified_tokens_are_cached_but_never_past_exp(env: Env) -> None:
     assert (await env.call(token)).status_code == 401
 
 
+async def test_a_token_that_shares_a_cached_tokens_tail_is_verified_itself(env: Env) -> None:
+    """Verified tokens are remembered under their tail and length (providers/bearer.py
+    `_token_key`): a forged token with the same signature and length, its claims altered, finds
+    that entry and must still be judged on its own, never answered with the cached identity."""
+    token = env.token(sub="ada", groups=["dev"])
+    assert (await env.call(token)).status_code == 202
+    header, payload, signature = token.split(".")
+    middle = len(payload) // 2
+    flipped = "A" if payload[middle] != "A" else "B"
+    forged = f"{header}.{payload[:middle]}{flipped}{payload[middle + 1:]}.{signature}"
+    assert len(forged) == len(token) and forged[-48:] == token[-48:] and forged != token
+    refused = await env.call(forged)
+    assert refused.status_code == 401
+    assert 'error="invalid_token"' in refused.headers["www-authenticate"]
+    assert (await env.call(token)).status_code == 202  # the real one is still remembered
+    assert env.idp.calls["jwks"] == 1
+
+
 async def test_a_session_cookie_wins_over_a_foreign_bearer_token(env: Env) -> None:
     cookie = await env.app.cookie(user="ada", email="ada@example.com")
     response = await env.app.auth(cookie=cookie, headers={"Authorization": "Bearer for-the-app-itself"})
