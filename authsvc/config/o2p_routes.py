@@ -48,9 +48,21 @@ def _group(regex: str) -> str:
     return f"(?:{regex})"
 
 
+#: an inline flag group turning on case folding: `(?i)`, `(?si)`, `(?i:...)`
+_FOLDS_CASE = re.compile(r"\(\?[a-zA-Z]*i")
+
+
 def _not_matching(regex: str) -> str:
-    """A regex that `search` finds exactly where `regex` is found nowhere in the path."""
-    return f"^(?!.*{_group(regex)})"
+    """A regex that `search` finds exactly where `regex` is found nowhere in the path.
+
+    Route regexes compile with re.ASCII (config/access.py ROUTE_FLAGS), whose `(?i)` folds
+    ASCII letters only, while Go's folds by Unicode (`s` also matches U+017F, `k` the Kelvin
+    sign). Read so, a negated case-insensitive regex matched less than oauth2-proxy's and so
+    made more paths public; it is negated in its Unicode reading too (a wider fold than Go's,
+    never a narrower one), so that a path either reading finds stays private."""
+    group = _group(regex)
+    negated = f"^(?!.*{group})"
+    return negated + f"(?!.*(?u:{group}))" if _FOLDS_CASE.search(regex) else negated
 
 
 def _bare(regex: str) -> str:

@@ -346,7 +346,19 @@ def test_a_regex_in_skip_auth_regex_is_never_read_as_a_method(tmp_path: Path) ->
 
 def test_go_flags_in_a_negated_route_stay_with_their_regex(tmp_path: Path) -> None:
     checked = from_cfg(tmp_path, 'skip_auth_routes = ["GET!=(?i)^/admin"]\n')
-    assert setting(checked, "skip_auth_routes") == ["GET=^(?!.*(?i:^/admin))"]
+    assert setting(checked, "skip_auth_routes") == ["GET=^(?!.*(?i:^/admin))(?!.*(?u:(?i:^/admin)))"]
+
+
+@pytest.mark.anyio
+async def test_a_case_insensitive_negated_route_folds_case_as_go_does(tmp_path: Path) -> None:
+    """Go's `(?i)` folds by Unicode (`s` also matches U+017F, `k` the Kelvin sign): oauth2-proxy
+    keeps `/\u017fecret` private under `GET!=(?i)^/secret`. Read with re.ASCII alone the
+    negated regex missed it, and the path was public (a case-insensitive backend, such as
+    ASP.NET's routing, serves /secret there)."""
+    checked = from_cfg(tmp_path, TRAEFIK + 'skip_auth_routes = ["GET!=(?i)^/(secret|keys)"]\n')
+    got = await _statuses(checked, [("GET", "/app"), ("GET", "/SECRET"), ("GET", "/%C5%BFecret"),
+                                    ("GET", "/%E2%84%AAeys"), ("GET", "/Keys")])
+    assert got == [202, 401, 401, 401, 401]
 
 
 # --- alpha config ---------------------------------------------------------------------------------
