@@ -70,8 +70,23 @@ def _bare(regex: str) -> str:
     return _group(regex) if _NATIVE_METHOD.fullmatch(regex) else regex
 
 
+def _invalid(regex: str) -> str:
+    """Why `regex` does not compile on its own, or "". Checked before it is wrapped in a group:
+    `a)|(.*` would compile inside one (`(?:a)|(.*)`, every path), where oauth2-proxy's
+    regexp.Compile refuses it and the proxy does not start."""
+    try:
+        re.compile(regex)
+    except re.error as exc:
+        return f"is not a valid regex: {exc}"
+    return ""
+
+
 def skip_regexes(values: list[str]) -> list[str]:
-    """`skip_auth_regex` entries (every method) as authsvc `skip_auth_routes` entries."""
+    """`skip_auth_regex` entries (every method) as authsvc `skip_auth_routes` entries;
+    ValueError for one that is no regex."""
+    for value in values:
+        if why := _invalid(value):
+            raise ValueError(f"entry {value!r} {why}")
     return [_bare(v) for v in values]
 
 
@@ -91,6 +106,9 @@ def skip_routes(values: list[str]) -> Routes:
                     f"entry {entry!r} is dropped: oauth2-proxy reads {method!r} (the text before "
                     "the first '=') as its method, which no request has, so it never matched; "
                     "write '=' in a regex as \\x3d")
+            continue
+        if why := _invalid(regex):
+            out.errors.append(f"entry {entry!r} {why}")
             continue
         path = _not_matching(regex) if negate else regex
         out.entries.append(f"{method}={path}" if method else _bare(path))

@@ -349,6 +349,15 @@ def test_go_flags_in_a_negated_route_stay_with_their_regex(tmp_path: Path) -> No
     assert setting(checked, "skip_auth_routes") == ["GET=^(?!.*(?i:^/admin))(?!.*(?u:(?i:^/admin)))"]
 
 
+@pytest.mark.parametrize("written", ['skip_auth_regex = ["a=b)|(.*"]', 'skip_auth_routes = ["GET!=$^))|(("]'])
+def test_a_regex_that_does_not_compile_alone_is_refused_not_wrapped(tmp_path: Path, written: str) -> None:
+    """oauth2-proxy refuses to start on these (regexp.Compile); wrapped in a group they compiled
+    here, as `(?:a=b)|(.*)` and `^(?!.*(?:$^))|(())`, each making every path public."""
+    checked = from_cfg(tmp_path, TRAEFIK + written + "\n")
+    assert checked.report is None
+    assert any("is not a valid regex" in line for line in checked.errors), checked.errors
+
+
 @pytest.mark.anyio
 async def test_a_case_insensitive_negated_route_folds_case_as_go_does(tmp_path: Path) -> None:
     """Go's `(?i)` folds by Unicode (`s` also matches U+017F, `k` the Kelvin sign): oauth2-proxy
