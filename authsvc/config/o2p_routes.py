@@ -66,8 +66,9 @@ def _not_matching(regex: str) -> str:
 
 
 def _bare(regex: str) -> str:
-    """`regex` for every method, protected from being read as `METHOD=...` by authsvc."""
-    return _group(regex) if _NATIVE_METHOD.fullmatch(regex) else regex
+    """`regex` for every method, protected from being read as `METHOD=...` (or as the `!=`
+    authsvc refuses) by authsvc."""
+    return _group(regex) if _NATIVE_METHOD.fullmatch(regex) or regex.startswith("!=") else regex
 
 
 def _invalid(regex: str) -> str:

@@ -344,6 +344,13 @@ def test_a_regex_in_skip_auth_regex_is_never_read_as_a_method(tmp_path: Path) ->
     assert setting(checked, "skip_auth_routes") == ["(?:get=x)", "^/ok$"]
 
 
+def test_a_skip_auth_regex_starting_with_not_equal_is_a_regex(tmp_path: Path) -> None:
+    """skip_auth_regex `!=x` is the regex `!=x` in oauth2-proxy (no method, no negation); as a bare
+    skip_auth_routes entry it met the refusal of authsvc's own `!=`."""
+    checked = from_cfg(tmp_path, 'skip_auth_regex = ["!=x"]\n')
+    assert setting(checked, "skip_auth_routes") == ["(?:!=x)"]
+
+
 def test_go_flags_in_a_negated_route_stay_with_their_regex(tmp_path: Path) -> None:
     checked = from_cfg(tmp_path, 'skip_auth_routes = ["GET!=(?i)^/admin"]\n')
     assert setting(checked, "skip_auth_routes") == ["GET=^(?!.*(?i:^/admin))(?!.*(?u:(?i:^/admin)))"]
