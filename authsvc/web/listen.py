@@ -54,7 +54,7 @@ def check_unix_path(path: str, option: str = "http_address") -> None:
 
 
 def unix_socket(path: str, mode: int | None, option: str = "http_address") -> socket.socket:
-    """A listening unix socket at `path`, its file chmod-ed to `mode` (None: the umask's)."""
+    """A listening unix socket at `path`, its file made with `mode` (None: the umask's)."""
     check_unix_path(path, option)
     if os.path.exists(path):  # a socket file (check_unix_path): replaced if nobody listens on it
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -72,16 +72,15 @@ def unix_socket(path: str, mode: int | None, option: str = "http_address") -> so
             probe.close()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        # with a mode: bound with no permission at all, then chmod-ed, so that the file is
-        # never open to more than `mode` (bind makes it 0777 less the umask)
-        umask = os.umask(0o777) if mode is not None else None
+        # with a mode: bound under the umask that leaves exactly `mode` (bind makes the file
+        # 0777 less the umask), so it is never open to more, and no chmod by path follows: in a
+        # directory another user may write, the file could meanwhile be a symlink to another
+        umask = os.umask(0o777 & ~mode) if mode is not None else None
         try:
             sock.bind(path)
         finally:
             if umask is not None:
                 os.umask(umask)
-        if mode is not None:
-            os.chmod(path, mode)
         sock.listen(_BACKLOG)
     except OSError as exc:
         sock.close()

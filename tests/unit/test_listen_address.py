@@ -117,3 +117,33 @@ def test_a_unix_socket_peer_never_matches_trusted_ips() -> None:
     assert not ips.admits(_peer_scope(None))
     # the address the trusted local proxy reports is the client's (oauth2-proxy's rule too)
     assert ips.admits(_peer_scope(None, [(b"x-real-ip", b"192.0.2.7")]))
+
+
+def test_the_socket_mode_never_lands_on_a_file_swapped_in_after_bind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a directory another user may write (a shared /run/x without the sticky bit), the socket
+    file can be renamed away and a symlink put in its place between bind and a chmod by path; the
+    chmod then followed it and gave the target `mode` (0666: anyone's key file, with root)."""
+    import os
+    import socket
+    import stat
+
+    from authsvc.web import listen
+
+    target = tmp_path / "key"
+    target.write_text("secret")
+    target.chmod(0o600)
+    path = tmp_path / "authsvc.sock"
+
+    class SwappedAfterBind(socket.socket):
+        def bind(self, address: Any) -> None:
+            super().bind(address)
+            os.rename(address, str(path) + ".moved")  # what the other user does meanwhile
+            os.symlink(target, address)
+
+    monkeypatch.setattr(socket, "socket", SwappedAfterBind)
+    sock = listen.unix_socket(str(path), 0o666)
+    sock.close()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.lstat(str(path) + ".moved").st_mode) == 0o666  # the socket got its mode
