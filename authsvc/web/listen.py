@@ -90,17 +90,27 @@ def unix_socket(path: str, mode: int | None, option: str = "http_address") -> so
     return sock
 
 
+#: how many descriptors systemd passed this process, once read (None: not yet): the variables
+#: are removed then, and http_address and metrics_address may each take one (fd:3, fd:4)
+_passed: int | None = None
+
+
 def inherited_socket(fd: int, option: str = "http_address") -> socket.socket:
     """The listening socket systemd passed as descriptor `fd`."""
-    pid, count = os.environ.get("LISTEN_PID", ""), os.environ.get("LISTEN_FDS", "")
-    if pid != str(os.getpid()) or not count.isdigit():
-        raise ConfigError(f"invalid option {option}: fd:{fd} needs a socket passed by systemd (or "
-                          "systemd-socket-activate): LISTEN_PID and LISTEN_FDS are not set for this process")
-    if not LISTEN_FDS_START <= fd < LISTEN_FDS_START + int(count):
+    global _passed
+    if _passed is None:
+        pid, count = os.environ.get("LISTEN_PID", ""), os.environ.get("LISTEN_FDS", "")
+        if pid != str(os.getpid()) or not count.isdigit():
+            raise ConfigError(f"invalid option {option}: fd:{fd} needs a socket passed by systemd (or "
+                              "systemd-socket-activate): LISTEN_PID and LISTEN_FDS are not set for this "
+                              "process")
+        _passed = int(count)
+        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+            os.environ.pop(name, None)  # ours now, not a worker's or a child's (activation.Files(true))
+    count = str(_passed)
+    if not LISTEN_FDS_START <= fd < LISTEN_FDS_START + _passed:
         raise ConfigError(f"invalid option {option}: fd:{fd} is outside the {count} descriptor(s) passed "
-                          f"(fd:{LISTEN_FDS_START} to fd:{LISTEN_FDS_START + int(count) - 1})")
-    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
-        os.environ.pop(name, None)  # ours now, not a worker's or a child's (activation.Files(true))
+                          f"(fd:{LISTEN_FDS_START} to fd:{LISTEN_FDS_START + _passed - 1})")
     try:
         sock = socket.socket(fileno=fd)  # family and type read from the descriptor
         listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)

@@ -147,3 +147,30 @@ def test_the_socket_mode_never_lands_on_a_file_swapped_in_after_bind(
     sock.close()
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     assert stat.S_IMODE(os.lstat(str(path) + ".moved").st_mode) == 0o666  # the socket got its mode
+
+
+def test_two_systemd_sockets_serve_http_and_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """http_address = fd:3 and metrics_address = fd:4 (a unit with two ListenStream=): the first
+    one taken removed LISTEN_PID/LISTEN_FDS, and the second was refused as 'not passed by systemd'."""
+    import os
+    import socket
+
+    from authsvc.web import listen
+
+    fds = []
+    for _ in range(2):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        fds.append(s.detach())  # owned by the socket inherited_socket makes of it
+    monkeypatch.setattr(listen, "_passed", None)
+    monkeypatch.setenv("LISTEN_PID", str(os.getpid()))
+    monkeypatch.setenv("LISTEN_FDS", str(max(fds) - listen.LISTEN_FDS_START + 1))
+    got = [listen.bind(ListenAddress("fd", fd=fd), option) for fd, option in
+           zip(fds, ("http_address", "metrics_address"), strict=True)]
+    try:
+        assert [s.fileno() for s in got] == fds
+        assert "LISTEN_PID" not in os.environ  # still not left for a child
+    finally:
+        for s in got:
+            s.close()
