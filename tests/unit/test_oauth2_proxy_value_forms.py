@@ -544,3 +544,21 @@ def test_spaces_around_list_items_are_read_and_said() -> None:
                and "authsvc reads 'example.org'" in w for w in checked.warnings), checked.warnings
     quiet = from_env({"OAUTH2_PROXY_EMAIL_DOMAINS": '["example.com", "example.org"]'})
     assert not any("keeps the spaces" in w for w in quiet.warnings)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("source", ["env", "flag"])
+async def test_a_route_written_with_spaces_stays_as_private_as_in_oauth2_proxy(source: str) -> None:
+    """`GET=^/health, GET=^/metrics$`: oauth2-proxy's second route is ` GET=^/metrics$`, method
+    " GET", which no request has, so /metrics stayed behind sign-in; trimmed here, it was public.
+    `^/pub ` (a trailing space) likewise is not `^/pub`, which would make /publish public too."""
+    routes = "GET=^/health, GET=^/metrics$,^/pub "
+    if source == "env":
+        checked = from_env({"OAUTH2_PROXY_REVERSE_PROXY": "true", "AUTHSVC_PROXY_KIND": "traefik",
+                            "OAUTH2_PROXY_SKIP_AUTH_ROUTES": routes})
+    else:
+        checked = from_flags("--reverse-proxy=true", "--proxy-kind=traefik", f"--skip-auth-route={routes}")
+    got = await _statuses(checked, [("GET", "/health"), ("GET", "/metrics"), ("GET", "/publish"),
+                                    ("GET", "/pub%20x")])
+    assert got == [202, 401, 401, 202]
+    assert any("' GET=^/metrics$'" in w and "is dropped" in w for w in checked.warnings), checked.warnings
