@@ -71,10 +71,25 @@ def _bare(regex: str) -> str:
     return _group(regex) if _NATIVE_METHOD.fullmatch(regex) or regex.startswith("!=") else regex
 
 
+#: Go's POSIX classes (RE2 syntax, ASCII): Python's re has none, and reads `[[:digit:]]` as the
+#: set `[:digt` then a `]` (negated, that made every digit path public)
+_POSIX = re.compile(r"\[:\^?([a-z]+):\]")
+_POSIX_RANGES = {
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7F", "blank": "\\t ",
+    "cntrl": "\\x00-\\x1F\\x7F", "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~",
+    "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f",
+}
+
+
 def _invalid(regex: str) -> str:
-    """Why `regex` does not compile on its own, or "". Checked before it is wrapped in a group:
-    `a)|(.*` would compile inside one (`(?:a)|(.*)`, every path), where oauth2-proxy's
-    regexp.Compile refuses it and the proxy does not start."""
+    """Why `regex` does not compile on its own, or means another thing here, or "". Checked
+    before it is wrapped in a group: `a)|(.*` would compile inside one (`(?:a)|(.*)`, every
+    path), where oauth2-proxy's regexp.Compile refuses it and the proxy does not start."""
+    posix = _POSIX.search(regex)
+    if posix and posix.group(1) in _POSIX_RANGES:
+        return (f"uses the POSIX class {posix.group(0)}, which Python's re reads as a set of its "
+                f"characters: write the range it means, [{_POSIX_RANGES[posix.group(1)]}]")
     try:
         re.compile(regex)
     except re.error as exc:

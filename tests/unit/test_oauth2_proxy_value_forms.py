@@ -365,6 +365,16 @@ def test_a_regex_that_does_not_compile_alone_is_refused_not_wrapped(tmp_path: Pa
     assert any("is not a valid regex" in line for line in checked.errors), checked.errors
 
 
+@pytest.mark.parametrize("written", ['skip_auth_routes = ["GET!=^/[[:digit:]]"]',
+                                     'skip_auth_regex = ["^/v[[:digit:]]+/public"]'])
+def test_a_posix_class_is_refused(tmp_path: Path, written: str) -> None:
+    """Go reads `[[:digit:]]` as a digit; Python's re as the set `[:digt` then a `]`, so
+    `GET!=^/[[:digit:]]` made /1 public, which oauth2-proxy keeps private."""
+    checked = from_cfg(tmp_path, TRAEFIK + written + "\n")
+    assert checked.report is None
+    assert any("[:digit:]" in line and "[0-9]" in line for line in checked.errors), checked.errors
+
+
 @pytest.mark.anyio
 async def test_a_case_insensitive_negated_route_folds_case_as_go_does(tmp_path: Path) -> None:
     """Go's `(?i)` folds by Unicode (`s` also matches U+017F, `k` the Kelvin sign): oauth2-proxy
