@@ -82,6 +82,10 @@ _POSIX_RANGES = {
 }
 
 
+#: `{,n}`: text in Go (a repeat needs its minimum, regexp/syntax parseRepeat), {0,n} in Python
+_NO_MINIMUM = re.compile(r"(?<!\\)\{,\d*\}")
+
+
 def _invalid(regex: str) -> str:
     """Why `regex` does not compile on its own, or means another thing here, or "". Checked
     before it is wrapped in a group: `a)|(.*` would compile inside one (`(?:a)|(.*)`, every
@@ -90,6 +94,10 @@ def _invalid(regex: str) -> str:
     if posix and posix.group(1) in _POSIX_RANGES:
         return (f"uses the POSIX class {posix.group(0)}, which Python's re reads as a set of its "
                 f"characters: write the range it means, [{_POSIX_RANGES[posix.group(1)]}]")
+    repeat = _NO_MINIMUM.search(regex)
+    if repeat:
+        return (f"has {repeat.group(0)}, which Go reads as that text and Python's re as a repeat "
+                f"from 0: write \\{repeat.group(0)} for the text, {{0{repeat.group(0)[1:]} for the repeat")
     try:
         re.compile(regex)
     except re.error as exc:

@@ -375,6 +375,14 @@ def test_a_posix_class_is_refused(tmp_path: Path, written: str) -> None:
     assert any("[:digit:]" in line and "[0-9]" in line for line in checked.errors), checked.errors
 
 
+def test_a_repeat_without_its_minimum_is_refused(tmp_path: Path) -> None:
+    """Go reads `{,2}` as the text "{,2}" (no minimum: no repeat); Python's re as {0,2}, so
+    `^/admin/x{,1}$` made /admin/ public, which oauth2-proxy never matched."""
+    checked = from_cfg(tmp_path, TRAEFIK + 'skip_auth_routes = ["GET=^/admin/x{,1}$"]\n')
+    assert checked.report is None
+    assert any("{,1}" in line and "\\{,1}" in line for line in checked.errors), checked.errors
+
+
 @pytest.mark.anyio
 async def test_a_case_insensitive_negated_route_folds_case_as_go_does(tmp_path: Path) -> None:
     """Go's `(?i)` folds by Unicode (`s` also matches U+017F, `k` the Kelvin sign): oauth2-proxy
