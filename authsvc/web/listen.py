@@ -62,8 +62,13 @@ def unix_socket(path: str, mode: int | None, option: str = "http_address") -> so
         try:
             probe.connect(path)
         except (ConnectionRefusedError, FileNotFoundError):
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 os.unlink(path)  # stale: left by a process that did not close it (a crash, SIGKILL)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # e.g. another user's, in a sticky directory
+                raise ConfigError(f"invalid option {option}: cannot replace the stale socket {path} "
+                                  f"({exc.strerror or exc})") from None
         except OSError:
             pass  # e.g. no permission to connect: bind below reports it
         else:

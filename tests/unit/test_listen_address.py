@@ -174,3 +174,28 @@ def test_two_systemd_sockets_serve_http_and_metrics(monkeypatch: pytest.MonkeyPa
     finally:
         for s in got:
             s.close()
+
+
+def test_a_stale_socket_that_cannot_be_removed_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's stale socket in a sticky directory (/tmp): the unlink fails. That
+    PermissionError reached main as an OSError and was reported as a /metrics listener's."""
+    import errno
+    import os
+    import socket
+
+    from authsvc.web import listen
+
+    path = tmp_path / "authsvc.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays: nobody listens on it
+
+    def refused(target: Any, *args: Any, **kwargs: Any) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(target))
+
+    monkeypatch.setattr(os, "unlink", refused)
+    with pytest.raises(ConfigError, match=f"http_address: cannot replace the stale socket {path} "
+                                          r"\(Operation not permitted\)"):
+        listen.unix_socket(str(path), None)
