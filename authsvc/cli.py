@@ -81,22 +81,29 @@ class _Flag(argparse.Action):
         namespace._flag_names = names
         if self.kind == "list":  # repeated list flags accumulate, each comma-separated (pflag)
             previous = getattr(namespace, self.dest, None) or []
-            values = [*previous, *flag_items(str(values))]
+            keep = self.dest.removeprefix("o2p_") in o2p.KEPT_AS_WRITTEN  # routes as pflag reads them
+            values = [*previous, *flag_items(str(values), strip=not keep)]
         setattr(namespace, self.dest, values)
 
 
-def flag_items(value: str) -> list[str]:
+def flag_items(value: str, strip: bool = True) -> list[str]:
     """A list flag's items: comma-separated, or a JSON array (`list_items`); with a double quote,
     one CSV record as pflag's StringSlice reads it, so `--skip-auth-route='"GET=^/v{1,2}/",^/ok'`
-    is two routes, the first with its comma."""
+    is two routes, the first with its comma. `strip=False`: the items keep the spaces around
+    them, as in pflag (oauth2_proxy.KEPT_AS_WRITTEN)."""
     stripped = value.strip()
-    if '"' not in value or (stripped.startswith("[") and stripped.endswith("]")):
-        return list_items(value)
-    try:
-        row = next(csv.reader([value], strict=True), [])
-    except csv.Error:
-        return list_items(value)
-    return [item.strip() for item in row if item.strip()]
+    json_array = stripped.startswith("[") and stripped.endswith("]")
+    row: list[str] | None = None
+    if '"' in value and not json_array:
+        try:
+            row = next(csv.reader([value], strict=True), [])
+        except csv.Error:
+            row = None
+    if row is None:
+        if strip or json_array:
+            return list_items(value)
+        row = value.split(",")
+    return [item.strip() if strip else item for item in row if item.strip()]
 
 
 def _kind(name: str) -> str:

@@ -34,7 +34,7 @@ class ListenAddress:
     host: str = ""  # tcp: without brackets; "" is every interface (Go's ":4180")
     port: int = 0
     path: str = ""
-    mode: int | None = None  # unix: chmod after bind; None leaves the umask's
+    mode: int | None = None  # unix: the socket file's mode; None leaves the umask's
     fd: int = -1
 
     @property

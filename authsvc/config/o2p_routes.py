@@ -48,18 +48,69 @@ def _group(regex: str) -> str:
     return f"(?:{regex})"
 
 
+#: an inline flag group turning on case folding: `(?i)`, `(?si)`, `(?i:...)`
+_FOLDS_CASE = re.compile(r"\(\?[a-zA-Z]*i")
+
+
 def _not_matching(regex: str) -> str:
-    """A regex that `search` finds exactly where `regex` is found nowhere in the path."""
-    return f"^(?!.*{_group(regex)})"
+    """A regex that `search` finds exactly where `regex` is found nowhere in the path.
+
+    Route regexes compile with re.ASCII (config/access.py ROUTE_FLAGS), whose `(?i)` folds
+    ASCII letters only, while Go's folds by Unicode (`s` also matches U+017F, `k` the Kelvin
+    sign). Read so, a negated case-insensitive regex matched less than oauth2-proxy's and so
+    made more paths public; it is negated in its Unicode reading too (a wider fold than Go's,
+    never a narrower one), so that a path either reading finds stays private."""
+    group = _group(regex)
+    negated = f"^(?!.*{group})"
+    return negated + f"(?!.*(?u:{group}))" if _FOLDS_CASE.search(regex) else negated
 
 
 def _bare(regex: str) -> str:
-    """`regex` for every method, protected from being read as `METHOD=...` by authsvc."""
-    return _group(regex) if _NATIVE_METHOD.fullmatch(regex) else regex
+    """`regex` for every method, protected from being read as `METHOD=...` (or as the `!=`
+    authsvc refuses) by authsvc."""
+    return _group(regex) if _NATIVE_METHOD.fullmatch(regex) or regex.startswith("!=") else regex
+
+
+#: Go's POSIX classes (RE2 syntax, ASCII): Python's re has none, and reads `[[:digit:]]` as the
+#: set `[:digt` then a `]` (negated, that made every digit path public)
+_POSIX = re.compile(r"\[:\^?([a-z]+):\]")
+_POSIX_RANGES = {
+    "alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7F", "blank": "\\t ",
+    "cntrl": "\\x00-\\x1F\\x7F", "digit": "0-9", "graph": "!-~", "lower": "a-z", "print": " -~",
+    "punct": "!-/:-@\\[-`{-~", "space": "\\t\\n\\v\\f\\r ", "upper": "A-Z", "word": "0-9A-Za-z_",
+    "xdigit": "0-9A-Fa-f",
+}
+
+
+#: `{,n}`: text in Go (a repeat needs its minimum, regexp/syntax parseRepeat), {0,n} in Python
+_NO_MINIMUM = re.compile(r"(?<!\\)\{,\d*\}")
+
+
+def _invalid(regex: str) -> str:
+    """Why `regex` does not compile on its own, or means another thing here, or "". Checked
+    before it is wrapped in a group: `a)|(.*` would compile inside one (`(?:a)|(.*)`, every
+    path), where oauth2-proxy's regexp.Compile refuses it and the proxy does not start."""
+    posix = _POSIX.search(regex)
+    if posix and posix.group(1) in _POSIX_RANGES:
+        return (f"uses the POSIX class {posix.group(0)}, which Python's re reads as a set of its "
+                f"characters: write the range it means, [{_POSIX_RANGES[posix.group(1)]}]")
+    repeat = _NO_MINIMUM.search(regex)
+    if repeat:
+        return (f"has {repeat.group(0)}, which Go reads as that text and Python's re as a repeat "
+                f"from 0: write \\{repeat.group(0)} for the text, {{0{repeat.group(0)[1:]} for the repeat")
+    try:
+        re.compile(regex)
+    except re.error as exc:
+        return f"is not a valid regex: {exc}"
+    return ""
 
 
 def skip_regexes(values: list[str]) -> list[str]:
-    """`skip_auth_regex` entries (every method) as authsvc `skip_auth_routes` entries."""
+    """`skip_auth_regex` entries (every method) as authsvc `skip_auth_routes` entries;
+    ValueError for one that is no regex."""
+    for value in values:
+        if why := _invalid(value):
+            raise ValueError(f"entry {value!r} {why}")
     return [_bare(v) for v in values]
 
 
@@ -79,6 +130,9 @@ def skip_routes(values: list[str]) -> Routes:
                     f"entry {entry!r} is dropped: oauth2-proxy reads {method!r} (the text before "
                     "the first '=') as its method, which no request has, so it never matched; "
                     "write '=' in a regex as \\x3d")
+            continue
+        if why := _invalid(regex):
+            out.errors.append(f"entry {entry!r} {why}")
             continue
         path = _not_matching(regex) if negate else regex
         out.entries.append(f"{method}={path}" if method else _bare(path))

@@ -469,6 +469,12 @@ _TRUE = {"1", "t", "true", "y", "yes", "on"}
 _FALSE = {"0", "f", "false", "n", "no", "off", ""}
 
 
+#: lists whose items keep the spaces around them, as oauth2-proxy keeps them: a route written
+#: ` GET=^/metrics` (method " GET") or `^/pub ` matched nothing, or less, there, and trimmed it
+#: would be a public route oauth2-proxy never had
+KEPT_AS_WRITTEN = frozenset({"skip_auth_routes", "skip_auth_regex"})
+
+
 def normalise(option: Option, value: Any) -> Any:
     """A value of the option's kind, read the way viper/pflag read it; ValueError if it is not."""
     nested = isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
@@ -479,6 +485,15 @@ def normalise(option: Option, value: Any) -> Any:
         # a JSON array as authsvc's own lists; the items of a TOML array, YAML list or repeated
         # flags are taken whole: `["GET=^/api/v{1,2}/"]` is one regex (the flags are split
         # into items by the command line, as pflag's StringSlice does)
+        if option.key in KEPT_AS_WRITTEN:
+            text = str(value)
+            if isinstance(value, list | tuple):
+                items = [str(item) for item in value]
+            elif text.strip().startswith("[") and text.strip().endswith("]"):
+                items = list_items(text)  # a JSON array, authsvc's own form
+            else:
+                items = text.split(",")
+            return [item for item in items if item.strip()]
         if not isinstance(value, list | tuple):
             return list_items(str(value))
         return [text for text in (str(item).strip() for item in value) if text]
@@ -566,7 +581,12 @@ def translate(raw: Mapping[str, Any], origins: Mapping[str, str], fields: Iterab
             out.errors.append(f"invalid option {key} ({origin}): {shown}{exc}")
             continue
         padded = _padded_items(option, value)
-        if padded:
+        if padded and key in KEPT_AS_WRITTEN:
+            out.notes.append(Note(key, "same", (
+                f"{padded!r}: the spaces around this item are kept, as oauth2-proxy keeps them (viper "
+                f"splits at ',' only): it is not the route {padded.strip()!r}; write it without them "
+                "if that is the one meant"), origin, warn=True))
+        elif padded:
             out.notes.append(Note(key, "same", (
                 f"{padded!r}: oauth2-proxy keeps the spaces around a list item (viper splits at ',' "
                 f"only), so it matched nothing there; authsvc reads {padded.strip()!r}"), origin, warn=True))

@@ -54,7 +54,7 @@ def check_unix_path(path: str, option: str = "http_address") -> None:
 
 
 def unix_socket(path: str, mode: int | None, option: str = "http_address") -> socket.socket:
-    """A listening unix socket at `path`, its file chmod-ed to `mode` (None: the umask's)."""
+    """A listening unix socket at `path`, its file made with `mode` (None: the umask's)."""
     check_unix_path(path, option)
     if os.path.exists(path):  # a socket file (check_unix_path): replaced if nobody listens on it
         probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -62,8 +62,13 @@ def unix_socket(path: str, mode: int | None, option: str = "http_address") -> so
         try:
             probe.connect(path)
         except (ConnectionRefusedError, FileNotFoundError):
-            with contextlib.suppress(FileNotFoundError):
+            try:
                 os.unlink(path)  # stale: left by a process that did not close it (a crash, SIGKILL)
+            except FileNotFoundError:
+                pass
+            except OSError as exc:  # e.g. another user's, in a sticky directory
+                raise ConfigError(f"invalid option {option}: cannot replace the stale socket {path} "
+                                  f"({exc.strerror or exc})") from None
         except OSError:
             pass  # e.g. no permission to connect: bind below reports it
         else:
@@ -72,16 +77,15 @@ def unix_socket(path: str, mode: int | None, option: str = "http_address") -> so
             probe.close()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        # with a mode: bound with no permission at all, then chmod-ed, so that the file is
-        # never open to more than `mode` (bind makes it 0777 less the umask)
-        umask = os.umask(0o777) if mode is not None else None
+        # with a mode: bound under the umask that leaves exactly `mode` (bind makes the file
+        # 0777 less the umask), so it is never open to more, and no chmod by path follows: in a
+        # directory another user may write, the file could meanwhile be a symlink to another
+        umask = os.umask(0o777 & ~mode) if mode is not None else None
         try:
             sock.bind(path)
         finally:
             if umask is not None:
                 os.umask(umask)
-        if mode is not None:
-            os.chmod(path, mode)
         sock.listen(_BACKLOG)
     except OSError as exc:
         sock.close()
@@ -91,17 +95,27 @@ def unix_socket(path: str, mode: int | None, option: str = "http_address") -> so
     return sock
 
 
+#: how many descriptors systemd passed this process, once read (None: not yet): the variables
+#: are removed then, and http_address and metrics_address may each take one (fd:3, fd:4)
+_passed: int | None = None
+
+
 def inherited_socket(fd: int, option: str = "http_address") -> socket.socket:
     """The listening socket systemd passed as descriptor `fd`."""
-    pid, count = os.environ.get("LISTEN_PID", ""), os.environ.get("LISTEN_FDS", "")
-    if pid != str(os.getpid()) or not count.isdigit():
-        raise ConfigError(f"invalid option {option}: fd:{fd} needs a socket passed by systemd (or "
-                          "systemd-socket-activate): LISTEN_PID and LISTEN_FDS are not set for this process")
-    if not LISTEN_FDS_START <= fd < LISTEN_FDS_START + int(count):
+    global _passed
+    if _passed is None:
+        pid, count = os.environ.get("LISTEN_PID", ""), os.environ.get("LISTEN_FDS", "")
+        if pid != str(os.getpid()) or not count.isdigit():
+            raise ConfigError(f"invalid option {option}: fd:{fd} needs a socket passed by systemd (or "
+                              "systemd-socket-activate): LISTEN_PID and LISTEN_FDS are not set for this "
+                              "process")
+        _passed = int(count)
+        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+            os.environ.pop(name, None)  # ours now, not a worker's or a child's (activation.Files(true))
+    count = str(_passed)
+    if not LISTEN_FDS_START <= fd < LISTEN_FDS_START + _passed:
         raise ConfigError(f"invalid option {option}: fd:{fd} is outside the {count} descriptor(s) passed "
-                          f"(fd:{LISTEN_FDS_START} to fd:{LISTEN_FDS_START + int(count) - 1})")
-    for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
-        os.environ.pop(name, None)  # ours now, not a worker's or a child's (activation.Files(true))
+                          f"(fd:{LISTEN_FDS_START} to fd:{LISTEN_FDS_START + _passed - 1})")
     try:
         sock = socket.socket(fileno=fd)  # family and type read from the descriptor
         listening = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)

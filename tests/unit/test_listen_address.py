@@ -117,3 +117,85 @@ def test_a_unix_socket_peer_never_matches_trusted_ips() -> None:
     assert not ips.admits(_peer_scope(None))
     # the address the trusted local proxy reports is the client's (oauth2-proxy's rule too)
     assert ips.admits(_peer_scope(None, [(b"x-real-ip", b"192.0.2.7")]))
+
+
+def test_the_socket_mode_never_lands_on_a_file_swapped_in_after_bind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a directory another user may write (a shared /run/x without the sticky bit), the socket
+    file can be renamed away and a symlink put in its place between bind and a chmod by path; the
+    chmod then followed it and gave the target `mode` (0666: anyone's key file, with root)."""
+    import os
+    import socket
+    import stat
+
+    from authsvc.web import listen
+
+    target = tmp_path / "key"
+    target.write_text("secret")
+    target.chmod(0o600)
+    path = tmp_path / "authsvc.sock"
+
+    class SwappedAfterBind(socket.socket):
+        def bind(self, address: Any) -> None:
+            super().bind(address)
+            os.rename(address, str(path) + ".moved")  # what the other user does meanwhile
+            os.symlink(target, address)
+
+    monkeypatch.setattr(socket, "socket", SwappedAfterBind)
+    sock = listen.unix_socket(str(path), 0o666)
+    sock.close()
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    assert stat.S_IMODE(os.lstat(str(path) + ".moved").st_mode) == 0o666  # the socket got its mode
+
+
+def test_two_systemd_sockets_serve_http_and_metrics(monkeypatch: pytest.MonkeyPatch) -> None:
+    """http_address = fd:3 and metrics_address = fd:4 (a unit with two ListenStream=): the first
+    one taken removed LISTEN_PID/LISTEN_FDS, and the second was refused as 'not passed by systemd'."""
+    import os
+    import socket
+
+    from authsvc.web import listen
+
+    fds = []
+    for _ in range(2):
+        s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        fds.append(s.detach())  # owned by the socket inherited_socket makes of it
+    monkeypatch.setattr(listen, "_passed", None)
+    monkeypatch.setenv("LISTEN_PID", str(os.getpid()))
+    monkeypatch.setenv("LISTEN_FDS", str(max(fds) - listen.LISTEN_FDS_START + 1))
+    got = [listen.bind(ListenAddress("fd", fd=fd), option) for fd, option in
+           zip(fds, ("http_address", "metrics_address"), strict=True)]
+    try:
+        assert [s.fileno() for s in got] == fds
+        assert "LISTEN_PID" not in os.environ  # still not left for a child
+    finally:
+        for s in got:
+            s.close()
+
+
+def test_a_stale_socket_that_cannot_be_removed_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another user's stale socket in a sticky directory (/tmp): the unlink fails. That
+    PermissionError reached main as an OSError and was reported as a /metrics listener's."""
+    import errno
+    import os
+    import socket
+
+    from authsvc.web import listen
+
+    path = tmp_path / "authsvc.sock"
+    stale = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    stale.bind(str(path))
+    stale.close()  # the file stays: nobody listens on it
+
+    def refused(target: Any, *args: Any, **kwargs: Any) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted", str(target))
+
+    monkeypatch.setattr(os, "unlink", refused)
+    with pytest.raises(ConfigError, match=f"http_address: cannot replace the stale socket {path} "
+                                          r"\(Operation not permitted\)"):
+        listen.unix_socket(str(path), None)

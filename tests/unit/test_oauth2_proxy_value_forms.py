@@ -344,9 +344,55 @@ def test_a_regex_in_skip_auth_regex_is_never_read_as_a_method(tmp_path: Path) ->
     assert setting(checked, "skip_auth_routes") == ["(?:get=x)", "^/ok$"]
 
 
+def test_a_skip_auth_regex_starting_with_not_equal_is_a_regex(tmp_path: Path) -> None:
+    """skip_auth_regex `!=x` is the regex `!=x` in oauth2-proxy (no method, no negation); as a bare
+    skip_auth_routes entry it met the refusal of authsvc's own `!=`."""
+    checked = from_cfg(tmp_path, 'skip_auth_regex = ["!=x"]\n')
+    assert setting(checked, "skip_auth_routes") == ["(?:!=x)"]
+
+
 def test_go_flags_in_a_negated_route_stay_with_their_regex(tmp_path: Path) -> None:
     checked = from_cfg(tmp_path, 'skip_auth_routes = ["GET!=(?i)^/admin"]\n')
-    assert setting(checked, "skip_auth_routes") == ["GET=^(?!.*(?i:^/admin))"]
+    assert setting(checked, "skip_auth_routes") == ["GET=^(?!.*(?i:^/admin))(?!.*(?u:(?i:^/admin)))"]
+
+
+@pytest.mark.parametrize("written", ['skip_auth_regex = ["a=b)|(.*"]', 'skip_auth_routes = ["GET!=$^))|(("]'])
+def test_a_regex_that_does_not_compile_alone_is_refused_not_wrapped(tmp_path: Path, written: str) -> None:
+    """oauth2-proxy refuses to start on these (regexp.Compile); wrapped in a group they compiled
+    here, as `(?:a=b)|(.*)` and `^(?!.*(?:$^))|(())`, each making every path public."""
+    checked = from_cfg(tmp_path, TRAEFIK + written + "\n")
+    assert checked.report is None
+    assert any("is not a valid regex" in line for line in checked.errors), checked.errors
+
+
+@pytest.mark.parametrize("written", ['skip_auth_routes = ["GET!=^/[[:digit:]]"]',
+                                     'skip_auth_regex = ["^/v[[:digit:]]+/public"]'])
+def test_a_posix_class_is_refused(tmp_path: Path, written: str) -> None:
+    """Go reads `[[:digit:]]` as a digit; Python's re as the set `[:digt` then a `]`, so
+    `GET!=^/[[:digit:]]` made /1 public, which oauth2-proxy keeps private."""
+    checked = from_cfg(tmp_path, TRAEFIK + written + "\n")
+    assert checked.report is None
+    assert any("[:digit:]" in line and "[0-9]" in line for line in checked.errors), checked.errors
+
+
+def test_a_repeat_without_its_minimum_is_refused(tmp_path: Path) -> None:
+    """Go reads `{,2}` as the text "{,2}" (no minimum: no repeat); Python's re as {0,2}, so
+    `^/admin/x{,1}$` made /admin/ public, which oauth2-proxy never matched."""
+    checked = from_cfg(tmp_path, TRAEFIK + 'skip_auth_routes = ["GET=^/admin/x{,1}$"]\n')
+    assert checked.report is None
+    assert any("{,1}" in line and "\\{,1}" in line for line in checked.errors), checked.errors
+
+
+@pytest.mark.anyio
+async def test_a_case_insensitive_negated_route_folds_case_as_go_does(tmp_path: Path) -> None:
+    """Go's `(?i)` folds by Unicode (`s` also matches U+017F, `k` the Kelvin sign): oauth2-proxy
+    keeps `/\u017fecret` private under `GET!=(?i)^/secret`. Read with re.ASCII alone the
+    negated regex missed it, and the path was public (a case-insensitive backend, such as
+    ASP.NET's routing, serves /secret there)."""
+    checked = from_cfg(tmp_path, TRAEFIK + 'skip_auth_routes = ["GET!=(?i)^/(secret|keys)"]\n')
+    got = await _statuses(checked, [("GET", "/app"), ("GET", "/SECRET"), ("GET", "/%C5%BFecret"),
+                                    ("GET", "/%E2%84%AAeys"), ("GET", "/Keys")])
+    assert got == [202, 401, 401, 401, 401]
 
 
 # --- alpha config ---------------------------------------------------------------------------------
@@ -516,3 +562,21 @@ def test_spaces_around_list_items_are_read_and_said() -> None:
                and "authsvc reads 'example.org'" in w for w in checked.warnings), checked.warnings
     quiet = from_env({"OAUTH2_PROXY_EMAIL_DOMAINS": '["example.com", "example.org"]'})
     assert not any("keeps the spaces" in w for w in quiet.warnings)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("source", ["env", "flag"])
+async def test_a_route_written_with_spaces_stays_as_private_as_in_oauth2_proxy(source: str) -> None:
+    """`GET=^/health, GET=^/metrics$`: oauth2-proxy's second route is ` GET=^/metrics$`, method
+    " GET", which no request has, so /metrics stayed behind sign-in; trimmed here, it was public.
+    `^/pub ` (a trailing space) likewise is not `^/pub`, which would make /publish public too."""
+    routes = "GET=^/health, GET=^/metrics$,^/pub "
+    if source == "env":
+        checked = from_env({"OAUTH2_PROXY_REVERSE_PROXY": "true", "AUTHSVC_PROXY_KIND": "traefik",
+                            "OAUTH2_PROXY_SKIP_AUTH_ROUTES": routes})
+    else:
+        checked = from_flags("--reverse-proxy=true", "--proxy-kind=traefik", f"--skip-auth-route={routes}")
+    got = await _statuses(checked, [("GET", "/health"), ("GET", "/metrics"), ("GET", "/publish"),
+                                    ("GET", "/pub%20x")])
+    assert got == [202, 401, 401, 202]
+    assert any("' GET=^/metrics$'" in w and "is dropped" in w for w in checked.warnings), checked.warnings
