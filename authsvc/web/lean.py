@@ -520,7 +520,9 @@ async def _awaited(pending: Awaitable[Response]) -> Response:
 
 async def _receive_nothing() -> dict[str, Any]:
     """Every check's `receive`: a check has no body (a head with one is handed to uvicorn), and
-    it never reads one; a reader gets the empty body, each time (no per-request closure)."""
+    it never reads one; a reader gets the empty body, each time (no per-request closure). Never
+    `http.disconnect`: nothing on the check path may wait for one (a loop awaiting it would
+    spin), and nothing does (the check is answered without reading or streaming)."""
     return _REQUEST
 
 
