@@ -1,6 +1,6 @@
 """The check's cost without sockets: web/lean.py's CheckProtocol fed request heads from memory.
 
-`python -m bench.inproc [--scenario cookie|401|ceiling] [--checks N] [--runs R] [--profile]`
+`python -m bench.inproc [--scenario cookie|401|ceiling|cookie-uvicorn] [--checks N] [--runs R] [--profile]`
 
 A repeatable A/B measure on a shared machine (issue 17): the same app as `python -m bench`'s
 row 2 (cookie store, the bench's session and nginx's headers), `--connections` protocols on fake
@@ -90,7 +90,7 @@ def build(scenario: str, connections: int) -> tuple[list[Any], bytes, int]:
     app = create_app(context)
     headers = dict(PROXY_HEADERS)
     status = 401
-    if scenario in ("cookie", "ceiling"):
+    if scenario in ("cookie", "ceiling", "cookie-uvicorn"):
         session = make_session(0, int(time.time()))
         value = asyncio.get_event_loop().run_until_complete(context.store.save(session))
         headers["Cookie"] = f"{settings.cookie_name}={value}"
@@ -109,6 +109,10 @@ def build(scenario: str, connections: int) -> tuple[list[Any], bytes, int]:
         config = uvicorn.Config(bare(), log_config=None, lifespan="off", server_header=False)
         config.load()
         make = HttpToolsProtocol
+    elif scenario == "cookie-uvicorn":  # row 2u: the same app, every request on uvicorn's protocol
+        from authsvc.web.protocol import LimitedHttpToolsProtocol
+
+        make = functools.partial(LimitedHttpToolsProtocol, max_header_bytes=8192, header_timeout=10.0)
     protocols = []
     for _ in range(connections):
         protocol = make(config, state, {}, asyncio.get_event_loop())
@@ -142,7 +146,8 @@ async def run_checks(protocols: list[Any], data: bytes, count: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.inproc")
-    parser.add_argument("--scenario", default="cookie", choices=["cookie", "401", "ceiling"])
+    parser.add_argument("--scenario", default="cookie",
+                        choices=["cookie", "401", "ceiling", "cookie-uvicorn"])
     parser.add_argument("--checks", type=int, default=20000)
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--connections", type=int, default=32)

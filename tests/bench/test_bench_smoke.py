@@ -45,3 +45,19 @@ def test_bench_smoke_mode_runs_every_available_scenario(tmp_path: Path) -> None:
     assert rows["1"]["ratio"] == 1.0
     assert [r["errors"] for r in report["fixed_rate"]] == [0] * len(report["fixed_rate"])
     assert report["elapsed_s"] < 120
+
+
+def test_the_uvicorn_only_rows_run_uvicorns_protocol() -> None:
+    """Rows 2u and 6e are the before of web/lean.py: their server must not answer checks on
+    CheckProtocol. (A partial with lean_check=False was overridden by serve's own
+    lean_check=True, so until 2026-12-01 both rows measured the lean protocol.)"""
+    from authsvc import cli
+    from authsvc.web.lean import CheckProtocol
+    from authsvc.web.protocol import LimitedHttpToolsProtocol
+    from bench import uvicorn_only
+
+    def protocol(options: dict[str, object]) -> object:
+        return getattr(options["http"], "func", options["http"])
+
+    assert protocol(cli.uvicorn_options(8192, 10.0, lean_check=True)) is CheckProtocol  # serve's
+    assert protocol(uvicorn_only.uvicorn_options(8192, 10.0, lean_check=True)) is LimitedHttpToolsProtocol
