@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import functools
 import socket
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -28,6 +27,7 @@ from authsvc.web.app import create_app
 from authsvc.web.lean import CheckProtocol
 from tests.conftest import make_settings
 from tests.support.processes import HOST, free_port
+from tests.support.threaded_server import serving
 
 MAX_HEAD = 8192
 HEADER_TIMEOUT = 0.5
@@ -81,18 +81,8 @@ def served() -> Iterator[Served]:
         http=protocol,
         timeout_keep_alive=KEEP_ALIVE, ws="none", server_header=False,
     )  # fmt: skip
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
-    try:
+    with serving(config) as server:
         yield Served(server, port, cookie, slow)
-    finally:
-        server.should_exit = True
-        thread.join(15)
 
 
 def connect(served: Served) -> socket.socket:

@@ -10,7 +10,6 @@ import contextlib
 import functools
 import socket
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,6 +24,7 @@ from authsvc.web.app import create_app
 from authsvc.web.lean import CheckProtocol
 from authsvc.web.listen import unix_socket
 from tests.conftest import make_settings
+from tests.support.threaded_server import serving
 from tests.unit.test_lean_protocol import read_responses, read_to_close
 
 
@@ -56,19 +56,11 @@ def served() -> Iterator[Served]:
     protocol: Any = functools.partial(CheckProtocol, max_header_bytes=64 * 1024, header_timeout=2.0)
     config = uvicorn.Config(create_app(context), loop="uvloop", lifespan="on", log_config=None,
                             http=protocol, ws="none", server_header=False)
-    server = uvicorn.Server(config)
     sock = unix_socket(str(path), 0o600)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.02)
     try:
-        yield Served(server, path, cookie)
+        with serving(config, [sock]) as server:
+            yield Served(server, path, cookie)
     finally:
-        server.should_exit = True
-        thread.join(15)
         sock.close()
         with contextlib.suppress(OSError):
             path.unlink()
