@@ -22,43 +22,7 @@ import time
 from typing import Any
 
 from bench.run import PROXY_HEADERS, base_options, make_session
-
-
-class FakeTransport(asyncio.Transport):
-    """Collects what the protocol writes; never closes by itself."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.out: list[bytes] = []
-        self.closed = False
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.out.append(bytes(data))
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        if name == "peername":
-            return ("127.0.0.1", 40000)
-        if name == "sockname":
-            return ("127.0.0.1", 4180)
-        return default
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        self.closed = True
+from tests.support.memory_transport import MemoryTransport
 
 
 def head(headers: dict[str, str]) -> bytes:
@@ -116,7 +80,7 @@ def build(scenario: str, connections: int) -> tuple[list[Any], bytes, int]:
     protocols = []
     for _ in range(connections):
         protocol = make(config, state, {}, asyncio.get_event_loop())
-        protocol.connection_made(FakeTransport())
+        protocol.connection_made(MemoryTransport())
         protocols.append(protocol)
     return protocols, head(headers), status
 
@@ -136,7 +100,7 @@ async def run_checks(protocols: list[Any], data: bytes, count: int) -> float:
         while any(not p.transport.out for p in batch) or asyncio.all_tasks(loop) - {current}:
             await asyncio.sleep(0)
         for protocol in batch:
-            answers = b"".join(protocol.transport.out).count(b"HTTP/1.1 ")
+            answers = protocol.transport.out.count(b"HTTP/1.1 ")
             if answers != 1:  # uvicorn writes a head and a body apart: count status lines
                 raise RuntimeError(f"{answers} answers to one request")
             protocol.transport.out.clear()
@@ -164,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     # one answer first: the scenario must answer what it claims
     protocols[0].data_received(data)
     loop.run_until_complete(asyncio.sleep(0.01))
-    first = b"".join(protocols[0].transport.out)
+    first = bytes(protocols[0].transport.out)
     protocols[0].transport.out.clear()
     if not first.startswith(b"HTTP/1.1 %d" % status):
         print(f"unexpected answer: {first[:300]!r}", file=sys.stderr)

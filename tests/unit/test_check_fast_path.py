@@ -27,41 +27,11 @@ from authsvc.models import Identity, Session, Tokens
 from authsvc.web.app import create_app
 from authsvc.web.lean import CheckProtocol
 from tests.conftest import make_settings
+from tests.support.memory_transport import MemoryTransport as Transport
 
 #: a trusted proxy's id: both answers carry the same X-Request-ID, so they compare whole
 REQUEST_ID = "0123456789abcdef0123456789abcdef"
 CASES = 300
-
-
-class Transport(asyncio.Transport):
-    def __init__(self) -> None:
-        super().__init__()
-        self.out = bytearray()
-        self.closed = False
-
-    def write(self, data: Any) -> None:
-        self.out += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"peername": ("127.0.0.1", 40000), "sockname": ("127.0.0.1", 4180)}.get(name, default)
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-    def can_write_eof(self) -> bool:
-        return True
-
-    def write_eof(self) -> None:
-        self.closed = True
 
 
 IDENTITIES = [

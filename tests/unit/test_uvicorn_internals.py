@@ -24,6 +24,7 @@ from uvicorn.protocols.http import httptools_impl
 from uvicorn.server import Server, ServerState
 
 from authsvc.web import lean, protocol
+from tests.support.memory_transport import MemoryTransport
 
 PYPROJECT = Path(__file__).resolve().parents[2] / "pyproject.toml"
 
@@ -79,33 +80,6 @@ def test_the_protocol_factory_is_called_as_before() -> None:
     assert mine[:5] == params, "CheckProtocol must take what uvicorn passes"
 
 
-class _Transport(asyncio.Transport):
-    """Just enough of a socket transport for a protocol to answer one request."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.written = bytearray()
-        self.closed = False
-
-    def get_extra_info(self, name: str, default: Any = None) -> Any:
-        return {"sockname": ("127.0.0.1", 4180), "peername": ("127.0.0.1", 50000)}.get(name, default)
-
-    def write(self, data: bytes | bytearray | memoryview) -> None:
-        self.written += data
-
-    def is_closing(self) -> bool:
-        return self.closed
-
-    def close(self) -> None:
-        self.closed = True
-
-    def pause_reading(self) -> None:
-        pass
-
-    def resume_reading(self) -> None:
-        pass
-
-
 @pytest.mark.anyio
 async def test_a_connected_protocol_has_the_state_the_subclasses_read() -> None:
     async def app(scope: Any, receive: Any, send: Any) -> None:
@@ -121,7 +95,7 @@ async def test_a_connected_protocol_has_the_state_the_subclasses_read() -> None:
     # through authsvc's own subclass: a rename breaks it here, not on a live connection
     proto = protocol.LimitedHttpToolsProtocol(
         config, state, {}, asyncio.get_running_loop(), max_header_bytes=65536, header_timeout=10.0)
-    transport = _Transport()
+    transport = MemoryTransport()
     proto.connection_made(transport)
     proto.data_received(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\n")
     assert not missing(proto, PROTOCOL_ATTRS), moved("HttpToolsProtocol", missing(proto, PROTOCOL_ATTRS))
@@ -134,7 +108,7 @@ async def test_a_connected_protocol_has_the_state_the_subclasses_read() -> None:
     proto.data_received(b"x")
     await asyncio.gather(*state.tasks)  # the app's task (uvicorn keeps it in ServerState)
     assert cycle.response_complete
-    assert transport.written.startswith(b"HTTP/1.1 204"), bytes(transport.written[:80])
+    assert transport.out.startswith(b"HTTP/1.1 204"), bytes(transport.out[:80])
     proto.connection_lost(None)
 
 
