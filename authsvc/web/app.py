@@ -124,11 +124,6 @@ class AuthsvcApp(Starlette):
                 return
             receive = capped_receive(scope, receive, self._max_body, self._body_timeout)
             send = echo_request_id(send, ctx)
-            server = scope.get("server")
-            if server is not None and server[1] is None:
-                # a unix socket's (path, None): Starlette would make the path the URL's host for
-                # a request without Host (http:///run/x.sock:None/...); there is no host to name
-                scope = {**scope, "server": None}
             raw = scope.get("raw_path")
             if self._raw_routing and raw and b"%" in raw:
                 # decoded, it would be one of our own 200s that Envoy lets through to the app

@@ -45,10 +45,10 @@ import httptools
 from starlette.responses import Response
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE
-from uvicorn.protocols.utils import get_local_addr, get_remote_addr, is_ssl
+from uvicorn.protocols.utils import get_remote_addr, is_ssl
 from uvicorn.server import ServerState
 
-from .protocol import HOST_CHARS, LINGER, LimitedHttpToolsProtocol, target_refusal
+from .protocol import HOST_CHARS, LINGER, LimitedHttpToolsProtocol, server_address, target_refusal
 from .responses import Prepared, encode_head
 
 log = logging.getLogger("authsvc.protocol")
@@ -162,9 +162,7 @@ class CheckProtocol(asyncio.Protocol):
             self.hand_off()
             return
         self.server_state.connections.add(self)  # type: ignore[arg-type]  # for uvicorn's shutdown()
-        server = get_local_addr(self.transport)
-        # a unix socket's is (path, None): no host to name (web/app.py, the same for uvicorn's)
-        self.server = server if server is None or server[1] is not None else None
+        self.server = server_address(self.transport)
         self.client = get_remote_addr(self.transport)
         self.scheme = "https" if is_ssl(self.transport) else "http"
         # a connection that never sends a byte is cut at the head deadline too (protocol.py)
@@ -381,14 +379,14 @@ class CheckProtocol(asyncio.Protocol):
                 self.loop.call_soon(self.flush)
             self.pending.append(data)
             return
+        # the last answer of this connection: after the held ones, then close
         self.flush()
         transport.write(data)
-        if not keep_alive:
-            self.closing = True
-            if self.buffer:
-                self.linger_close()  # the client sent more: do not reset the answer away
-            else:
-                transport.close()
+        self.closing = True
+        if self.buffer:
+            self.linger_close()  # the client sent more: do not reset the answer away
+        else:
+            transport.close()
 
     def flush(self) -> None:
         """Write the answers `write` held back, in order (before anything else is written)."""

@@ -41,6 +41,7 @@ from typing import Any, cast
 
 import httptools
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.utils import get_local_addr
 
 log = logging.getLogger("authsvc.protocol")
 
@@ -50,6 +51,14 @@ log = logging.getLogger("authsvc.protocol")
 HOST_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:[]"
 #: the request line's versions served (llhttp also reads 0.9, and 2.0 as if it were 1.1)
 _HTTP_VERSIONS = frozenset({"1.1", "1.0"})
+
+
+def server_address(transport: asyncio.BaseTransport) -> tuple[str, int | None] | None:
+    """The ASGI scope's `server`: uvicorn's local address, except a unix socket's (path, None),
+    which names no host: Starlette built `http:///<socket path>:None/...` from it for a request
+    without Host (the IdP-down page's retry link showed it)."""
+    server = get_local_addr(transport)  # type: ignore[arg-type]
+    return server if server is None or server[1] is not None else None
 
 
 def target_refusal(url: bytes) -> Any:
@@ -155,6 +164,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
     # --- asyncio.Protocol ------------------------------------------------------------------
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.server = server_address(transport)
         self._head_deadline = self.loop.time() + self._header_timeout
         self._arm_header_timer()  # a connection that never sends a byte is cut too
 
