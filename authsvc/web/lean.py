@@ -28,7 +28,7 @@ two Content-Lengths, a bad chunk size: RFC 9112 §6.3, §11.2), get 400 and a cl
 so do the heads RFC 9112 says to refuse and llhttp lets through (§3.2: an HTTP/1.1 request
 without Host, two Hosts, an invalid Host; HTTP/0.9 and 2.0 request lines; a target that is
 neither the origin nor the absolute form of an http(s) URI): protocol.py's `target_refusal`
-and `HOST_CHARS`, the same rules there for what uvicorn answers. docs/security.md, "Request
+and `invalid_host`, the same rules there for what uvicorn answers. docs/security.md, "Request
 smuggling", has the cases, tested against nginx and Envoy.
 """
 
@@ -48,7 +48,7 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE
 from uvicorn.protocols.utils import get_remote_addr, is_ssl
 from uvicorn.server import ServerState
 
-from .protocol import HOST_CHARS, LINGER, LimitedHttpToolsProtocol, server_address, target_refusal
+from .protocol import LINGER, LimitedHttpToolsProtocol, invalid_host, server_address, target_refusal
 from .responses import Prepared, encode_head
 
 log = logging.getLogger("authsvc.protocol")
@@ -292,9 +292,8 @@ class CheckProtocol(asyncio.Protocol):
         if host != self.valid_host:
             if host is None:
                 invalid = self.http_version == "1.1"  # HTTP/1.0 has no Host to send
-            else:  # every byte one that host [":" port] may hold (llhttp keeps trailing OWS)
-                value = host.rstrip(b" \t")
-                invalid = not value or bool(value.translate(None, HOST_CHARS))
+            else:
+                invalid = invalid_host(host)
                 self.valid_host = _NO_HOST if invalid else host
             if invalid:
                 log.info("refusing a request with a missing, repeated or invalid Host (400)")

@@ -53,6 +53,12 @@ HOST_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._
 _HTTP_VERSIONS = frozenset({"1.1", "1.0"})
 
 
+def invalid_host(value: bytes) -> bool:
+    """Whether a Host value is no host [":" port] (HOST_CHARS; llhttp keeps trailing OWS)."""
+    host = value.rstrip(b" \t")
+    return not host or bool(host.translate(None, HOST_CHARS))
+
+
 def server_address(transport: asyncio.BaseTransport) -> tuple[str, int | None] | None:
     """The ASGI scope's `server`: uvicorn's local address, except a unix socket's (path, None),
     which names no host: Starlette built `http:///<socket path>:None/...` from it for a request
@@ -86,8 +92,7 @@ def head_refusal(http_version: str, url: bytes, headers: list[tuple[bytes, bytes
     hosts = [value for name, value in headers if name == b"host"]
     if len(hosts) > 1 or (not hosts and http_version == "1.1"):
         return "missing or repeated Host"
-    host = hosts[0].rstrip(b" \t") if hosts else b"-"  # llhttp keeps a value's trailing OWS
-    if not host or host.translate(None, HOST_CHARS):
+    if hosts and invalid_host(hosts[0]):
         return "invalid Host"
     if http_version == "1.0" and any(name == b"transfer-encoding" for name, _ in headers):
         return "Transfer-Encoding on HTTP/1.0"
