@@ -20,10 +20,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .access import not_equal_form, split_skip_route
+
 #: oauth2-proxy's split: the first "=" or "!=" (oauthproxy.go)
 _SPLIT = re.compile(r"!?=")
-#: what authsvc reads as a method before "=" (config/access.py `split_skip_route`)
-_NATIVE_METHOD = re.compile(r"[A-Za-z]{1,32}!?=.*", re.DOTALL)
 _LETTERS = re.compile(r"[A-Z]{1,32}")
 #: an HTTP method token (RFC 9110 §5.6.2 tchar): a method some request could have
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Z]+")
@@ -68,7 +68,8 @@ def _not_matching(regex: str) -> str:
 def _bare(regex: str) -> str:
     """`regex` for every method, protected from being read as `METHOD=...` (or as the `!=`
     authsvc refuses) by authsvc."""
-    return _group(regex) if _NATIVE_METHOD.fullmatch(regex) or regex.startswith("!=") else regex
+    native = split_skip_route(regex)[0] or not_equal_form(regex)  # authsvc's own grammar
+    return _group(regex) if native else regex
 
 
 #: Go's POSIX classes (RE2 syntax, ASCII): Python's re has none, and reads `[[:digit:]]` as the
