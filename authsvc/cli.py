@@ -501,9 +501,9 @@ def _host_port(settings: Settings) -> dict[str, Any]:
     """uvicorn's host and port for a TCP listener (none for unix:// and fd:, web/listen.py)."""
     if _socket_listener(settings) is not None:
         return {}
-    host, _, port = listen_address(settings).rpartition(":")
-    # ":4180" means every interface, as in Go; "[::1]" is IPv6, which uvicorn takes bare
-    return {"host": host.strip("[]") or "0.0.0.0", "port": int(port)}  # noqa: S104
+    where = parse_listen(listen_address(settings))  # validated: TCP here (config/listen.py)
+    # ":4180" means every interface, as in Go; an IPv6 host comes without its brackets
+    return {"host": where.host or "0.0.0.0", "port": where.port}  # noqa: S104
 
 
 def _metrics_socket(settings: Settings) -> ListenAddress | None:

@@ -350,12 +350,11 @@ def serve_separately(address: str, collector: Collector, certfile: str = "", key
     HTTPS with a certificate (metrics_secure_address)."""
     from prometheus_client import start_http_server
 
-    where = parse_listen(address) if not certfile else None
-    if where is not None and where.kind != "tcp":  # unix:// or fd: (web/listen.py), plain HTTP
+    where = parse_listen(address)
+    if where.kind != "tcp" and not certfile:  # unix:// or fd: (web/listen.py), plain HTTP
         _serve_on_socket(where, collector)
         return
-    host, _, port = address.rpartition(":")
-    start_http_server(int(port), host.strip("[]") or "0.0.0.0", registry=collector,  # noqa: S104
+    start_http_server(where.port, where.host or "0.0.0.0", registry=collector,  # noqa: S104
                       certfile=certfile or None, keyfile=keyfile or None)
 
 
